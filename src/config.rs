@@ -1,0 +1,440 @@
+//! Typed configuration: `bot.toml`, then `PINGLASS_*` environment overrides,
+//! then secrets (from the environment only).
+//!
+//! Every field is documented in `bot.toml` itself. Unknown fields are
+//! rejected, and a bad value fails start-up with the field's name and the
+//! reason. Secrets never print: their `Debug` shows `***`.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// The environment variable prefix for overrides of `bot.toml` fields.
+/// `PINGLASS_KIE__MODEL=x` overrides `[kie] model`.
+pub const ENV_PREFIX: &str = "PINGLASS_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration: `{field}` {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub bot: BotConfig,
+    pub telegram: TelegramConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub kie: KieConfig,
+    pub tbank: TbankConfig,
+    pub tiers: Vec<Tier>,
+    pub upload: UploadConfig,
+    pub worker: WorkerConfig,
+    pub sandbox: SandboxConfig,
+    pub telemetry: TelemetryConfig,
+    /// Secrets are never read from the file; they are filled from the
+    /// environment by [`Config::load`].
+    #[serde(skip)]
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// Telegram user ids with admin power.
+    pub admin_ids: Vec<i64>,
+    /// Language for users whose Telegram language is neither Russian nor English.
+    pub default_language: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// Base URL of the Bot API.
+    pub api_url: Url,
+    /// Long-polling timeout of getUpdates, in seconds.
+    pub poll_timeout_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Path of the SQLite database file.
+    pub path: PathBuf,
+    /// Connections in the pool.
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Directory of the local backend.
+    pub local_dir: PathBuf,
+    /// S3 endpoint (Cloudflare R2: `https://<account>.r2.cloudflarestorage.com`).
+    pub s3_endpoint: Url,
+    pub s3_region: String,
+    pub s3_bucket: String,
+    /// How long presigned GET URLs handed to Kie stay valid, in seconds.
+    pub presign_ttl_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KieConfig {
+    pub base_url: Url,
+    pub model: String,
+    /// How many reference photos the model takes in one task.
+    pub max_references: usize,
+    pub image_size: String,
+    pub output_format: String,
+    pub request_timeout_secs: u64,
+    /// At most this many createTask calls per 10 seconds (Kie's limit is 20).
+    pub create_per_10s: u32,
+    /// Give up on a task that has not finished after this many seconds.
+    pub task_timeout_secs: u64,
+    /// Attempts per task before it is failed for good.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TbankConfig {
+    pub base_url: Url,
+    pub request_timeout_secs: u64,
+    /// 54-FZ taxation system: osn, usn_income, usn_income_outcome, esn, patent.
+    pub taxation: String,
+    /// VAT of the receipt item: none, vat0, vat5, vat7, vat10, vat20.
+    pub tax: String,
+    /// Hours until an unpaid payment link expires (RedirectDueDate).
+    pub payment_deadline_hours: u32,
+}
+
+/// One package a user can buy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    pub id: String,
+    pub name: String,
+    pub price_kopecks: i64,
+    pub portraits: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadConfig {
+    pub min_photos: u32,
+    pub max_photos: u32,
+    pub min_side_px: u32,
+    pub max_file_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Pause between two rounds of the side task when nothing is due, in milliseconds.
+    pub tick_ms: u64,
+    /// GetState interval during the first ten minutes of a payment, in seconds.
+    pub payment_poll_fast_secs: u64,
+    /// GetState interval after that, in seconds.
+    pub payment_poll_slow_secs: u64,
+    /// Attempts to send one queued Telegram message before it is marked failed.
+    pub delivery_max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Address the sandbox's stand-ins listen on (loopback).
+    pub host: String,
+    /// Port of the chat page and the Telegram stand-in (0: any free port).
+    pub chat_port: u16,
+    /// Seconds the Kie stand-in takes per task (real Kie: 100–160).
+    pub kie_latency_secs: f64,
+    /// Where the sandbox keeps its stand-ins' files.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub format: LogFormat,
+    /// tracing-subscriber filter, e.g. `info,pinglass=debug`.
+    pub filter: String,
+    /// Local address of the Prometheus endpoint; empty for none.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Secrets, read from the environment only.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub telegram_token: Option<SecretString>,
+    pub kie_api_key: Option<SecretString>,
+    pub tbank_terminal_key: Option<SecretString>,
+    pub tbank_password: Option<SecretString>,
+    pub s3_access_key: Option<SecretString>,
+    pub s3_secret_key: Option<SecretString>,
+    pub sentry_dsn: Option<SecretString>,
+}
+
+/// The environment variables secrets come from.
+pub const SECRET_VARS: [&str; 7] = [
+    "TELEGRAM_BOT_TOKEN",
+    "KIE_API_KEY",
+    "TBANK_TERMINAL_KEY",
+    "TBANK_PASSWORD",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "SENTRY_DSN",
+];
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn mask(s: &Option<SecretString>) -> &'static str {
+            if s.is_some() { "***" } else { "unset" }
+        }
+        f.debug_struct("Secrets")
+            .field("telegram_token", &mask(&self.telegram_token))
+            .field("kie_api_key", &mask(&self.kie_api_key))
+            .field("tbank_terminal_key", &mask(&self.tbank_terminal_key))
+            .field("tbank_password", &mask(&self.tbank_password))
+            .field("s3_access_key", &mask(&self.s3_access_key))
+            .field("s3_secret_key", &mask(&self.s3_secret_key))
+            .field("sentry_dsn", &mask(&self.sentry_dsn))
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// Reads the secrets from a lookup function (the process environment in
+    /// production, a map in tests). Empty values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Secrets {
+        let read = |name: &str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| SecretString::from(v.trim().to_owned()))
+        };
+        Secrets {
+            telegram_token: read(SECRET_VARS[0]),
+            kie_api_key: read(SECRET_VARS[1]),
+            tbank_terminal_key: read(SECRET_VARS[2]),
+            tbank_password: read(SECRET_VARS[3]),
+            s3_access_key: read(SECRET_VARS[4]),
+            s3_secret_key: read(SECRET_VARS[5]),
+            sentry_dsn: read(SECRET_VARS[6]),
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path`, applies `PINGLASS_*` overrides and secrets from the
+    /// process environment, and validates the result.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        if !path.exists() {
+            return Err(invalid(
+                path.display().to_string(),
+                "does not exist (pass --config PATH)",
+            ));
+        }
+        let figment = Figment::new()
+            .merge(Toml::file(path))
+            .merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        config.secrets = Secrets::from_lookup(|k| std::env::var(k).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML string with no environment involved (tests, tools).
+    pub fn from_toml_str(text: &str, secrets: Secrets) -> Result<Config, ConfigError> {
+        let mut config: Config = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(Box::new)?;
+        config.secrets = secrets;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration shipped as `bot.toml`, compiled in (tests and tools).
+    pub fn shipped_toml() -> &'static str {
+        include_str!("../bot.toml")
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.bot.default_language.as_str(), "ru" | "en") {
+            return Err(invalid("bot.default_language", "must be \"ru\" or \"en\""));
+        }
+        if self.telegram.poll_timeout_secs == 0 || self.telegram.poll_timeout_secs > 50 {
+            return Err(invalid("telegram.poll_timeout_secs", "must be 1..=50"));
+        }
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        if self.storage.presign_ttl_secs < 600 {
+            return Err(invalid(
+                "storage.presign_ttl_secs",
+                "must be at least 600: Kie fetches reference photos while the task runs",
+            ));
+        }
+        if self.storage.backend == StorageBackend::S3 {
+            if self.storage.s3_bucket.trim().is_empty() {
+                return Err(invalid(
+                    "storage.s3_bucket",
+                    "must be set for the s3 backend",
+                ));
+            }
+            if self.secrets.s3_access_key.is_none() || self.secrets.s3_secret_key.is_none() {
+                return Err(invalid(
+                    "storage.backend",
+                    "is s3 but S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are not set",
+                ));
+            }
+        }
+        if self.kie.model.trim().is_empty() {
+            return Err(invalid("kie.model", "must not be empty"));
+        }
+        if self.kie.max_references == 0 {
+            return Err(invalid("kie.max_references", "must be at least 1"));
+        }
+        if self.kie.create_per_10s == 0 || self.kie.create_per_10s > 20 {
+            return Err(invalid(
+                "kie.create_per_10s",
+                "must be 1..=20 (Kie drops requests over 20 per 10 s)",
+            ));
+        }
+        if self.kie.max_attempts == 0 {
+            return Err(invalid("kie.max_attempts", "must be at least 1"));
+        }
+        const TAXATIONS: [&str; 5] = ["osn", "usn_income", "usn_income_outcome", "esn", "patent"];
+        if !TAXATIONS.contains(&self.tbank.taxation.as_str()) {
+            return Err(invalid(
+                "tbank.taxation",
+                format!("must be one of {}", TAXATIONS.join(", ")),
+            ));
+        }
+        const TAXES: [&str; 8] = [
+            "none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat105", "vat110",
+        ];
+        if !TAXES.contains(&self.tbank.tax.as_str()) {
+            return Err(invalid(
+                "tbank.tax",
+                format!("must be one of {}", TAXES.join(", ")),
+            ));
+        }
+        if self.tbank.payment_deadline_hours == 0 || self.tbank.payment_deadline_hours > 90 * 24 {
+            return Err(invalid(
+                "tbank.payment_deadline_hours",
+                "must be 1..=2160 (T-Bank allows up to 90 days)",
+            ));
+        }
+        if self.tiers.is_empty() {
+            return Err(invalid("tiers", "must list at least one package"));
+        }
+        let mut ids = HashSet::new();
+        for (i, tier) in self.tiers.iter().enumerate() {
+            let field = |name: &str| format!("tiers[{i}].{name}");
+            let id_ok = !tier.id.is_empty()
+                && tier.id.len() <= 16
+                && tier
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !id_ok {
+                return Err(invalid(field("id"), "must be 1–16 of a-z, 0-9, _"));
+            }
+            if !ids.insert(tier.id.as_str()) {
+                return Err(invalid(
+                    field("id"),
+                    format!("\"{}\" is used twice", tier.id),
+                ));
+            }
+            if tier.name.trim().is_empty() || tier.name.chars().count() > 64 {
+                return Err(invalid(field("name"), "must be 1–64 characters"));
+            }
+            if tier.price_kopecks < 1000 {
+                return Err(invalid(
+                    field("price_kopecks"),
+                    "must be at least 1000 (10 ₽, T-Bank's minimum)",
+                ));
+            }
+            if tier.portraits == 0 || tier.portraits > 100 {
+                return Err(invalid(field("portraits"), "must be 1..=100"));
+            }
+        }
+        let u = &self.upload;
+        if u.min_photos == 0 || u.min_photos > u.max_photos {
+            return Err(invalid(
+                "upload.min_photos",
+                "must be at least 1 and not above upload.max_photos",
+            ));
+        }
+        if u.max_photos > 50 {
+            return Err(invalid("upload.max_photos", "must be at most 50"));
+        }
+        if u.max_file_bytes == 0 || u.max_file_bytes > 20 * 1024 * 1024 {
+            return Err(invalid(
+                "upload.max_file_bytes",
+                "must be 1..=20971520 (getFile downloads at most 20 MB)",
+            ));
+        }
+        if self.worker.tick_ms == 0 {
+            return Err(invalid("worker.tick_ms", "must be at least 1"));
+        }
+        if self.worker.delivery_max_attempts == 0 {
+            return Err(invalid(
+                "worker.delivery_max_attempts",
+                "must be at least 1",
+            ));
+        }
+        if !(self.sandbox.kie_latency_secs >= 0.0 && self.sandbox.kie_latency_secs <= 3600.0) {
+            return Err(invalid("sandbox.kie_latency_secs", "must be 0..=3600"));
+        }
+        if let Err(e) = self
+            .telemetry
+            .filter
+            .parse::<tracing_subscriber::EnvFilter>()
+        {
+            return Err(invalid("telemetry.filter", e.to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn tier(&self, id: &str) -> Option<&Tier> {
+        self.tiers.iter().find(|t| t.id == id)
+    }
+
+    pub fn is_admin(&self, user_id: i64) -> bool {
+        self.bot.admin_ids.contains(&user_id)
+    }
+}

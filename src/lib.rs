@@ -1,0 +1,12 @@
+//! PinGlass: a Telegram bot that turns 5–15 photos of a person into AI portraits.
+//!
+//! `main.rs` is thin; everything the binary and the tests need lives here.
+//! See ARCHITECTURE.md for the code map and the invariants.
+
+pub mod config;
+pub mod db;
+pub mod kie;
+pub mod store;
+pub mod tbank;
+pub mod telegram;
+pub mod telemetry;

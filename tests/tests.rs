@@ -1,0 +1,8 @@
+//! The one integration-test binary. Each `mod` is one area of the product.
+
+mod config;
+mod db;
+mod kie;
+mod store;
+mod tbank;
+mod telegram_standin;
