@@ -1,1 +1,134 @@
-//! Tests of the config area.
+//! Configuration: the shipped bot.toml loads, bad values are rejected with the
+//! field's name, unknown fields are refused, secrets never print.
+
+use pinglass::config::{Config, Secrets};
+
+fn shipped_with(replace: &str, with: &str) -> String {
+    let text = Config::shipped_toml();
+    assert!(
+        text.contains(replace),
+        "bot.toml no longer contains {replace:?}"
+    );
+    text.replacen(replace, with, 1)
+}
+
+fn check_rejected(text: &str, expected_in_message: &[&str]) {
+    let err =
+        Config::from_toml_str(text, Secrets::default()).expect_err("config should be rejected");
+    let message = err.to_string();
+    for part in expected_in_message {
+        assert!(
+            message.contains(part),
+            "error {message:?} does not mention {part:?}"
+        );
+    }
+}
+
+#[test]
+fn shipped_config_loads_with_the_documented_tiers() {
+    let config = Config::from_toml_str(Config::shipped_toml(), Secrets::default()).unwrap();
+    let tiers: Vec<_> = config
+        .tiers
+        .iter()
+        .map(|t| (t.id.as_str(), t.price_kopecks, t.portraits))
+        .collect();
+    assert_eq!(
+        tiers,
+        [
+            ("starter", 49900, 7),
+            ("standard", 99900, 15),
+            ("premium", 149900, 23)
+        ]
+    );
+    assert_eq!(config.upload.min_photos, 5);
+    assert_eq!(config.upload.max_photos, 15);
+    assert_eq!(config.kie.max_references, 10);
+}
+
+#[test]
+fn bad_values_name_the_field_and_the_reason() {
+    check_rejected(
+        &shipped_with("min_photos = 5", "min_photos = 50"),
+        &["upload.min_photos", "max_photos"],
+    );
+    check_rejected(
+        &shipped_with("price_kopecks = 49900", "price_kopecks = 5"),
+        &["tiers[0].price_kopecks", "minimum"],
+    );
+    check_rejected(
+        &shipped_with("id = \"standard\"", "id = \"starter\""),
+        &["tiers[1].id", "twice"],
+    );
+    check_rejected(
+        &shipped_with("create_per_10s = 18", "create_per_10s = 25"),
+        &["kie.create_per_10s"],
+    );
+    check_rejected(
+        &shipped_with("taxation = \"usn_income\"", "taxation = \"flat\""),
+        &["tbank.taxation"],
+    );
+    check_rejected(
+        &shipped_with("default_language = \"ru\"", "default_language = \"de\""),
+        &["bot.default_language"],
+    );
+    check_rejected(
+        &shipped_with("backend = \"local\"", "backend = \"s3\""),
+        &["storage.backend", "S3_ACCESS_KEY_ID"],
+    );
+    // A wrong type names the key too (figment's message).
+    check_rejected(
+        &shipped_with("pool_size = 8", "pool_size = \"eight\""),
+        &["pool_size"],
+    );
+}
+
+#[test]
+fn unknown_fields_are_refused() {
+    check_rejected(
+        &shipped_with("[bot]\n", "[bot]\nadmin_id = 5\n"),
+        &["admin_id"],
+    );
+    check_rejected(
+        &shipped_with("[kie]\n", "[kie]\napi_key = \"x\"\n"),
+        &["api_key"],
+    );
+}
+
+#[test]
+fn secrets_come_from_the_environment_and_never_print() {
+    let secrets = Secrets::from_lookup(|name| match name {
+        "TELEGRAM_BOT_TOKEN" => Some("123:very-secret-token".into()),
+        "TBANK_PASSWORD" => Some("hunter2-password".into()),
+        "KIE_API_KEY" => Some("   ".into()),
+        _ => None,
+    });
+    assert!(secrets.telegram_token.is_some());
+    assert!(
+        secrets.kie_api_key.is_none(),
+        "a blank value counts as unset"
+    );
+    let config = Config::from_toml_str(Config::shipped_toml(), secrets).unwrap();
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("very-secret-token"), "{printed}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(printed.contains("telegram_token: \"***\""), "{printed}");
+}
+
+#[test]
+fn environment_overrides_a_field_of_the_file() {
+    // figment::Jail isolates the environment and the working directory of this test.
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("bot.toml", Config::shipped_toml())?;
+        jail.set_env("PINGLASS_KIE__MODEL", "seedream/4.5-edit");
+        jail.set_env("PINGLASS_UPLOAD__MIN_PHOTOS", "6");
+        let config = Config::load(std::path::Path::new("bot.toml")).map_err(|e| e.to_string())?;
+        assert_eq!(config.kie.model, "seedream/4.5-edit");
+        assert_eq!(config.upload.min_photos, 6);
+        jail.set_env("PINGLASS_UPLOAD__MIN_PHOTOS", "zero");
+        let err = Config::load(std::path::Path::new("bot.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.to_lowercase().contains("upload.min_photos"), "{err}");
+        Ok(())
+    });
+}

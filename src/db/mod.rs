@@ -1,1 +1,141 @@
-//! See ARCHITECTURE.md.
+//! All SQL of PinGlass lives in this module: one file per aggregate, typed
+//! functions over a `rusqlite::Connection`. Nothing outside `db/` writes SQL.
+//!
+//! The async code reaches the database through [`Db::run`], which takes a
+//! pooled connection on tokio's blocking pool, so SQLite never stalls the
+//! async executor threads.
+
+pub mod avatars;
+pub mod dialogues;
+pub mod events;
+pub mod jobs;
+pub mod payments;
+pub mod queue;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// The versioned migrations, applied in order at start-up. Never edit a
+/// shipped migration: add the next one.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
+    ])
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("database migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("database task panicked or was cancelled: {0}")]
+    Join(String),
+}
+
+/// Per-connection settings, applied by the pool to every new connection.
+const CONNECTION_PRAGMAS: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    PRAGMA foreign_keys = ON;
+    PRAGMA busy_timeout = 5000;
+";
+
+/// A pool of SQLite connections with the schema migrated to the latest version.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, applies pending
+    /// migrations and returns the pool.
+    pub fn open(path: &Path, pool_size: u32) -> Result<Db, DbError> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            // A missing directory gives a clearer error from SQLite itself.
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let manager = SqliteConnectionManager::file(path)
+            .with_init(|c: &mut Connection| c.execute_batch(CONNECTION_PRAGMAS));
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(30))
+            .build(manager)?;
+        let mut conn = pool.get()?;
+        migrations().to_latest(&mut conn)?;
+        Ok(Db { pool })
+    }
+
+    /// The schema version of the open database (the number of applied migrations).
+    pub fn schema_version(&self) -> Result<usize, DbError> {
+        let conn = self.pool.get()?;
+        Ok(match migrations().current_version(&conn)? {
+            rusqlite_migration::SchemaVersion::Inside(v) => v.get(),
+            _ => 0,
+        })
+    }
+
+    /// Runs blocking database work on tokio's blocking pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn).map_err(DbError::from)
+        })
+        .await
+        .map_err(|e| DbError::Join(e.to_string()))?
+    }
+
+    /// Runs blocking database work on the current thread (start-up, tools, tests).
+    pub fn run_blocking<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, DbError> {
+        let mut conn = self.pool.get()?;
+        work(&mut conn).map_err(DbError::from)
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit of every time column.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The names of the tables the schema creates, sorted (for tests and `migrate`).
+pub fn table_names(conn: &Connection) -> Result<Vec<String>, rusqlite::Error> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+/// Whether a rusqlite error is a UNIQUE or PRIMARY KEY violation.
+pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}

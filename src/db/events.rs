@@ -1,0 +1,65 @@
+//! Funnel events: who reached which stage when. Each stage is recorded once
+//! per user and avatar, so replays and restarts never double-count.
+
+use rusqlite::{Connection, params};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Onboarding,
+    Upload,
+    Payment,
+    Generation,
+    Delivered,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Onboarding,
+        Stage::Upload,
+        Stage::Payment,
+        Stage::Generation,
+        Stage::Delivered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Onboarding => "onboarding",
+            Stage::Upload => "upload",
+            Stage::Payment => "payment",
+            Stage::Generation => "generation",
+            Stage::Delivered => "delivered",
+        }
+    }
+}
+
+/// Records that `user_id` reached `stage` (for `avatar_id`, or 0 when the stage
+/// is not about an avatar). Returns whether this was the first time.
+pub fn record(
+    conn: &Connection,
+    user_id: i64,
+    stage: Stage,
+    avatar_id: i64,
+    variant: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "INSERT INTO funnel_events (user_id, stage, avatar_id, variant, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (user_id, stage, avatar_id) DO NOTHING",
+        params![user_id, stage.as_str(), avatar_id, variant, now],
+    )? == 1)
+}
+
+/// How many distinct users reached each stage since `since` (ms).
+pub fn users_per_stage(conn: &Connection, since: i64) -> rusqlite::Result<Vec<(Stage, i64)>> {
+    Stage::ALL
+        .iter()
+        .map(|&stage| {
+            let n: i64 = conn.query_row(
+                "SELECT COUNT(DISTINCT user_id) FROM funnel_events WHERE stage = ?1 AND at >= ?2",
+                params![stage.as_str(), since],
+                |r| r.get(0),
+            )?;
+            Ok((stage, n))
+        })
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! Payments: one row per T-Bank payment, carrying tier, amount and portrait
+//! count from creation. Every status change is kept in
+//! `payment_status_history` by triggers.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+/// Our view of a payment's life. `new` is written before Init is called
+/// (intent first), `open` once T-Bank answered with a PaymentId.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    New,
+    Open,
+    Confirmed,
+    Rejected,
+    Canceled,
+    Expired,
+    Failed,
+    Refunded,
+    PartiallyRefunded,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::New => "new",
+            PaymentStatus::Open => "open",
+            PaymentStatus::Confirmed => "confirmed",
+            PaymentStatus::Rejected => "rejected",
+            PaymentStatus::Canceled => "canceled",
+            PaymentStatus::Expired => "expired",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Refunded => "refunded",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        Some(match s {
+            "new" => PaymentStatus::New,
+            "open" => PaymentStatus::Open,
+            "confirmed" => PaymentStatus::Confirmed,
+            "rejected" => PaymentStatus::Rejected,
+            "canceled" => PaymentStatus::Canceled,
+            "expired" => PaymentStatus::Expired,
+            "failed" => PaymentStatus::Failed,
+            "refunded" => PaymentStatus::Refunded,
+            "partially_refunded" => PaymentStatus::PartiallyRefunded,
+            _ => return None,
+        })
+    }
+
+    /// Still waiting for the user or the bank.
+    pub fn is_open(self) -> bool {
+        matches!(self, PaymentStatus::New | PaymentStatus::Open)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: i64,
+    pub order_id: String,
+    pub user_id: i64,
+    pub avatar_id: i64,
+    pub tier_id: String,
+    pub amount_kopecks: i64,
+    pub portraits: u32,
+    pub discount_kopecks: i64,
+    pub receipt_contact: String,
+    pub status: PaymentStatus,
+    pub bank_status: Option<String>,
+    pub bank_payment_id: Option<String>,
+    pub payment_url: Option<String>,
+    pub refunded_kopecks: i64,
+    pub checks: u32,
+    pub next_check_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub confirmed_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, order_id, user_id, avatar_id, tier_id, amount_kopecks, portraits, \
+    discount_kopecks, receipt_contact, status, bank_status, bank_payment_id, payment_url, \
+    refunded_kopecks, checks, next_check_at, last_error, created_at, updated_at, confirmed_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Payment> {
+    let status: String = r.get(9)?;
+    Ok(Payment {
+        id: r.get(0)?,
+        order_id: r.get(1)?,
+        user_id: r.get(2)?,
+        avatar_id: r.get(3)?,
+        tier_id: r.get(4)?,
+        amount_kopecks: r.get(5)?,
+        portraits: r.get(6)?,
+        discount_kopecks: r.get(7)?,
+        receipt_contact: r.get(8)?,
+        status: PaymentStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                9,
+                rusqlite::types::Type::Text,
+                format!("unknown payment status {status}").into(),
+            )
+        })?,
+        bank_status: r.get(10)?,
+        bank_payment_id: r.get(11)?,
+        payment_url: r.get(12)?,
+        refunded_kopecks: r.get(13)?,
+        checks: r.get(14)?,
+        next_check_at: r.get(15)?,
+        last_error: r.get(16)?,
+        created_at: r.get(17)?,
+        updated_at: r.get(18)?,
+        confirmed_at: r.get(19)?,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPayment<'a> {
+    pub order_id: &'a str,
+    pub user_id: i64,
+    pub avatar_id: i64,
+    pub tier_id: &'a str,
+    pub amount_kopecks: i64,
+    pub portraits: u32,
+    pub discount_kopecks: i64,
+    pub receipt_contact: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreatePayment {
+    Created(Payment),
+    /// The avatar already has an open payment: it is returned instead.
+    AlreadyOpen(Payment),
+}
+
+/// Writes the intent to pay (status `new`) before T-Bank is called. A second
+/// call for an avatar with an open payment returns that payment.
+pub fn create(
+    conn: &Connection,
+    new: &NewPayment<'_>,
+    now: i64,
+) -> rusqlite::Result<CreatePayment> {
+    if let Some(open) = open_for_avatar(conn, new.avatar_id)? {
+        return Ok(CreatePayment::AlreadyOpen(open));
+    }
+    let inserted = conn.execute(
+        "INSERT INTO payments (order_id, user_id, avatar_id, tier_id, amount_kopecks, portraits,
+                               discount_kopecks, receipt_contact, status, next_check_at,
+                               created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'new', ?9, ?9, ?9)
+         ON CONFLICT DO NOTHING",
+        params![
+            new.order_id,
+            new.user_id,
+            new.avatar_id,
+            new.tier_id,
+            new.amount_kopecks,
+            new.portraits,
+            new.discount_kopecks,
+            new.receipt_contact,
+            now
+        ],
+    )?;
+    if inserted == 0 {
+        // A concurrent press won the race: return its payment.
+        return open_for_avatar(conn, new.avatar_id)?
+            .map(CreatePayment::AlreadyOpen)
+            .ok_or(rusqlite::Error::QueryReturnedNoRows);
+    }
+    let payment =
+        get(conn, conn.last_insert_rowid())?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    Ok(CreatePayment::Created(payment))
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Payment>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM payments WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
+}
+
+/// The payment `id` if it belongs to `user_id` (ids from users can be forged).
+pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<Option<Payment>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM payments WHERE id = ?1 AND user_id = ?2"),
+        params![id, user_id],
+        from_row,
+    )
+    .optional()
+}
+
+pub fn open_for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Option<Payment>> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM payments WHERE avatar_id = ?1 AND status IN ('new', 'open')"
+        ),
+        [avatar_id],
+        from_row,
+    )
+    .optional()
+}
+
+/// Records T-Bank's answer to Init: the payment is open with its PaymentId and link.
+pub fn mark_opened(
+    conn: &Connection,
+    id: i64,
+    bank_payment_id: &str,
+    payment_url: &str,
+    bank_status: &str,
+    next_check_at: i64,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE payments SET status = 'open', bank_payment_id = ?2, payment_url = ?3,
+                bank_status = ?4, next_check_at = ?5, updated_at = ?6, last_error = NULL
+         WHERE id = ?1 AND status = 'new'",
+        params![
+            id,
+            bank_payment_id,
+            payment_url,
+            bank_status,
+            next_check_at,
+            now
+        ],
+    )? == 1)
+}
+
+/// Records a poll of T-Bank that did not end the payment.
+pub fn record_check(
+    conn: &Connection,
+    id: i64,
+    bank_status: Option<&str>,
+    error: Option<&str>,
+    next_check_at: i64,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE payments SET bank_status = COALESCE(?2, bank_status), last_error = ?3,
+                checks = checks + 1, next_check_at = ?4, updated_at = ?5
+         WHERE id = ?1",
+        params![id, bank_status, error, next_check_at, now],
+    )?;
+    Ok(())
+}
+
+/// Moves an open payment to a final status. Only one caller ever wins: the
+/// update only applies while the payment is still open. Returns whether it moved.
+pub fn finish(
+    conn: &Connection,
+    id: i64,
+    status: PaymentStatus,
+    bank_status: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let confirmed_at = (status == PaymentStatus::Confirmed).then_some(now);
+    Ok(conn.execute(
+        "UPDATE payments SET status = ?2, bank_status = COALESCE(?3, bank_status),
+                next_check_at = NULL, updated_at = ?4, confirmed_at = COALESCE(?5, confirmed_at)
+         WHERE id = ?1 AND status IN ('new', 'open')",
+        params![id, status.as_str(), bank_status, now, confirmed_at],
+    )? == 1)
+}
+
+/// Open payments whose next check is due, oldest first.
+pub fn due_for_check(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Payment>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE status IN ('new', 'open') AND next_check_at IS NOT NULL AND next_check_at <= ?1
+         ORDER BY next_check_at LIMIT ?2"
+    ))?;
+    stmt.query_map(params![now, limit], from_row)?.collect()
+}
+
+/// Every status the payment went through, oldest first: (status, bank status, time).
+pub fn history(conn: &Connection, id: i64) -> rusqlite::Result<Vec<(String, Option<String>, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT status, bank_status, at FROM payment_status_history WHERE payment_id = ?1 ORDER BY id",
+    )?;
+    stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+}

@@ -1,0 +1,161 @@
+//! The persistent Telegram message queue: every message the side task sends
+//! is a row first, so nothing is lost in a crash and nothing is sent twice
+//! (`dedup_key` is unique per delivery part).
+
+use rusqlite::{Connection, Row, params};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Text,
+    Photo,
+    Album,
+    Document,
+    Edit,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Photo => "photo",
+            MessageKind::Album => "album",
+            MessageKind::Document => "document",
+            MessageKind::Edit => "edit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub id: i64,
+    pub chat_id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub dedup_key: String,
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<QueuedMessage> {
+    Ok(QueuedMessage {
+        id: r.get(0)?,
+        chat_id: r.get(1)?,
+        kind: r.get(2)?,
+        payload: r.get(3)?,
+        dedup_key: r.get(4)?,
+        status: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt_at: r.get(7)?,
+        last_error: r.get(8)?,
+    })
+}
+
+const COLUMNS: &str =
+    "id, chat_id, kind, payload, dedup_key, status, attempts, next_attempt_at, last_error";
+
+/// Queues a message unless one with the same `dedup_key` exists. Returns
+/// whether a row was added.
+pub fn enqueue(
+    conn: &Connection,
+    chat_id: i64,
+    kind: MessageKind,
+    payload: &str,
+    dedup_key: &str,
+    essential: bool,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "INSERT INTO message_queue (chat_id, kind, payload, dedup_key, essential, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT (dedup_key) DO NOTHING",
+        params![chat_id, kind.as_str(), payload, dedup_key, essential, now],
+    )? == 1)
+}
+
+/// Claims up to `limit` due messages (pending, due now), marking them
+/// `sending`. Rows left in `sending` by a crash are claimable again once
+/// `stale_before` has passed their `next_attempt_at`.
+pub fn claim_due(
+    conn: &mut Connection,
+    now: i64,
+    lease_ms: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<QueuedMessage>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let rows: Vec<QueuedMessage> = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT {COLUMNS} FROM message_queue
+             WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, id LIMIT ?2"
+        ))?;
+        stmt.query_map(params![now, limit], from_row)?
+            .collect::<Result<_, _>>()?
+    };
+    for row in &rows {
+        tx.execute(
+            "UPDATE message_queue SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2
+             WHERE id = ?1",
+            params![row.id, now + lease_ms],
+        )?;
+    }
+    tx.commit()?;
+    Ok(rows)
+}
+
+pub fn mark_sent(
+    conn: &Connection,
+    id: i64,
+    message_ids_json: &str,
+    file_ids_json: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE message_queue SET status = 'sent', sent_message_ids = ?2, file_ids = ?3, sent_at = ?4,
+                last_error = NULL
+         WHERE id = ?1 AND status = 'sending'",
+        params![id, message_ids_json, file_ids_json, now],
+    )? == 1)
+}
+
+pub fn mark_retry(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next_attempt_at: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE message_queue SET status = 'pending', last_error = ?2, next_attempt_at = ?3
+         WHERE id = ?1 AND status = 'sending'",
+        params![id, error, next_attempt_at],
+    )?;
+    Ok(())
+}
+
+pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE message_queue SET status = 'failed', last_error = ?2 WHERE id = ?1 AND status <> 'sent'",
+        params![id, error],
+    )?;
+    Ok(())
+}
+
+/// Marks every pending message of a chat failed (the user blocked the bot),
+/// so the queue does not retry into a wall. Returns how many rows changed.
+pub fn fail_all_for_chat(conn: &Connection, chat_id: i64, error: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE message_queue SET status = 'failed', last_error = ?2
+         WHERE chat_id = ?1 AND status IN ('pending', 'sending')",
+        params![chat_id, error],
+    )
+}
+
+/// Messages waiting to be sent (pending or in flight).
+pub fn depth(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM message_queue WHERE status IN ('pending', 'sending')",
+        [],
+        |r| r.get(0),
+    )
+}
