@@ -3,8 +3,11 @@
 //! `main.rs` is thin; everything the binary and the tests need lives here.
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod app;
+pub mod bot;
 pub mod config;
 pub mod db;
+pub mod i18n;
 pub mod kie;
 pub mod store;
 pub mod tbank;

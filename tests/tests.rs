@@ -3,6 +3,7 @@
 mod config;
 mod db;
 mod kie;
+mod locales;
 mod store;
 mod tbank;
 mod telegram_standin;

@@ -8,6 +8,7 @@
 pub mod avatars;
 pub mod dialogues;
 pub mod events;
+pub mod galleries;
 pub mod jobs;
 pub mod payments;
 pub mod queue;

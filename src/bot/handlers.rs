@@ -1,0 +1,314 @@
+//! The handler tree and its endpoints. Branch order is priority order; the
+//! last endpoint of each kind catches the rest.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use rand::Rng;
+use teloxide::dispatching::dialogue::Dialogue;
+use teloxide::dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler};
+use teloxide::error_handlers::ErrorHandler;
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
+
+use super::callback::Callback;
+use super::commands::{Command, StartPayload};
+use super::state::State;
+use super::storage::SqliteStorage;
+use super::{BotCtx, TgBot};
+use crate::db::{self, avatars, events, galleries, users};
+use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+
+pub type HandlerResult = anyhow::Result<()>;
+pub type Dlg = Dialogue<State, SqliteStorage>;
+
+/// The user behind an update, loaded (or created) before any handler runs.
+#[derive(Debug, Clone)]
+pub struct UserCtx {
+    pub user: users::User,
+    pub lang: Lang,
+    /// The user wrote to the bot for the first time with this update.
+    pub is_new: bool,
+}
+
+pub fn schema() -> UpdateHandler<anyhow::Error> {
+    use dptree::case;
+
+    let commands = teloxide::filter_command::<Command, _>()
+        .branch(case![Command::Start(payload)].endpoint(start))
+        .branch(case![Command::Help].endpoint(help))
+        .branch(case![Command::Language].endpoint(language));
+
+    let private_messages = Update::filter_message()
+        .filter(|m: Message| m.chat.is_private())
+        .branch(commands)
+        .branch(
+            dptree::filter(|m: Message| m.text().is_some_and(|t| t.starts_with('/')))
+                .endpoint(unknown_command),
+        )
+        .endpoint(unexpected_message);
+
+    let group_messages = Update::filter_message()
+        .filter(|m: Message| !m.chat.is_private())
+        .endpoint(group_message);
+
+    let callbacks = Update::filter_callback_query().endpoint(callback);
+
+    dptree::entry()
+        .filter_map_async(load_user)
+        .branch(group_messages)
+        .branch(
+            dptree::entry()
+                .enter_dialogue::<Update, SqliteStorage, State>()
+                .branch(private_messages)
+                .branch(callbacks),
+        )
+}
+
+/// Logs handler errors with their whole cause chain.
+pub struct LogErrors;
+
+impl ErrorHandler<anyhow::Error> for LogErrors {
+    fn handle_error(self: Arc<Self>, error: anyhow::Error) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            tracing::error!(error = format!("{error:#}"), "handler failed");
+        })
+    }
+}
+
+fn new_referral_code() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
+    let from: User = update.from()?.clone();
+    if from.is_bot {
+        return None;
+    }
+    let default = Lang::parse(&ctx.config.bot.default_language).unwrap_or(Lang::Ru);
+    let telegram_lang = Lang::from_telegram(from.language_code.as_deref(), default);
+    let result = ctx
+        .db
+        .run(move |c| {
+            let seen = users::SeenUser {
+                id: from.id.0 as i64,
+                username: from.username.as_deref(),
+                first_name: &from.first_name,
+                language: telegram_lang.code(),
+            };
+            // A referral code collision is astronomically rare; one retry covers it.
+            match users::touch(c, &seen, &new_referral_code(), db::now_ms()) {
+                Err(e) if db::is_unique_violation(&e) => {
+                    users::touch(c, &seen, &new_referral_code(), db::now_ms())
+                }
+                other => other,
+            }
+        })
+        .await;
+    match result {
+        Ok((user, is_new)) => {
+            let lang = Lang::parse(&user.language).unwrap_or(default);
+            Some(UserCtx { user, lang, is_new })
+        }
+        Err(error) => {
+            tracing::error!(update_id = update.id.0, error = %error, "could not load the user");
+            None
+        }
+    }
+}
+
+fn tier_lines(ctx: &BotCtx, lang: Lang) -> String {
+    ctx.config
+        .tiers
+        .iter()
+        .map(|tier| {
+            tr_args(
+                lang,
+                "start-tier-line",
+                &[
+                    ("name", Arg::Str(&tier.name)),
+                    (
+                        "portraits",
+                        Arg::Str(&tr_args(
+                            lang,
+                            "portraits",
+                            &[("count", tier.portraits.into())],
+                        )),
+                    ),
+                    ("price", Arg::Str(&rub(lang, tier.price_kopecks))),
+                ],
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn photo_range_args(ctx: &BotCtx) -> [(&'static str, Arg<'static>); 2] {
+    [
+        ("min", Arg::Num(ctx.config.upload.min_photos.into())),
+        ("max", Arg::Num(ctx.config.upload.max_photos.into())),
+    ]
+}
+
+async fn start(
+    bot: TgBot,
+    msg: Message,
+    dialogue: Dlg,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+    payload: String,
+) -> HandlerResult {
+    let lang = me.lang;
+    let user_id = me.user.id;
+    match StartPayload::parse(&payload) {
+        StartPayload::Referral(code) if me.is_new => {
+            let attributed = ctx
+                .db
+                .run(move |c| match users::by_referral_code(c, &code)? {
+                    Some(referrer) => users::attribute_referrer(c, user_id, referrer.id),
+                    None => Ok(false),
+                })
+                .await?;
+            if attributed {
+                tracing::info!(user_id, "referral attributed");
+                bot.send_message(msg.chat.id, tr(lang, "start-referral-welcome"))
+                    .await?;
+            }
+        }
+        StartPayload::Gallery(token) => {
+            let gallery = ctx.db.run(move |c| galleries::by_token(c, &token)).await?;
+            if gallery.is_none_or(|g| g.revoked_at.is_some()) {
+                bot.send_message(msg.chat.id, tr(lang, "gallery-not-found"))
+                    .await?;
+            }
+        }
+        StartPayload::Referral(_) | StartPayload::None => {}
+    }
+    let now = db::now_ms();
+    let avatar = ctx
+        .db
+        .run(move |c| {
+            events::record(c, user_id, events::Stage::Onboarding, 0, None, now)?;
+            match avatars::latest_draft(c, user_id)? {
+                Some(draft) => Ok(draft),
+                None => avatars::create_draft(c, user_id, now),
+            }
+        })
+        .await?;
+    let [min, max] = photo_range_args(&ctx);
+    let welcome = tr_args(
+        lang,
+        "start-welcome",
+        &[("name", Arg::Str(&me.user.first_name)), min, max],
+    );
+    bot.send_message(
+        msg.chat.id,
+        format!("{welcome}\n\n{}", tr(lang, "start-tips")),
+    )
+    .await?;
+    let prices = tr_args(
+        lang,
+        "start-prices",
+        &[("tiers", Arg::Str(&tier_lines(&ctx, lang)))],
+    );
+    bot.send_message(
+        msg.chat.id,
+        format!("{prices}\n\n{}", tr(lang, "start-send-photos")),
+    )
+    .await?;
+    dialogue
+        .update(State::Uploading {
+            avatar_id: avatar.id,
+        })
+        .await?;
+    Ok(())
+}
+
+async fn help(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
+    let [min, max] = photo_range_args(&ctx);
+    bot.send_message(msg.chat.id, tr_args(me.lang, "help", &[min, max]))
+        .await?;
+    Ok(())
+}
+
+async fn language(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
+    let keyboard = InlineKeyboardMarkup::new([Lang::ALL.map(|lang| {
+        let label = match lang {
+            Lang::Ru => tr(me.lang, "language-button-ru"),
+            Lang::En => tr(me.lang, "language-button-en"),
+        };
+        InlineKeyboardButton::callback(label, Callback::SetLanguage(lang).encode())
+    })]);
+    bot.send_message(msg.chat.id, tr(me.lang, "language-choose"))
+        .reply_markup(keyboard)
+        .await?;
+    Ok(())
+}
+
+async fn unknown_command(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
+    bot.send_message(msg.chat.id, tr(me.lang, "unknown-command"))
+        .await?;
+    Ok(())
+}
+
+async fn unexpected_message(
+    bot: TgBot,
+    msg: Message,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+) -> HandlerResult {
+    let lang = me.lang;
+    let text = if msg.sticker().is_some() {
+        tr(lang, "unexpected-sticker")
+    } else if msg.text().is_some() {
+        let [min, max] = photo_range_args(&ctx);
+        tr_args(lang, "unexpected-text", &[min, max])
+    } else {
+        tr(lang, "unexpected-media")
+    };
+    bot.send_message(msg.chat.id, text).await?;
+    Ok(())
+}
+
+/// Groups and channels: the bot works in private chats only. It answers a
+/// command once and ignores everything else, so it never floods a group.
+async fn group_message(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
+    if msg.text().is_some_and(|t| t.starts_with('/')) {
+        bot.send_message(msg.chat.id, tr(me.lang, "group-chat"))
+            .await?;
+    }
+    Ok(())
+}
+
+async fn callback(
+    bot: TgBot,
+    query: CallbackQuery,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+) -> HandlerResult {
+    let parsed = query.data.as_deref().and_then(Callback::parse);
+    match parsed {
+        Some(Callback::SetLanguage(lang)) => {
+            let user_id = me.user.id;
+            ctx.db
+                .run(move |c| users::set_language(c, user_id, lang.code()))
+                .await?;
+            bot.answer_callback_query(query.id.clone()).await?;
+            if let Some(message) = query.regular_message() {
+                bot.edit_message_text(message.chat.id, message.id, tr(lang, "language-set"))
+                    .await?;
+            }
+        }
+        None => {
+            tracing::info!(user_id = me.user.id, "unknown or stale callback data");
+            bot.answer_callback_query(query.id.clone())
+                .text(tr(me.lang, "unexpected-button"))
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The chat side: one handler tree (teloxide + dptree), dialogue state in
+//! SQLite, long polling. Handlers talk to the database and send messages;
+//! they never call Kie or T-Bank (the side task does).
+
+pub mod callback;
+pub mod commands;
+pub mod handlers;
+pub mod state;
+pub mod storage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::adaptors::throttle::Limits;
+use teloxide::adaptors::{CacheMe, Throttle};
+use teloxide::dispatching::{Dispatcher, ShutdownToken};
+use teloxide::prelude::*;
+use teloxide::types::BotCommand;
+use teloxide::update_listeners::Polling;
+use url::Url;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::i18n::{Lang, tr};
+
+/// The bot as handlers use it: getMe cached, sends throttled to Telegram's
+/// limits (Throttle is the innermost adaptor).
+pub type TgBot = CacheMe<Throttle<Bot>>;
+
+/// What every handler may need, shared by the whole dispatcher.
+pub struct BotCtx {
+    pub config: Arc<Config>,
+    pub db: Db,
+}
+
+/// Builds the bot client. The HTTP client's timeout is longer than the
+/// long-polling timeout, or every idle poll would end in a client error.
+pub fn build_bot(token: &str, api_url: Url, poll_timeout_secs: u32) -> anyhow::Result<TgBot> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(u64::from(poll_timeout_secs) + 15))
+        .build()?;
+    let bot = Bot::with_client(token, client).set_api_url(api_url);
+    Ok(bot.throttle(Limits::default()).cache_me())
+}
+
+/// Registers the command menu in every language (and Russian as the default).
+pub async fn register_commands(bot: &TgBot) -> anyhow::Result<()> {
+    let commands = |lang: Lang| -> Vec<BotCommand> {
+        commands::MENU
+            .iter()
+            .map(|(command, key)| BotCommand::new(*command, tr(lang, key)))
+            .collect()
+    };
+    bot.set_my_commands(commands(Lang::Ru)).await?;
+    for lang in Lang::ALL {
+        bot.set_my_commands(commands(lang))
+            .language_code(lang.code())
+            .await?;
+    }
+    Ok(())
+}
+
+/// A running dispatcher: stop it with [`Running::shutdown`].
+pub struct Running {
+    pub shutdown: ShutdownToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops polling, lets handlers in flight finish, and waits.
+    pub async fn shutdown(self) {
+        if let Ok(wait) = self.shutdown.shutdown() {
+            wait.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Starts long polling and the dispatcher on the current runtime.
+pub async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
+    let storage = storage::SqliteStorage::new(ctx.db.clone());
+    let poll_timeout = Duration::from_secs(u64::from(ctx.config.telegram.poll_timeout_secs));
+    let listener = Polling::builder(bot.clone())
+        .timeout(poll_timeout)
+        .delete_webhook()
+        .await
+        .build();
+    let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
+        .dependencies(dptree::deps![ctx, storage])
+        .default_handler(|update| async move {
+            tracing::debug!(update_id = update.id.0, "update ignored");
+        })
+        .error_handler(Arc::new(handlers::LogErrors))
+        .build();
+    let shutdown = dispatcher.shutdown_token();
+    let task = tokio::spawn(async move {
+        dispatcher
+            .dispatch_with_listener(
+                listener,
+                teloxide::error_handlers::LoggingErrorHandler::with_custom_text("polling failed"),
+            )
+            .await;
+    });
+    Ok(Running { shutdown, task })
+}
