@@ -115,6 +115,7 @@ fn secrets_come_from_the_environment_and_never_print() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
 fn environment_overrides_a_field_of_the_file() {
     // figment::Jail isolates the environment and the working directory of this test.
     figment::Jail::expect_with(|jail| {
