@@ -133,32 +133,219 @@ pub struct Task {
 }
 
 pub fn tasks(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Task>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, job_id, prompt_index, prompt_variant, reference_keys, state, kie_task_id,
-                attempts, next_attempt_at, result_key, last_error
-         FROM generation_tasks WHERE job_id = ?1 ORDER BY prompt_index",
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TASK_COLUMNS} FROM generation_tasks WHERE job_id = ?1 ORDER BY prompt_index"
+    ))?;
+    stmt.query_map([job_id], task_from_row)?.collect()
+}
+
+const TASK_COLUMNS: &str = "id, job_id, prompt_index, prompt_variant, reference_keys, state, kie_task_id, \
+    attempts, next_attempt_at, result_key, last_error";
+
+fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
+    let keys: String = r.get(4)?;
+    Ok(Task {
+        id: r.get(0)?,
+        job_id: r.get(1)?,
+        prompt_index: r.get(2)?,
+        prompt_variant: r.get(3)?,
+        reference_keys: serde_json::from_str(&keys).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        state: r.get(5)?,
+        kie_task_id: r.get(6)?,
+        attempts: r.get(7)?,
+        next_attempt_at: r.get(8)?,
+        result_key: r.get(9)?,
+        last_error: r.get(10)?,
+    })
+}
+
+pub fn task(conn: &Connection, id: i64) -> rusqlite::Result<Option<Task>> {
+    conn.query_row(
+        &format!("SELECT {TASK_COLUMNS} FROM generation_tasks WHERE id = ?1"),
+        [id],
+        task_from_row,
+    )
+    .optional()
+}
+
+/// Queued tasks due for (re)creation on Kie, interleaved across jobs so that
+/// one big job cannot starve a small one: the first task of every job comes
+/// before the second task of any job.
+pub fn due_for_creation(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Task>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TASK_COLUMNS} FROM (
+             SELECT *, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY prompt_index) AS turn
+             FROM generation_tasks WHERE state = 'queued' AND next_attempt_at <= ?1)
+         ORDER BY turn, job_id LIMIT ?2"
+    ))?;
+    stmt.query_map(params![now, limit], task_from_row)?
+        .collect()
+}
+
+/// Running tasks whose next status poll is due, plus tasks a crash left in
+/// `creating` or `downloading` (their lease has passed).
+pub fn due_for_poll(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Task>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TASK_COLUMNS} FROM generation_tasks
+         WHERE state IN ('running', 'creating', 'downloading') AND next_attempt_at <= ?1
+         ORDER BY next_attempt_at LIMIT ?2"
+    ))?;
+    stmt.query_map(params![now, limit], task_from_row)?
+        .collect()
+}
+
+/// Intent before calling createTask: one more attempt, leased until `lease_until`.
+pub fn mark_creating(
+    conn: &Connection,
+    id: i64,
+    now: i64,
+    lease_until: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE generation_tasks SET state = 'creating', attempts = attempts + 1,
+                next_attempt_at = ?3, submitted_at = ?2
+         WHERE id = ?1 AND state = 'queued'",
+        params![id, now, lease_until],
+    )? == 1)
+}
+
+/// Kie accepted the task.
+pub fn mark_running(
+    conn: &Connection,
+    id: i64,
+    kie_task_id: &str,
+    next_poll_at: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE generation_tasks SET state = 'running', kie_task_id = ?2, next_attempt_at = ?3
+         WHERE id = ?1 AND state = 'creating'",
+        params![id, kie_task_id, next_poll_at],
+    )? == 1)
+}
+
+/// Polled, still not final: ask again at `next_poll_at`.
+pub fn reschedule_poll(
+    conn: &Connection,
+    id: i64,
+    next_poll_at: i64,
+    note: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE generation_tasks SET next_attempt_at = ?2, last_error = COALESCE(?3, last_error)
+         WHERE id = ?1 AND state IN ('running', 'downloading')",
+        params![id, next_poll_at, note],
     )?;
-    stmt.query_map([job_id], |r| {
-        let keys: String = r.get(4)?;
-        Ok(Task {
-            id: r.get(0)?,
-            job_id: r.get(1)?,
-            prompt_index: r.get(2)?,
-            prompt_variant: r.get(3)?,
-            reference_keys: serde_json::from_str(&keys).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    4,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })?,
-            state: r.get(5)?,
-            kie_task_id: r.get(6)?,
-            attempts: r.get(7)?,
-            next_attempt_at: r.get(8)?,
-            result_key: r.get(9)?,
-            last_error: r.get(10)?,
-        })
-    })?
-    .collect()
+    Ok(())
+}
+
+/// Kie finished the task: its result is being copied into our store.
+pub fn mark_downloading(conn: &Connection, id: i64, lease_until: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE generation_tasks SET state = 'downloading', next_attempt_at = ?2
+         WHERE id = ?1 AND state IN ('running', 'downloading')",
+        params![id, lease_until],
+    )? == 1)
+}
+
+/// Puts a task back in the queue for another attempt (a transient failure, a
+/// timeout, or a moderation refusal that moves to the next prompt variant).
+pub fn retry(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next_attempt_at: i64,
+    next_variant: bool,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE generation_tasks SET state = 'queued', kie_task_id = NULL, last_error = ?2,
+                next_attempt_at = ?3, prompt_variant = prompt_variant + ?4
+         WHERE id = ?1 AND state IN ('creating', 'running', 'downloading')",
+        params![id, error, next_attempt_at, i64::from(next_variant)],
+    )? == 1)
+}
+
+/// The result is in our store: the task succeeded, its portrait is recorded,
+/// and the job's counter moves, all at once.
+pub fn succeed(
+    conn: &mut Connection,
+    id: i64,
+    result_key: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let moved = tx.execute(
+        "UPDATE generation_tasks SET state = 'succeeded', result_key = ?2, finished_at = ?3, last_error = NULL
+         WHERE id = ?1 AND state IN ('running', 'downloading', 'creating')",
+        params![id, result_key, now],
+    )? == 1;
+    if moved {
+        tx.execute(
+            "UPDATE generation_jobs SET completed = completed + 1
+             WHERE id = (SELECT job_id FROM generation_tasks WHERE id = ?1)",
+            [id],
+        )?;
+        tx.execute(
+            "INSERT INTO portraits (avatar_id, task_id, position, object_key, created_at)
+             SELECT j.avatar_id, t.id, t.prompt_index, ?2, ?3
+             FROM generation_tasks t JOIN generation_jobs j ON j.id = t.job_id WHERE t.id = ?1",
+            params![id, result_key, now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(moved)
+}
+
+/// The task is given up for good (attempts exhausted or a permanent refusal).
+pub fn fail(conn: &mut Connection, id: i64, error: &str, now: i64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let moved = tx.execute(
+        "UPDATE generation_tasks SET state = 'failed', last_error = ?2, finished_at = ?3
+         WHERE id = ?1 AND state NOT IN ('succeeded', 'failed')",
+        params![id, error, now],
+    )? == 1;
+    if moved {
+        tx.execute(
+            "UPDATE generation_jobs SET failed = failed + 1
+             WHERE id = (SELECT job_id FROM generation_tasks WHERE id = ?1)",
+            [id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(moved)
+}
+
+/// Running jobs whose every task is final (ready for delivery).
+pub fn finished_but_running(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Job>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {JOB_COLUMNS} FROM generation_jobs
+         WHERE status = 'running' AND completed + failed = total ORDER BY id LIMIT ?1"
+    ))?;
+    stmt.query_map([limit], job_from_row)?.collect()
+}
+
+/// Moves a job from one status to the next; returns whether it moved.
+pub fn set_status(
+    conn: &Connection,
+    id: i64,
+    from: &str,
+    to: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE generation_jobs SET status = ?3,
+                finished_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE finished_at END,
+                delivered_at = CASE WHEN ?3 IN ('done', 'partial', 'failed') THEN ?4 ELSE delivered_at END
+         WHERE id = ?1 AND status = ?2",
+        params![id, from, to, now],
+    )? == 1)
+}
+
+/// Tasks of all jobs by state (for metrics and /jobs).
+pub fn count_tasks_by_state(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt =
+        conn.prepare("SELECT state, COUNT(*) FROM generation_tasks GROUP BY state ORDER BY state")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
 }
