@@ -1,1 +1,23 @@
-//! See ARCHITECTURE.md.
+//! T-Bank Internet Acquiring v2: the client the bot uses to take payments,
+//! and a faithful stand-in of the service for tests and the sandbox.
+//!
+//! - [`token`]: the request signature (`Token`).
+//! - [`types`]: payment statuses, 54-FZ receipts, requests and answers.
+//! - [`client`]: [`TbankClient`] with `init`, `get_state`, `cancel`,
+//!   `check_order`, and [`TbankError`].
+//! - [`standin`]: [`standin::TbankStandin`], an in-process axum server with
+//!   the same paths, shapes and codes, a checkout page, and scripted faults.
+//!
+//! The bot polls `GetState` instead of taking notifications, by design.
+
+pub mod client;
+pub mod standin;
+pub mod token;
+pub mod types;
+
+pub use client::{TbankClient, TbankError, TbankSettings, format_redirect_due_date};
+pub use token::token;
+pub use types::{
+    CancelResponse, InitRequest, InitResponse, OrderPayment, PaymentStatus, Receipt, ReceiptItem,
+    StateResponse, TbankMethod,
+};
