@@ -1,14 +1,17 @@
 //! Start-up: open the database, pick real services or stand-ins, start the
-//! bot and the side task, and stop them all on Ctrl-C or SIGTERM.
+//! dispatcher and the side task, and stop them all on Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
+use tokio::sync::{Notify, watch};
 
-use crate::bot::{self, BotCtx};
+use crate::bot::{self, BotCtx, TgBot};
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::services::{self, Services};
+use crate::worker::{self, WorkerCtx};
 
 /// `pinglass migrate`: create or upgrade the schema and report it.
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -24,29 +27,82 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The whole running application: what `pinglass run` starts, and what the
+/// tests start in-process against the stand-ins.
+pub struct App {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub bot: TgBot,
+    pub services: Services,
+    pub worker_ctx: Arc<WorkerCtx>,
+    dispatcher: bot::Running,
+    worker: tokio::task::JoinHandle<()>,
+    stop_worker: watch::Sender<bool>,
+}
+
+impl App {
+    /// Opens the database (running migrations), connects or starts every
+    /// service, and starts the dispatcher and the side task.
+    pub async fn start(config: Config) -> anyhow::Result<App> {
+        let db = Db::open(&config.database.path, config.database.pool_size)
+            .with_context(|| format!("opening {}", config.database.path.display()))?;
+        let services = services::start(&config).await?;
+        for line in services.describe() {
+            tracing::info!("{line}");
+        }
+        let bot = bot::build_bot(
+            services.telegram_token.expose_secret(),
+            services.telegram_api.clone(),
+            config.telegram.poll_timeout_secs,
+        )?;
+        bot::register_commands(&bot).await.context("registering the command menu (setMyCommands)")?;
+        let config = Arc::new(config);
+        let wake = Arc::new(Notify::new());
+        let bot_ctx = Arc::new(BotCtx {
+            config: config.clone(),
+            db: db.clone(),
+            store: services.store.clone(),
+            wake: wake.clone(),
+        });
+        let dispatcher = bot::start(bot.clone(), bot_ctx).await?;
+        let worker_ctx = Arc::new(WorkerCtx {
+            config: config.clone(),
+            db: db.clone(),
+            bot: bot.clone(),
+            store: services.store.clone(),
+            tbank: services.tbank.clone(),
+            kie: services.kie.clone(),
+            create_limiter: Default::default(),
+            wake,
+        });
+        let (stop_worker, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(worker::run(worker_ctx.clone(), stop_rx));
+        Ok(App { config, db, bot, services, worker_ctx, dispatcher, worker, stop_worker })
+    }
+
+    /// Stops polling, lets the updates in flight finish, stops the side task
+    /// after its current step, then the stand-ins.
+    pub async fn stop(self) {
+        let _ = self.stop_worker.send(true);
+        self.dispatcher.shutdown().await;
+        let _ = self.worker.await;
+        self.services.shutdown().await;
+    }
+}
+
 /// `pinglass run`.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let db = Db::open(&config.database.path, config.database.pool_size)
-        .with_context(|| format!("opening {}", config.database.path.display()))?;
-    let Some(token) = config.secrets.telegram_token.clone() else {
-        anyhow::bail!("TELEGRAM_BOT_TOKEN is not set and the local sandbox is not built yet");
-    };
-    let bot = bot::build_bot(
-        token.expose_secret(),
-        config.telegram.api_url.clone(),
-        config.telegram.poll_timeout_secs,
-    )?;
-    bot::register_commands(&bot)
-        .await
-        .context("setMyCommands")?;
-    let ctx = Arc::new(BotCtx {
-        config: Arc::new(config),
-        db,
-    });
-    let running = bot::start(bot, ctx).await?;
+    let app = App::start(config).await?;
+    if let Some(page) = &app.services.chat_page {
+        println!();
+        println!("  PinGlass is running in the local sandbox (no TELEGRAM_BOT_TOKEN set).");
+        println!("  Open the chat page and play the user: {page}");
+        println!("  Stop with Ctrl-C.");
+        println!();
+    }
     wait_for_stop_signal().await;
     tracing::info!("stopping: finishing the updates in flight");
-    running.shutdown().await;
+    app.stop().await;
     Ok(())
 }
 
@@ -55,14 +111,13 @@ pub async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

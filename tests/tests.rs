@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each `mod` is one area of the product.
 
+mod bot_input;
 mod config;
 mod db;
 mod kie;

@@ -56,3 +56,57 @@ group-chat = I only work in a private chat — write to me directly.
 
 ## Shared gallery
 gallery-not-found = This gallery is not available: the link was revoked or is wrong. But you can make portraits of your own!
+start-first = Press /start and we will begin.
+
+## Photo upload
+upload-counter-more = Got { $photos }. { $min }–{ $max } are needed — send more.
+upload-counter-enough = Got { $photos } of { $max }. Send more or press “Create portraits”.
+upload-counter-full = Got { $photos } — that is the maximum. Press “Create portraits”.
+upload-button-generate = ✨ Create portraits
+upload-duplicate = I already have this photo — skipping it.
+upload-not-open = This set no longer takes photos. Press /start to begin a new one.
+upload-rejected-too-many = You already have { $max } photos — the maximum. Press “Create portraits”.
+upload-rejected-empty = The file is empty. Please send a photo.
+upload-rejected-too-large = The file is too large (over 20 MB). Please send a smaller photo.
+upload-rejected-not-image = This is not a photo. Please send a JPG, PNG or WEBP image.
+upload-rejected-heic = I cannot read HEIC yet. Send it as a regular photo (not as a file) and Telegram will make a JPG.
+upload-rejected-too-many-pixels = This image is far too large in pixels. Please send a regular photo.
+upload-rejected-undecodable = I cannot open this image — the file may be damaged. Please send another photo.
+upload-rejected-too-small = The photo is too small ({ $width }×{ $height }). It needs at least { $min } pixels on the short side.
+upload-rejected-video = Videos will not work — I need photos.
+
+## Packages and payment
+packages-title = Choose a package:
+packages-line = • { $name } — { $portraits } in { $styles } different styles, { $price } ({ $per_portrait } a portrait)
+packages-button = { $name } · { $portraits } · { $price }
+packages-need-photos = Only { $count } photos so far; at least { $min } are needed. Send more.
+packages-not-draft = Payment for this set has started or its portraits are made. Press /start to begin a new one.
+contact-ask = Where should the receipt go? Press the button to share your phone number, or type your email.
+contact-button-phone = 📱 Share phone number
+contact-invalid = That does not look like an email. Type an address like name@example.com or press “Share phone number”.
+contact-saved = Thank you, the receipt will go there.
+payment-creating = Creating your payment link…
+payment-description = PinGlass: { $tier } package, AI portraits: { $portraits }
+payment-link = Your bill: { $amount } — { $tier } package, { $portraits }. Press “Pay”, and after paying press “I have paid”.
+payment-button-pay = 💳 Pay
+payment-button-paid = ✅ I have paid
+payment-button-retry = Choose a package again
+payment-already-open = Your payment is already created — here is the link. No second bill is needed.
+payment-checking = Checking your payment…
+payment-already-paid = Payment already received 👍
+payment-closed = This bill is closed.
+payment-confirmed = Payment received, thank you! Creating { $portraits } now — it takes a few minutes, I will write when they are ready.
+payment-rejected = The bank declined the payment. No money was taken. You can try again.
+payment-expired = The payment link expired. No money was taken. You can create a new one.
+payment-canceled = The payment was canceled. No money was taken.
+payment-init-failed = The bank could not create the payment. No money was taken. Please try again a little later.
+
+## Generation and delivery
+generation-progress = Creating your portraits: { $done } of { $total } ready…
+delivery-caption = { $count ->
+    [one] ✨ Your { $count } AI portrait is ready!
+   *[other] ✨ Your { $count } AI portraits are ready!
+}
+delivery-partial-refund = { $missing } could not be made — we are refunding { $amount } for them. The money reaches your card within a few days.
+delivery-some-failed = Some portraits could not be made.
+refund-done = Refund of { $amount } is on its way.

@@ -58,3 +58,58 @@ group-chat = Я работаю только в личном чате — нап�
 
 ## Галерея по ссылке
 gallery-not-found = Эта галерея недоступна: ссылка отозвана или неверна. Но вы можете сделать свои портреты!
+start-first = Нажмите /start — и начнём.
+
+## Загрузка фото
+upload-counter-more = Принято: { $photos }. Нужно { $min }–{ $max } — пришлите ещё.
+upload-counter-enough = Принято: { $photos } из { $max }. Можно прислать ещё или нажать «Создать портреты».
+upload-counter-full = Принято: { $photos } — это максимум. Нажмите «Создать портреты».
+upload-button-generate = ✨ Создать портреты
+upload-duplicate = Это фото уже есть — пропускаю.
+upload-not-open = Фото для этого набора уже не принимаются. Чтобы начать новый, нажмите /start.
+upload-rejected-too-many = Уже { $max } фото — это максимум. Нажмите «Создать портреты».
+upload-rejected-empty = Файл пустой. Пришлите, пожалуйста, фото.
+upload-rejected-too-large = Файл слишком большой (больше 20 МБ). Пришлите фото поменьше.
+upload-rejected-not-image = Это не фото. Пришлите изображение JPG, PNG или WEBP.
+upload-rejected-heic = Фото в формате HEIC я пока не читаю. Отправьте его как обычное фото (не файлом) — Telegram сам сделает JPG.
+upload-rejected-too-many-pixels = Изображение слишком огромное по размеру в пикселях. Пришлите обычное фото.
+upload-rejected-undecodable = Не получается открыть это изображение — возможно, файл повреждён. Пришлите другое фото.
+upload-rejected-too-small = Фото слишком маленькое ({ $width }×{ $height }). Нужно хотя бы { $min } пикселей по короткой стороне.
+upload-rejected-video = Видео не подойдёт — нужны фото.
+
+## Пакеты и оплата
+packages-title = Выберите пакет:
+packages-line = • { $name } — { $portraits } в { $styles } разных стилях, { $price } ({ $per_portrait } за портрет)
+packages-button = { $name } · { $portraits } · { $price }
+packages-need-photos = Пока только { $count } фото, а нужно хотя бы { $min }. Пришлите ещё.
+packages-not-draft = Для этого набора фото оплата уже начата или портреты уже созданы. Чтобы начать новый, нажмите /start.
+contact-ask = Куда прислать чек об оплате? Нажмите кнопку, чтобы поделиться номером телефона, или напишите email.
+contact-button-phone = 📱 Поделиться номером
+contact-invalid = Не похоже на email. Напишите адрес вида name@example.ru или нажмите кнопку «Поделиться номером».
+contact-saved = Спасибо, чек придёт туда.
+payment-creating = Создаю ссылку на оплату…
+payment-description = PinGlass: пакет { $tier }, AI-портретов: { $portraits }
+payment-link = Счёт на { $amount } — пакет { $tier }, { $portraits }. Нажмите «Оплатить», а после оплаты — «Я оплатил».
+payment-button-pay = 💳 Оплатить
+payment-button-paid = ✅ Я оплатил
+payment-button-retry = Выбрать пакет снова
+payment-already-open = Оплата уже создана — вот ссылка. Второй счёт не нужен.
+payment-checking = Проверяю оплату…
+payment-already-paid = Оплата уже получена 👍
+payment-closed = Этот счёт уже закрыт.
+payment-confirmed = Оплата получена, спасибо! Начинаю создавать { $portraits } — это займёт несколько минут, я напишу, как будет готово.
+payment-rejected = Банк отклонил оплату. Деньги не списаны. Можно попробовать ещё раз.
+payment-expired = Срок ссылки на оплату истёк. Деньги не списаны. Можно создать новую.
+payment-canceled = Оплата отменена. Деньги не списаны.
+payment-init-failed = Не удалось создать оплату в банке. Деньги не списаны. Попробуйте ещё раз чуть позже.
+
+## Генерация и доставка
+generation-progress = Создаю портреты: готово { $done } из { $total }…
+delivery-caption = { $count ->
+    [one] ✨ Ваш { $count } AI-портрет готов!
+    [few] ✨ Ваши { $count } AI-портрета готовы!
+   *[many] ✨ Ваши { $count } AI-портретов готовы!
+}
+delivery-partial-refund = Не получилось создать { $missing } — за них вернём { $amount }. Деньги придут на карту в течение нескольких дней.
+delivery-some-failed = Часть портретов создать не получилось.
+refund-done = Возврат { $amount } оформлен.

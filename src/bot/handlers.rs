@@ -13,6 +13,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 
 use super::callback::Callback;
 use super::commands::{Command, StartPayload};
+use super::{purchase, upload};
 use super::state::State;
 use super::storage::SqliteStorage;
 use super::{BotCtx, TgBot};
@@ -246,6 +247,12 @@ async fn language(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
     bot.send_message(msg.chat.id, tr(me.lang, "language-choose"))
         .reply_markup(keyboard)
         .await?;
+    Ok(())
+}
+
+/// Anything before /start: point the user at it.
+async fn start_first(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
+    bot.send_message(msg.chat.id, tr(me.lang, "start-first")).await?;
     Ok(())
 }
 

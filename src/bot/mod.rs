@@ -5,8 +5,10 @@
 pub mod callback;
 pub mod commands;
 pub mod handlers;
+pub mod purchase;
 pub mod state;
 pub mod storage;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,8 @@ use url::Url;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::store::ObjectStore;
+use tokio::sync::Notify;
 use crate::i18n::{Lang, tr};
 
 /// The bot as handlers use it: getMe cached, sends throttled to Telegram's
@@ -31,6 +35,9 @@ pub type TgBot = CacheMe<Throttle<Bot>>;
 pub struct BotCtx {
     pub config: Arc<Config>,
     pub db: Db,
+    pub store: ObjectStore,
+    /// Wakes the side task when a handler queued work for it.
+    pub wake: Arc<Notify>,
 }
 
 /// Builds the bot client. The HTTP client's timeout is longer than the

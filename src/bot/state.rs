@@ -9,6 +9,17 @@ pub enum State {
     /// Nothing started yet: the user has not pressed /start.
     #[default]
     Start,
-    /// Collecting reference photos for a draft avatar.
-    Uploading { avatar_id: i64 },
+    /// Collecting reference photos for a draft avatar; the counter message
+    /// is edited as photos arrive.
+    Uploading {
+        avatar_id: i64,
+        #[serde(default)]
+        counter_message_id: Option<i32>,
+    },
+    /// The package keyboard is shown.
+    ChoosingPackage { avatar_id: i64 },
+    /// Waiting for an email or a shared phone number for the receipt.
+    AwaitingContact { avatar_id: i64, tier_id: String },
+    /// A payment was requested; the side task sends the link and watches it.
+    AwaitingPayment { avatar_id: i64, payment_id: i64 },
 }

@@ -62,25 +62,25 @@ pub struct NewTask {
 }
 
 /// Creates the job of a paid payment with its tasks, exactly once: a second
-/// call for the same payment returns the existing job and `false`.
+/// call for the same payment returns the existing job and `false`. Run it
+/// inside the caller's transaction, together with the payment's confirmation.
 pub fn create_for_payment(
-    conn: &mut Connection,
+    conn: &Connection,
     payment_id: i64,
     avatar_id: i64,
     user_id: i64,
     tasks: &[NewTask],
     now: i64,
 ) -> rusqlite::Result<(Job, bool)> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let inserted = tx.execute(
+    let inserted = conn.execute(
         "INSERT INTO generation_jobs (avatar_id, user_id, kind, payment_id, total, created_at)
          VALUES (?1, ?2, 'paid', ?3, ?4, ?5)
          ON CONFLICT (payment_id) DO NOTHING",
         params![avatar_id, user_id, payment_id, tasks.len() as i64, now],
     )? == 1;
     if inserted {
-        let job_id = tx.last_insert_rowid();
-        let mut insert = tx.prepare(
+        let job_id = conn.last_insert_rowid();
+        let mut insert = conn.prepare(
             "INSERT INTO generation_tasks (job_id, prompt_index, reference_keys, next_attempt_at)
              VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -90,12 +90,11 @@ pub fn create_for_payment(
             insert.execute(params![job_id, task.prompt_index, keys, now])?;
         }
     }
-    let job = tx.query_row(
+    let job = conn.query_row(
         &format!("SELECT {JOB_COLUMNS} FROM generation_jobs WHERE payment_id = ?1"),
         [payment_id],
         job_from_row,
     )?;
-    tx.commit()?;
     Ok((job, inserted))
 }
 
@@ -348,4 +347,54 @@ pub fn count_tasks_by_state(conn: &Connection) -> rusqlite::Result<Vec<(String, 
         conn.prepare("SELECT state, COUNT(*) FROM generation_tasks GROUP BY state ORDER BY state")?;
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
+}
+
+/// Puts a task back in the queue without counting the attempt (rate limits,
+/// a paused Kie, a restart: none of them is the task's fault).
+pub fn retry_without_attempt(conn: &Connection, id: i64, note: &str, next_attempt_at: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE generation_tasks SET state = 'queued', kie_task_id = NULL, last_error = ?2,
+                next_attempt_at = ?3, attempts = MAX(attempts - 1, 0)
+         WHERE id = ?1 AND state IN ('creating', 'running', 'downloading')",
+        params![id, note, next_attempt_at],
+    )? == 1)
+}
+
+/// When the task's current attempt was sent to Kie.
+pub fn submitted_at(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
+    Ok(conn
+        .query_row("SELECT submitted_at FROM generation_tasks WHERE id = ?1", [id], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Jobs in `delivering` none of whose album rows is still pending or in flight.
+pub fn delivering_with_queue_settled(conn: &Connection) -> rusqlite::Result<Vec<Job>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {JOB_COLUMNS} FROM generation_jobs j
+         WHERE status = 'delivering' AND NOT EXISTS (
+             SELECT 1 FROM message_queue q
+             WHERE q.dedup_key LIKE 'job:' || j.id || ':%' AND q.status IN ('pending', 'sending'))"
+    ))?;
+    stmt.query_map([], job_from_row)?.collect()
+}
+
+/// Running jobs whose progress message is behind their completed count.
+pub fn progress_behind(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<(Job, Option<i32>, i64)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {JOB_COLUMNS}, progress_message_id, progress_shown FROM generation_jobs
+         WHERE status = 'running' AND completed <> progress_shown AND completed > 0
+         ORDER BY id LIMIT ?1"
+    ))?;
+    stmt.query_map([limit], |r| Ok((job_from_row(r)?, r.get(11)?, r.get(12)?)))?.collect()
+}
+
+/// Records which count the progress message shows (and its id once sent).
+pub fn set_progress(conn: &Connection, id: i64, message_id: Option<i32>, shown: u32) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE generation_jobs SET progress_message_id = COALESCE(?2, progress_message_id), progress_shown = ?3
+         WHERE id = ?1",
+        params![id, message_id, shown],
+    )?;
+    Ok(())
 }

@@ -5,13 +5,17 @@
 //! pooled connection on tokio's blocking pool, so SQLite never stalls the
 //! async executor threads.
 
+pub mod alerts;
 pub mod avatars;
 pub mod dialogues;
 pub mod events;
 pub mod galleries;
 pub mod jobs;
 pub mod payments;
+pub mod portraits;
 pub mod queue;
+pub mod refunds;
+pub mod service_state;
 pub mod users;
 
 use std::path::Path;

@@ -282,3 +282,11 @@ pub fn history(conn: &Connection, id: i64) -> rusqlite::Result<Vec<(String, Opti
     stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect()
 }
+
+/// "I have paid": make an open payment due for a check right now.
+pub fn check_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE payments SET next_check_at = ?2 WHERE id = ?1 AND status IN ('new', 'open')",
+        params![id, now],
+    )? == 1)
+}

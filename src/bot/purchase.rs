@@ -1,0 +1,313 @@
+//! Package and payment in chat. The handlers only write state: the payment
+//! row (status `new`, with tier, amount and portrait count) is created here,
+//! and the side task calls T-Bank Init and sends the link.
+
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+use teloxide::types::{
+    ButtonRequest, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, KeyboardRemove,
+};
+
+use super::callback::Callback;
+use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::state::State;
+use super::{BotCtx, TgBot};
+use crate::config::Tier;
+use crate::db::payments::{self, CreatePayment};
+use crate::db::{self, avatars, events, users};
+use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+
+/// The package keyboard: one row per tier, in configuration order.
+pub fn packages_message(ctx: &BotCtx, lang: Lang, avatar_id: i64) -> (String, InlineKeyboardMarkup) {
+    let mut lines = vec![tr(lang, "packages-title")];
+    let mut rows = Vec::new();
+    for (index, tier) in ctx.config.tiers.iter().enumerate() {
+        let portraits = tr_args(lang, "portraits", &[("count", tier.portraits.into())]);
+        let per_portrait = rub(lang, tier.price_kopecks / i64::from(tier.portraits));
+        lines.push(tr_args(
+            lang,
+            "packages-line",
+            &[
+                ("name", Arg::Str(&tier.name)),
+                ("portraits", Arg::Str(&portraits)),
+                ("styles", tier.portraits.into()),
+                ("price", Arg::Str(&rub(lang, tier.price_kopecks))),
+                ("per_portrait", Arg::Str(&per_portrait)),
+            ],
+        ));
+        rows.push(vec![InlineKeyboardButton::callback(
+            tr_args(
+                lang,
+                "packages-button",
+                &[
+                    ("name", Arg::Str(&tier.name)),
+                    ("portraits", Arg::Str(&portraits)),
+                    ("price", Arg::Str(&rub(lang, tier.price_kopecks))),
+                ],
+            ),
+            Callback::Tier { avatar_id, tier: index as u8 }.encode(),
+        )]);
+    }
+    (lines.join("\n"), InlineKeyboardMarkup::new(rows))
+}
+
+/// Generate (or "choose again" after a failed payment): show the packages if
+/// the avatar is this user's draft with enough photos.
+pub async fn show_packages(
+    bot: &TgBot,
+    chat: ChatId,
+    dialogue: &Dlg,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    avatar_id: i64,
+) -> HandlerResult {
+    let lang = me.lang;
+    let user_id = me.user.id;
+    let (avatar, count) = ctx
+        .db
+        .run(move |c| Ok((avatars::get_owned(c, avatar_id, user_id)?, avatars::photo_count(c, avatar_id)?)))
+        .await?;
+    let Some(avatar) = avatar else {
+        bot.send_message(chat, tr(lang, "unexpected-button")).await?;
+        return Ok(());
+    };
+    if avatar.status != avatars::AvatarStatus::Draft {
+        bot.send_message(chat, tr(lang, "packages-not-draft")).await?;
+        return Ok(());
+    }
+    let min = ctx.config.upload.min_photos;
+    if count < min {
+        let text = tr_args(lang, "packages-need-photos", &[("count", count.into()), ("min", min.into())]);
+        bot.send_message(chat, text).await?;
+        return Ok(());
+    }
+    let (text, keyboard) = packages_message(ctx, lang, avatar_id);
+    bot.send_message(chat, text).reply_markup(keyboard).await?;
+    dialogue.update(State::ChoosingPackage { avatar_id }).await?;
+    Ok(())
+}
+
+/// A tier was chosen: pay now if we know where to send the receipt, or ask once.
+pub async fn choose_tier(
+    bot: &TgBot,
+    chat: ChatId,
+    dialogue: &Dlg,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    avatar_id: i64,
+    tier_index: u8,
+) -> HandlerResult {
+    let lang = me.lang;
+    let Some(tier) = ctx.config.tiers.get(usize::from(tier_index)).cloned() else {
+        bot.send_message(chat, tr(lang, "unexpected-button")).await?;
+        return Ok(());
+    };
+    match (&me.user.receipt_email, &me.user.receipt_phone) {
+        (Some(contact), _) | (None, Some(contact)) => {
+            let contact = contact.clone();
+            request_payment(bot, chat, dialogue, me, ctx, avatar_id, &tier, &contact).await
+        }
+        (None, None) => {
+            let keyboard = KeyboardMarkup::new([[
+                KeyboardButton::new(tr(lang, "contact-button-phone")).request(ButtonRequest::Contact)
+            ]])
+            .resize_keyboard()
+            .one_time_keyboard();
+            bot.send_message(chat, tr(lang, "contact-ask")).reply_markup(keyboard).await?;
+            dialogue
+                .update(State::AwaitingContact { avatar_id, tier_id: tier.id.clone() })
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// A plausible email for a receipt: one `@`, a dotted domain, no spaces.
+pub fn valid_email(text: &str) -> bool {
+    let text = text.trim();
+    if text.len() > 254 || text.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let Some((local, domain)) = text.split_once('@') else { return false };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
+/// A phone from a shared contact: digits with an optional leading +.
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    (10..=15).contains(&digits.len()).then(|| format!("+{digits}"))
+}
+
+/// The answer to "where should we send the receipt?".
+pub async fn receive_contact(
+    bot: TgBot,
+    msg: Message,
+    dialogue: Dlg,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+    (avatar_id, tier_id): (i64, String),
+) -> HandlerResult {
+    let lang = me.lang;
+    let user_id = me.user.id;
+    let (email, phone) = if let Some(contact) = msg.contact() {
+        // Only the user's own number, shared through the button.
+        let own = contact.user_id.is_some_and(|id| id.0 as i64 == user_id);
+        match normalize_phone(&contact.phone_number).filter(|_| own) {
+            Some(phone) => (None, Some(phone)),
+            None => {
+                bot.send_message(msg.chat.id, tr(lang, "contact-invalid")).await?;
+                return Ok(());
+            }
+        }
+    } else if let Some(text) = msg.text().filter(|t| valid_email(t)) {
+        (Some(text.trim().to_lowercase()), None)
+    } else {
+        bot.send_message(msg.chat.id, tr(lang, "contact-invalid")).await?;
+        return Ok(());
+    };
+    let contact = email.clone().or(phone.clone()).unwrap_or_default();
+    ctx.db
+        .run(move |c| users::set_receipt_contact(c, user_id, email.as_deref(), phone.as_deref()))
+        .await?;
+    bot.send_message(msg.chat.id, tr(lang, "contact-saved"))
+        .reply_markup(KeyboardRemove::new())
+        .await?;
+    let Some(tier) = ctx.config.tier(&tier_id).cloned() else {
+        // The tier was removed from the configuration meanwhile: choose again.
+        return show_packages(&bot, msg.chat.id, &dialogue, &me, &ctx, avatar_id).await;
+    };
+    request_payment(&bot, msg.chat.id, &dialogue, &me, &ctx, avatar_id, &tier, &contact).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn request_payment(
+    bot: &TgBot,
+    chat: ChatId,
+    dialogue: &Dlg,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    avatar_id: i64,
+    tier: &Tier,
+    contact: &str,
+) -> HandlerResult {
+    let lang = me.lang;
+    let user_id = me.user.id;
+    let tier = tier.clone();
+    let contact = contact.to_owned();
+    let now = db::now_ms();
+    let outcome = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            let Some(avatar) = avatars::get_owned(&tx, avatar_id, user_id)? else {
+                return Ok(None);
+            };
+            let order_id = format!("pg-{avatar_id}-{now}");
+            let created = payments::create(
+                &tx,
+                &payments::NewPayment {
+                    order_id: &order_id,
+                    user_id,
+                    avatar_id,
+                    tier_id: &tier.id,
+                    amount_kopecks: tier.price_kopecks,
+                    portraits: tier.portraits,
+                    discount_kopecks: 0,
+                    receipt_contact: &contact,
+                },
+                now,
+            )?;
+            if let CreatePayment::Created(payment) = &created {
+                if avatar.status == avatars::AvatarStatus::Draft {
+                    avatars::set_tier(&tx, avatar_id, &tier.id, now)?;
+                    avatars::transition(
+                        &tx,
+                        avatar_id,
+                        avatars::AvatarStatus::Draft,
+                        avatars::AvatarStatus::AwaitingPayment,
+                        now,
+                    )?;
+                } else {
+                    // Only a draft can be bought; undo by not committing.
+                    return Ok(Some(Err(avatar.status)));
+                }
+                events::record(&tx, user_id, events::Stage::Payment, avatar_id, None, now)?;
+                tracing::info!(payment_id = payment.id, order_id = %payment.order_id, user_id, avatar_id, tier = %tier.id, "payment requested");
+            }
+            tx.commit()?;
+            Ok(Some(Ok(created)))
+        })
+        .await?;
+    match outcome {
+        None => {
+            bot.send_message(chat, tr(lang, "unexpected-button")).await?;
+        }
+        Some(Err(_status)) => {
+            bot.send_message(chat, tr(lang, "packages-not-draft")).await?;
+        }
+        Some(Ok(CreatePayment::Created(payment))) => {
+            ctx.wake.notify_one();
+            bot.send_message(chat, tr(lang, "payment-creating")).await?;
+            dialogue
+                .update(State::AwaitingPayment { avatar_id, payment_id: payment.id })
+                .await?;
+        }
+        Some(Ok(CreatePayment::AlreadyOpen(payment))) => {
+            // A second press of Pay: no second payment; show the open one again.
+            let text = tr(lang, "payment-already-open");
+            let mut rows = Vec::new();
+            if let Some(url) = payment.payment_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+                rows.push(vec![InlineKeyboardButton::url(tr(lang, "payment-button-pay"), url)]);
+            }
+            rows.push(vec![InlineKeyboardButton::callback(
+                tr(lang, "payment-button-paid"),
+                Callback::CheckPayment(payment.id).encode(),
+            )]);
+            bot.send_message(chat, text).reply_markup(InlineKeyboardMarkup::new(rows)).await?;
+            dialogue
+                .update(State::AwaitingPayment { avatar_id, payment_id: payment.id })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// "I have paid": ask T-Bank now instead of at the next scheduled poll.
+pub async fn check_payment(
+    bot: &TgBot,
+    query: &CallbackQuery,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    payment_id: i64,
+) -> HandlerResult {
+    let lang = me.lang;
+    let user_id = me.user.id;
+    let now = db::now_ms();
+    let payment = ctx
+        .db
+        .run(move |c| {
+            let payment = payments::get_owned(c, payment_id, user_id)?;
+            if payment.as_ref().is_some_and(|p| p.status.is_open()) {
+                payments::check_now(c, payment_id, now)?;
+            }
+            Ok(payment)
+        })
+        .await?;
+    let key = match payment.map(|p| p.status) {
+        None => "unexpected-button",
+        Some(status) if status.is_open() => {
+            ctx.wake.notify_one();
+            "payment-checking"
+        }
+        Some(payments::PaymentStatus::Confirmed) => "payment-already-paid",
+        Some(_) => "payment-closed",
+    };
+    bot.answer_callback_query(query.id.clone()).text(tr(lang, key)).await?;
+    Ok(())
+}

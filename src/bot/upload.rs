@@ -1,0 +1,261 @@
+//! Upload: reference photos arrive as photos, albums (one update per
+//! photo, sharing a `media_group_id`) or image files. Each is downloaded
+//! through getFile, checked, stored in the object store, then recorded. One
+//! counter message is edited as photos arrive, with a Generate button once
+//! the minimum is reached.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use teloxide::net::Download;
+use teloxide::prelude::*;
+use teloxide::types::{FileMeta, InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
+
+use super::callback::Callback;
+use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::state::State;
+use super::{BotCtx, TgBot};
+use crate::db::{self, avatars, events};
+use crate::i18n::{Arg, Lang, tr, tr_args};
+use crate::media::{self, IntakeRules, Rejection};
+
+/// What the user sent, before any download.
+enum Incoming {
+    Photo(FileMeta),
+    ImageFile { file: FileMeta, mime: Option<String>, name: Option<String> },
+    Refused(&'static str),
+}
+
+fn classify(msg: &Message) -> Incoming {
+    if let Some(sizes) = msg.photo() {
+        return match sizes.iter().max_by_key(|p| u64::from(p.width) * u64::from(p.height)) {
+            Some(largest) => Incoming::Photo(largest.file.clone()),
+            None => Incoming::Refused("upload-rejected-undecodable"),
+        };
+    }
+    if let Some(document) = msg.document() {
+        let mime = document.mime_type.as_ref().map(|m| m.essence_str().to_owned());
+        let name = document.file_name.clone();
+        let looks_like_image = mime.as_deref().is_some_and(|m| m.starts_with("image/"))
+            || name.as_deref().is_some_and(|n| {
+                let n = n.to_ascii_lowercase();
+                [".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"].iter().any(|ext| n.ends_with(ext))
+            });
+        return if looks_like_image {
+            Incoming::ImageFile { file: document.file.clone(), mime, name }
+        } else {
+            Incoming::Refused("upload-rejected-not-image")
+        };
+    }
+    if msg.sticker().is_some() {
+        return Incoming::Refused("unexpected-sticker");
+    }
+    if msg.video().is_some() || msg.animation().is_some() || msg.video_note().is_some() {
+        return Incoming::Refused("upload-rejected-video");
+    }
+    Incoming::Refused("unexpected-media")
+}
+
+fn rejection_key(rejection: &Rejection) -> &'static str {
+    match rejection {
+        Rejection::Empty => "upload-rejected-empty",
+        Rejection::TooLarge { .. } => "upload-rejected-too-large",
+        Rejection::NotAnImage { .. } => "upload-rejected-not-image",
+        Rejection::HeicUnsupported => "upload-rejected-heic",
+        Rejection::TooManyPixels { .. } => "upload-rejected-too-many-pixels",
+        Rejection::Undecodable { .. } | Rejection::ReencodeFailed { .. } => "upload-rejected-undecodable",
+        Rejection::TooSmall { .. } => "upload-rejected-too-small",
+    }
+}
+
+pub fn intake_rules(ctx: &BotCtx) -> IntakeRules {
+    IntakeRules {
+        max_file_bytes: ctx.config.upload.max_file_bytes,
+        min_side_px: ctx.config.upload.min_side_px,
+        ..IntakeRules::default()
+    }
+}
+
+/// The counter text and its keyboard for `count` accepted photos.
+pub fn counter(ctx: &BotCtx, lang: Lang, avatar_id: i64, count: u32) -> (String, Option<InlineKeyboardMarkup>) {
+    let (min, max) = (ctx.config.upload.min_photos, ctx.config.upload.max_photos);
+    let photos = tr_args(lang, "photos", &[("count", count.into())]);
+    let args = [("photos", Arg::Str(&photos)), ("min", Arg::Num(min.into())), ("max", Arg::Num(max.into()))];
+    let (key, button) = if count >= max {
+        ("upload-counter-full", true)
+    } else if count >= min {
+        ("upload-counter-enough", true)
+    } else {
+        ("upload-counter-more", false)
+    };
+    let text = tr_args(lang, key, &args);
+    let markup = button.then(|| {
+        InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
+            tr(lang, "upload-button-generate"),
+            Callback::Generate(avatar_id).encode(),
+        )]])
+    });
+    (text, markup)
+}
+
+/// Shows (or refreshes) the counter: edits the existing message, or sends
+/// a new one when there is none yet. Returns the counter's message id.
+async fn show_counter(
+    bot: &TgBot,
+    ctx: &BotCtx,
+    chat: ChatId,
+    lang: Lang,
+    avatar_id: i64,
+    count: u32,
+    existing: Option<i32>,
+) -> anyhow::Result<i32> {
+    let (text, markup) = counter(ctx, lang, avatar_id, count);
+    if let Some(message_id) = existing {
+        let mut edit = bot.edit_message_text(chat, MessageId(message_id), text.clone());
+        if let Some(markup) = markup.clone() {
+            edit = edit.reply_markup(markup);
+        }
+        match edit.await {
+            Ok(_) => return Ok(message_id),
+            Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => return Ok(message_id),
+            // The old counter is gone (deleted by the user): send a new one.
+            Err(error) => tracing::debug!(%error, "counter edit failed, sending a new counter"),
+        }
+    }
+    let mut send = bot.send_message(chat, text);
+    if let Some(markup) = markup {
+        send = send.reply_markup(markup);
+    }
+    Ok(send.await?.id.0)
+}
+
+/// A photo, an album item or a file while uploading.
+pub async fn receive(
+    bot: TgBot,
+    msg: Message,
+    dialogue: Dlg,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+    (avatar_id, counter_message_id): (i64, Option<i32>),
+) -> HandlerResult {
+    let lang = me.lang;
+    let chat = msg.chat.id;
+    let user_id = me.user.id;
+    let rules = intake_rules(&ctx);
+    let max = ctx.config.upload.max_photos;
+
+    let (file, mime, name) = match classify(&msg) {
+        Incoming::Photo(file) => (file, None, None),
+        Incoming::ImageFile { file, mime, name } => (file, mime, name),
+        Incoming::Refused(key) => {
+            bot.send_message(chat, tr(lang, key)).reply_to(msg.id).await?;
+            return Ok(());
+        }
+    };
+    // The avatar must still be this user's draft (a stale state is rebuilt by /start).
+    let unique = file.unique_id.0.clone();
+    let check_unique = unique.clone();
+    let (avatar, count, duplicate) = ctx
+        .db
+        .run(move |c| {
+            let avatar = avatars::get_owned(c, avatar_id, user_id)?;
+            let count = avatars::photo_count(c, avatar_id)?;
+            let duplicate = avatars::has_photo(c, avatar_id, &check_unique, None)?;
+            Ok((avatar, count, duplicate))
+        })
+        .await?;
+    if avatar.is_none_or(|a| a.status != avatars::AvatarStatus::Draft) {
+        bot.send_message(chat, tr(lang, "upload-not-open")).await?;
+        return Ok(());
+    }
+    if duplicate {
+        bot.send_message(chat, tr(lang, "upload-duplicate")).reply_to(msg.id).await?;
+        return Ok(());
+    }
+    if count >= max {
+        let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
+        bot.send_message(chat, text).reply_to(msg.id).await?;
+        return Ok(());
+    }
+    if let Err(rejection) = rules.check_declared_size(u64::from(file.size)) {
+        // A size of 0 means Telegram did not say; the download decides then.
+        if !(file.size == 0 && rejection == Rejection::Empty) {
+            bot.send_message(chat, tr(lang, rejection_key(&rejection))).reply_to(msg.id).await?;
+            return Ok(());
+        }
+    }
+
+    bot.send_chat_action(chat, teloxide::types::ChatAction::UploadPhoto).await.ok();
+    let telegram_file = bot.get_file(file.id.clone()).await?;
+    let mut bytes = Vec::with_capacity(telegram_file.size as usize);
+    bot.download_file(&telegram_file.path, &mut bytes).await?;
+
+    let inspected = tokio::task::spawn_blocking(move || {
+        media::inspect_upload(&bytes, mime.as_deref(), name.as_deref(), &rules)
+    })
+    .await?;
+    let photo = match inspected {
+        Ok(photo) => photo,
+        Err(rejection) => {
+            tracing::info!(user_id, avatar_id, code = rejection.code(), "photo rejected");
+            let text = match &rejection {
+                Rejection::TooSmall { width, height, min } => tr_args(
+                    lang,
+                    "upload-rejected-too-small",
+                    &[("width", (*width).into()), ("height", (*height).into()), ("min", (*min).into())],
+                ),
+                other => tr(lang, rejection_key(other)),
+            };
+            bot.send_message(chat, text).reply_to(msg.id).await?;
+            return Ok(());
+        }
+    };
+
+    // Object first, then the row: a crash in between leaves an unreferenced
+    // object (harmless, overwritten by the same upload), never a row without bytes.
+    let key = format!("avatars/{avatar_id}/refs/{}.jpg", photo.sha256_hex);
+    ctx.store.put(&key, Bytes::from(photo.jpeg), "image/jpeg").await?;
+    let file_id = file.id.0.clone();
+    let (width, height, sha) = (photo.width, photo.height, photo.sha256_hex.clone());
+    let size = u64::from(file.size);
+    let added = ctx
+        .db
+        .run(move |c| {
+            let new = avatars::NewPhoto {
+                avatar_id,
+                file_id: &file_id,
+                file_unique_id: &unique,
+                sha256: &sha,
+                object_key: &key,
+                width,
+                height,
+                size_bytes: size.max(1),
+            };
+            let added = avatars::add_photo(c, &new, max, db::now_ms())?;
+            if matches!(added, avatars::AddPhoto::Added { count: 1, .. }) {
+                events::record(c, user_id, events::Stage::Upload, avatar_id, None, db::now_ms())?;
+            }
+            Ok(added)
+        })
+        .await?;
+    let count = match added {
+        avatars::AddPhoto::Added { count, .. } => count,
+        avatars::AddPhoto::Duplicate { .. } => {
+            bot.send_message(chat, tr(lang, "upload-duplicate")).reply_to(msg.id).await?;
+            return Ok(());
+        }
+        avatars::AddPhoto::Full { .. } => {
+            let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
+            bot.send_message(chat, text).reply_to(msg.id).await?;
+            return Ok(());
+        }
+    };
+    tracing::info!(user_id, avatar_id, count, "reference photo accepted");
+    let counter_id = show_counter(&bot, &ctx, chat, lang, avatar_id, count, counter_message_id).await?;
+    if Some(counter_id) != counter_message_id {
+        dialogue
+            .update(State::Uploading { avatar_id, counter_message_id: Some(counter_id) })
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Portraits: one row per successful task, with the Telegram file_id once sent.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Portrait {
+    pub id: i64,
+    pub avatar_id: i64,
+    pub task_id: i64,
+    pub position: u32,
+    pub object_key: String,
+    pub file_id: Option<String>,
+}
+
+pub fn for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Portrait>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
+         FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
+         WHERE t.job_id = ?1 ORDER BY p.position",
+    )?;
+    stmt.query_map([job_id], |r| {
+        Ok(Portrait {
+            id: r.get(0)?,
+            avatar_id: r.get(1)?,
+            task_id: r.get(2)?,
+            position: r.get(3)?,
+            object_key: r.get(4)?,
+            file_id: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
+pub fn file_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT file_id FROM portraits WHERE id = ?1", [id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Remembers the Telegram file_id of a portrait after its first send.
+pub fn set_file_id(conn: &Connection, id: i64, file_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE portraits SET file_id = ?2 WHERE id = ?1 AND file_id IS NULL",
+        params![id, file_id],
+    )?;
+    Ok(())
+}

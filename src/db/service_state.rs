@@ -1,0 +1,24 @@
+//! Small named facts the side task keeps across restarts.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub fn get_i64(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    let value: Option<String> = conn
+        .query_row("SELECT value FROM service_state WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?;
+    Ok(value.and_then(|v| v.parse().ok()))
+}
+
+pub fn set_i64(conn: &Connection, name: &str, value: i64, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO service_state (name, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![name, value.to_string(), now],
+    )?;
+    Ok(())
+}
+
+pub fn remove(conn: &Connection, name: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM service_state WHERE name = ?1", [name])?;
+    Ok(())
+}

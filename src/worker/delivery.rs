@@ -1,0 +1,204 @@
+//! The delivery step: drains the persistent message queue into Telegram.
+//!
+//! A row is claimed (leased) before it is sent and marked sent after, so a
+//! crash re-sends at most the one message in flight, never a whole queue.
+//! 429 `retry_after` is obeyed exactly; a user who blocked the bot fails all
+//! of their pending rows at once, with the reason, instead of retrying into
+//! a wall.
+
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{
+    ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto, MessageId,
+};
+use tracing::{info, warn};
+
+use super::WorkerCtx;
+use super::outbox::{self, Button, Outgoing};
+use crate::db::{self, portraits, queue, users};
+
+/// Messages sent per round.
+const BATCH: u32 = 8;
+/// How long a claimed row stays leased to this sender.
+const LEASE_MS: i64 = 120_000;
+
+pub fn keyboard(rows: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
+    if rows.is_empty() {
+        return None;
+    }
+    let rows = rows.iter().map(|row| {
+        row.iter()
+            .filter_map(|button| match button {
+                Button::Callback { text, data } => Some(InlineKeyboardButton::callback(text.clone(), data.clone())),
+                Button::Url { text, url } => url::Url::parse(url)
+                    .ok()
+                    .map(|url| InlineKeyboardButton::url(text.clone(), url)),
+            })
+            .collect::<Vec<_>>()
+    });
+    Some(InlineKeyboardMarkup::new(rows))
+}
+
+/// What a successful send produced: message ids, and the file_id of every
+/// portrait in order (for re-sending without upload).
+struct Sent {
+    message_ids: Vec<i32>,
+    portrait_file_ids: Vec<(i64, String)>,
+}
+
+pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+    let claimed = ctx.db.run(move |c| queue::claim_due(c, now, LEASE_MS, BATCH)).await?;
+    let count = claimed.len();
+    for row in claimed {
+        let (id, chat_id, attempts) = (row.id, row.chat_id, row.attempts + 1);
+        let message = match outbox::decode(&row.payload) {
+            Ok(message) => message,
+            Err(error) => {
+                warn!(queue_id = id, chat_id, %error, "unreadable queued message");
+                let e = format!("unreadable payload: {error}");
+                ctx.db.run(move |c| queue::mark_failed(c, id, &e)).await?;
+                continue;
+            }
+        };
+        match send(ctx, chat_id, &message).await {
+            Ok(sent) => {
+                let ids = serde_json::to_string(&sent.message_ids)?;
+                let files = serde_json::to_string(&sent.portrait_file_ids.iter().map(|(_, f)| f).collect::<Vec<_>>())?;
+                ctx.db
+                    .run(move |c| {
+                        let tx = c.transaction()?;
+                        queue::mark_sent(&tx, id, &ids, &files, db::now_ms())?;
+                        for (portrait_id, file_id) in &sent.portrait_file_ids {
+                            portraits::set_file_id(&tx, *portrait_id, file_id)?;
+                        }
+                        tx.commit()
+                    })
+                    .await?;
+                info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
+            }
+            Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
+                let next = db::now_ms() + wait.duration().as_millis() as i64;
+                warn!(queue_id = id, chat_id, retry_after_s = wait.seconds(), "Telegram asked to wait");
+                ctx.db
+                    .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next))
+                    .await?;
+            }
+            Err(SendError::Telegram(RequestError::Api(api)))
+                if matches!(
+                    api,
+                    teloxide::ApiError::BotBlocked
+                        | teloxide::ApiError::UserDeactivated
+                        | teloxide::ApiError::ChatNotFound
+                        | teloxide::ApiError::BotKicked
+                ) =>
+            {
+                let reason = api.to_string();
+                warn!(queue_id = id, chat_id, %reason, "chat unreachable, its pending messages are failed");
+                ctx.db
+                    .run(move |c| {
+                        users::mark_blocked(c, chat_id, db::now_ms())?;
+                        queue::fail_all_for_chat(c, chat_id, &reason)?;
+                        Ok(())
+                    })
+                    .await?;
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                if attempts >= ctx.config.worker.delivery_max_attempts {
+                    warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
+                    ctx.db.run(move |c| queue::mark_failed(c, id, &reason)).await?;
+                } else {
+                    let backoff = 1_000i64 << attempts.min(8);
+                    warn!(queue_id = id, chat_id, attempts, %reason, "send failed, will retry");
+                    let next = db::now_ms() + backoff;
+                    ctx.db.run(move |c| queue::mark_retry(c, id, &reason, next)).await?;
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error(transparent)]
+    Telegram(#[from] RequestError),
+    #[error("object store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("database: {0}")]
+    Db(#[from] crate::db::DbError),
+    #[error("an album needs at least one photo")]
+    EmptyAlbum,
+}
+
+async fn photo_input(ctx: &WorkerCtx, portrait_id: i64, object_key: &str) -> Result<InputFile, SendError> {
+    let known = ctx.db.run(move |c| portraits::file_id(c, portrait_id)).await?;
+    Ok(match known {
+        Some(file_id) => InputFile::file_id(FileId(file_id)),
+        None => {
+            let bytes = ctx.store.get(object_key).await?;
+            InputFile::memory(bytes).file_name(format!("portrait-{portrait_id}.png"))
+        }
+    })
+}
+
+async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent, SendError> {
+    let chat = ChatId(chat_id);
+    match message {
+        Outgoing::Text { text, buttons } => {
+            let mut request = ctx.bot.send_message(chat, text.clone());
+            if let Some(markup) = keyboard(buttons) {
+                request = request.reply_markup(markup);
+            }
+            let sent = request.await?;
+            Ok(Sent { message_ids: vec![sent.id.0], portrait_file_ids: Vec::new() })
+        }
+        Outgoing::Album { photos, caption } => {
+            if photos.is_empty() {
+                return Err(SendError::EmptyAlbum);
+            }
+            let mut inputs = Vec::with_capacity(photos.len());
+            for photo in photos {
+                inputs.push(photo_input(ctx, photo.portrait_id, &photo.object_key).await?);
+            }
+            let messages = if inputs.len() == 1 {
+                let mut request = ctx.bot.send_photo(chat, inputs.remove(0));
+                if let Some(caption) = caption {
+                    request = request.caption(caption.clone());
+                }
+                vec![request.await?]
+            } else {
+                let media = inputs.into_iter().enumerate().map(|(i, input)| {
+                    let mut photo = InputMediaPhoto::new(input);
+                    if i == 0
+                        && let Some(caption) = caption
+                    {
+                        photo = photo.caption(caption.clone());
+                    }
+                    InputMedia::Photo(photo)
+                });
+                ctx.bot.send_media_group(chat, media).await?
+            };
+            let portrait_file_ids = photos
+                .iter()
+                .zip(&messages)
+                .filter_map(|(photo, message)| {
+                    let largest = message.photo()?.iter().max_by_key(|p| p.width * p.height)?;
+                    Some((photo.portrait_id, largest.file.id.0.clone()))
+                })
+                .collect();
+            Ok(Sent {
+                message_ids: messages.iter().map(|m| m.id.0).collect(),
+                portrait_file_ids,
+            })
+        }
+    }
+}
+
+/// Edits a progress message in place (best effort: progress is not essential,
+/// and an edit that fails is simply superseded by the next one).
+pub async fn edit_text(ctx: &WorkerCtx, chat_id: i64, message_id: i32, text: String) {
+    if let Err(error) = ctx.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text).await {
+        tracing::debug!(chat_id, message_id, %error, "progress edit skipped");
+    }
+}

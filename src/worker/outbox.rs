@@ -1,0 +1,70 @@
+//! What the side task and the handlers put in the persistent Telegram
+//! message queue. The text is localized when the row is written, so a
+//! restart sends exactly what was decided.
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::db::queue::{self, MessageKind};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Button {
+    Callback { text: String, data: String },
+    Url { text: String, url: String },
+}
+
+/// One portrait of an album: sent by its Telegram file_id when it has one,
+/// otherwise uploaded from the object store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlbumPhoto {
+    pub portrait_id: i64,
+    pub object_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outgoing {
+    Text {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<Vec<Button>>,
+    },
+    Album {
+        photos: Vec<AlbumPhoto>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+    },
+}
+
+impl Outgoing {
+    pub fn text(text: impl Into<String>) -> Outgoing {
+        Outgoing::Text { text: text.into(), buttons: Vec::new() }
+    }
+
+    fn kind(&self) -> MessageKind {
+        match self {
+            Outgoing::Text { .. } => MessageKind::Text,
+            Outgoing::Album { .. } => MessageKind::Album,
+        }
+    }
+}
+
+/// Queues `message` for `chat_id` once per `dedup_key`; returns whether it was added.
+pub fn enqueue(
+    conn: &Connection,
+    chat_id: i64,
+    message: &Outgoing,
+    dedup_key: &str,
+    essential: bool,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let payload =
+        serde_json::to_string(message).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    queue::enqueue(conn, chat_id, message.kind(), &payload, dedup_key, essential, now)
+}
+
+/// Reads a queued payload back.
+pub fn decode(payload: &str) -> Result<Outgoing, serde_json::Error> {
+    serde_json::from_str(payload)
+}

@@ -1,0 +1,311 @@
+//! The payment step of the side task: Init for payments the chat created,
+//! then GetState on a back-off schedule until a final status.
+//!
+//! State first, then the call, then the result: a payment row exists (status
+//! `new`) before Init is called; a crash between Init and saving its answer
+//! leaves it `new`, and the next round calls Init again with the same
+//! OrderId (the orphaned bank payment was never shown to anyone and expires).
+
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tracing::{info, warn};
+
+use super::WorkerCtx;
+use super::outbox::{self, Button, Outgoing};
+use crate::bot::callback::Callback;
+use crate::db::payments::{self, Payment, PaymentStatus};
+use crate::db::{self, avatars, events, jobs, users};
+use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+use crate::tbank::{self, InitRequest, Receipt, ReceiptItem};
+
+/// Payments handled per round.
+const BATCH: u32 = 16;
+
+/// How long after creation a payment is polled at the fast interval.
+const FAST_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// When to ask T-Bank again about a payment created at `created_at`.
+pub fn next_check_at(ctx: &WorkerCtx, created_at: i64, now: i64) -> i64 {
+    let age = Duration::from_millis(now.saturating_sub(created_at).max(0) as u64);
+    let interval = if age < FAST_WINDOW {
+        ctx.config.worker.payment_poll_fast_secs
+    } else {
+        ctx.config.worker.payment_poll_slow_secs
+    };
+    now + (interval as i64) * 1000
+}
+
+/// One round: every due payment gets Init (if new) or GetState (if open).
+/// Returns how many payments were looked at.
+pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+    let due = ctx.db.run(move |c| payments::due_for_check(c, now, BATCH)).await?;
+    let count = due.len();
+    for payment in due {
+        let (payment_id, order_id) = (payment.id, payment.order_id.clone());
+        let result = match payment.status {
+            PaymentStatus::New => init(ctx, payment, now).await,
+            _ => check(ctx, payment, now).await,
+        };
+        if let Err(error) = result {
+            warn!(payment_id, order_id, error = format!("{error:#}"), "payment step failed");
+        }
+    }
+    Ok(count)
+}
+
+fn lang_of(conn: &Connection, user_id: i64) -> rusqlite::Result<Lang> {
+    Ok(users::get(conn, user_id)?
+        .and_then(|u| Lang::parse(&u.language))
+        .unwrap_or(Lang::Ru))
+}
+
+/// The 54-FZ receipt of a payment: one service item for the package.
+pub fn receipt_for(ctx: &WorkerCtx, payment: &Payment) -> Receipt {
+    let tier_name = ctx
+        .config
+        .tier(&payment.tier_id)
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| payment.tier_id.clone());
+    let (email, phone) = if payment.receipt_contact.contains('@') {
+        (Some(payment.receipt_contact.clone()), None)
+    } else {
+        (None, Some(payment.receipt_contact.clone()))
+    };
+    Receipt {
+        email,
+        phone,
+        taxation: ctx.config.tbank.taxation.clone(),
+        items: vec![ReceiptItem {
+            name: format!("AI-портреты PinGlass, пакет «{tier_name}» ({} шт.)", payment.portraits),
+            price: payment.amount_kopecks,
+            quantity: 1.0,
+            amount: payment.amount_kopecks,
+            tax: ctx.config.tbank.tax.clone(),
+            payment_method: "full_prepayment".into(),
+            payment_object: "service".into(),
+        }],
+    }
+}
+
+async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()> {
+    let lang = {
+        let user_id = payment.user_id;
+        ctx.db.run(move |c| lang_of(c, user_id)).await?
+    };
+    let tier_name = ctx
+        .config
+        .tier(&payment.tier_id)
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| payment.tier_id.clone());
+    let request = InitRequest {
+        amount_kopecks: payment.amount_kopecks,
+        order_id: payment.order_id.clone(),
+        description: tr_args(
+            lang,
+            "payment-description",
+            &[("tier", Arg::Str(&tier_name)), ("portraits", Arg::Num(payment.portraits.into()))],
+        ),
+        customer_key: Some(payment.user_id.to_string()),
+        language: Some(lang.code().to_owned()),
+        redirect_due_date: chrono::Utc::now()
+            + chrono::Duration::hours(i64::from(ctx.config.tbank.payment_deadline_hours)),
+        receipt: receipt_for(ctx, &payment),
+        data: Default::default(),
+    };
+    match ctx.tbank.init(&request).await {
+        Ok(answer) => {
+            info!(payment_id = payment.id, order_id = %payment.order_id, bank_payment_id = %answer.payment_id, "payment opened");
+            let next = next_check_at(ctx, payment.created_at, now);
+            let text = tr_args(
+                lang,
+                "payment-link",
+                &[
+                    ("amount", Arg::Str(&rub(lang, payment.amount_kopecks))),
+                    ("tier", Arg::Str(&tier_name)),
+                    ("portraits", Arg::Str(&tr_args(lang, "portraits", &[("count", payment.portraits.into())]))),
+                ],
+            );
+            let message = Outgoing::Text {
+                text,
+                buttons: vec![
+                    vec![Button::Url { text: tr(lang, "payment-button-pay"), url: answer.payment_url.to_string() }],
+                    vec![Button::Callback {
+                        text: tr(lang, "payment-button-paid"),
+                        data: Callback::CheckPayment(payment.id).encode(),
+                    }],
+                ],
+            };
+            ctx.db
+                .run(move |c| {
+                    let tx = c.transaction()?;
+                    if payments::mark_opened(
+                        &tx,
+                        payment.id,
+                        &answer.payment_id,
+                        answer.payment_url.as_str(),
+                        answer.status.as_str(),
+                        next,
+                        db::now_ms(),
+                    )? {
+                        outbox::enqueue(&tx, payment.user_id, &message, &format!("payment:{}:link", payment.id), true, now)?;
+                    }
+                    tx.commit()
+                })
+                .await?;
+            ctx.wake.notify_one();
+        }
+        Err(error) if error.is_transient() => {
+            warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init failed, will retry");
+            let next = now + 5_000;
+            let msg = error.to_string();
+            ctx.db
+                .run(move |c| payments::record_check(c, payment.id, None, Some(&msg), next, now))
+                .await?;
+        }
+        Err(error) => {
+            warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init refused");
+            end_without_money(ctx, &payment, PaymentStatus::Failed, None, "payment-init-failed", now).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn check(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()> {
+    let Some(bank_id) = payment.bank_payment_id.clone() else {
+        return Ok(());
+    };
+    let state = match ctx.tbank.get_state(&bank_id).await {
+        Ok(state) => state,
+        Err(error) => {
+            let next = if error.is_transient() {
+                now + 5_000
+            } else {
+                next_check_at(ctx, payment.created_at, now)
+            };
+            warn!(payment_id = payment.id, bank_payment_id = %bank_id, %error, "GetState failed");
+            let msg = error.to_string();
+            ctx.db
+                .run(move |c| payments::record_check(c, payment.id, None, Some(&msg), next, now))
+                .await?;
+            return Ok(());
+        }
+    };
+    let bank_status = state.status.as_str().to_owned();
+    use tbank::PaymentStatus as Bank;
+    match state.status {
+        Bank::Confirmed => confirm(ctx, &payment, &bank_status, now).await,
+        Bank::Rejected | Bank::AuthFail => {
+            end_without_money(ctx, &payment, PaymentStatus::Rejected, Some(&bank_status), "payment-rejected", now).await
+        }
+        Bank::DeadlineExpired => {
+            end_without_money(ctx, &payment, PaymentStatus::Expired, Some(&bank_status), "payment-expired", now).await
+        }
+        Bank::Canceled | Bank::Reversed | Bank::Refunded => {
+            end_without_money(ctx, &payment, PaymentStatus::Canceled, Some(&bank_status), "payment-canceled", now).await
+        }
+        _ => {
+            let next = next_check_at(ctx, payment.created_at, now);
+            ctx.db
+                .run(move |c| payments::record_check(c, payment.id, Some(&bank_status), None, next, now))
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// CONFIRMED: in one transaction mark the payment paid (only the first
+/// caller wins), move the avatar to generating, create exactly one job, record
+/// the funnel event and queue the message to the user.
+async fn confirm(ctx: &WorkerCtx, payment: &Payment, bank_status: &str, now: i64) -> anyhow::Result<()> {
+    let payment = payment.clone();
+    let bank_status = bank_status.to_owned();
+    let max_refs = ctx.config.kie.max_references;
+    let job = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            if !payments::finish(&tx, payment.id, PaymentStatus::Confirmed, Some(&bank_status), now)? {
+                return Ok(None);
+            }
+            let lang = lang_of(&tx, payment.user_id)?;
+            let avatar = avatars::get(&tx, payment.avatar_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            avatars::transition(&tx, avatar.id, avatar.status, avatars::AvatarStatus::Generating, now)?;
+            let keys: Vec<String> = avatars::photos(&tx, avatar.id)?.into_iter().map(|p| p.object_key).collect();
+            let spread = crate::media::styles::spread_references(&keys, payment.portraits as usize, max_refs);
+            let tasks: Vec<jobs::NewTask> = spread
+                .into_iter()
+                .enumerate()
+                .map(|(i, reference_keys)| jobs::NewTask { prompt_index: i as u32, reference_keys })
+                .collect();
+            let (job, _) = jobs::create_for_payment(&tx, payment.id, avatar.id, payment.user_id, &tasks, now)?;
+            events::record(&tx, payment.user_id, events::Stage::Generation, avatar.id, None, now)?;
+            let text = tr_args(
+                lang,
+                "payment-confirmed",
+                &[("portraits", Arg::Str(&tr_args(lang, "portraits", &[("count", payment.portraits.into())])))],
+            );
+            outbox::enqueue(
+                &tx,
+                payment.user_id,
+                &Outgoing::text(text),
+                &format!("payment:{}:confirmed", payment.id),
+                true,
+                now,
+            )?;
+            tx.commit()?;
+            Ok(Some(job))
+        })
+        .await?;
+    if let Some(job) = job {
+        info!(payment_id = job.payment_id, job_id = job.id, avatar_id = job.avatar_id, tasks = job.total, "payment confirmed, job created");
+        ctx.wake.notify_one();
+    }
+    Ok(())
+}
+
+/// A payment that ended without money: the avatar goes back to draft and the
+/// user gets the reason and a button to choose a package again.
+async fn end_without_money(
+    ctx: &WorkerCtx,
+    payment: &Payment,
+    status: PaymentStatus,
+    bank_status: Option<&str>,
+    message_key: &'static str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let payment = payment.clone();
+    let bank_status = bank_status.map(str::to_owned);
+    let ended = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            if !payments::finish(&tx, payment.id, status, bank_status.as_deref(), now)? {
+                return Ok(false);
+            }
+            avatars::transition(
+                &tx,
+                payment.avatar_id,
+                avatars::AvatarStatus::AwaitingPayment,
+                avatars::AvatarStatus::Draft,
+                now,
+            )?;
+            let lang = lang_of(&tx, payment.user_id)?;
+            let message = Outgoing::Text {
+                text: tr(lang, message_key),
+                buttons: vec![vec![Button::Callback {
+                    text: tr(lang, "payment-button-retry"),
+                    data: Callback::Packages(payment.avatar_id).encode(),
+                }]],
+            };
+            outbox::enqueue(&tx, payment.user_id, &message, &format!("payment:{}:ended", payment.id), true, now)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await?;
+    if ended {
+        info!(payment_id = payment.id, order_id = %payment.order_id, status = status.as_str(), "payment ended without money");
+        ctx.wake.notify_one();
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! The refund step: T-Bank Cancel with a partial amount for portraits that
+//! could not be made. The refund row and its ExternalRequestId exist before
+//! the call, so a retry never moves the money twice.
+
+use tracing::{info, warn};
+
+use super::WorkerCtx;
+use super::outbox::{self, Outgoing};
+use crate::db::{self, payments, refunds, users};
+use crate::i18n::{Arg, Lang, rub, tr_args};
+
+pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+    let due = ctx.db.run(move |c| refunds::due(c, now, 8)).await?;
+    let count = due.len();
+    for refund in due {
+        let payment_id = refund.payment_id;
+        let Some(payment) = ctx.db.run(move |c| payments::get(c, payment_id)).await? else { continue };
+        let Some(bank_id) = payment.bank_payment_id.clone() else { continue };
+        let mut receipt = super::payments::receipt_for(ctx, &payment);
+        for item in &mut receipt.items {
+            item.price = refund.amount_kopecks;
+            item.amount = refund.amount_kopecks;
+        }
+        let refund_id = refund.id;
+        match ctx
+            .tbank
+            .cancel(&bank_id, Some(refund.amount_kopecks), Some(&receipt), &refund.external_request_id)
+            .await
+        {
+            Ok(answer) => {
+                info!(refund_id, payment_id, bank_payment_id = %bank_id, amount = refund.amount_kopecks, status = answer.status.as_str(), "refund done");
+                let status = answer.status.as_str().to_owned();
+                let amount = refund.amount_kopecks;
+                ctx.db
+                    .run(move |c| {
+                        let tx = c.transaction()?;
+                        if refunds::mark_done(&tx, refund_id, &status, db::now_ms())? {
+                            let lang = users::get(&tx, payment.user_id)?
+                                .and_then(|u| Lang::parse(&u.language))
+                                .unwrap_or(Lang::Ru);
+                            let text = tr_args(lang, "refund-done", &[("amount", Arg::Str(&rub(lang, amount)))]);
+                            outbox::enqueue(&tx, payment.user_id, &Outgoing::text(text), &format!("refund:{refund_id}:done"), true, now)?;
+                        }
+                        tx.commit()
+                    })
+                    .await?;
+                ctx.wake.notify_one();
+            }
+            Err(error) if error.is_transient() && refund.attempts < 20 => {
+                warn!(refund_id, payment_id, %error, "refund failed, will retry");
+                let msg = error.to_string();
+                let next = now + (10_000i64 << refund.attempts.min(6));
+                ctx.db.run(move |c| refunds::mark_retry(c, refund_id, &msg, next)).await?;
+            }
+            Err(error) => {
+                warn!(refund_id, payment_id, %error, "refund refused");
+                let msg = error.to_string();
+                let admins = ctx.config.bot.admin_ids.clone();
+                let alert = format!(
+                    "Refund {refund_id} of payment {payment_id} ({} kopecks) was refused by T-Bank: {msg}. Refund it by hand.",
+                    refund.amount_kopecks
+                );
+                ctx.db
+                    .run(move |c| {
+                        let tx = c.transaction()?;
+                        refunds::mark_failed(&tx, refund_id, &msg)?;
+                        super::alerts::raise(&tx, &admins, &format!("refund:{refund_id}"), "refund", &alert, now)?;
+                        tx.commit()
+                    })
+                    .await?;
+            }
+        }
+    }
+    Ok(count)
+}
