@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod i18n;
 pub mod kie;
+pub mod media;
 pub mod store;
 pub mod tbank;
 pub mod telegram;

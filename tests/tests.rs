@@ -5,6 +5,7 @@ mod config;
 mod db;
 mod kie;
 mod locales;
+mod media;
 mod store;
 mod tbank;
 mod telegram_standin;
