@@ -13,4 +13,6 @@ pub mod media;
 pub mod store;
 pub mod tbank;
 pub mod telegram;
+pub mod services;
 pub mod telemetry;
+pub mod worker;

@@ -40,6 +40,7 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(case![Command::Help].endpoint(help))
         .branch(case![Command::Language].endpoint(language));
 
+    let not_text = |m: Message| m.text().is_none() && m.contact().is_none();
     let private_messages = Update::filter_message()
         .filter(|m: Message| m.chat.is_private())
         .branch(commands)
@@ -47,6 +48,19 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
             dptree::filter(|m: Message| m.text().is_some_and(|t| t.starts_with('/')))
                 .endpoint(unknown_command),
         )
+        .branch(
+            case![State::Uploading { avatar_id, counter_message_id }]
+                .filter(not_text)
+                .endpoint(upload::receive),
+        )
+        .branch(
+            case![State::ChoosingPackage { avatar_id }]
+                .filter(not_text)
+                .map(|avatar_id: i64| (avatar_id, None::<i32>))
+                .endpoint(upload::receive),
+        )
+        .branch(case![State::AwaitingContact { avatar_id, tier_id }].endpoint(purchase::receive_contact))
+        .branch(case![State::Start].endpoint(start_first))
         .endpoint(unexpected_message);
 
     let group_messages = Update::filter_message()
@@ -224,6 +238,7 @@ async fn start(
     dialogue
         .update(State::Uploading {
             avatar_id: avatar.id,
+            counter_message_id: None,
         })
         .await?;
     Ok(())
@@ -294,11 +309,24 @@ async fn group_message(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
 async fn callback(
     bot: TgBot,
     query: CallbackQuery,
+    dialogue: Dlg,
     me: UserCtx,
     ctx: Arc<BotCtx>,
 ) -> HandlerResult {
     let parsed = query.data.as_deref().and_then(Callback::parse);
+    let chat = dialogue.chat_id();
     match parsed {
+        Some(Callback::Generate(avatar_id)) | Some(Callback::Packages(avatar_id)) => {
+            bot.answer_callback_query(query.id.clone()).await?;
+            purchase::show_packages(&bot, chat, &dialogue, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::Tier { avatar_id, tier }) => {
+            bot.answer_callback_query(query.id.clone()).await?;
+            purchase::choose_tier(&bot, chat, &dialogue, &me, &ctx, avatar_id, tier).await?;
+        }
+        Some(Callback::CheckPayment(payment_id)) => {
+            purchase::check_payment(&bot, &query, &me, &ctx, payment_id).await?;
+        }
         Some(Callback::SetLanguage(lang)) => {
             let user_id = me.user.id;
             ctx.db

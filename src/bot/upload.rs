@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use teloxide::net::Download;
 use teloxide::prelude::*;
-use teloxide::types::{FileMeta, InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
+use teloxide::types::{FileMeta, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ReplyParameters};
 
 use super::callback::Callback;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
@@ -129,6 +129,13 @@ async fn show_counter(
     Ok(send.await?.id.0)
 }
 
+/// Answers `msg` with `text`, quoting it (so in an album it is clear which photo is meant).
+async fn reply(bot: &TgBot, msg: &Message, text: String) -> Result<Message, teloxide::RequestError> {
+    bot.send_message(msg.chat.id, text)
+        .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply())
+        .await
+}
+
 /// A photo, an album item or a file while uploading.
 pub async fn receive(
     bot: TgBot,
@@ -148,7 +155,7 @@ pub async fn receive(
         Incoming::Photo(file) => (file, None, None),
         Incoming::ImageFile { file, mime, name } => (file, mime, name),
         Incoming::Refused(key) => {
-            bot.send_message(chat, tr(lang, key)).reply_to(msg.id).await?;
+            reply(&bot, &msg, tr(lang, key)).await?;
             return Ok(());
         }
     };
@@ -169,18 +176,18 @@ pub async fn receive(
         return Ok(());
     }
     if duplicate {
-        bot.send_message(chat, tr(lang, "upload-duplicate")).reply_to(msg.id).await?;
+        reply(&bot, &msg, tr(lang, "upload-duplicate")).await?;
         return Ok(());
     }
     if count >= max {
         let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
-        bot.send_message(chat, text).reply_to(msg.id).await?;
+        reply(&bot, &msg, text).await?;
         return Ok(());
     }
     if let Err(rejection) = rules.check_declared_size(u64::from(file.size)) {
         // A size of 0 means Telegram did not say; the download decides then.
         if !(file.size == 0 && rejection == Rejection::Empty) {
-            bot.send_message(chat, tr(lang, rejection_key(&rejection))).reply_to(msg.id).await?;
+            reply(&bot, &msg, tr(lang, rejection_key(&rejection))).await?;
             return Ok(());
         }
     }
@@ -206,7 +213,7 @@ pub async fn receive(
                 ),
                 other => tr(lang, rejection_key(other)),
             };
-            bot.send_message(chat, text).reply_to(msg.id).await?;
+            reply(&bot, &msg, text).await?;
             return Ok(());
         }
     };
@@ -241,12 +248,12 @@ pub async fn receive(
     let count = match added {
         avatars::AddPhoto::Added { count, .. } => count,
         avatars::AddPhoto::Duplicate { .. } => {
-            bot.send_message(chat, tr(lang, "upload-duplicate")).reply_to(msg.id).await?;
+            reply(&bot, &msg, tr(lang, "upload-duplicate")).await?;
             return Ok(());
         }
         avatars::AddPhoto::Full { .. } => {
             let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
-            bot.send_message(chat, text).reply_to(msg.id).await?;
+            reply(&bot, &msg, text).await?;
             return Ok(());
         }
     };
