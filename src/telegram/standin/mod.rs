@@ -1,0 +1,172 @@
+//! A faithful, in-process stand-in for the Telegram Bot API, plus the user's side of the chat.
+//!
+//! The bot (teloxide, pointed here with `Bot::new(token).set_api_url(handle.api_url())`) talks
+//! to `POST /bot{token}/{method}` and downloads from `GET /file/bot{token}/{file_path}`, and gets
+//! the real JSON shapes and the real errors (400/401/403/409/429). A test plays the user
+//! through [`Sandbox`]; a person plays the user in a browser on the chat page at `/chat`, which
+//! uses the same operations over `/sandbox/api/…`.
+//!
+//! What is deliberately absent: webhooks deliver nothing (only `getUpdates`), inline mode,
+//! payments inside Telegram, channels and supergroups, forwarding, polls, and any download of
+//! files by URL (the stand-in has no network, so a URL as a file answers "failed to get HTTP
+//! URL content").
+
+mod bot_api;
+mod files;
+mod formatting;
+mod limits;
+mod model;
+mod shapes;
+mod user_api;
+mod world;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use axum::extract::DefaultBodyLimit;
+use tokio::{sync::oneshot, task::JoinHandle};
+use url::Url;
+
+pub use limits::RateLimits;
+pub use model::{
+    BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters, DocumentInfo,
+    EntrySender, GroupSpec, InlineButton, KeyboardButton, MessageEntity, PhotoSize, ReplyKeyboard, StickerInfo,
+    UserSpec, VideoInfo,
+};
+pub use user_api::{FileUpload, Sandbox, UserActionError, WaitTimeout};
+
+use shapes::BotIdentity;
+use world::Shared;
+
+/// How to start the stand-in.
+#[derive(Clone, Debug)]
+pub struct StandinOptions {
+    /// Where to listen; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// The only token the stand-in accepts (anything else gets 401 Unauthorized).
+    pub token: String,
+    /// The bot's username, without `@`.
+    pub bot_username: String,
+    /// Where uploaded files are stored.
+    pub data_dir: PathBuf,
+    pub limits: RateLimits,
+}
+
+impl StandinOptions {
+    /// Options for a stand-in on 127.0.0.1 with a free port and default limits.
+    pub fn new(token: impl Into<String>, bot_username: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: token.into(),
+            bot_username: bot_username.into(),
+            data_dir: data_dir.into(),
+            limits: RateLimits::default(),
+        }
+    }
+}
+
+/// Why the stand-in could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StandinError {
+    #[error("could not create the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("could not listen on {address}: {source}")]
+    Bind { address: SocketAddr, source: std::io::Error },
+    #[error("could not build the stand-in's URL: {0}")]
+    Url(#[from] url::ParseError),
+}
+
+/// The entry point: `TelegramStandin::start(options)`.
+pub struct TelegramStandin;
+
+impl TelegramStandin {
+    /// Starts the stand-in's HTTP server in the current tokio runtime.
+    pub async fn start(options: StandinOptions) -> Result<StandinHandle, StandinError> {
+        let files_dir = options.data_dir.join("files");
+        std::fs::create_dir_all(&files_dir)
+            .map_err(|source| StandinError::DataDir { path: files_dir.clone(), source })?;
+        let bot = BotIdentity {
+            id: bot_id_from_token(&options.token),
+            first_name: options.bot_username.clone(),
+            username: options.bot_username.clone(),
+        };
+        let shared = Arc::new(Shared::new(options.token.clone(), bot, files_dir, options.limits));
+        let sandbox = Sandbox { shared: shared.clone() };
+        let router = bot_api::routes()
+            .with_state(shared.clone())
+            .merge(user_api::routes().with_state(sandbox.clone()))
+            .layer(DefaultBodyLimit::max(bot_api::MAX_REQUEST_BODY_BYTES));
+
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .map_err(|source| StandinError::Bind { address: options.bind, source })?;
+        let address = listener.local_addr().map_err(|source| StandinError::Bind { address: options.bind, source })?;
+        let base_url = Url::parse(&format!("http://{address}/"))?;
+        let (stop_sender, stop_receiver) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = stop_receiver.await;
+            });
+            if let Err(error) = serving.await {
+                tracing::error!(error = %error, "the Telegram stand-in stopped with an error");
+            }
+        });
+        tracing::info!(%address, bot_username = %options.bot_username, "Telegram stand-in listening");
+        Ok(StandinHandle { sandbox, base_url, address, control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))) })
+    }
+}
+
+/// The numeric bot id is the part of the token before `:`, as on Telegram.
+fn bot_id_from_token(token: &str) -> i64 {
+    token.split(':').next().and_then(|prefix| prefix.parse::<i64>().ok()).unwrap_or(100_000_001)
+}
+
+type ServerControl = Option<(oneshot::Sender<()>, JoinHandle<()>)>;
+
+/// A running stand-in. Cheap to clone; `shutdown` stops it for every clone.
+#[derive(Clone)]
+pub struct StandinHandle {
+    sandbox: Sandbox,
+    base_url: Url,
+    address: SocketAddr,
+    control: Arc<std::sync::Mutex<ServerControl>>,
+}
+
+impl std::fmt::Debug for StandinHandle {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("StandinHandle").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl StandinHandle {
+    /// The URL to give teloxide: `Bot::new(token).set_api_url(handle.api_url())`.
+    pub fn api_url(&self) -> Url {
+        self.base_url.clone()
+    }
+
+    /// The chat page a person opens in a browser to play the user.
+    pub fn chat_page_url(&self) -> Url {
+        self.base_url.join("chat").unwrap_or_else(|_| self.base_url.clone())
+    }
+
+    /// The address the stand-in listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The user side: act as users and read the chats.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Stops the server: pending long polls answer with no updates, then it shuts down.
+    pub async fn shutdown(&self) {
+        let control = self.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let Some((stop_sender, server)) = control else { return };
+        self.sandbox.shared.lock().shutting_down = true;
+        self.sandbox.shared.notify();
+        let _ = stop_sender.send(());
+        if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+            tracing::warn!(address = %self.address, "the Telegram stand-in did not stop within 5 s");
+        }
+    }
+}

@@ -1,0 +1,885 @@
+//! The user side: what a person does in a Telegram client (write, send photos, press buttons,
+//! block the bot) and what they see, as a Rust API for tests (`Sandbox`) and the same over
+//! HTTP JSON under `/sandbox/api/…` for the chat page.
+
+use std::{io::Cursor, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{Multipart, Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{
+    files::{FileKind, image_dimensions, mime_type_for, extension_for, prepare_photo, prepare_plain_file},
+    formatting::command_entities,
+    limits::RateLimits,
+    model::{
+        BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters, DocumentInfo,
+        EntrySender, GroupSpec, ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
+    },
+    shapes::{bot_user_json, chat_json, user_json},
+    world::{Shared, World, now_unix},
+};
+
+const CHAT_PAGE: &str = include_str!("chat_page.html");
+
+/// Why a user action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UserActionError {
+    #[error("user {user_id} has blocked the bot; unblock it first")]
+    BotBlocked { user_id: i64 },
+    #[error("message {message_id} was not found in chat {chat_id}")]
+    MessageNotFound { chat_id: i64, message_id: i64 },
+    #[error("message {message_id} in chat {chat_id} has no button {wanted}")]
+    NoSuchButton { chat_id: i64, message_id: i64, wanted: String },
+    #[error("message {message_id} in chat {chat_id} was not written by this user")]
+    NotOwnMessage { chat_id: i64, message_id: i64 },
+    #[error("message {message_id} in chat {chat_id} has no text to edit")]
+    NoTextToEdit { chat_id: i64, message_id: i64 },
+    #[error("an album has 2 to 10 items, not {0}")]
+    AlbumSize(usize),
+    #[error("the message text is empty")]
+    EmptyText,
+    #[error("the photo was refused: {0}")]
+    Photo(String),
+    #[error("the file could not be stored: {0}")]
+    Storage(String),
+}
+
+/// A wait that ran out of time; it says what the chat held, to make failures readable.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {waited:?} waiting for {what}; chat {chat_id} holds:\n{history}")]
+pub struct WaitTimeout {
+    pub what: String,
+    pub waited: Duration,
+    pub chat_id: i64,
+    pub history: String,
+}
+
+/// A file a user sends (as a document or a video).
+#[derive(Clone, Debug)]
+pub struct FileUpload {
+    pub bytes: Vec<u8>,
+    pub file_name: String,
+    /// Guessed from the file name when `None`.
+    pub mime_type: Option<String>,
+}
+
+impl FileUpload {
+    /// A file with its MIME type guessed from the name.
+    pub fn new(bytes: Vec<u8>, file_name: impl Into<String>) -> Self {
+        Self { bytes, file_name: file_name.into(), mime_type: None }
+    }
+}
+
+/// The user side of the stand-in. Cheap to clone; every clone drives the same stand-in.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn storage_error(error: impl std::fmt::Display) -> UserActionError {
+    UserActionError::Storage(error.to_string())
+}
+
+impl Sandbox {
+    // ----- Users and chats -----
+
+    /// Makes a user known without starting a chat (the bot then gets 403 "bot can't initiate
+    /// conversation with a user" when it writes first).
+    pub fn register_user(&self, user: &UserSpec) {
+        self.shared.lock().users.insert(user.id, user.clone());
+        self.shared.notify();
+    }
+
+    /// All users known to the stand-in.
+    pub fn users(&self) -> Vec<UserSpec> {
+        self.shared.lock().users.values().cloned().collect()
+    }
+
+    /// Appends one user message to a chat and queues its `message` update.
+    fn post_user_message(
+        &self,
+        chat: ChatTarget<'_>,
+        build: impl FnOnce(&mut ChatEntry),
+    ) -> Result<ChatEntry, UserActionError> {
+        let mut build = Some(build);
+        let mut entries = self.post_user_messages(chat, 1, |entry, _| {
+            if let Some(build) = build.take() {
+                build(entry);
+            }
+        })?;
+        entries.pop().ok_or(UserActionError::EmptyText)
+    }
+
+    fn post_user_messages(
+        &self,
+        target: ChatTarget<'_>,
+        count: usize,
+        mut build: impl FnMut(&mut ChatEntry, usize),
+    ) -> Result<Vec<ChatEntry>, UserActionError> {
+        let mut world = self.shared.lock();
+        let sender = target.sender().clone();
+        world.users.insert(sender.id, sender.clone());
+        let chat = match target {
+            ChatTarget::Private(user) => {
+                let chat = world.private_chat(user);
+                if chat.blocked {
+                    return Err(UserActionError::BotBlocked { user_id: user.id });
+                }
+                chat
+            }
+            ChatTarget::Group(group, _) => world.group_chat(group),
+        };
+        let date = now_unix();
+        let mut entries = Vec::new();
+        let mut payloads = Vec::new();
+        for index in 0..count {
+            let message_id = chat.take_message_id();
+            let mut entry = ChatEntry::new(chat.info.id(), message_id, EntrySender::User(sender.clone()), date);
+            build(&mut entry, index);
+            payloads.push(chat.message_json(&entry, &self.shared.bot));
+            chat.entries.push(entry.clone());
+            entries.push(entry);
+        }
+        for payload in payloads {
+            world.push_update("message", payload);
+        }
+        drop(world);
+        self.shared.notify();
+        tracing::debug!(user_id = sender.id, messages = entries.len(), "user message queued");
+        Ok(entries)
+    }
+
+    // ----- What a user sends -----
+
+    /// Sends text; a `/command` gets a `bot_command` entity, as a Telegram client adds it.
+    pub fn send_text(&self, user: &UserSpec, text: &str) -> Result<ChatEntry, UserActionError> {
+        if text.trim().is_empty() {
+            return Err(UserActionError::EmptyText);
+        }
+        self.post_user_message(ChatTarget::Private(user), |entry| {
+            entry.text = Some(text.to_owned());
+            entry.entities = command_entities(text);
+        })
+    }
+
+    /// Sends text in a group chat (chat id = the group's negative id).
+    pub fn send_group_text(&self, group: &GroupSpec, user: &UserSpec, text: &str) -> Result<ChatEntry, UserActionError> {
+        if text.trim().is_empty() {
+            return Err(UserActionError::EmptyText);
+        }
+        self.post_user_message(ChatTarget::Group(group, user), |entry| {
+            entry.text = Some(text.to_owned());
+            entry.entities = command_entities(text);
+        })
+    }
+
+    async fn store_photo(&self, bytes: Vec<u8>) -> Result<Vec<super::model::PhotoSize>, UserActionError> {
+        let files_dir = self.shared.files_dir.clone();
+        let prepared = tokio::task::spawn_blocking(move || prepare_photo(&files_dir, &bytes))
+            .await
+            .map_err(storage_error)?
+            .map_err(|error| UserActionError::Photo(error.to_string()))?;
+        Ok(self.shared.lock().register_photo(&prepared))
+    }
+
+    async fn store_file(&self, upload: FileUpload, kind: FileKind) -> Result<super::files::StoredFile, UserActionError> {
+        let mime_type = upload.mime_type.clone().unwrap_or_else(|| mime_type_for(&upload.file_name).to_owned());
+        let extension = extension_for(Some(&upload.file_name), Some(&mime_type));
+        let files_dir = self.shared.files_dir.clone();
+        let tag = match kind {
+            FileKind::Video => "video",
+            FileKind::Sticker => "sticker",
+            _ => "document",
+        };
+        let bytes = upload.bytes;
+        let prepared = tokio::task::spawn_blocking(move || {
+            let dimensions = image_dimensions(&bytes);
+            prepare_plain_file(&files_dir, tag, &bytes, &extension).map(|mut prepared| {
+                if let Some((width, height)) = dimensions {
+                    prepared.width = width;
+                    prepared.height = height;
+                }
+                prepared
+            })
+        })
+        .await
+        .map_err(storage_error)?
+        .map_err(storage_error)?;
+        Ok(self.shared.lock().register_file(&prepared, kind, Some(upload.file_name), Some(mime_type)))
+    }
+
+    /// Sends a photo (the bytes of a JPEG, PNG or WebP image), optionally with a caption.
+    pub async fn send_photo(&self, user: &UserSpec, bytes: Vec<u8>, caption: Option<&str>) -> Result<ChatEntry, UserActionError> {
+        self.ensure_not_blocked(user)?;
+        let photo = self.store_photo(bytes).await?;
+        self.post_user_message(ChatTarget::Private(user), |entry| {
+            entry.photo = photo;
+            entry.caption = caption.map(str::to_owned);
+        })
+    }
+
+    /// Sends 2–10 photos as one album: separate messages (and updates) sharing a
+    /// `media_group_id`; the caption goes on the first.
+    pub async fn send_album(
+        &self,
+        user: &UserSpec,
+        photos: Vec<Vec<u8>>,
+        caption: Option<&str>,
+    ) -> Result<Vec<ChatEntry>, UserActionError> {
+        if !(2..=10).contains(&photos.len()) {
+            return Err(UserActionError::AlbumSize(photos.len()));
+        }
+        self.ensure_not_blocked(user)?;
+        let mut sizes = Vec::new();
+        for bytes in photos {
+            sizes.push(self.store_photo(bytes).await?);
+        }
+        let media_group_id = self.shared.lock().take_media_group_id();
+        let count = sizes.len();
+        let mut sizes = sizes.into_iter();
+        self.post_user_messages(ChatTarget::Private(user), count, |entry, index| {
+            entry.photo = sizes.next().unwrap_or_default();
+            entry.media_group_id = Some(media_group_id.clone());
+            if index == 0 {
+                entry.caption = caption.map(str::to_owned);
+            }
+        })
+    }
+
+    /// Sends a file as a document ("send as file"); an image sent this way stays a document
+    /// with an `image/…` MIME type, as on Telegram.
+    pub async fn send_document(&self, user: &UserSpec, upload: FileUpload, caption: Option<&str>) -> Result<ChatEntry, UserActionError> {
+        self.ensure_not_blocked(user)?;
+        let file = self.store_file(upload, FileKind::Document).await?;
+        self.post_user_message(ChatTarget::Private(user), |entry| {
+            entry.document = Some(DocumentInfo {
+                file_id: file.file_id,
+                file_unique_id: file.file_unique_id,
+                file_name: file.file_name,
+                mime_type: file.mime_type,
+                file_size: file.size,
+            });
+            entry.caption = caption.map(str::to_owned);
+        })
+    }
+
+    /// Sends 2–10 files as an album of documents.
+    pub async fn send_document_album(
+        &self,
+        user: &UserSpec,
+        uploads: Vec<FileUpload>,
+        caption: Option<&str>,
+    ) -> Result<Vec<ChatEntry>, UserActionError> {
+        if !(2..=10).contains(&uploads.len()) {
+            return Err(UserActionError::AlbumSize(uploads.len()));
+        }
+        self.ensure_not_blocked(user)?;
+        let mut files = Vec::new();
+        for upload in uploads {
+            files.push(self.store_file(upload, FileKind::Document).await?);
+        }
+        let media_group_id = self.shared.lock().take_media_group_id();
+        let count = files.len();
+        let mut files = files.into_iter();
+        self.post_user_messages(ChatTarget::Private(user), count, |entry, index| {
+            if let Some(file) = files.next() {
+                entry.document = Some(DocumentInfo {
+                    file_id: file.file_id,
+                    file_unique_id: file.file_unique_id,
+                    file_name: file.file_name,
+                    mime_type: file.mime_type,
+                    file_size: file.size,
+                });
+            }
+            entry.media_group_id = Some(media_group_id.clone());
+            if index == 0 {
+                entry.caption = caption.map(str::to_owned);
+            }
+        })
+    }
+
+    /// Sends a sticker (a generated 512×512 WebP image) with an emoji.
+    pub async fn send_sticker(&self, user: &UserSpec, emoji: &str) -> Result<ChatEntry, UserActionError> {
+        self.ensure_not_blocked(user)?;
+        let bytes = sticker_webp(emoji).map_err(storage_error)?;
+        let file = self.store_file(FileUpload { bytes, file_name: "sticker.webp".to_owned(), mime_type: Some("image/webp".to_owned()) }, FileKind::Sticker).await?;
+        self.post_user_message(ChatTarget::Private(user), |entry| {
+            entry.sticker = Some(StickerInfo {
+                file_id: file.file_id,
+                file_unique_id: file.file_unique_id,
+                width: 512,
+                height: 512,
+                emoji: Some(emoji.to_owned()),
+                file_size: file.size,
+            });
+        })
+    }
+
+    /// Sends a video. The stand-in cannot decode video, so it reports 640×360.
+    pub async fn send_video(&self, user: &UserSpec, upload: FileUpload, duration_seconds: u32) -> Result<ChatEntry, UserActionError> {
+        self.ensure_not_blocked(user)?;
+        let file = self.store_file(upload, FileKind::Video).await?;
+        self.post_user_message(ChatTarget::Private(user), |entry| {
+            entry.video = Some(VideoInfo {
+                file_id: file.file_id,
+                file_unique_id: file.file_unique_id,
+                width: 640,
+                height: 360,
+                duration: duration_seconds,
+                file_name: file.file_name,
+                mime_type: file.mime_type,
+                file_size: file.size,
+            });
+        })
+    }
+
+    /// Shares the user's own contact (the "share phone number" button).
+    pub fn send_contact(&self, user: &UserSpec, phone_number: &str) -> Result<ChatEntry, UserActionError> {
+        self.post_user_message(ChatTarget::Private(user), |entry| {
+            entry.contact = Some(ContactInfo {
+                phone_number: phone_number.to_owned(),
+                first_name: user.first_name.clone(),
+                user_id: Some(user.id),
+            });
+        })
+    }
+
+    /// Edits one of the user's own text messages; the bot gets an `edited_message` update.
+    pub fn edit_text(&self, user: &UserSpec, message_id: i64, new_text: &str) -> Result<ChatEntry, UserActionError> {
+        if new_text.trim().is_empty() {
+            return Err(UserActionError::EmptyText);
+        }
+        let mut world = self.shared.lock();
+        let chat = world.private_chat(user);
+        let chat_id = chat.info.id();
+        let Some(entry) = chat.entry_mut(message_id).filter(|entry| !entry.deleted) else {
+            return Err(UserActionError::MessageNotFound { chat_id, message_id });
+        };
+        if entry.sender != EntrySender::User(user.clone()) {
+            return Err(UserActionError::NotOwnMessage { chat_id, message_id });
+        }
+        if entry.text.is_none() {
+            return Err(UserActionError::NoTextToEdit { chat_id, message_id });
+        }
+        entry.text = Some(new_text.to_owned());
+        entry.entities = command_entities(new_text);
+        entry.edit_count += 1;
+        entry.edit_date = Some(now_unix());
+        let edited = entry.clone();
+        let payload = chat.message_json(&edited, &self.shared.bot);
+        world.push_update("edited_message", payload);
+        drop(world);
+        self.shared.notify();
+        Ok(edited)
+    }
+
+    /// Presses an inline button of a bot message in the user's private chat, by its
+    /// callback data. Returns the callback query id.
+    pub fn press_button(&self, user: &UserSpec, message_id: i64, callback_data: &str) -> Result<String, UserActionError> {
+        self.press(user, message_id, ButtonChoice::Data(callback_data), true)
+    }
+
+    /// Presses the inline button with this label. Returns the callback query id.
+    pub fn press_button_with_text(&self, user: &UserSpec, message_id: i64, text: &str) -> Result<String, UserActionError> {
+        self.press(user, message_id, ButtonChoice::Text(text), true)
+    }
+
+    /// Sends a callback query with any data, whether or not such a button exists (for
+    /// hostile-input tests). A missing message arrives as an inaccessible message.
+    pub fn press_button_raw(&self, user: &UserSpec, message_id: i64, callback_data: &str) -> Result<String, UserActionError> {
+        self.press(user, message_id, ButtonChoice::Data(callback_data), false)
+    }
+
+    fn press(&self, user: &UserSpec, message_id: i64, choice: ButtonChoice<'_>, require_button: bool) -> Result<String, UserActionError> {
+        let mut world = self.shared.lock();
+        let chat = world.private_chat(user);
+        let chat_id = chat.info.id();
+        if chat.blocked {
+            return Err(UserActionError::BotBlocked { user_id: user.id });
+        }
+        let entry = chat.entry(message_id).filter(|entry| !entry.deleted).cloned();
+        let data = match (&entry, choice, require_button) {
+            (_, ButtonChoice::Data(data), false) => data.to_owned(),
+            (None, _, true) => return Err(UserActionError::MessageNotFound { chat_id, message_id }),
+            (Some(entry), ButtonChoice::Data(data), true) => {
+                if !entry.inline_buttons().any(|button| button.callback_data.as_deref() == Some(data)) {
+                    return Err(UserActionError::NoSuchButton { chat_id, message_id, wanted: format!("with callback data {data:?}") });
+                }
+                data.to_owned()
+            }
+            (entry, ButtonChoice::Text(text), _) => {
+                let found = entry.as_ref().and_then(|entry| {
+                    entry.inline_buttons().find(|button| button.text == text).and_then(|button| button.callback_data.clone())
+                });
+                found.ok_or_else(|| UserActionError::NoSuchButton { chat_id, message_id, wanted: format!("labelled {text:?}") })?
+            }
+        };
+        let message = match &entry {
+            Some(entry) => chat.message_json(entry, &self.shared.bot),
+            None => json!({ "chat": chat_json(&chat.info), "message_id": message_id, "date": 0 }),
+        };
+        let query_id = (4_000_000_000_000_000_000u64 + world.next_callback_number).to_string();
+        world.next_callback_number += 1;
+        let payload = json!({
+            "id": query_id,
+            "from": user_json(user),
+            "message": message,
+            "chat_instance": format!("-{}", 7_000_000_000_000_000_000u64.wrapping_add(chat_id.unsigned_abs())),
+            "data": data,
+        });
+        world.callbacks.insert(
+            query_id.clone(),
+            CallbackRecord { query_id: query_id.clone(), chat_id, message_id, from_user_id: user.id, data, answer: None },
+        );
+        world.callback_order.push(query_id.clone());
+        world.push_update("callback_query", payload);
+        drop(world);
+        self.shared.notify();
+        Ok(query_id)
+    }
+
+    /// The user blocks the bot: the bot gets a `my_chat_member` update and then 403 on sends.
+    pub fn block_bot(&self, user: &UserSpec) {
+        self.set_blocked(user, true);
+    }
+
+    /// The user unblocks (restarts) the bot.
+    pub fn unblock_bot(&self, user: &UserSpec) {
+        self.set_blocked(user, false);
+    }
+
+    fn set_blocked(&self, user: &UserSpec, blocked: bool) {
+        let mut world = self.shared.lock();
+        let chat = world.private_chat(user);
+        if chat.blocked == blocked {
+            return;
+        }
+        chat.blocked = blocked;
+        let chat_value = chat_json(&chat.info);
+        let bot = bot_user_json(&self.shared.bot);
+        let member = json!({ "user": bot, "status": "member" });
+        let kicked = json!({ "user": bot, "status": "kicked", "until_date": 0 });
+        let (old, new) = if blocked { (member, kicked) } else { (kicked, member) };
+        let payload = json!({
+            "chat": chat_value,
+            "from": user_json(user),
+            "date": now_unix(),
+            "old_chat_member": old,
+            "new_chat_member": new,
+        });
+        world.push_update("my_chat_member", payload);
+        drop(world);
+        self.shared.notify();
+        tracing::debug!(user_id = user.id, blocked, "user changed the bot's block state");
+    }
+
+    fn ensure_not_blocked(&self, user: &UserSpec) -> Result<(), UserActionError> {
+        let world = self.shared.lock();
+        match world.chats.get(&user.id) {
+            Some(chat) if chat.blocked => Err(UserActionError::BotBlocked { user_id: user.id }),
+            _ => Ok(()),
+        }
+    }
+
+    // ----- What a user sees -----
+
+    /// The whole conversation of a chat, both sides, in order (deleted messages marked).
+    pub fn history(&self, chat_id: i64) -> Vec<ChatEntry> {
+        self.shared.lock().chats.get(&chat_id).map(|chat| chat.entries.clone()).unwrap_or_default()
+    }
+
+    /// The bot's messages in a chat, including deleted ones (check `deleted`).
+    pub fn bot_messages(&self, chat_id: i64) -> Vec<ChatEntry> {
+        self.history(chat_id).into_iter().filter(ChatEntry::is_from_bot).collect()
+    }
+
+    /// The bytes of a stored file (any size of a photo, a document, …).
+    pub async fn file_bytes(&self, file_id: &str) -> Option<Vec<u8>> {
+        let file = self.shared.lock_file(file_id)?;
+        tokio::fs::read(&file.disk_path).await.ok()
+    }
+
+    /// A button press and the bot's answer, if any.
+    pub fn callback(&self, query_id: &str) -> Option<CallbackRecord> {
+        self.shared.lock().callbacks.get(query_id).cloned()
+    }
+
+    /// All button presses in a chat, oldest first.
+    pub fn callbacks(&self, chat_id: i64) -> Vec<CallbackRecord> {
+        let world = self.shared.lock();
+        world
+            .callback_order
+            .iter()
+            .filter_map(|id| world.callbacks.get(id))
+            .filter(|record| record.chat_id == chat_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The chat actions (`typing`, `upload_photo`, …) the bot sent to a chat.
+    pub fn chat_actions(&self, chat_id: i64) -> Vec<String> {
+        self.shared.lock().chats.get(&chat_id).map(|chat| chat.chat_actions.clone()).unwrap_or_default()
+    }
+
+    /// The reply keyboard currently shown to the user, if any.
+    pub fn reply_keyboard(&self, chat_id: i64) -> Option<ReplyKeyboard> {
+        self.shared.lock().chats.get(&chat_id).and_then(|chat| chat.reply_keyboard.clone())
+    }
+
+    /// True while the user has blocked the bot.
+    pub fn is_blocked(&self, chat_id: i64) -> bool {
+        self.shared.lock().chats.get(&chat_id).is_some_and(|chat| chat.blocked)
+    }
+
+    /// The commands set with `setMyCommands` for a scope key (`default`,
+    /// `all_private_chats`, `chat:<id>`, …) and a language code (`""` for all languages).
+    pub fn commands(&self, scope_key: &str, language_code: &str) -> Vec<BotCommandSpec> {
+        self.shared.lock().commands.get(&(scope_key.to_owned(), language_code.to_owned())).cloned().unwrap_or_default()
+    }
+
+    /// How the bot used the API so far.
+    pub fn counters(&self) -> Counters {
+        self.shared.lock().counters.clone()
+    }
+
+    /// Updates not yet confirmed by the bot.
+    pub fn pending_update_count(&self) -> usize {
+        self.shared.lock().updates.len()
+    }
+
+    /// The current sending limits.
+    pub fn rate_limits(&self) -> RateLimits {
+        self.shared.lock().limiter.limits()
+    }
+
+    /// Replaces the sending limits (and refills every bucket).
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        self.shared.lock().limiter.set_limits(limits);
+    }
+
+    // ----- Waiting without sleeping -----
+
+    fn timeout_error(&self, chat_id: i64, what: String, waited: Duration) -> WaitTimeout {
+        let history = self.history(chat_id).iter().map(ChatEntry::summary).collect::<Vec<_>>().join("\n");
+        WaitTimeout { what, waited, chat_id, history }
+    }
+
+    /// Waits until `predicate` holds for the chat's history; returns that history.
+    pub async fn wait_for(
+        &self,
+        chat_id: i64,
+        predicate: impl Fn(&[ChatEntry]) -> bool,
+        timeout: Duration,
+    ) -> Result<Vec<ChatEntry>, WaitTimeout> {
+        let found = self
+            .shared
+            .wait_until(timeout, |world: &World| {
+                let entries = world.chats.get(&chat_id).map(|chat| chat.entries.as_slice()).unwrap_or(&[]);
+                predicate(entries).then(|| entries.to_vec())
+            })
+            .await;
+        found.ok_or_else(|| self.timeout_error(chat_id, "a condition on the chat".to_owned(), timeout))
+    }
+
+    /// Waits until the bot has sent at least `count` messages to the chat (deleted ones
+    /// included); returns the bot's messages.
+    pub async fn wait_for_bot_message_count(&self, chat_id: i64, count: usize, timeout: Duration) -> Result<Vec<ChatEntry>, WaitTimeout> {
+        let found = self
+            .shared
+            .wait_until(timeout, |world: &World| {
+                let entries = world.chats.get(&chat_id).map(|chat| chat.entries.as_slice()).unwrap_or(&[]);
+                let bot: Vec<ChatEntry> = entries.iter().filter(|entry| entry.is_from_bot()).cloned().collect();
+                (bot.len() >= count).then_some(bot)
+            })
+            .await;
+        found.ok_or_else(|| self.timeout_error(chat_id, format!("{count} bot messages"), timeout))
+    }
+
+    /// Waits until the bot answers a callback query.
+    pub async fn wait_for_callback_answer(&self, query_id: &str, timeout: Duration) -> Result<CallbackAnswer, WaitTimeout> {
+        let found = self
+            .shared
+            .wait_until(timeout, |world: &World| world.callbacks.get(query_id).and_then(|record| record.answer.clone()))
+            .await;
+        let chat_id = self.callback(query_id).map(|record| record.chat_id).unwrap_or(0);
+        found.ok_or_else(|| self.timeout_error(chat_id, format!("an answer to callback query {query_id}"), timeout))
+    }
+
+    /// Waits until a `getUpdates` long poll is waiting on the stand-in.
+    pub async fn wait_for_long_poll(&self, timeout: Duration) -> Result<(), WaitTimeout> {
+        let found = self.shared.wait_until(timeout, |world: &World| (world.active_long_polls > 0).then_some(())).await;
+        found.ok_or_else(|| WaitTimeout { what: "a getUpdates long poll".to_owned(), waited: timeout, chat_id: 0, history: String::new() })
+    }
+
+    /// Waits until the bot has confirmed every queued update.
+    pub async fn wait_for_updates_consumed(&self, timeout: Duration) -> Result<(), WaitTimeout> {
+        let found = self.shared.wait_until(timeout, |world: &World| world.updates.is_empty().then_some(())).await;
+        found.ok_or_else(|| WaitTimeout { what: "the bot to confirm all updates".to_owned(), waited: timeout, chat_id: 0, history: String::new() })
+    }
+}
+
+enum ChatTarget<'a> {
+    Private(&'a UserSpec),
+    Group(&'a GroupSpec, &'a UserSpec),
+}
+
+impl ChatTarget<'_> {
+    fn sender(&self) -> &UserSpec {
+        match self {
+            ChatTarget::Private(user) | ChatTarget::Group(_, user) => user,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ButtonChoice<'a> {
+    Data(&'a str),
+    Text(&'a str),
+}
+
+/// A 512×512 lossless WebP whose colour depends on the emoji.
+fn sticker_webp(emoji: &str) -> Result<Vec<u8>, image::ImageError> {
+    let seed = emoji.bytes().fold(7u8, |accumulator, byte| accumulator.wrapping_mul(31).wrapping_add(byte));
+    let image = image::RgbaImage::from_fn(512, 512, |x, y| {
+        let inside = (i64::from(x) - 256).pow(2) + (i64::from(y) - 256).pow(2) < 200 * 200;
+        if inside { image::Rgba([seed, 200, 255 - seed, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(image).write_to(&mut out, image::ImageFormat::WebP)?;
+    Ok(out.into_inner())
+}
+
+// ----- HTTP: the same over JSON for the chat page -----
+
+/// The routes of the chat page and its JSON API.
+pub(crate) fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/", get(chat_page))
+        .route("/chat", get(chat_page))
+        .route("/sandbox/api/info", get(info))
+        .route("/sandbox/api/users", get(list_users).post(register_user))
+        .route("/sandbox/api/send_text", post(http_send_text))
+        .route("/sandbox/api/send_files", post(http_send_files))
+        .route("/sandbox/api/send_contact", post(http_send_contact))
+        .route("/sandbox/api/send_sticker", post(http_send_sticker))
+        .route("/sandbox/api/press_button", post(http_press_button))
+        .route("/sandbox/api/edit_text", post(http_edit_text))
+        .route("/sandbox/api/block", post(http_block))
+        .route("/sandbox/api/history", get(http_history))
+        .route("/sandbox/api/file/{file_id}", get(http_file))
+        .route("/sandbox/api/counters", get(http_counters))
+}
+
+struct HttpError(StatusCode, String);
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "ok": false, "error": self.1 }))).into_response()
+    }
+}
+
+impl From<UserActionError> for HttpError {
+    fn from(error: UserActionError) -> Self {
+        HttpError(StatusCode::BAD_REQUEST, error.to_string())
+    }
+}
+
+fn ok_entries(entries: Vec<ChatEntry>) -> Json<Value> {
+    Json(json!({ "ok": true, "entries": entries }))
+}
+
+async fn chat_page() -> Html<&'static str> {
+    Html(CHAT_PAGE)
+}
+
+async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
+    let bot = &sandbox.shared.bot;
+    Json(json!({ "bot_id": bot.id, "bot_username": bot.username, "bot_first_name": bot.first_name }))
+}
+
+async fn list_users(State(sandbox): State<Sandbox>) -> Json<Vec<UserSpec>> {
+    Json(sandbox.users())
+}
+
+async fn register_user(State(sandbox): State<Sandbox>, Json(user): Json<UserSpec>) -> Json<Value> {
+    sandbox.register_user(&user);
+    Json(json!({ "ok": true }))
+}
+
+#[derive(Deserialize)]
+struct SendTextBody {
+    user: UserSpec,
+    text: String,
+}
+
+async fn http_send_text(State(sandbox): State<Sandbox>, Json(body): Json<SendTextBody>) -> Result<Json<Value>, HttpError> {
+    Ok(ok_entries(vec![sandbox.send_text(&body.user, &body.text)?]))
+}
+
+/// Multipart: `user` (JSON), `caption`, `as_file` (`true`/`false`), one or more `files`.
+/// One image → a photo; several → an album; `as_file` → documents.
+async fn http_send_files(State(sandbox): State<Sandbox>, mut multipart: Multipart) -> Result<Json<Value>, HttpError> {
+    let bad = |message: String| HttpError(StatusCode::BAD_REQUEST, message);
+    let mut user: Option<UserSpec> = None;
+    let mut caption: Option<String> = None;
+    let mut as_file = false;
+    let mut files: Vec<FileUpload> = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(|error| bad(error.to_string()))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|error| bad(error.to_string()))?;
+        match (name.as_str(), file_name) {
+            (_, Some(file_name)) => files.push(FileUpload { bytes: bytes.to_vec(), file_name, mime_type: content_type }),
+            ("user", None) => user = Some(serde_json::from_slice(&bytes).map_err(|error| bad(format!("bad user: {error}")))?),
+            ("caption", None) => caption = Some(String::from_utf8_lossy(&bytes).into_owned()).filter(|text| !text.is_empty()),
+            ("as_file", None) => as_file = bytes.as_ref() == b"true",
+            _ => {}
+        }
+    }
+    let user = user.ok_or_else(|| bad("the user field is missing".to_owned()))?;
+    let caption = caption.as_deref();
+    let entries = match (files.len(), as_file) {
+        (0, _) => return Err(bad("no files were attached".to_owned())),
+        (1, true) => vec![sandbox.send_document(&user, files.remove(0), caption).await?],
+        (_, true) => sandbox.send_document_album(&user, files, caption).await?,
+        (1, false) => {
+            let upload = files.remove(0);
+            if upload.mime_type.as_deref().unwrap_or("").starts_with("video/") {
+                vec![sandbox.send_video(&user, upload, 5).await?]
+            } else if image_dimensions(&upload.bytes).is_some() {
+                vec![sandbox.send_photo(&user, upload.bytes, caption).await?]
+            } else {
+                vec![sandbox.send_document(&user, upload, caption).await?]
+            }
+        }
+        (_, false) => sandbox.send_album(&user, files.into_iter().map(|upload| upload.bytes).collect(), caption).await?,
+    };
+    Ok(ok_entries(entries))
+}
+
+#[derive(Deserialize)]
+struct SendContactBody {
+    user: UserSpec,
+    phone_number: String,
+}
+
+async fn http_send_contact(State(sandbox): State<Sandbox>, Json(body): Json<SendContactBody>) -> Result<Json<Value>, HttpError> {
+    Ok(ok_entries(vec![sandbox.send_contact(&body.user, &body.phone_number)?]))
+}
+
+#[derive(Deserialize)]
+struct SendStickerBody {
+    user: UserSpec,
+    emoji: String,
+}
+
+async fn http_send_sticker(State(sandbox): State<Sandbox>, Json(body): Json<SendStickerBody>) -> Result<Json<Value>, HttpError> {
+    Ok(ok_entries(vec![sandbox.send_sticker(&body.user, &body.emoji).await?]))
+}
+
+#[derive(Deserialize)]
+struct PressButtonBody {
+    user: UserSpec,
+    message_id: i64,
+    callback_data: String,
+}
+
+async fn http_press_button(State(sandbox): State<Sandbox>, Json(body): Json<PressButtonBody>) -> Result<Json<Value>, HttpError> {
+    let query_id = sandbox.press_button(&body.user, body.message_id, &body.callback_data)?;
+    Ok(Json(json!({ "ok": true, "query_id": query_id })))
+}
+
+#[derive(Deserialize)]
+struct EditTextBody {
+    user: UserSpec,
+    message_id: i64,
+    text: String,
+}
+
+async fn http_edit_text(State(sandbox): State<Sandbox>, Json(body): Json<EditTextBody>) -> Result<Json<Value>, HttpError> {
+    Ok(ok_entries(vec![sandbox.edit_text(&body.user, body.message_id, &body.text)?]))
+}
+
+#[derive(Deserialize)]
+struct BlockBody {
+    user: UserSpec,
+    blocked: bool,
+}
+
+async fn http_block(State(sandbox): State<Sandbox>, Json(body): Json<BlockBody>) -> Json<Value> {
+    sandbox.set_blocked(&body.user, body.blocked);
+    Json(json!({ "ok": true, "blocked": body.blocked }))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    chat_id: i64,
+    /// The `version` of the previous answer; with `wait`, the call waits for a change.
+    since: Option<u64>,
+    /// Seconds to wait for a change (at most 25).
+    wait: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct HistoryAnswer {
+    version: u64,
+    chat_id: i64,
+    blocked: bool,
+    entries: Vec<ChatEntry>,
+    reply_keyboard: Option<ReplyKeyboard>,
+    callbacks: Vec<CallbackRecord>,
+    chat_actions: Vec<String>,
+}
+
+async fn http_history(State(sandbox): State<Sandbox>, Query(query): Query<HistoryQuery>) -> Json<HistoryAnswer> {
+    if let (Some(since), Some(wait)) = (query.since, query.wait) {
+        sandbox.shared.wait_for_change_since(since, Duration::from_secs(wait.min(25))).await;
+    }
+    let version = sandbox.shared.version();
+    Json(HistoryAnswer {
+        version,
+        chat_id: query.chat_id,
+        blocked: sandbox.is_blocked(query.chat_id),
+        entries: sandbox.history(query.chat_id),
+        reply_keyboard: sandbox.reply_keyboard(query.chat_id),
+        callbacks: sandbox.callbacks(query.chat_id),
+        chat_actions: sandbox.chat_actions(query.chat_id),
+    })
+}
+
+async fn http_file(State(sandbox): State<Sandbox>, Path(file_id): Path<String>) -> Response {
+    let Some(file) = sandbox.shared.lock_file(&file_id) else {
+        return HttpError(StatusCode::NOT_FOUND, "no such file".to_owned()).into_response();
+    };
+    match tokio::fs::read(&file.disk_path).await {
+        Ok(bytes) => {
+            let mut response = (StatusCode::OK, bytes).into_response();
+            let content_type = file.mime_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
+        }
+        Err(error) => HttpError(StatusCode::NOT_FOUND, error.to_string()).into_response(),
+    }
+}
+
+async fn http_counters(State(sandbox): State<Sandbox>) -> Json<Counters> {
+    Json(sandbox.counters())
+}
+
+/// The chat-kind of a chat id, if the chat exists.
+impl Sandbox {
+    /// What kind of chat a chat id is, if the chat exists.
+    pub fn chat_info(&self, chat_id: i64) -> Option<ChatInfo> {
+        self.shared.lock().chats.get(&chat_id).map(|chat| chat.info.clone())
+    }
+}
