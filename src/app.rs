@@ -53,9 +53,11 @@ impl App {
         let bot = bot::build_bot(
             services.telegram_token.expose_secret(),
             services.telegram_api.clone(),
-            config.telegram.poll_timeout_secs,
+            &config.telegram,
         )?;
-        bot::register_commands(&bot).await.context("registering the command menu (setMyCommands)")?;
+        bot::register_commands(&bot)
+            .await
+            .context("registering the command menu (setMyCommands)")?;
         let config = Arc::new(config);
         let wake = Arc::new(Notify::new());
         let bot_ctx = Arc::new(BotCtx {
@@ -77,7 +79,16 @@ impl App {
         });
         let (stop_worker, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(worker::run(worker_ctx.clone(), stop_rx));
-        Ok(App { config, db, bot, services, worker_ctx, dispatcher, worker, stop_worker })
+        Ok(App {
+            config,
+            db,
+            bot,
+            services,
+            worker_ctx,
+            dispatcher,
+            worker,
+            stop_worker,
+        })
     }
 
     /// Stops polling, lets the updates in flight finish, stops the side task
@@ -111,13 +122,14 @@ pub async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -70,6 +70,10 @@ pub struct TelegramConfig {
     pub api_url: Url,
     /// Long-polling timeout of getUpdates, in seconds.
     pub poll_timeout_secs: u32,
+    /// Messages the bot sends to one chat per second (Telegram: about 1).
+    pub messages_per_sec_chat: u32,
+    /// Messages the bot sends per second overall (Telegram: about 30).
+    pub messages_per_sec_overall: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -297,6 +301,18 @@ impl Config {
         }
         if self.telegram.poll_timeout_secs == 0 || self.telegram.poll_timeout_secs > 50 {
             return Err(invalid("telegram.poll_timeout_secs", "must be 1..=50"));
+        }
+        if self.telegram.messages_per_sec_chat == 0 {
+            return Err(invalid(
+                "telegram.messages_per_sec_chat",
+                "must be at least 1",
+            ));
+        }
+        if self.telegram.messages_per_sec_overall == 0 {
+            return Err(invalid(
+                "telegram.messages_per_sec_overall",
+                "must be at least 1",
+            ));
         }
         if self.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be at least 1"));

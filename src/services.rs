@@ -16,10 +16,13 @@ use crate::kie::{KieClient, KieSettings, default_user_agent};
 use crate::store::local::{LocalPresign, LocalServer, LocalStore};
 use crate::store::s3::{S3Settings, S3Store};
 use crate::store::{ObjectStore, local};
-use crate::tbank::standin::{StandinHandle as TbankStandinHandle, StandinOptions as TbankStandinOptions, TbankStandin};
+use crate::tbank::standin::{
+    StandinHandle as TbankStandinHandle, StandinOptions as TbankStandinOptions, TbankStandin,
+};
 use crate::tbank::{TbankClient, TbankSettings};
 use crate::telegram::standin::{
-    RateLimits, StandinHandle as TelegramStandinHandle, StandinOptions as TelegramStandinOptions, TelegramStandin,
+    RateLimits, StandinHandle as TelegramStandinHandle, StandinOptions as TelegramStandinOptions,
+    TelegramStandin,
 };
 
 /// The sandbox's fixed, non-secret credentials for its own stand-ins.
@@ -46,12 +49,20 @@ pub struct Services {
 impl Services {
     /// Whether anything runs as a local stand-in.
     pub fn is_sandbox(&self) -> bool {
-        self.telegram_standin.is_some() || self.kie_standin.is_some() || self.tbank_standin.is_some()
+        self.telegram_standin.is_some()
+            || self.kie_standin.is_some()
+            || self.tbank_standin.is_some()
     }
 
     /// One line per service, for the start-up log (no secrets).
     pub fn describe(&self) -> Vec<String> {
-        let which = |standin: bool| if standin { "local stand-in" } else { "real service" };
+        let which = |standin: bool| {
+            if standin {
+                "local stand-in"
+            } else {
+                "real service"
+            }
+        };
         vec![
             format!("Telegram: {}", which(self.telegram_standin.is_some())),
             format!("Kie AI: {}", which(self.kie_standin.is_some())),
@@ -91,7 +102,12 @@ fn random_secret() -> String {
 fn sandbox_addr(config: &Config, port: u16) -> anyhow::Result<SocketAddr> {
     format!("{}:{port}", config.sandbox.host)
         .parse()
-        .with_context(|| format!("sandbox.host {:?} is not an IP address", config.sandbox.host))
+        .with_context(|| {
+            format!(
+                "sandbox.host {:?} is not an IP address",
+                config.sandbox.host
+            )
+        })
 }
 
 /// Starts what is missing and connects to what is configured.
@@ -99,7 +115,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
     let secrets = &config.secrets;
     let data_dir = &config.sandbox.data_dir;
 
-    if secrets.kie_api_key.is_some() && config.storage.backend == StorageBackend::Local {
+    let kie_is_local = matches!(
+        config.kie.base_url.host(),
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+    ) || config.kie.base_url.host_str() == Some("localhost");
+    if secrets.kie_api_key.is_some()
+        && config.storage.backend == StorageBackend::Local
+        && !kie_is_local
+    {
         anyhow::bail!(
             "configuration: `storage.backend` is \"local\", but the real Kie AI must fetch the reference photos \
              over the internet: use \"s3\" (Cloudflare R2) with KIE_API_KEY"
@@ -109,7 +132,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
     // The object store (and, for the local backend, the server of its presigned URLs).
     let (store, store_server) = match config.storage.backend {
         StorageBackend::S3 => {
-            let settings = S3Settings::from_config(&config.storage, secrets, Duration::from_secs(60))?;
+            let settings =
+                S3Settings::from_config(&config.storage, secrets, Duration::from_secs(60))?;
             (ObjectStore::S3(S3Store::new(settings)?), None)
         }
         StorageBackend::Local => {
@@ -120,13 +144,20 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
             let (base_url, server) = local::serve(dir.clone(), sandbox_addr(config, 0)?, key)
                 .await
                 .context("starting the local object server")?;
-            let presign = LocalPresign { base_url, signing_key: key };
-            (ObjectStore::Local(LocalStore::new(dir, Some(presign))), Some(server))
+            let presign = LocalPresign {
+                base_url,
+                signing_key: key,
+            };
+            (
+                ObjectStore::Local(LocalStore::new(dir, Some(presign))),
+                Some(server),
+            )
         }
     };
 
     // Telegram.
-    let (telegram_api, telegram_token, telegram_standin, chat_page) = match &secrets.telegram_token {
+    let (telegram_api, telegram_token, telegram_standin, chat_page) = match &secrets.telegram_token
+    {
         Some(token) => (config.telegram.api_url.clone(), token.clone(), None, None),
         None => {
             let handle = TelegramStandin::start(TelegramStandinOptions {
@@ -139,7 +170,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
             .await
             .context("starting the Telegram stand-in (is sandbox.chat_port free?)")?;
             let page = handle.chat_page_url();
-            (handle.api_url(), SecretString::from(SANDBOX_BOT_TOKEN), Some(handle), Some(page))
+            (
+                handle.api_url(),
+                SecretString::from(SANDBOX_BOT_TOKEN),
+                Some(handle),
+                Some(page),
+            )
         }
     };
 
@@ -178,36 +214,39 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
     let kie = KieClient::new(kie_settings)?;
 
     // T-Bank.
-    let (tbank_settings, tbank_standin) = match (&secrets.tbank_terminal_key, &secrets.tbank_password) {
-        (Some(terminal), Some(password)) => (
-            TbankSettings {
-                base_url: config.tbank.base_url.clone(),
-                terminal_key: terminal.clone(),
-                password: password.clone(),
-                timeout: Duration::from_secs(config.tbank.request_timeout_secs),
-            },
-            None,
-        ),
-        (None, None) => {
-            let password = random_secret();
-            let handle = TbankStandin::start(TbankStandinOptions {
-                bind: sandbox_addr(config, 0)?,
-                terminal_key: SANDBOX_TBANK_TERMINAL.to_owned(),
-                password: password.clone(),
-                public_base: None,
-            })
-            .await
-            .context("starting the T-Bank stand-in")?;
-            let settings = TbankSettings {
-                base_url: handle.base_url(),
-                terminal_key: SecretString::from(SANDBOX_TBANK_TERMINAL),
-                password: SecretString::from(password),
-                timeout: Duration::from_secs(config.tbank.request_timeout_secs),
-            };
-            (settings, Some(handle))
-        }
-        _ => anyhow::bail!("configuration: set both TBANK_TERMINAL_KEY and TBANK_PASSWORD, or neither"),
-    };
+    let (tbank_settings, tbank_standin) =
+        match (&secrets.tbank_terminal_key, &secrets.tbank_password) {
+            (Some(terminal), Some(password)) => (
+                TbankSettings {
+                    base_url: config.tbank.base_url.clone(),
+                    terminal_key: terminal.clone(),
+                    password: password.clone(),
+                    timeout: Duration::from_secs(config.tbank.request_timeout_secs),
+                },
+                None,
+            ),
+            (None, None) => {
+                let password = random_secret();
+                let handle = TbankStandin::start(TbankStandinOptions {
+                    bind: sandbox_addr(config, 0)?,
+                    terminal_key: SANDBOX_TBANK_TERMINAL.to_owned(),
+                    password: password.clone(),
+                    public_base: None,
+                })
+                .await
+                .context("starting the T-Bank stand-in")?;
+                let settings = TbankSettings {
+                    base_url: handle.base_url(),
+                    terminal_key: SecretString::from(SANDBOX_TBANK_TERMINAL),
+                    password: SecretString::from(password),
+                    timeout: Duration::from_secs(config.tbank.request_timeout_secs),
+                };
+                (settings, Some(handle))
+            }
+            _ => anyhow::bail!(
+                "configuration: set both TBANK_TERMINAL_KEY and TBANK_PASSWORD, or neither"
+            ),
+        };
     let tbank = TbankClient::new(tbank_settings)?;
 
     Ok(Services {

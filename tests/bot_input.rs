@@ -13,14 +13,20 @@ fn start_payloads() {
         ("ref_abcd2345", StartPayload::Referral("abcd2345".into())),
         ("ref_", StartPayload::None),
         ("ref_a", StartPayload::None),
-        ("g_0123456789abcdefghijklmn", StartPayload::Gallery("0123456789abcdefghijklmn".into())),
+        (
+            "g_0123456789abcdefghijklmn",
+            StartPayload::Gallery("0123456789abcdefghijklmn".into()),
+        ),
         ("g_short", StartPayload::None),
         ("ref_x'; DROP TABLE users;--", StartPayload::None),
         ("ref_абвгд", StartPayload::None),
         (&"a".repeat(65), StartPayload::None),
         (&format!("ref_{}", "a".repeat(61)), StartPayload::None),
         ("hello", StartPayload::None),
-        ("  ref_abcd2345  ", StartPayload::Referral("abcd2345".into())),
+        (
+            "  ref_abcd2345  ",
+            StartPayload::Referral("abcd2345".into()),
+        ),
     ];
     for (input, expected) in cases {
         assert_eq!(&StartPayload::parse(input), expected, "payload {input:?}");
@@ -34,8 +40,14 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         Callback::CheckPayment(42),
         Callback::Packages(7),
         Callback::Generate(9_000_000_000),
-        Callback::Tier { avatar_id: 3, tier: 0 },
-        Callback::Tier { avatar_id: 3, tier: 2 },
+        Callback::Tier {
+            avatar_id: 3,
+            tier: 0,
+        },
+        Callback::Tier {
+            avatar_id: 3,
+            tier: 2,
+        },
     ];
     for callback in valid {
         let data = callback.encode();
@@ -43,9 +55,27 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         assert_eq!(Callback::parse(&data), Some(callback), "{data}");
     }
     let garbage = [
-        "", ":", "lang:", "lang:de", "paid:", "paid:-1", "paid:0", "paid:+5", "paid: 5", "paid:5x",
-        "paid:99999999999999999999", "tier:3", "tier:3:", "tier:3:256", "tier:3:-1", "tier::1",
-        "gen:1:2", "unknown:1", "PAID:1", "paid:١", &"paid:1".repeat(20),
+        "",
+        ":",
+        "lang:",
+        "lang:de",
+        "paid:",
+        "paid:-1",
+        "paid:0",
+        "paid:+5",
+        "paid: 5",
+        "paid:5x",
+        "paid:99999999999999999999",
+        "tier:3",
+        "tier:3:",
+        "tier:3:256",
+        "tier:3:-1",
+        "tier::1",
+        "gen:1:2",
+        "unknown:1",
+        "PAID:1",
+        "paid:١",
+        &"paid:1".repeat(20),
     ];
     for data in garbage {
         assert_eq!(Callback::parse(data), None, "{data:?} must be refused");
@@ -57,10 +87,26 @@ fn receipt_contacts() {
     for good in ["anna@example.ru", "a.b+c@mail.co.uk", " Anna@Example.RU "] {
         assert!(valid_email(good), "{good}");
     }
-    for bad in ["", "anna", "anna@", "@example.ru", "anna@example", "an na@example.ru", "a@b@c.ru", "a@.ru", "a@b..ru"] {
+    for bad in [
+        "",
+        "anna",
+        "anna@",
+        "@example.ru",
+        "anna@example",
+        "an na@example.ru",
+        "a@b@c.ru",
+        "a@.ru",
+        "a@b..ru",
+    ] {
         assert!(!valid_email(bad), "{bad}");
     }
-    assert_eq!(normalize_phone("+7 (912) 345-67-89").as_deref(), Some("+79123456789"));
-    assert_eq!(normalize_phone("79123456789").as_deref(), Some("+79123456789"));
+    assert_eq!(
+        normalize_phone("+7 (912) 345-67-89").as_deref(),
+        Some("+79123456789")
+    );
+    assert_eq!(
+        normalize_phone("79123456789").as_deref(),
+        Some("+79123456789")
+    );
     assert_eq!(normalize_phone("12345"), None);
 }

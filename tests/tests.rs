@@ -1,4 +1,5 @@
-//! The one integration-test binary. Each `mod` is one area of the product.
+//! The one integration-test binary. Each `mod` is one area of the product;
+//! `support` builds the real application against the stand-ins.
 
 mod bot_input;
 mod config;
@@ -7,5 +8,7 @@ mod kie;
 mod locales;
 mod media;
 mod store;
+mod support;
 mod tbank;
 mod telegram_standin;
+mod transcripts;

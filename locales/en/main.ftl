@@ -25,8 +25,12 @@ start-tips =
     • your face clearly visible, no sunglasses;
     • different angles, expressions and backgrounds;
     • only you in the picture — no group photos.
-start-prices = Packages: { $tiers }. Pay by card through T-Bank; the portraits arrive right here in the chat within minutes.
-start-tier-line = { $name } — { $portraits } for { $price }
+start-prices =
+    Packages:
+    { $tiers }
+
+    Pay by card through T-Bank; the portraits arrive right here in the chat within minutes.
+start-tier-line = • { $name } — { $portraits } for { $price }
 start-send-photos = Send your first photos — an album is fine 👇
 start-referral-welcome = A friend invited you — welcome!
 

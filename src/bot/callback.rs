@@ -14,7 +14,10 @@ pub enum Callback {
     /// The Generate button under the upload counter.
     Generate(i64),
     /// A package chosen for an avatar (index into the configured tiers).
-    Tier { avatar_id: i64, tier: u8 },
+    Tier {
+        avatar_id: i64,
+        tier: u8,
+    },
 }
 
 impl Callback {
@@ -40,9 +43,17 @@ impl Callback {
             "gen" => parse_id(rest).map(Callback::Generate),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
-                let tier_ok = !tier.is_empty() && tier.len() <= 3 && tier.bytes().all(|b| b.is_ascii_digit());
-                let tier: u8 = if tier_ok { tier.parse().ok()? } else { return None };
-                Some(Callback::Tier { avatar_id: parse_id(avatar)?, tier })
+                let tier_ok =
+                    !tier.is_empty() && tier.len() <= 3 && tier.bytes().all(|b| b.is_ascii_digit());
+                let tier: u8 = if tier_ok {
+                    tier.parse().ok()?
+                } else {
+                    return None;
+                };
+                Some(Callback::Tier {
+                    avatar_id: parse_id(avatar)?,
+                    tier,
+                })
             }
             _ => None,
         }

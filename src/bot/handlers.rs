@@ -13,10 +13,10 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 
 use super::callback::Callback;
 use super::commands::{Command, StartPayload};
-use super::{purchase, upload};
 use super::state::State;
 use super::storage::SqliteStorage;
 use super::{BotCtx, TgBot};
+use super::{purchase, upload};
 use crate::db::{self, avatars, events, galleries, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
@@ -49,9 +49,12 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
                 .endpoint(unknown_command),
         )
         .branch(
-            case![State::Uploading { avatar_id, counter_message_id }]
-                .filter(not_text)
-                .endpoint(upload::receive),
+            case![State::Uploading {
+                avatar_id,
+                counter_message_id
+            }]
+            .filter(not_text)
+            .endpoint(upload::receive),
         )
         .branch(
             case![State::ChoosingPackage { avatar_id }]
@@ -59,7 +62,10 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
                 .map(|avatar_id: i64| (avatar_id, None::<i32>))
                 .endpoint(upload::receive),
         )
-        .branch(case![State::AwaitingContact { avatar_id, tier_id }].endpoint(purchase::receive_contact))
+        .branch(
+            case![State::AwaitingContact { avatar_id, tier_id }]
+                .endpoint(purchase::receive_contact),
+        )
         .branch(case![State::Start].endpoint(start_first))
         .endpoint(unexpected_message);
 
@@ -159,7 +165,7 @@ fn tier_lines(ctx: &BotCtx, lang: Lang) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("\n")
 }
 
 fn photo_range_args(ctx: &BotCtx) -> [(&'static str, Arg<'static>); 2] {
@@ -267,7 +273,8 @@ async fn language(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
 
 /// Anything before /start: point the user at it.
 async fn start_first(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
-    bot.send_message(msg.chat.id, tr(me.lang, "start-first")).await?;
+    bot.send_message(msg.chat.id, tr(me.lang, "start-first"))
+        .await?;
     Ok(())
 }
 

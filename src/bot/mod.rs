@@ -21,11 +21,11 @@ use teloxide::types::BotCommand;
 use teloxide::update_listeners::Polling;
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, TelegramConfig};
 use crate::db::Db;
+use crate::i18n::{Lang, tr};
 use crate::store::ObjectStore;
 use tokio::sync::Notify;
-use crate::i18n::{Lang, tr};
 
 /// The bot as handlers use it: getMe cached, sends throttled to Telegram's
 /// limits (Throttle is the innermost adaptor).
@@ -42,13 +42,20 @@ pub struct BotCtx {
 
 /// Builds the bot client. The HTTP client's timeout is longer than the
 /// long-polling timeout, or every idle poll would end in a client error.
-pub fn build_bot(token: &str, api_url: Url, poll_timeout_secs: u32) -> anyhow::Result<TgBot> {
+pub fn build_bot(token: &str, api_url: Url, telegram: &TelegramConfig) -> anyhow::Result<TgBot> {
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(u64::from(poll_timeout_secs) + 15))
+        .timeout(Duration::from_secs(
+            u64::from(telegram.poll_timeout_secs) + 15,
+        ))
         .build()?;
     let bot = Bot::with_client(token, client).set_api_url(api_url);
-    Ok(bot.throttle(Limits::default()).cache_me())
+    let limits = Limits {
+        messages_per_sec_chat: telegram.messages_per_sec_chat,
+        messages_per_sec_overall: telegram.messages_per_sec_overall,
+        ..Limits::default()
+    };
+    Ok(bot.throttle(limits).cache_me())
 }
 
 /// Registers the command menu in every language (and Russian as the default).

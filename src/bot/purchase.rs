@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 use teloxide::types::{
-    ButtonRequest, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, KeyboardRemove,
+    ButtonRequest, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup,
+    KeyboardRemove,
 };
 
 use super::callback::Callback;
@@ -19,7 +20,11 @@ use crate::db::{self, avatars, events, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
 /// The package keyboard: one row per tier, in configuration order.
-pub fn packages_message(ctx: &BotCtx, lang: Lang, avatar_id: i64) -> (String, InlineKeyboardMarkup) {
+pub fn packages_message(
+    ctx: &BotCtx,
+    lang: Lang,
+    avatar_id: i64,
+) -> (String, InlineKeyboardMarkup) {
     let mut lines = vec![tr(lang, "packages-title")];
     let mut rows = Vec::new();
     for (index, tier) in ctx.config.tiers.iter().enumerate() {
@@ -46,7 +51,11 @@ pub fn packages_message(ctx: &BotCtx, lang: Lang, avatar_id: i64) -> (String, In
                     ("price", Arg::Str(&rub(lang, tier.price_kopecks))),
                 ],
             ),
-            Callback::Tier { avatar_id, tier: index as u8 }.encode(),
+            Callback::Tier {
+                avatar_id,
+                tier: index as u8,
+            }
+            .encode(),
         )]);
     }
     (lines.join("\n"), InlineKeyboardMarkup::new(rows))
@@ -66,25 +75,38 @@ pub async fn show_packages(
     let user_id = me.user.id;
     let (avatar, count) = ctx
         .db
-        .run(move |c| Ok((avatars::get_owned(c, avatar_id, user_id)?, avatars::photo_count(c, avatar_id)?)))
+        .run(move |c| {
+            Ok((
+                avatars::get_owned(c, avatar_id, user_id)?,
+                avatars::photo_count(c, avatar_id)?,
+            ))
+        })
         .await?;
     let Some(avatar) = avatar else {
-        bot.send_message(chat, tr(lang, "unexpected-button")).await?;
+        bot.send_message(chat, tr(lang, "unexpected-button"))
+            .await?;
         return Ok(());
     };
     if avatar.status != avatars::AvatarStatus::Draft {
-        bot.send_message(chat, tr(lang, "packages-not-draft")).await?;
+        bot.send_message(chat, tr(lang, "packages-not-draft"))
+            .await?;
         return Ok(());
     }
     let min = ctx.config.upload.min_photos;
     if count < min {
-        let text = tr_args(lang, "packages-need-photos", &[("count", count.into()), ("min", min.into())]);
+        let text = tr_args(
+            lang,
+            "packages-need-photos",
+            &[("count", count.into()), ("min", min.into())],
+        );
         bot.send_message(chat, text).await?;
         return Ok(());
     }
     let (text, keyboard) = packages_message(ctx, lang, avatar_id);
     bot.send_message(chat, text).reply_markup(keyboard).await?;
-    dialogue.update(State::ChoosingPackage { avatar_id }).await?;
+    dialogue
+        .update(State::ChoosingPackage { avatar_id })
+        .await?;
     Ok(())
 }
 
@@ -100,7 +122,8 @@ pub async fn choose_tier(
 ) -> HandlerResult {
     let lang = me.lang;
     let Some(tier) = ctx.config.tiers.get(usize::from(tier_index)).cloned() else {
-        bot.send_message(chat, tr(lang, "unexpected-button")).await?;
+        bot.send_message(chat, tr(lang, "unexpected-button"))
+            .await?;
         return Ok(());
     };
     match (&me.user.receipt_email, &me.user.receipt_phone) {
@@ -109,14 +132,19 @@ pub async fn choose_tier(
             request_payment(bot, chat, dialogue, me, ctx, avatar_id, &tier, &contact).await
         }
         (None, None) => {
-            let keyboard = KeyboardMarkup::new([[
-                KeyboardButton::new(tr(lang, "contact-button-phone")).request(ButtonRequest::Contact)
-            ]])
-            .resize_keyboard()
-            .one_time_keyboard();
-            bot.send_message(chat, tr(lang, "contact-ask")).reply_markup(keyboard).await?;
+            let keyboard =
+                KeyboardMarkup::new([[KeyboardButton::new(tr(lang, "contact-button-phone"))
+                    .request(ButtonRequest::Contact)]])
+                .resize_keyboard()
+                .one_time_keyboard();
+            bot.send_message(chat, tr(lang, "contact-ask"))
+                .reply_markup(keyboard)
+                .await?;
             dialogue
-                .update(State::AwaitingContact { avatar_id, tier_id: tier.id.clone() })
+                .update(State::AwaitingContact {
+                    avatar_id,
+                    tier_id: tier.id.clone(),
+                })
                 .await?;
             Ok(())
         }
@@ -129,7 +157,9 @@ pub fn valid_email(text: &str) -> bool {
     if text.len() > 254 || text.chars().any(char::is_whitespace) {
         return false;
     }
-    let Some((local, domain)) = text.split_once('@') else { return false };
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -141,7 +171,9 @@ pub fn valid_email(text: &str) -> bool {
 /// A phone from a shared contact: digits with an optional leading +.
 pub fn normalize_phone(raw: &str) -> Option<String> {
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    (10..=15).contains(&digits.len()).then(|| format!("+{digits}"))
+    (10..=15)
+        .contains(&digits.len())
+        .then(|| format!("+{digits}"))
 }
 
 /// The answer to "where should we send the receipt?".
@@ -161,14 +193,16 @@ pub async fn receive_contact(
         match normalize_phone(&contact.phone_number).filter(|_| own) {
             Some(phone) => (None, Some(phone)),
             None => {
-                bot.send_message(msg.chat.id, tr(lang, "contact-invalid")).await?;
+                bot.send_message(msg.chat.id, tr(lang, "contact-invalid"))
+                    .await?;
                 return Ok(());
             }
         }
     } else if let Some(text) = msg.text().filter(|t| valid_email(t)) {
         (Some(text.trim().to_lowercase()), None)
     } else {
-        bot.send_message(msg.chat.id, tr(lang, "contact-invalid")).await?;
+        bot.send_message(msg.chat.id, tr(lang, "contact-invalid"))
+            .await?;
         return Ok(());
     };
     let contact = email.clone().or(phone.clone()).unwrap_or_default();
@@ -182,7 +216,17 @@ pub async fn receive_contact(
         // The tier was removed from the configuration meanwhile: choose again.
         return show_packages(&bot, msg.chat.id, &dialogue, &me, &ctx, avatar_id).await;
     };
-    request_payment(&bot, msg.chat.id, &dialogue, &me, &ctx, avatar_id, &tier, &contact).await
+    request_payment(
+        &bot,
+        msg.chat.id,
+        &dialogue,
+        &me,
+        &ctx,
+        avatar_id,
+        &tier,
+        &contact,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -201,6 +245,34 @@ async fn request_payment(
     let tier = tier.clone();
     let contact = contact.to_owned();
     let now = db::now_ms();
+    // Look first: an open payment is shown again, a non-draft is refused,
+    // and only then "creating…" is said, before the side task can answer.
+    let (avatar, open) = ctx
+        .db
+        .run(move |c| {
+            Ok((
+                avatars::get_owned(c, avatar_id, user_id)?,
+                payments::open_for_avatar(c, avatar_id)?,
+            ))
+        })
+        .await?;
+    match (avatar, open) {
+        (None, _) => {
+            bot.send_message(chat, tr(lang, "unexpected-button"))
+                .await?;
+            return Ok(());
+        }
+        (Some(_), Some(payment)) => {
+            return show_open_payment(bot, chat, dialogue, lang, avatar_id, &payment).await;
+        }
+        (Some(avatar), None) if avatar.status != avatars::AvatarStatus::Draft => {
+            bot.send_message(chat, tr(lang, "packages-not-draft"))
+                .await?;
+            return Ok(());
+        }
+        (Some(_), None) => {}
+    }
+    bot.send_message(chat, tr(lang, "payment-creating")).await?;
     let outcome = ctx
         .db
         .run(move |c| {
@@ -246,35 +318,63 @@ async fn request_payment(
         .await?;
     match outcome {
         None => {
-            bot.send_message(chat, tr(lang, "unexpected-button")).await?;
+            bot.send_message(chat, tr(lang, "unexpected-button"))
+                .await?;
         }
         Some(Err(_status)) => {
-            bot.send_message(chat, tr(lang, "packages-not-draft")).await?;
+            bot.send_message(chat, tr(lang, "packages-not-draft"))
+                .await?;
         }
         Some(Ok(CreatePayment::Created(payment))) => {
-            ctx.wake.notify_one();
-            bot.send_message(chat, tr(lang, "payment-creating")).await?;
             dialogue
-                .update(State::AwaitingPayment { avatar_id, payment_id: payment.id })
+                .update(State::AwaitingPayment {
+                    avatar_id,
+                    payment_id: payment.id,
+                })
                 .await?;
+            ctx.wake.notify_one();
         }
         Some(Ok(CreatePayment::AlreadyOpen(payment))) => {
-            // A second press of Pay: no second payment; show the open one again.
-            let text = tr(lang, "payment-already-open");
-            let mut rows = Vec::new();
-            if let Some(url) = payment.payment_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
-                rows.push(vec![InlineKeyboardButton::url(tr(lang, "payment-button-pay"), url)]);
-            }
-            rows.push(vec![InlineKeyboardButton::callback(
-                tr(lang, "payment-button-paid"),
-                Callback::CheckPayment(payment.id).encode(),
-            )]);
-            bot.send_message(chat, text).reply_markup(InlineKeyboardMarkup::new(rows)).await?;
-            dialogue
-                .update(State::AwaitingPayment { avatar_id, payment_id: payment.id })
-                .await?;
+            show_open_payment(bot, chat, dialogue, lang, avatar_id, &payment).await?;
         }
     }
+    Ok(())
+}
+
+/// A second press of Pay: no second payment; the open one is shown again.
+async fn show_open_payment(
+    bot: &TgBot,
+    chat: ChatId,
+    dialogue: &Dlg,
+    lang: Lang,
+    avatar_id: i64,
+    payment: &payments::Payment,
+) -> HandlerResult {
+    let text = tr(lang, "payment-already-open");
+    let mut rows = Vec::new();
+    if let Some(url) = payment
+        .payment_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+    {
+        rows.push(vec![InlineKeyboardButton::url(
+            tr(lang, "payment-button-pay"),
+            url,
+        )]);
+    }
+    rows.push(vec![InlineKeyboardButton::callback(
+        tr(lang, "payment-button-paid"),
+        Callback::CheckPayment(payment.id).encode(),
+    )]);
+    bot.send_message(chat, text)
+        .reply_markup(InlineKeyboardMarkup::new(rows))
+        .await?;
+    dialogue
+        .update(State::AwaitingPayment {
+            avatar_id,
+            payment_id: payment.id,
+        })
+        .await?;
     Ok(())
 }
 
@@ -308,6 +408,8 @@ pub async fn check_payment(
         Some(payments::PaymentStatus::Confirmed) => "payment-already-paid",
         Some(_) => "payment-closed",
     };
-    bot.answer_callback_query(query.id.clone()).text(tr(lang, key)).await?;
+    bot.answer_callback_query(query.id.clone())
+        .text(tr(lang, key))
+        .await?;
     Ok(())
 }

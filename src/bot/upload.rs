@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use teloxide::net::Download;
 use teloxide::prelude::*;
-use teloxide::types::{FileMeta, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ReplyParameters};
+use teloxide::types::{
+    FileMeta, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ReplyParameters,
+};
 
 use super::callback::Callback;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
@@ -22,27 +24,43 @@ use crate::media::{self, IntakeRules, Rejection};
 /// What the user sent, before any download.
 enum Incoming {
     Photo(FileMeta),
-    ImageFile { file: FileMeta, mime: Option<String>, name: Option<String> },
+    ImageFile {
+        file: FileMeta,
+        mime: Option<String>,
+        name: Option<String>,
+    },
     Refused(&'static str),
 }
 
 fn classify(msg: &Message) -> Incoming {
     if let Some(sizes) = msg.photo() {
-        return match sizes.iter().max_by_key(|p| u64::from(p.width) * u64::from(p.height)) {
+        return match sizes
+            .iter()
+            .max_by_key(|p| u64::from(p.width) * u64::from(p.height))
+        {
             Some(largest) => Incoming::Photo(largest.file.clone()),
             None => Incoming::Refused("upload-rejected-undecodable"),
         };
     }
     if let Some(document) = msg.document() {
-        let mime = document.mime_type.as_ref().map(|m| m.essence_str().to_owned());
+        let mime = document
+            .mime_type
+            .as_ref()
+            .map(|m| m.essence_str().to_owned());
         let name = document.file_name.clone();
         let looks_like_image = mime.as_deref().is_some_and(|m| m.starts_with("image/"))
             || name.as_deref().is_some_and(|n| {
                 let n = n.to_ascii_lowercase();
-                [".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"].iter().any(|ext| n.ends_with(ext))
+                [".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"]
+                    .iter()
+                    .any(|ext| n.ends_with(ext))
             });
         return if looks_like_image {
-            Incoming::ImageFile { file: document.file.clone(), mime, name }
+            Incoming::ImageFile {
+                file: document.file.clone(),
+                mime,
+                name,
+            }
         } else {
             Incoming::Refused("upload-rejected-not-image")
         };
@@ -63,7 +81,9 @@ fn rejection_key(rejection: &Rejection) -> &'static str {
         Rejection::NotAnImage { .. } => "upload-rejected-not-image",
         Rejection::HeicUnsupported => "upload-rejected-heic",
         Rejection::TooManyPixels { .. } => "upload-rejected-too-many-pixels",
-        Rejection::Undecodable { .. } | Rejection::ReencodeFailed { .. } => "upload-rejected-undecodable",
+        Rejection::Undecodable { .. } | Rejection::ReencodeFailed { .. } => {
+            "upload-rejected-undecodable"
+        }
         Rejection::TooSmall { .. } => "upload-rejected-too-small",
     }
 }
@@ -77,10 +97,19 @@ pub fn intake_rules(ctx: &BotCtx) -> IntakeRules {
 }
 
 /// The counter text and its keyboard for `count` accepted photos.
-pub fn counter(ctx: &BotCtx, lang: Lang, avatar_id: i64, count: u32) -> (String, Option<InlineKeyboardMarkup>) {
+pub fn counter(
+    ctx: &BotCtx,
+    lang: Lang,
+    avatar_id: i64,
+    count: u32,
+) -> (String, Option<InlineKeyboardMarkup>) {
     let (min, max) = (ctx.config.upload.min_photos, ctx.config.upload.max_photos);
     let photos = tr_args(lang, "photos", &[("count", count.into())]);
-    let args = [("photos", Arg::Str(&photos)), ("min", Arg::Num(min.into())), ("max", Arg::Num(max.into()))];
+    let args = [
+        ("photos", Arg::Str(&photos)),
+        ("min", Arg::Num(min.into())),
+        ("max", Arg::Num(max.into())),
+    ];
     let (key, button) = if count >= max {
         ("upload-counter-full", true)
     } else if count >= min {
@@ -117,7 +146,9 @@ async fn show_counter(
         }
         match edit.await {
             Ok(_) => return Ok(message_id),
-            Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => return Ok(message_id),
+            Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => {
+                return Ok(message_id);
+            }
             // The old counter is gone (deleted by the user): send a new one.
             Err(error) => tracing::debug!(%error, "counter edit failed, sending a new counter"),
         }
@@ -130,7 +161,11 @@ async fn show_counter(
 }
 
 /// Answers `msg` with `text`, quoting it (so in an album it is clear which photo is meant).
-async fn reply(bot: &TgBot, msg: &Message, text: String) -> Result<Message, teloxide::RequestError> {
+async fn reply(
+    bot: &TgBot,
+    msg: &Message,
+    text: String,
+) -> Result<Message, teloxide::RequestError> {
     bot.send_message(msg.chat.id, text)
         .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply())
         .await
@@ -192,7 +227,9 @@ pub async fn receive(
         }
     }
 
-    bot.send_chat_action(chat, teloxide::types::ChatAction::UploadPhoto).await.ok();
+    bot.send_chat_action(chat, teloxide::types::ChatAction::UploadPhoto)
+        .await
+        .ok();
     let telegram_file = bot.get_file(file.id.clone()).await?;
     let mut bytes = Vec::with_capacity(telegram_file.size as usize);
     bot.download_file(&telegram_file.path, &mut bytes).await?;
@@ -204,12 +241,21 @@ pub async fn receive(
     let photo = match inspected {
         Ok(photo) => photo,
         Err(rejection) => {
-            tracing::info!(user_id, avatar_id, code = rejection.code(), "photo rejected");
+            tracing::info!(
+                user_id,
+                avatar_id,
+                code = rejection.code(),
+                "photo rejected"
+            );
             let text = match &rejection {
                 Rejection::TooSmall { width, height, min } => tr_args(
                     lang,
                     "upload-rejected-too-small",
-                    &[("width", (*width).into()), ("height", (*height).into()), ("min", (*min).into())],
+                    &[
+                        ("width", (*width).into()),
+                        ("height", (*height).into()),
+                        ("min", (*min).into()),
+                    ],
                 ),
                 other => tr(lang, rejection_key(other)),
             };
@@ -221,7 +267,9 @@ pub async fn receive(
     // Object first, then the row: a crash in between leaves an unreferenced
     // object (harmless, overwritten by the same upload), never a row without bytes.
     let key = format!("avatars/{avatar_id}/refs/{}.jpg", photo.sha256_hex);
-    ctx.store.put(&key, Bytes::from(photo.jpeg), "image/jpeg").await?;
+    ctx.store
+        .put(&key, Bytes::from(photo.jpeg), "image/jpeg")
+        .await?;
     let file_id = file.id.0.clone();
     let (width, height, sha) = (photo.width, photo.height, photo.sha256_hex.clone());
     let size = u64::from(file.size);
@@ -240,7 +288,14 @@ pub async fn receive(
             };
             let added = avatars::add_photo(c, &new, max, db::now_ms())?;
             if matches!(added, avatars::AddPhoto::Added { count: 1, .. }) {
-                events::record(c, user_id, events::Stage::Upload, avatar_id, None, db::now_ms())?;
+                events::record(
+                    c,
+                    user_id,
+                    events::Stage::Upload,
+                    avatar_id,
+                    None,
+                    db::now_ms(),
+                )?;
             }
             Ok(added)
         })
@@ -258,10 +313,14 @@ pub async fn receive(
         }
     };
     tracing::info!(user_id, avatar_id, count, "reference photo accepted");
-    let counter_id = show_counter(&bot, &ctx, chat, lang, avatar_id, count, counter_message_id).await?;
+    let counter_id =
+        show_counter(&bot, &ctx, chat, lang, avatar_id, count, counter_message_id).await?;
     if Some(counter_id) != counter_message_id {
         dialogue
-            .update(State::Uploading { avatar_id, counter_message_id: Some(counter_id) })
+            .update(State::Uploading {
+                avatar_id,
+                counter_message_id: Some(counter_id),
+            })
             .await?;
     }
     Ok(())

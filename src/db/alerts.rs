@@ -5,7 +5,13 @@ use rusqlite::{Connection, params};
 
 /// Raises (or counts again) the incident `key`. Returns true when this is a
 /// new incident whose message should be sent.
-pub fn raise(conn: &Connection, key: &str, kind: &str, message: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn raise(
+    conn: &Connection,
+    key: &str,
+    kind: &str,
+    message: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
     let inserted = conn.execute(
         "INSERT INTO alerts (incident_key, kind, message, first_at, last_at) VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (incident_key) DO NOTHING",
@@ -37,6 +43,9 @@ pub fn resolve(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<bool>
 }
 
 pub fn mark_sent(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<()> {
-    conn.execute("UPDATE alerts SET sent_at = ?2 WHERE incident_key = ?1", params![key, now])?;
+    conn.execute(
+        "UPDATE alerts SET sent_at = ?2 WHERE incident_key = ?1",
+        params![key, now],
+    )?;
     Ok(())
 }

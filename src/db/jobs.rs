@@ -351,7 +351,12 @@ pub fn count_tasks_by_state(conn: &Connection) -> rusqlite::Result<Vec<(String, 
 
 /// Puts a task back in the queue without counting the attempt (rate limits,
 /// a paused Kie, a restart: none of them is the task's fault).
-pub fn retry_without_attempt(conn: &Connection, id: i64, note: &str, next_attempt_at: i64) -> rusqlite::Result<bool> {
+pub fn retry_without_attempt(
+    conn: &Connection,
+    id: i64,
+    note: &str,
+    next_attempt_at: i64,
+) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE generation_tasks SET state = 'queued', kie_task_id = NULL, last_error = ?2,
                 next_attempt_at = ?3, attempts = MAX(attempts - 1, 0)
@@ -363,7 +368,11 @@ pub fn retry_without_attempt(conn: &Connection, id: i64, note: &str, next_attemp
 /// When the task's current attempt was sent to Kie.
 pub fn submitted_at(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
     Ok(conn
-        .query_row("SELECT submitted_at FROM generation_tasks WHERE id = ?1", [id], |r| r.get::<_, Option<i64>>(0))
+        .query_row(
+            "SELECT submitted_at FROM generation_tasks WHERE id = ?1",
+            [id],
+            |r| r.get::<_, Option<i64>>(0),
+        )
         .optional()?
         .flatten())
 }
@@ -380,17 +389,26 @@ pub fn delivering_with_queue_settled(conn: &Connection) -> rusqlite::Result<Vec<
 }
 
 /// Running jobs whose progress message is behind their completed count.
-pub fn progress_behind(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<(Job, Option<i32>, i64)>> {
+pub fn progress_behind(
+    conn: &Connection,
+    limit: u32,
+) -> rusqlite::Result<Vec<(Job, Option<i32>, i64)>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {JOB_COLUMNS}, progress_message_id, progress_shown FROM generation_jobs
          WHERE status = 'running' AND completed <> progress_shown AND completed > 0
          ORDER BY id LIMIT ?1"
     ))?;
-    stmt.query_map([limit], |r| Ok((job_from_row(r)?, r.get(11)?, r.get(12)?)))?.collect()
+    stmt.query_map([limit], |r| Ok((job_from_row(r)?, r.get(11)?, r.get(12)?)))?
+        .collect()
 }
 
 /// Records which count the progress message shows (and its id once sent).
-pub fn set_progress(conn: &Connection, id: i64, message_id: Option<i32>, shown: u32) -> rusqlite::Result<()> {
+pub fn set_progress(
+    conn: &Connection,
+    id: i64,
+    message_id: Option<i32>,
+    shown: u32,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE generation_jobs SET progress_message_id = COALESCE(?2, progress_message_id), progress_shown = ?3
          WHERE id = ?1",

@@ -33,7 +33,9 @@ pub fn for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Portrait>
 
 pub fn file_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT file_id FROM portraits WHERE id = ?1", [id], |r| r.get::<_, Option<String>>(0))
+        .query_row("SELECT file_id FROM portraits WHERE id = ?1", [id], |r| {
+            r.get::<_, Option<String>>(0)
+        })
         .optional()?
         .flatten())
 }

@@ -29,7 +29,12 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
 
 /// Requests the automatic refund of portraits that could not be made (at
 /// most one per payment). Returns whether a row was added.
-pub fn request_failed_portraits(conn: &Connection, payment_id: i64, amount: i64, now: i64) -> rusqlite::Result<bool> {
+pub fn request_failed_portraits(
+    conn: &Connection,
+    payment_id: i64,
+    amount: i64,
+    now: i64,
+) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "INSERT INTO refunds (payment_id, amount_kopecks, reason, external_request_id, next_attempt_at, created_at)
          VALUES (?1, ?2, 'failed_portraits', 'refund-' || ?1 || '-failed', ?3, ?3)
@@ -56,7 +61,12 @@ pub fn for_payment(conn: &Connection, payment_id: i64) -> rusqlite::Result<Vec<R
 
 /// T-Bank confirmed the refund: the row is done and the payment records the
 /// money returned (refunded in full, or partially).
-pub fn mark_done(conn: &Connection, id: i64, bank_status: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn mark_done(
+    conn: &Connection,
+    id: i64,
+    bank_status: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
     let moved = conn.execute(
         "UPDATE refunds SET status = 'done', done_at = ?2, attempts = attempts + 1, last_error = NULL
          WHERE id = ?1 AND status = 'pending'",
@@ -82,7 +92,12 @@ pub fn mark_done(conn: &Connection, id: i64, bank_status: &str, now: i64) -> rus
     Ok(moved)
 }
 
-pub fn mark_retry(conn: &Connection, id: i64, error: &str, next_attempt_at: i64) -> rusqlite::Result<()> {
+pub fn mark_retry(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next_attempt_at: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE refunds SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
          WHERE id = ?1 AND status = 'pending'",

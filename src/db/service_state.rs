@@ -4,7 +4,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn get_i64(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
     let value: Option<String> = conn
-        .query_row("SELECT value FROM service_state WHERE name = ?1", [name], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM service_state WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(value.and_then(|v| v.parse().ok()))
 }

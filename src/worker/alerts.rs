@@ -20,7 +20,14 @@ pub fn raise(
         tracing::warn!(incident = key, kind, message, "admin alert");
         for admin in admin_ids {
             let text = format!("⚠️ {message}");
-            outbox::enqueue(conn, *admin, &Outgoing::text(text), &format!("alert:{key}:{now}:{admin}"), true, now)?;
+            outbox::enqueue(
+                conn,
+                *admin,
+                &Outgoing::text(text),
+                &format!("alert:{key}:{now}:{admin}"),
+                true,
+                now,
+            )?;
         }
         alerts::mark_sent(conn, key, now)?;
     }

@@ -9,7 +9,8 @@
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto, MessageId,
+    ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia,
+    InputMediaPhoto, MessageId,
 };
 use tracing::{info, warn};
 
@@ -29,7 +30,9 @@ pub fn keyboard(rows: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
     let rows = rows.iter().map(|row| {
         row.iter()
             .filter_map(|button| match button {
-                Button::Callback { text, data } => Some(InlineKeyboardButton::callback(text.clone(), data.clone())),
+                Button::Callback { text, data } => {
+                    Some(InlineKeyboardButton::callback(text.clone(), data.clone()))
+                }
                 Button::Url { text, url } => url::Url::parse(url)
                     .ok()
                     .map(|url| InlineKeyboardButton::url(text.clone(), url)),
@@ -47,7 +50,10 @@ struct Sent {
 }
 
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
-    let claimed = ctx.db.run(move |c| queue::claim_due(c, now, LEASE_MS, BATCH)).await?;
+    let claimed = ctx
+        .db
+        .run(move |c| queue::claim_due(c, now, LEASE_MS, BATCH))
+        .await?;
     let count = claimed.len();
     for row in claimed {
         let (id, chat_id, attempts) = (row.id, row.chat_id, row.attempts + 1);
@@ -63,7 +69,13 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         match send(ctx, chat_id, &message).await {
             Ok(sent) => {
                 let ids = serde_json::to_string(&sent.message_ids)?;
-                let files = serde_json::to_string(&sent.portrait_file_ids.iter().map(|(_, f)| f).collect::<Vec<_>>())?;
+                let files = serde_json::to_string(
+                    &sent
+                        .portrait_file_ids
+                        .iter()
+                        .map(|(_, f)| f)
+                        .collect::<Vec<_>>(),
+                )?;
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
@@ -78,7 +90,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             }
             Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
                 let next = db::now_ms() + wait.duration().as_millis() as i64;
-                warn!(queue_id = id, chat_id, retry_after_s = wait.seconds(), "Telegram asked to wait");
+                warn!(
+                    queue_id = id,
+                    chat_id,
+                    retry_after_s = wait.seconds(),
+                    "Telegram asked to wait"
+                );
                 ctx.db
                     .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next))
                     .await?;
@@ -106,12 +123,16 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let reason = error.to_string();
                 if attempts >= ctx.config.worker.delivery_max_attempts {
                     warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
-                    ctx.db.run(move |c| queue::mark_failed(c, id, &reason)).await?;
+                    ctx.db
+                        .run(move |c| queue::mark_failed(c, id, &reason))
+                        .await?;
                 } else {
                     let backoff = 1_000i64 << attempts.min(8);
                     warn!(queue_id = id, chat_id, attempts, %reason, "send failed, will retry");
                     let next = db::now_ms() + backoff;
-                    ctx.db.run(move |c| queue::mark_retry(c, id, &reason, next)).await?;
+                    ctx.db
+                        .run(move |c| queue::mark_retry(c, id, &reason, next))
+                        .await?;
                 }
             }
         }
@@ -131,8 +152,15 @@ enum SendError {
     EmptyAlbum,
 }
 
-async fn photo_input(ctx: &WorkerCtx, portrait_id: i64, object_key: &str) -> Result<InputFile, SendError> {
-    let known = ctx.db.run(move |c| portraits::file_id(c, portrait_id)).await?;
+async fn photo_input(
+    ctx: &WorkerCtx,
+    portrait_id: i64,
+    object_key: &str,
+) -> Result<InputFile, SendError> {
+    let known = ctx
+        .db
+        .run(move |c| portraits::file_id(c, portrait_id))
+        .await?;
     Ok(match known {
         Some(file_id) => InputFile::file_id(FileId(file_id)),
         None => {
@@ -151,7 +179,10 @@ async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent,
                 request = request.reply_markup(markup);
             }
             let sent = request.await?;
-            Ok(Sent { message_ids: vec![sent.id.0], portrait_file_ids: Vec::new() })
+            Ok(Sent {
+                message_ids: vec![sent.id.0],
+                portrait_file_ids: Vec::new(),
+            })
         }
         Outgoing::Album { photos, caption } => {
             if photos.is_empty() {
@@ -198,7 +229,11 @@ async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent,
 /// Edits a progress message in place (best effort: progress is not essential,
 /// and an edit that fails is simply superseded by the next one).
 pub async fn edit_text(ctx: &WorkerCtx, chat_id: i64, message_id: i32, text: String) {
-    if let Err(error) = ctx.bot.edit_message_text(ChatId(chat_id), MessageId(message_id), text).await {
+    if let Err(error) = ctx
+        .bot
+        .edit_message_text(ChatId(chat_id), MessageId(message_id), text)
+        .await
+    {
         tracing::debug!(chat_id, message_id, %error, "progress edit skipped");
     }
 }

@@ -45,14 +45,20 @@ impl CreateLimiter {
     pub fn budget(&self, per_10s: u32) -> u32 {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        while sent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(10)) {
+        while sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(10))
+        {
             sent.pop_front();
         }
         per_10s.saturating_sub(sent.len() as u32)
     }
 
     pub fn record(&self) {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push_back(Instant::now());
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(Instant::now());
     }
 }
 
@@ -88,11 +94,17 @@ fn style_count() -> usize {
 }
 
 fn prompt_of(task: &Task) -> Option<&'static str> {
-    media::prompt_for(task.prompt_index as usize % style_count(), task.prompt_variant as usize)
+    media::prompt_for(
+        task.prompt_index as usize % style_count(),
+        task.prompt_variant as usize,
+    )
 }
 
 async fn kie_paused(ctx: &WorkerCtx, now: i64) -> anyhow::Result<bool> {
-    let until = ctx.db.run(|c| service_state::get_i64(c, KIE_PAUSED)).await?;
+    let until = ctx
+        .db
+        .run(|c| service_state::get_i64(c, KIE_PAUSED))
+        .await?;
     Ok(until.is_some_and(|until| until > now))
 }
 
@@ -104,7 +116,10 @@ async fn create_due(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     if budget == 0 {
         return Ok(0);
     }
-    let due = ctx.db.run(move |c| jobs::due_for_creation(c, now, budget)).await?;
+    let due = ctx
+        .db
+        .run(move |c| jobs::due_for_creation(c, now, budget))
+        .await?;
     let count = due.len();
     for task in due {
         if !create_one(ctx, task, now).await? {
@@ -123,10 +138,16 @@ async fn create_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<boo
         if let Some(last) = &task.last_error {
             error = format!("{error}; last: {last}");
         }
-        ctx.db.run(move |c| jobs::fail(c, task_id, &error, now)).await?;
+        ctx.db
+            .run(move |c| jobs::fail(c, task_id, &error, now))
+            .await?;
         return Ok(true);
     };
-    if !ctx.db.run(move |c| jobs::mark_creating(c, task_id, now, now + LEASE_MS)).await? {
+    if !ctx
+        .db
+        .run(move |c| jobs::mark_creating(c, task_id, now, now + LEASE_MS))
+        .await?
+    {
         return Ok(true);
     }
     let ttl = Duration::from_secs(u64::from(ctx.config.storage.presign_ttl_secs));
@@ -138,7 +159,9 @@ async fn create_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<boo
                 warn!(task_id, job_id = task.job_id, %error, "presigning a reference failed");
                 let msg = format!("presign: {error}");
                 let next = now + retry_delay_ms(task.attempts + 1);
-                ctx.db.run(move |c| jobs::retry(c, task_id, &msg, next, false)).await?;
+                ctx.db
+                    .run(move |c| jobs::retry(c, task_id, &msg, next, false))
+                    .await?;
                 return Ok(true);
             }
         }
@@ -155,7 +178,9 @@ async fn create_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<boo
         Ok(kie_task_id) => {
             info!(task_id, job_id = task.job_id, %kie_task_id, attempt = task.attempts + 1, "Kie task created");
             let next = now + poll_interval_ms(0);
-            ctx.db.run(move |c| jobs::mark_running(c, task_id, &kie_task_id, next)).await?;
+            ctx.db
+                .run(move |c| jobs::mark_running(c, task_id, &kie_task_id, next))
+                .await?;
             resume_kie(ctx).await?;
             Ok(true)
         }
@@ -163,7 +188,12 @@ async fn create_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<boo
     }
 }
 
-async fn on_create_error(ctx: &WorkerCtx, task: &Task, error: KieError, now: i64) -> anyhow::Result<bool> {
+async fn on_create_error(
+    ctx: &WorkerCtx,
+    task: &Task,
+    error: KieError,
+    now: i64,
+) -> anyhow::Result<bool> {
     let task_id = task.id;
     let msg = error.to_string();
     match error.class() {
@@ -171,13 +201,17 @@ async fn on_create_error(ctx: &WorkerCtx, task: &Task, error: KieError, now: i64
             warn!(task_id, job_id = task.job_id, %error, "Kie rate limit: backing off");
             // Not the task's fault: the attempt is given back.
             let next = now + 10_000;
-            ctx.db.run(move |c| jobs::retry_without_attempt(c, task_id, &msg, next)).await?;
+            ctx.db
+                .run(move |c| jobs::retry_without_attempt(c, task_id, &msg, next))
+                .await?;
             Ok(false)
         }
         ErrorClass::Permanent => {
             warn!(task_id, job_id = task.job_id, %error, "Kie refuses: pausing task creation");
             let until = now + PAUSE_MS;
-            let alert = format!("Kie AI refuses new tasks: {msg}. Task creation is paused; the queue is kept.");
+            let alert = format!(
+                "Kie AI refuses new tasks: {msg}. Task creation is paused; the queue is kept."
+            );
             let admins = ctx.config.bot.admin_ids.clone();
             ctx.db
                 .run(move |c| {
@@ -212,17 +246,27 @@ async fn resume_kie(ctx: &WorkerCtx) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn retry_or_fail(ctx: &WorkerCtx, task: &Task, error: &str, now: i64, next_variant: bool) -> anyhow::Result<()> {
+async fn retry_or_fail(
+    ctx: &WorkerCtx,
+    task: &Task,
+    error: &str,
+    now: i64,
+    next_variant: bool,
+) -> anyhow::Result<()> {
     let task_id = task.id;
     let error = error.to_owned();
     // `attempts` counts the attempt that just failed (incremented at creation).
     let attempts = task.attempts.max(1);
     if attempts >= ctx.config.kie.max_attempts {
         warn!(task_id, job_id = task.job_id, attempts, %error, "task given up");
-        ctx.db.run(move |c| jobs::fail(c, task_id, &error, now)).await?;
+        ctx.db
+            .run(move |c| jobs::fail(c, task_id, &error, now))
+            .await?;
     } else {
         let next = now + retry_delay_ms(attempts);
-        ctx.db.run(move |c| jobs::retry(c, task_id, &error, next, next_variant)).await?;
+        ctx.db
+            .run(move |c| jobs::retry(c, task_id, &error, next, next_variant))
+            .await?;
     }
     Ok(())
 }
@@ -233,7 +277,11 @@ async fn poll_due(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     for task in due {
         let task_id = task.id;
         if let Err(error) = poll_one(ctx, task, now).await {
-            warn!(task_id, error = format!("{error:#}"), "polling a task failed");
+            warn!(
+                task_id,
+                error = format!("{error:#}"),
+                "polling a task failed"
+            );
         }
     }
     Ok(count)
@@ -251,7 +299,11 @@ async fn poll_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<()> {
             .await?;
         return Ok(());
     };
-    let submitted = ctx.db.run(move |c| jobs::submitted_at(c, task_id)).await?.unwrap_or(now);
+    let submitted = ctx
+        .db
+        .run(move |c| jobs::submitted_at(c, task_id))
+        .await?
+        .unwrap_or(now);
     let age = now - submitted;
     if age > (ctx.config.kie.task_timeout_secs as i64) * 1000 {
         warn!(task_id, job_id = task.job_id, %kie_task_id, age_s = age / 1000, "Kie task timed out");
@@ -266,16 +318,27 @@ async fn poll_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<()> {
                     _ => poll_interval_ms(age),
                 };
             let note = format!("recordInfo: {error}");
-            ctx.db.run(move |c| jobs::reschedule_poll(c, task_id, next, Some(&note))).await?;
+            ctx.db
+                .run(move |c| jobs::reschedule_poll(c, task_id, next, Some(&note)))
+                .await?;
             return Ok(());
         }
     };
     match record.state {
         TaskState::Success => {
             let Some(url) = record.first_result_url().cloned() else {
-                return retry_or_fail(ctx, &task, "Kie reported success without a result URL", now, false).await;
+                return retry_or_fail(
+                    ctx,
+                    &task,
+                    "Kie reported success without a result URL",
+                    now,
+                    false,
+                )
+                .await;
             };
-            ctx.db.run(move |c| jobs::mark_downloading(c, task_id, now + LEASE_MS)).await?;
+            ctx.db
+                .run(move |c| jobs::mark_downloading(c, task_id, now + LEASE_MS))
+                .await?;
             match ctx.kie.download_result(&url, MAX_RESULT_BYTES).await {
                 Ok(bytes) => store_result(ctx, &task, bytes, now).await,
                 Err(ResultDownloadError::Gone { http_status }) => {
@@ -286,25 +349,34 @@ async fn poll_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<()> {
                     // The image is still on Kie: download again soon.
                     let note = error.to_string();
                     let next = now + 5_000;
-                    ctx.db.run(move |c| jobs::reschedule_poll(c, task_id, next, Some(&note))).await?;
+                    ctx.db
+                        .run(move |c| jobs::reschedule_poll(c, task_id, next, Some(&note)))
+                        .await?;
                     Ok(())
                 }
             }
         }
         TaskState::Fail => {
             let failure = record.failure_class();
-            let msg = format!("Kie failed the task: {} {}", record.fail_code, record.fail_msg);
+            let msg = format!(
+                "Kie failed the task: {} {}",
+                record.fail_code, record.fail_msg
+            );
             warn!(task_id, job_id = task.job_id, %kie_task_id, ?failure, %msg, "Kie task failed");
             match failure {
                 // The same prompt will be refused again: try the next variant.
                 TaskFailure::Moderation => retry_or_fail(ctx, &task, &msg, now, true).await,
-                TaskFailure::Transient | TaskFailure::Other => retry_or_fail(ctx, &task, &msg, now, false).await,
+                TaskFailure::Transient | TaskFailure::Other => {
+                    retry_or_fail(ctx, &task, &msg, now, false).await
+                }
             }
         }
         _ => {
             // waiting, queuing, generating, not yet visible, or unknown: still running.
             let next = now + poll_interval_ms(age);
-            ctx.db.run(move |c| jobs::reschedule_poll(c, task_id, next, None)).await?;
+            ctx.db
+                .run(move |c| jobs::reschedule_poll(c, task_id, next, None))
+                .await?;
             Ok(())
         }
     }
@@ -321,11 +393,23 @@ async fn store_result(ctx: &WorkerCtx, task: &Task, bytes: Bytes, now: i64) -> a
         "avatars/{}/portraits/job{}-{:02}-v{}.png",
         job.avatar_id, job.id, task.prompt_index, task.attempts
     );
-    let content_type = if ctx.config.kie.output_format == "png" { "image/png" } else { "image/jpeg" };
+    let content_type = if ctx.config.kie.output_format == "png" {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
     ctx.store.put(&key, bytes, content_type).await?;
-    let moved = ctx.db.run(move |c| jobs::succeed(c, task_id, &key, now)).await?;
+    let moved = ctx
+        .db
+        .run(move |c| jobs::succeed(c, task_id, &key, now))
+        .await?;
     if moved {
-        info!(task_id, job_id = job.id, avatar_id = job.avatar_id, "portrait stored");
+        info!(
+            task_id,
+            job_id = job.id,
+            avatar_id = job.avatar_id,
+            "portrait stored"
+        );
         ctx.wake.notify_one();
     }
     Ok(())
@@ -345,7 +429,10 @@ pub fn albums(portraits: &[portraits::Portrait], caption: &str) -> Vec<Outgoing>
         .map(|(i, chunk)| Outgoing::Album {
             photos: chunk
                 .iter()
-                .map(|p| AlbumPhoto { portrait_id: p.id, object_key: p.object_key.clone() })
+                .map(|p| AlbumPhoto {
+                    portrait_id: p.id,
+                    object_key: p.object_key.clone(),
+                })
                 .collect(),
             caption: (i == 0).then(|| caption.to_owned()),
         })
@@ -374,14 +461,38 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
             }
             let lang = lang_of(&tx, job.user_id)?;
             let made = portraits::for_job(&tx, job.id)?;
-            let avatar_next = if made.is_empty() { avatars::AvatarStatus::Failed } else { avatars::AvatarStatus::Ready };
-            avatars::transition(&tx, job.avatar_id, avatars::AvatarStatus::Generating, avatar_next, now)?;
+            let avatar_next = if made.is_empty() {
+                avatars::AvatarStatus::Failed
+            } else {
+                avatars::AvatarStatus::Ready
+            };
+            avatars::transition(
+                &tx,
+                job.avatar_id,
+                avatars::AvatarStatus::Generating,
+                avatar_next,
+                now,
+            )?;
             if !made.is_empty() {
                 let caption = tr_args(lang, "delivery-caption", &[("count", made.len().into())]);
                 for (i, album) in albums(&made, &caption).iter().enumerate() {
-                    outbox::enqueue(&tx, job.user_id, album, &format!("job:{}:album:{i}", job.id), true, now)?;
+                    outbox::enqueue(
+                        &tx,
+                        job.user_id,
+                        album,
+                        &format!("job:{}:album:{i}", job.id),
+                        true,
+                        now,
+                    )?;
                 }
-                events::record(&tx, job.user_id, events::Stage::Delivered, job.avatar_id, None, now)?;
+                events::record(
+                    &tx,
+                    job.user_id,
+                    events::Stage::Delivered,
+                    job.avatar_id,
+                    None,
+                    now,
+                )?;
             }
             // Nobody pays for a portrait they did not get.
             let missing = job.total.saturating_sub(made.len() as u32);
@@ -389,7 +500,8 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                 && let Some(payment_id) = job.payment_id
                 && let Some(payment) = payments::get(&tx, payment_id)?
             {
-                let share = payment.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1));
+                let share =
+                    payment.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1));
                 if share > 0 {
                     refunds::request_failed_portraits(&tx, payment_id, share, now)?;
                 }
@@ -397,14 +509,31 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     lang,
                     "delivery-partial-refund",
                     &[
-                        ("missing", Arg::Str(&tr_args(lang, "portraits", &[("count", missing.into())]))),
+                        (
+                            "missing",
+                            Arg::Str(&tr_args(lang, "portraits", &[("count", missing.into())])),
+                        ),
                         ("amount", Arg::Str(&rub(lang, share))),
                     ],
                 );
-                outbox::enqueue(&tx, job.user_id, &Outgoing::text(text), &format!("job:{}:refund-note", job.id), true, now)?;
+                outbox::enqueue(
+                    &tx,
+                    job.user_id,
+                    &Outgoing::text(text),
+                    &format!("job:{}:refund-note", job.id),
+                    true,
+                    now,
+                )?;
             } else if missing > 0 {
                 let text = tr(lang, "delivery-some-failed");
-                outbox::enqueue(&tx, job.user_id, &Outgoing::text(text), &format!("job:{}:failed-note", job.id), true, now)?;
+                outbox::enqueue(
+                    &tx,
+                    job.user_id,
+                    &Outgoing::text(text),
+                    &format!("job:{}:failed-note", job.id),
+                    true,
+                    now,
+                )?;
             }
             tx.commit()?;
             Ok(Some((made.len(), missing)))
@@ -450,7 +579,11 @@ async fn show_progress(ctx: &WorkerCtx) -> anyhow::Result<usize> {
                 super::delivery::edit_text(ctx, user_id, id, text).await;
                 None
             }
-            None => match ctx.bot.send_message(teloxide::types::ChatId(user_id), text).await {
+            None => match ctx
+                .bot
+                .send_message(teloxide::types::ChatId(user_id), text)
+                .await
+            {
                 Ok(message) => Some(message.id.0),
                 Err(error) => {
                     tracing::debug!(job_id = job.id, %error, "progress message not sent");
@@ -459,7 +592,9 @@ async fn show_progress(ctx: &WorkerCtx) -> anyhow::Result<usize> {
             },
         };
         let (job_id, completed) = (job.id, job.completed);
-        ctx.db.run(move |c| jobs::set_progress(c, job_id, sent_id, completed)).await?;
+        ctx.db
+            .run(move |c| jobs::set_progress(c, job_id, sent_id, completed))
+            .await?;
     }
     Ok(count)
 }

@@ -18,8 +18,8 @@ use tokio::sync::{Notify, watch};
 use crate::bot::TgBot;
 use crate::config::Config;
 use crate::db::{self, Db};
-use crate::store::ObjectStore;
 use crate::kie::KieClient;
+use crate::store::ObjectStore;
 use crate::tbank::TbankClient;
 
 /// What the side task works with.

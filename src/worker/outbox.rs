@@ -39,7 +39,10 @@ pub enum Outgoing {
 
 impl Outgoing {
     pub fn text(text: impl Into<String>) -> Outgoing {
-        Outgoing::Text { text: text.into(), buttons: Vec::new() }
+        Outgoing::Text {
+            text: text.into(),
+            buttons: Vec::new(),
+        }
     }
 
     fn kind(&self) -> MessageKind {
@@ -59,9 +62,17 @@ pub fn enqueue(
     essential: bool,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let payload =
-        serde_json::to_string(message).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    queue::enqueue(conn, chat_id, message.kind(), &payload, dedup_key, essential, now)
+    let payload = serde_json::to_string(message)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    queue::enqueue(
+        conn,
+        chat_id,
+        message.kind(),
+        &payload,
+        dedup_key,
+        essential,
+        now,
+    )
 }
 
 /// Reads a queued payload back.

@@ -39,7 +39,10 @@ pub fn next_check_at(ctx: &WorkerCtx, created_at: i64, now: i64) -> i64 {
 /// One round: every due payment gets Init (if new) or GetState (if open).
 /// Returns how many payments were looked at.
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
-    let due = ctx.db.run(move |c| payments::due_for_check(c, now, BATCH)).await?;
+    let due = ctx
+        .db
+        .run(move |c| payments::due_for_check(c, now, BATCH))
+        .await?;
     let count = due.len();
     for payment in due {
         let (payment_id, order_id) = (payment.id, payment.order_id.clone());
@@ -48,7 +51,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             _ => check(ctx, payment, now).await,
         };
         if let Err(error) = result {
-            warn!(payment_id, order_id, error = format!("{error:#}"), "payment step failed");
+            warn!(
+                payment_id,
+                order_id,
+                error = format!("{error:#}"),
+                "payment step failed"
+            );
         }
     }
     Ok(count)
@@ -77,7 +85,10 @@ pub fn receipt_for(ctx: &WorkerCtx, payment: &Payment) -> Receipt {
         phone,
         taxation: ctx.config.tbank.taxation.clone(),
         items: vec![ReceiptItem {
-            name: format!("AI-портреты PinGlass, пакет «{tier_name}» ({} шт.)", payment.portraits),
+            name: format!(
+                "AI-портреты PinGlass, пакет «{tier_name}» ({} шт.)",
+                payment.portraits
+            ),
             price: payment.amount_kopecks,
             quantity: 1.0,
             amount: payment.amount_kopecks,
@@ -104,7 +115,10 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
         description: tr_args(
             lang,
             "payment-description",
-            &[("tier", Arg::Str(&tier_name)), ("portraits", Arg::Num(payment.portraits.into()))],
+            &[
+                ("tier", Arg::Str(&tier_name)),
+                ("portraits", Arg::Num(payment.portraits.into())),
+            ],
         ),
         customer_key: Some(payment.user_id.to_string()),
         language: Some(lang.code().to_owned()),
@@ -123,13 +137,23 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                 &[
                     ("amount", Arg::Str(&rub(lang, payment.amount_kopecks))),
                     ("tier", Arg::Str(&tier_name)),
-                    ("portraits", Arg::Str(&tr_args(lang, "portraits", &[("count", payment.portraits.into())]))),
+                    (
+                        "portraits",
+                        Arg::Str(&tr_args(
+                            lang,
+                            "portraits",
+                            &[("count", payment.portraits.into())],
+                        )),
+                    ),
                 ],
             );
             let message = Outgoing::Text {
                 text,
                 buttons: vec![
-                    vec![Button::Url { text: tr(lang, "payment-button-pay"), url: answer.payment_url.to_string() }],
+                    vec![Button::Url {
+                        text: tr(lang, "payment-button-pay"),
+                        url: answer.payment_url.to_string(),
+                    }],
                     vec![Button::Callback {
                         text: tr(lang, "payment-button-paid"),
                         data: Callback::CheckPayment(payment.id).encode(),
@@ -148,7 +172,14 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                         next,
                         db::now_ms(),
                     )? {
-                        outbox::enqueue(&tx, payment.user_id, &message, &format!("payment:{}:link", payment.id), true, now)?;
+                        outbox::enqueue(
+                            &tx,
+                            payment.user_id,
+                            &message,
+                            &format!("payment:{}:link", payment.id),
+                            true,
+                            now,
+                        )?;
                     }
                     tx.commit()
                 })
@@ -165,7 +196,15 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
         }
         Err(error) => {
             warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init refused");
-            end_without_money(ctx, &payment, PaymentStatus::Failed, None, "payment-init-failed", now).await?;
+            end_without_money(
+                ctx,
+                &payment,
+                PaymentStatus::Failed,
+                None,
+                "payment-init-failed",
+                now,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -196,18 +235,44 @@ async fn check(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()
     match state.status {
         Bank::Confirmed => confirm(ctx, &payment, &bank_status, now).await,
         Bank::Rejected | Bank::AuthFail => {
-            end_without_money(ctx, &payment, PaymentStatus::Rejected, Some(&bank_status), "payment-rejected", now).await
+            end_without_money(
+                ctx,
+                &payment,
+                PaymentStatus::Rejected,
+                Some(&bank_status),
+                "payment-rejected",
+                now,
+            )
+            .await
         }
         Bank::DeadlineExpired => {
-            end_without_money(ctx, &payment, PaymentStatus::Expired, Some(&bank_status), "payment-expired", now).await
+            end_without_money(
+                ctx,
+                &payment,
+                PaymentStatus::Expired,
+                Some(&bank_status),
+                "payment-expired",
+                now,
+            )
+            .await
         }
         Bank::Canceled | Bank::Reversed | Bank::Refunded => {
-            end_without_money(ctx, &payment, PaymentStatus::Canceled, Some(&bank_status), "payment-canceled", now).await
+            end_without_money(
+                ctx,
+                &payment,
+                PaymentStatus::Canceled,
+                Some(&bank_status),
+                "payment-canceled",
+                now,
+            )
+            .await
         }
         _ => {
             let next = next_check_at(ctx, payment.created_at, now);
             ctx.db
-                .run(move |c| payments::record_check(c, payment.id, Some(&bank_status), None, next, now))
+                .run(move |c| {
+                    payments::record_check(c, payment.id, Some(&bank_status), None, next, now)
+                })
                 .await?;
             Ok(())
         }
@@ -217,7 +282,12 @@ async fn check(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()
 /// CONFIRMED: in one transaction mark the payment paid (only the first
 /// caller wins), move the avatar to generating, create exactly one job, record
 /// the funnel event and queue the message to the user.
-async fn confirm(ctx: &WorkerCtx, payment: &Payment, bank_status: &str, now: i64) -> anyhow::Result<()> {
+async fn confirm(
+    ctx: &WorkerCtx,
+    payment: &Payment,
+    bank_status: &str,
+    now: i64,
+) -> anyhow::Result<()> {
     let payment = payment.clone();
     let bank_status = bank_status.to_owned();
     let max_refs = ctx.config.kie.max_references;
@@ -225,25 +295,63 @@ async fn confirm(ctx: &WorkerCtx, payment: &Payment, bank_status: &str, now: i64
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !payments::finish(&tx, payment.id, PaymentStatus::Confirmed, Some(&bank_status), now)? {
+            if !payments::finish(
+                &tx,
+                payment.id,
+                PaymentStatus::Confirmed,
+                Some(&bank_status),
+                now,
+            )? {
                 return Ok(None);
             }
             let lang = lang_of(&tx, payment.user_id)?;
-            let avatar = avatars::get(&tx, payment.avatar_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-            avatars::transition(&tx, avatar.id, avatar.status, avatars::AvatarStatus::Generating, now)?;
-            let keys: Vec<String> = avatars::photos(&tx, avatar.id)?.into_iter().map(|p| p.object_key).collect();
-            let spread = crate::media::styles::spread_references(&keys, payment.portraits as usize, max_refs);
+            let avatar = avatars::get(&tx, payment.avatar_id)?
+                .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            avatars::transition(
+                &tx,
+                avatar.id,
+                avatar.status,
+                avatars::AvatarStatus::Generating,
+                now,
+            )?;
+            let keys: Vec<String> = avatars::photos(&tx, avatar.id)?
+                .into_iter()
+                .map(|p| p.object_key)
+                .collect();
+            let spread = crate::media::styles::spread_references(
+                &keys,
+                payment.portraits as usize,
+                max_refs,
+            );
             let tasks: Vec<jobs::NewTask> = spread
                 .into_iter()
                 .enumerate()
-                .map(|(i, reference_keys)| jobs::NewTask { prompt_index: i as u32, reference_keys })
+                .map(|(i, reference_keys)| jobs::NewTask {
+                    prompt_index: i as u32,
+                    reference_keys,
+                })
                 .collect();
-            let (job, _) = jobs::create_for_payment(&tx, payment.id, avatar.id, payment.user_id, &tasks, now)?;
-            events::record(&tx, payment.user_id, events::Stage::Generation, avatar.id, None, now)?;
+            let (job, _) =
+                jobs::create_for_payment(&tx, payment.id, avatar.id, payment.user_id, &tasks, now)?;
+            events::record(
+                &tx,
+                payment.user_id,
+                events::Stage::Generation,
+                avatar.id,
+                None,
+                now,
+            )?;
             let text = tr_args(
                 lang,
                 "payment-confirmed",
-                &[("portraits", Arg::Str(&tr_args(lang, "portraits", &[("count", payment.portraits.into())])))],
+                &[(
+                    "portraits",
+                    Arg::Str(&tr_args(
+                        lang,
+                        "portraits",
+                        &[("count", payment.portraits.into())],
+                    )),
+                )],
             );
             outbox::enqueue(
                 &tx,
@@ -258,7 +366,13 @@ async fn confirm(ctx: &WorkerCtx, payment: &Payment, bank_status: &str, now: i64
         })
         .await?;
     if let Some(job) = job {
-        info!(payment_id = job.payment_id, job_id = job.id, avatar_id = job.avatar_id, tasks = job.total, "payment confirmed, job created");
+        info!(
+            payment_id = job.payment_id,
+            job_id = job.id,
+            avatar_id = job.avatar_id,
+            tasks = job.total,
+            "payment confirmed, job created"
+        );
         ctx.wake.notify_one();
     }
     Ok(())
@@ -298,7 +412,14 @@ async fn end_without_money(
                     data: Callback::Packages(payment.avatar_id).encode(),
                 }]],
             };
-            outbox::enqueue(&tx, payment.user_id, &message, &format!("payment:{}:ended", payment.id), true, now)?;
+            outbox::enqueue(
+                &tx,
+                payment.user_id,
+                &message,
+                &format!("payment:{}:ended", payment.id),
+                true,
+                now,
+            )?;
             tx.commit()?;
             Ok(true)
         })

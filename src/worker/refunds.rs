@@ -14,8 +14,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let count = due.len();
     for refund in due {
         let payment_id = refund.payment_id;
-        let Some(payment) = ctx.db.run(move |c| payments::get(c, payment_id)).await? else { continue };
-        let Some(bank_id) = payment.bank_payment_id.clone() else { continue };
+        let Some(payment) = ctx.db.run(move |c| payments::get(c, payment_id)).await? else {
+            continue;
+        };
+        let Some(bank_id) = payment.bank_payment_id.clone() else {
+            continue;
+        };
         let mut receipt = super::payments::receipt_for(ctx, &payment);
         for item in &mut receipt.items {
             item.price = refund.amount_kopecks;
@@ -24,7 +28,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         let refund_id = refund.id;
         match ctx
             .tbank
-            .cancel(&bank_id, Some(refund.amount_kopecks), Some(&receipt), &refund.external_request_id)
+            .cancel(
+                &bank_id,
+                Some(refund.amount_kopecks),
+                Some(&receipt),
+                &refund.external_request_id,
+            )
             .await
         {
             Ok(answer) => {
@@ -38,8 +47,19 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                             let lang = users::get(&tx, payment.user_id)?
                                 .and_then(|u| Lang::parse(&u.language))
                                 .unwrap_or(Lang::Ru);
-                            let text = tr_args(lang, "refund-done", &[("amount", Arg::Str(&rub(lang, amount)))]);
-                            outbox::enqueue(&tx, payment.user_id, &Outgoing::text(text), &format!("refund:{refund_id}:done"), true, now)?;
+                            let text = tr_args(
+                                lang,
+                                "refund-done",
+                                &[("amount", Arg::Str(&rub(lang, amount)))],
+                            );
+                            outbox::enqueue(
+                                &tx,
+                                payment.user_id,
+                                &Outgoing::text(text),
+                                &format!("refund:{refund_id}:done"),
+                                true,
+                                now,
+                            )?;
                         }
                         tx.commit()
                     })
@@ -50,7 +70,9 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 warn!(refund_id, payment_id, %error, "refund failed, will retry");
                 let msg = error.to_string();
                 let next = now + (10_000i64 << refund.attempts.min(6));
-                ctx.db.run(move |c| refunds::mark_retry(c, refund_id, &msg, next)).await?;
+                ctx.db
+                    .run(move |c| refunds::mark_retry(c, refund_id, &msg, next))
+                    .await?;
             }
             Err(error) => {
                 warn!(refund_id, payment_id, %error, "refund refused");
@@ -64,7 +86,14 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                     .run(move |c| {
                         let tx = c.transaction()?;
                         refunds::mark_failed(&tx, refund_id, &msg)?;
-                        super::alerts::raise(&tx, &admins, &format!("refund:{refund_id}"), "refund", &alert, now)?;
+                        super::alerts::raise(
+                            &tx,
+                            &admins,
+                            &format!("refund:{refund_id}"),
+                            "refund",
+                            &alert,
+                            now,
+                        )?;
                         tx.commit()
                     })
                     .await?;

@@ -28,9 +28,9 @@ use url::Url;
 
 pub use limits::RateLimits;
 pub use model::{
-    BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters, DocumentInfo,
-    EntrySender, GroupSpec, InlineButton, KeyboardButton, MessageEntity, PhotoSize, ReplyKeyboard, StickerInfo,
-    UserSpec, VideoInfo,
+    BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters,
+    DocumentInfo, EntrySender, GroupSpec, InlineButton, KeyboardButton, MessageEntity, PhotoSize,
+    ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
 };
 pub use user_api::{FileUpload, Sandbox, UserActionError, WaitTimeout};
 
@@ -53,7 +53,11 @@ pub struct StandinOptions {
 
 impl StandinOptions {
     /// Options for a stand-in on 127.0.0.1 with a free port and default limits.
-    pub fn new(token: impl Into<String>, bot_username: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        token: impl Into<String>,
+        bot_username: impl Into<String>,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: token.into(),
@@ -68,9 +72,15 @@ impl StandinOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum StandinError {
     #[error("could not create the data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("could not listen on {address}: {source}")]
-    Bind { address: SocketAddr, source: std::io::Error },
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("could not build the stand-in's URL: {0}")]
     Url(#[from] url::ParseError),
 }
@@ -82,15 +92,24 @@ impl TelegramStandin {
     /// Starts the stand-in's HTTP server in the current tokio runtime.
     pub async fn start(options: StandinOptions) -> Result<StandinHandle, StandinError> {
         let files_dir = options.data_dir.join("files");
-        std::fs::create_dir_all(&files_dir)
-            .map_err(|source| StandinError::DataDir { path: files_dir.clone(), source })?;
+        std::fs::create_dir_all(&files_dir).map_err(|source| StandinError::DataDir {
+            path: files_dir.clone(),
+            source,
+        })?;
         let bot = BotIdentity {
             id: bot_id_from_token(&options.token),
             first_name: options.bot_username.clone(),
             username: options.bot_username.clone(),
         };
-        let shared = Arc::new(Shared::new(options.token.clone(), bot, files_dir, options.limits));
-        let sandbox = Sandbox { shared: shared.clone() };
+        let shared = Arc::new(Shared::new(
+            options.token.clone(),
+            bot,
+            files_dir,
+            options.limits,
+        ));
+        let sandbox = Sandbox {
+            shared: shared.clone(),
+        };
         let router = bot_api::routes()
             .with_state(shared.clone())
             .merge(user_api::routes().with_state(sandbox.clone()))
@@ -98,8 +117,14 @@ impl TelegramStandin {
 
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
-            .map_err(|source| StandinError::Bind { address: options.bind, source })?;
-        let address = listener.local_addr().map_err(|source| StandinError::Bind { address: options.bind, source })?;
+            .map_err(|source| StandinError::Bind {
+                address: options.bind,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StandinError::Bind {
+            address: options.bind,
+            source,
+        })?;
         let base_url = Url::parse(&format!("http://{address}/"))?;
         let (stop_sender, stop_receiver) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -111,13 +136,22 @@ impl TelegramStandin {
             }
         });
         tracing::info!(%address, bot_username = %options.bot_username, "Telegram stand-in listening");
-        Ok(StandinHandle { sandbox, base_url, address, control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))) })
+        Ok(StandinHandle {
+            sandbox,
+            base_url,
+            address,
+            control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))),
+        })
     }
 }
 
 /// The numeric bot id is the part of the token before `:`, as on Telegram.
 fn bot_id_from_token(token: &str) -> i64 {
-    token.split(':').next().and_then(|prefix| prefix.parse::<i64>().ok()).unwrap_or(100_000_001)
+    token
+        .split(':')
+        .next()
+        .and_then(|prefix| prefix.parse::<i64>().ok())
+        .unwrap_or(100_000_001)
 }
 
 type ServerControl = Option<(oneshot::Sender<()>, JoinHandle<()>)>;
@@ -133,7 +167,10 @@ pub struct StandinHandle {
 
 impl std::fmt::Debug for StandinHandle {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("StandinHandle").field("address", &self.address).finish_non_exhaustive()
+        formatter
+            .debug_struct("StandinHandle")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,7 +182,9 @@ impl StandinHandle {
 
     /// The chat page a person opens in a browser to play the user.
     pub fn chat_page_url(&self) -> Url {
-        self.base_url.join("chat").unwrap_or_else(|_| self.base_url.clone())
+        self.base_url
+            .join("chat")
+            .unwrap_or_else(|_| self.base_url.clone())
     }
 
     /// The address the stand-in listens on.
@@ -160,12 +199,21 @@ impl StandinHandle {
 
     /// Stops the server: pending long polls answer with no updates, then it shuts down.
     pub async fn shutdown(&self) {
-        let control = self.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        let Some((stop_sender, server)) = control else { return };
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let Some((stop_sender, server)) = control else {
+            return;
+        };
         self.sandbox.shared.lock().shutting_down = true;
         self.sandbox.shared.notify();
         let _ = stop_sender.send(());
-        if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .is_err()
+        {
             tracing::warn!(address = %self.address, "the Telegram stand-in did not stop within 5 s");
         }
     }

@@ -1,0 +1,489 @@
+//! Replays every conversation in `dialogues/` against the real dispatcher
+//! and side task, through the Telegram, Kie and T-Bank stand-ins, and shows a
+//! readable diff on mismatch.
+//!
+//! # The format (`dialogues/*.chat`)
+//!
+//! ```text
+//! # A comment: what this conversation shows.
+//! @user 1001 Анна ru          the user who speaks next (id, first name, Telegram language)
+//!
+//! you: /start                 the user sends text or a command
+//! bot: Привет, Анна!          a message from the bot …
+//!    | second line            … and its further lines
+//!    [Button] [Link ↗]        a row of its inline buttons (↗: a link)
+//!    {📱 Share phone}          its reply keyboard
+//! bot edits: 5 photos …       an earlier message, as edited during this step
+//! bot toast: Checking…        the short answer to a button press
+//! ```
+//!
+//! User actions: `[photo NAME]`, `[photo NAME WxH]`, `[album NAME NAME …]`,
+//! `[file NAME.ext]` (jpg/png: an image sent as a file; txt, pdf, heic:
+//! other files; a name with "broken": a truncated JPEG), `[sticker]`,
+//! `[video]`, `[contact]` (share one's own phone), `[press LABEL]`,
+//! `[raw-press DATA]` (a forged button press on the last bot message),
+//! `[pay]` / `[decline]` (on the checkout page of the last payment link).
+//! Directives: `@restart` (stop the bot and start it again on the same
+//! database), `@kie fail-transient N` / `@kie fail-moderation N` /
+//! `@kie never-finish N` (the next N Kie tasks).
+//!
+//! Photos with the same NAME have the same bytes; different names differ.
+//!
+//! # Re-recording after an intended change of wording
+//!
+//! `PINGLASS_RECORD=1 cargo test --locked --test tests transcripts` writes
+//! what the bot actually said back into the files; review the change with
+//! `git diff dialogues/`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pinglass::kie::standin::TaskFault;
+use pinglass::telegram::standin::{ChatEntry, FileUpload, UserSpec};
+
+use crate::support::{TestApp, photo_jpeg, photo_png};
+
+const STEP_TIMEOUT: Duration = Duration::from_secs(45);
+const SETTLE: Duration = Duration::from_millis(400);
+
+#[derive(Debug)]
+enum Item {
+    /// A comment, a blank line or a directive: copied as is.
+    Verbatim(String),
+    Action {
+        line: String,
+        expected: Vec<String>,
+    },
+}
+
+fn parse(text: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    for line in text.lines() {
+        let is_bot_line = line.starts_with("bot") || line.starts_with("   ");
+        match items.last_mut() {
+            Some(Item::Action { expected, .. }) if is_bot_line => expected.push(line.to_owned()),
+            _ if line.starts_with("you: ") => items.push(Item::Action {
+                line: line.to_owned(),
+                expected: Vec::new(),
+            }),
+            _ => items.push(Item::Verbatim(line.to_owned())),
+        }
+    }
+    items
+}
+
+fn render_text(prefix: &str, text: &str, out: &mut Vec<String>) {
+    let mut lines = text.split('\n');
+    out.push(
+        format!("{prefix} {}", lines.next().unwrap_or(""))
+            .trim_end()
+            .to_owned(),
+    );
+    for line in lines {
+        out.push(format!("   | {line}").trim_end().to_owned());
+    }
+}
+
+fn render_keyboards(entry: &ChatEntry, out: &mut Vec<String>) {
+    for row in &entry.inline_keyboard {
+        let buttons: Vec<String> = row
+            .iter()
+            .map(|b| {
+                if b.url.is_some() {
+                    format!("[{} ↗]", b.text)
+                } else {
+                    format!("[{}]", b.text)
+                }
+            })
+            .collect();
+        out.push(format!("   {}", buttons.join(" ")));
+    }
+    if let Some(keyboard) = &entry.reply_keyboard {
+        for row in &keyboard.rows {
+            let buttons: Vec<String> = row.iter().map(|b| format!("{{{}}}", b.text)).collect();
+            out.push(format!("   {}", buttons.join(" ")));
+        }
+    }
+}
+
+fn render_entry(prefix: &str, entry: &ChatEntry, out: &mut Vec<String>) {
+    if entry.deleted {
+        out.push(format!("{prefix} (deleted)"));
+        return;
+    }
+    let mut body = String::new();
+    if !entry.photo.is_empty() {
+        body.push_str("[photo] ");
+    }
+    if let Some(document) = &entry.document {
+        body.push_str(&format!(
+            "[file {}] ",
+            document.file_name.as_deref().unwrap_or("?")
+        ));
+    }
+    body.push_str(entry.text_or_caption().unwrap_or(""));
+    render_text(prefix, body.trim_end(), out);
+    render_keyboards(entry, out);
+}
+
+/// What the bot did in one step: edits of earlier messages, then new
+/// messages in order (an album as one line), then toasts.
+fn render_step(before: &[ChatEntry], after: &[ChatEntry], toasts: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let last_before = before.iter().map(|e| e.message_id).max().unwrap_or(0);
+    for entry in after
+        .iter()
+        .filter(|e| e.is_from_bot() && e.message_id <= last_before)
+    {
+        let old = before.iter().find(|b| b.message_id == entry.message_id);
+        if old.is_some_and(|old| old != entry) {
+            render_entry("bot edits:", entry, &mut out);
+        }
+    }
+    let new: Vec<&ChatEntry> = after
+        .iter()
+        .filter(|e| e.is_from_bot() && e.message_id > last_before)
+        .collect();
+    let mut i = 0;
+    while i < new.len() {
+        let entry = new[i];
+        if let Some(group) = &entry.media_group_id {
+            let count = new[i..]
+                .iter()
+                .take_while(|e| e.media_group_id.as_ref() == Some(group))
+                .count();
+            let caption = entry.caption.as_deref().unwrap_or("");
+            out.push(
+                format!("bot: [album: {count} photos] {caption}")
+                    .trim_end()
+                    .to_owned(),
+            );
+            i += count;
+        } else {
+            render_entry("bot:", entry, &mut out);
+            i += 1;
+        }
+    }
+    for toast in toasts {
+        out.push(format!("bot toast: {toast}"));
+    }
+    out
+}
+
+fn file_upload(name: &str) -> FileUpload {
+    let lower = name.to_ascii_lowercase();
+    let bytes = if lower.contains("broken") {
+        let mut jpeg = photo_jpeg(name, 800, 1000);
+        jpeg.truncate(jpeg.len() / 3);
+        jpeg
+    } else if lower.ends_with(".png") {
+        photo_png(name, 800, 1000)
+    } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
+        photo_jpeg(name, 800, 1000)
+    } else if lower.ends_with(".heic") {
+        let mut heic = vec![0, 0, 0, 24];
+        heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+        heic.extend(std::iter::repeat_n(0u8, 512));
+        heic
+    } else if lower.ends_with(".pdf") {
+        b"%PDF-1.4\n% a tiny document\n".to_vec()
+    } else {
+        format!("a text file called {name}\n").into_bytes()
+    };
+    FileUpload::new(bytes, name)
+}
+
+fn parse_photo_spec(spec: &str) -> (String, u32, u32) {
+    let mut parts = spec.split_whitespace();
+    let name = parts.next().unwrap_or("photo").to_owned();
+    let (w, h) = parts
+        .next()
+        .and_then(|size| size.split_once('x'))
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .unwrap_or((800, 1000));
+    (name, w, h)
+}
+
+struct Runner {
+    app: TestApp,
+    user: UserSpec,
+    record: bool,
+}
+
+impl Runner {
+    fn chat(&self) -> Vec<ChatEntry> {
+        self.app.telegram.sandbox().history(self.user.id)
+    }
+
+    fn last_bot_with(&self, pick: impl Fn(&ChatEntry) -> bool) -> Option<ChatEntry> {
+        self.chat()
+            .into_iter()
+            .rev()
+            .find(|e| e.is_from_bot() && !e.deleted && pick(e))
+    }
+
+    /// Performs the user's action; returns the ids of callback queries it made.
+    async fn act(&mut self, action: &str) -> Result<Vec<String>, String> {
+        let sandbox = self.app.telegram.sandbox().clone();
+        let user = self.user.clone();
+        let err = |e: &dyn std::fmt::Display| format!("{action}: {e}");
+        let Some(inner) = action.strip_prefix('[').and_then(|a| a.strip_suffix(']')) else {
+            sandbox.send_text(&user, action).map_err(|e| err(&e))?;
+            return Ok(Vec::new());
+        };
+        let (verb, rest) = inner.split_once(' ').unwrap_or((inner, ""));
+        match verb {
+            "photo" => {
+                let (name, w, h) = parse_photo_spec(rest);
+                sandbox
+                    .send_photo(&user, photo_jpeg(&name, w, h), None)
+                    .await
+                    .map_err(|e| err(&e))?;
+            }
+            "album" => {
+                let photos = rest
+                    .split_whitespace()
+                    .map(|name| photo_jpeg(name, 800, 1000))
+                    .collect();
+                sandbox
+                    .send_album(&user, photos, None)
+                    .await
+                    .map_err(|e| err(&e))?;
+            }
+            "file" => {
+                sandbox
+                    .send_document(&user, file_upload(rest), None)
+                    .await
+                    .map_err(|e| err(&e))?;
+            }
+            "sticker" => {
+                sandbox
+                    .send_sticker(&user, "😀")
+                    .await
+                    .map_err(|e| err(&e))?;
+            }
+            "video" => {
+                let clip = FileUpload::new(
+                    b"\0\0\0\x18ftypmp42 not really a video".to_vec(),
+                    "clip.mp4",
+                );
+                sandbox
+                    .send_video(&user, clip, 3)
+                    .await
+                    .map_err(|e| err(&e))?;
+            }
+            "contact" => {
+                sandbox
+                    .send_contact(&user, "+7 900 123-45-67")
+                    .map_err(|e| err(&e))?;
+            }
+            "press" => {
+                let entry = self
+                    .last_bot_with(|e| {
+                        e.inline_buttons()
+                            .any(|b| b.text == rest && b.callback_data.is_some())
+                    })
+                    .ok_or_else(|| format!("{action}: no bot message has a button {rest:?}"))?;
+                let id = sandbox
+                    .press_button_with_text(&user, entry.message_id, rest)
+                    .map_err(|e| err(&e))?;
+                return Ok(vec![id]);
+            }
+            "raw-press" => {
+                let entry = self
+                    .last_bot_with(|_| true)
+                    .ok_or_else(|| format!("{action}: no bot message"))?;
+                let id = sandbox
+                    .press_button_raw(&user, entry.message_id, rest)
+                    .map_err(|e| err(&e))?;
+                return Ok(vec![id]);
+            }
+            "pay" | "decline" => {
+                let url = self
+                    .last_bot_with(|e| {
+                        e.inline_buttons()
+                            .any(|b| b.url.as_deref().is_some_and(|u| u.contains("/checkout/")))
+                    })
+                    .and_then(|e| {
+                        e.inline_buttons()
+                            .find_map(|b| b.url.clone().filter(|u| u.contains("/checkout/")))
+                    })
+                    .ok_or_else(|| format!("{action}: no payment link in the chat"))?;
+                let payment_id = url
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let result = if verb == "pay" {
+                    self.app.tbank.pay(&payment_id)
+                } else {
+                    self.app.tbank.decline(&payment_id)
+                };
+                result.map_err(|e| err(&e))?;
+            }
+            other => return Err(format!("unknown action [{other}]")),
+        }
+        Ok(Vec::new())
+    }
+
+    fn toasts(&self, queries: &[String]) -> Vec<String> {
+        queries
+            .iter()
+            .filter_map(|id| self.app.telegram.sandbox().callback(id))
+            .filter_map(|record| record.answer.and_then(|a| a.text))
+            .collect()
+    }
+
+    /// Waits until the step's output equals `expected` (then lets it settle),
+    /// or, when recording, until the chat has been quiet for a while.
+    async fn observe(
+        &self,
+        before: &[ChatEntry],
+        queries: &[String],
+        expected: &[String],
+    ) -> Vec<String> {
+        let started = Instant::now();
+        let mut last = Vec::new();
+        let mut last_change = Instant::now();
+        loop {
+            let now = render_step(before, &self.chat(), &self.toasts(queries));
+            if now != last {
+                last = now;
+                last_change = Instant::now();
+            }
+            let done = if self.record {
+                last_change.elapsed() > Duration::from_millis(4000)
+                    && (!last.is_empty() || started.elapsed() > Duration::from_secs(4))
+            } else {
+                last == expected
+            };
+            if done || started.elapsed() > STEP_TIMEOUT {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if !self.record {
+            tokio::time::sleep(SETTLE).await;
+            last = render_step(before, &self.chat(), &self.toasts(queries));
+        }
+        last
+    }
+
+    async fn directive(&mut self, line: &str) -> Result<(), String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["@user", id, name, lang] => {
+                let id: i64 = id.parse().map_err(|_| format!("bad user id in {line:?}"))?;
+                let mut user = UserSpec::new(id, *name);
+                if *lang != "-" {
+                    user = user.with_language(*lang);
+                }
+                self.user = user;
+            }
+            ["@restart"] => self.app.restart().await,
+            ["@kie", fault, n] => {
+                let n: u32 = n.parse().map_err(|_| format!("bad count in {line:?}"))?;
+                let fault = match *fault {
+                    "fail-transient" => TaskFault::FailTransient,
+                    "fail-moderation" => TaskFault::FailModeration,
+                    "never-finish" => TaskFault::NeverFinish,
+                    other => return Err(format!("unknown Kie fault {other}")),
+                };
+                self.app.kie.faults().next_tasks(fault, n);
+            }
+            _ => return Err(format!("unknown directive {line:?}")),
+        }
+        Ok(())
+    }
+}
+
+/// Replays one transcript; returns the actual transcript text.
+async fn replay(path: &Path, record: bool) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let app = TestApp::start().await;
+    let mut runner = Runner {
+        app,
+        user: UserSpec::new(1001, "Анна").with_language("ru"),
+        record,
+    };
+    let mut actual = Vec::new();
+    for item in parse(&text) {
+        match item {
+            Item::Verbatim(line) => {
+                if line.starts_with('@') {
+                    runner.directive(&line).await?;
+                }
+                actual.push(line);
+            }
+            Item::Action { line, expected } => {
+                let before = runner.chat();
+                let queries = runner.act(&line["you: ".len()..]).await?;
+                let output = runner.observe(&before, &queries, &expected).await;
+                actual.push(line);
+                actual.extend(output);
+            }
+        }
+    }
+    runner.app.shutdown().await;
+    let mut out = actual.join("\n");
+    out.push('\n');
+    Ok(out)
+}
+
+fn dialogue_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "chat"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(4)
+        .header("expected", "actual")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_dialogue_replays() {
+    let record = std::env::var("PINGLASS_RECORD").is_ok_and(|v| v == "1");
+    let files = dialogue_files();
+    assert!(files.len() >= 2, "no transcripts found in dialogues/");
+    // A few at a time: each one runs a whole application and its stand-ins.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+    let runs = files.iter().map(|path| {
+        let path = path.clone();
+        let slots = slots.clone();
+        tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await.unwrap();
+            let result = replay(&path, record).await;
+            (path, result)
+        })
+    });
+    let mut failures = Vec::new();
+    for run in futures::future::join_all(runs).await {
+        let (path, result) = run.unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = std::fs::read_to_string(&path).unwrap();
+        match result {
+            Err(problem) => failures.push(format!("{name}: {problem}")),
+            Ok(actual) if record => {
+                if actual != expected {
+                    std::fs::write(&path, &actual).unwrap();
+                    eprintln!("re-recorded {name}");
+                }
+            }
+            Ok(actual) if actual != expected => {
+                failures.push(format!("{name} differs:\n{}", diff(&expected, &actual)));
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
