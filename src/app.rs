@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::bot::{self, BotCtx, TgBot};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::services::{self, Services};
-use crate::worker::{self, WorkerCtx};
+use crate::worker::{self, Wake, WorkerCtx};
 
 /// `pinglass migrate`: create or upgrade the schema and report it.
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -46,6 +46,14 @@ impl App {
     pub async fn start(config: Config) -> anyhow::Result<App> {
         let db = Db::open(&config.database.path, config.database.pool_size)
             .with_context(|| format!("opening {}", config.database.path.display()))?;
+        // Whatever a killed process left half-done is resumed now, not after its lease.
+        let (tasks, messages) = db.run_blocking(|c| {
+            let now = db::now_ms();
+            Ok((db::jobs::resume_in_flight(c, now)?, db::queue::resume_in_flight(c, now)?))
+        })?;
+        if tasks + messages > 0 {
+            tracing::info!(tasks, messages, "resuming work a previous run left in flight");
+        }
         let services = services::start(&config).await?;
         for line in services.describe() {
             tracing::info!("{line}");
@@ -59,7 +67,7 @@ impl App {
             .await
             .context("registering the command menu (setMyCommands)")?;
         let config = Arc::new(config);
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(Wake::default());
         let bot_ctx = Arc::new(BotCtx {
             config: config.clone(),
             db: db.clone(),
@@ -75,6 +83,7 @@ impl App {
             tbank: services.tbank.clone(),
             kie: services.kie.clone(),
             create_limiter: Default::default(),
+            pacing: Default::default(),
             wake,
         });
         let (stop_worker, stop_rx) = watch::channel(false);

@@ -122,6 +122,9 @@ pub struct KieConfig {
     pub task_timeout_secs: u64,
     /// Attempts per task before it is failed for good.
     pub max_attempts: u32,
+    /// After Kie refuses for good (bad key, no credits), wait this long
+    /// before trying again, in seconds.
+    pub pause_on_refusal_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -348,6 +351,9 @@ impl Config {
                 "kie.create_per_10s",
                 "must be 1..=20 (Kie drops requests over 20 per 10 s)",
             ));
+        }
+        if self.kie.pause_on_refusal_secs == 0 {
+            return Err(invalid("kie.pause_on_refusal_secs", "must be at least 1"));
         }
         if self.kie.max_attempts == 0 {
             return Err(invalid("kie.max_attempts", "must be at least 1"));

@@ -10,7 +10,8 @@ use pinglass::tbank::standin::{
     StandinHandle as TbankHandle, StandinOptions as TbankOptions, TbankStandin,
 };
 use pinglass::telegram::standin::{
-    RateLimits, StandinHandle as TelegramHandle, StandinOptions, TelegramStandin,
+    ChatEntry, RateLimits, StandinHandle as TelegramHandle, StandinOptions, TelegramStandin,
+    UserSpec,
 };
 use secrecy::SecretString;
 
@@ -40,7 +41,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 /// The application plus the stand-ins it talks to. The stand-ins outlive
 /// restarts of the application, as the real services would.
 pub struct TestApp {
-    pub dir: tempfile::TempDir,
+    /// Keeps the test's files until the end of the test.
+    _dir: tempfile::TempDir,
     pub config: Config,
     pub telegram: TelegramHandle,
     pub kie: KieStandinHandle,
@@ -54,6 +56,13 @@ impl TestApp {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        // PINGLASS_TEST_LOG=debug shows the bot's logs in test output.
+        if let Ok(filter) = std::env::var("PINGLASS_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         adjust(&mut config);
@@ -93,7 +102,7 @@ impl TestApp {
         config.validate().unwrap();
         let app = App::start(config.clone()).await.unwrap();
         TestApp {
-            dir,
+            _dir: dir,
             config,
             telegram,
             kie,
@@ -104,6 +113,26 @@ impl TestApp {
 
     pub fn app(&self) -> &App {
         self.app.as_ref().expect("the application is running")
+    }
+
+    /// Nothing in flight: no unfinished task or job, no queued message, no pending refund.
+    pub fn is_idle(&self) -> bool {
+        let busy: i64 = self
+            .app()
+            .db
+            .run_blocking(|c| {
+                c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed'))
+                          + (SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering'))
+                          + (SELECT COUNT(*) FROM message_queue WHERE status IN ('pending', 'sending'))
+                          + (SELECT COUNT(*) FROM refunds WHERE status = 'pending')
+                          + (SELECT COUNT(*) FROM payments WHERE status = 'new')",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        busy == 0
     }
 
     /// Stops the application gracefully (the stand-ins keep running).
@@ -165,4 +194,140 @@ pub fn photo_png(name: &str, width: u32, height: u32) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
+}
+
+pub fn bot_text_contains(entries: &[ChatEntry], needle: &str) -> bool {
+    entries.iter().any(|e| {
+        e.is_from_bot() && !e.deleted && e.text_or_caption().is_some_and(|t| t.contains(needle))
+    })
+}
+
+pub fn last_bot_with_button(entries: &[ChatEntry], label: &str) -> Option<i64> {
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.is_from_bot() && !e.deleted && e.inline_buttons().any(|b| b.text == label))
+        .map(|e| e.message_id)
+}
+
+/// Portrait photos the bot sent to this user (albums and single photos).
+pub fn portraits_received(entries: &[ChatEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.is_from_bot() && !e.photo.is_empty())
+        .filter_map(|e| e.largest_photo().map(|p| p.file_unique_id.clone()))
+        .collect()
+}
+
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// From /start to a paid payment, as a user in the chat.
+pub async fn buy(
+    telegram: &TelegramHandle,
+    tbank: &TbankHandle,
+    user: &UserSpec,
+    prefix: &str,
+    tier_label: &str,
+) {
+    let sandbox = telegram.sandbox();
+    let history = || sandbox.history(user.id);
+    sandbox.send_text(user, "/start").unwrap();
+    wait_for(
+        telegram,
+        user,
+        "the onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    let photos = (1..=5)
+        .map(|i| photo_jpeg(&format!("{prefix}-{i}"), 800, 1000))
+        .collect();
+    sandbox.send_album(user, photos, None).await.unwrap();
+    wait_for(
+        telegram,
+        user,
+        "the Generate button",
+        |e| last_bot_with_button(e, "✨ Создать портреты").is_some(),
+        LONG,
+    )
+    .await;
+    let counter = last_bot_with_button(&history(), "✨ Создать портреты").unwrap();
+    sandbox
+        .press_button_with_text(user, counter, "✨ Создать портреты")
+        .unwrap();
+    wait_for(
+        telegram,
+        user,
+        "the packages",
+        |e| last_bot_with_button(e, tier_label).is_some(),
+        LONG,
+    )
+    .await;
+    let packages = last_bot_with_button(&history(), tier_label).unwrap();
+    sandbox
+        .press_button_with_text(user, packages, tier_label)
+        .unwrap();
+    wait_for(
+        telegram,
+        user,
+        "the receipt question",
+        |e| bot_text_contains(e, "чек"),
+        LONG,
+    )
+    .await;
+    sandbox
+        .send_text(user, &format!("{prefix}@example.ru"))
+        .unwrap();
+    wait_for(
+        telegram,
+        user,
+        "the payment link",
+        |e| last_bot_with_button(e, "💳 Оплатить").is_some(),
+        LONG,
+    )
+    .await;
+    let url = history()
+        .iter()
+        .rev()
+        .find_map(|e| {
+            e.inline_buttons()
+                .find_map(|b| b.url.clone().filter(|u| u.contains("/checkout/")))
+        })
+        .unwrap();
+    let payment_id = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    tbank.pay(&payment_id).unwrap();
+}
+
+/// Waits until the chat satisfies `check`, or fails the test showing the chat.
+pub async fn wait_for(
+    telegram: &TelegramHandle,
+    user: &UserSpec,
+    what: &str,
+    check: impl Fn(&[ChatEntry]) -> bool,
+    timeout: Duration,
+) {
+    if telegram
+        .sandbox()
+        .wait_for(user.id, check, timeout)
+        .await
+        .is_err()
+    {
+        let chat: Vec<String> = telegram
+            .sandbox()
+            .history(user.id)
+            .iter()
+            .map(|e| format!("{e:?}"))
+            .collect();
+        panic!(
+            "user {} never saw {what}; chat:\n{}",
+            user.id,
+            chat.join("\n")
+        );
+    }
 }

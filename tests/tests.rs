@@ -3,6 +3,7 @@
 
 mod bot_input;
 mod config;
+mod crash;
 mod db;
 mod kie;
 mod locales;

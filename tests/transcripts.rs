@@ -14,6 +14,7 @@
 //!    [Button] [Link ↗]        a row of its inline buttons (↗: a link)
 //!    {📱 Share phone}          its reply keyboard
 //! bot edits: 5 photos …       an earlier message, as edited during this step
+//! bot deletes: 1 photo …      an earlier message deleted during this step
 //! bot toast: Checking…        the short answer to a button press
 //! ```
 //!
@@ -25,15 +26,19 @@
 //! `[pay]` / `[decline]` (on the checkout page of the last payment link).
 //! Directives: `@restart` (stop the bot and start it again on the same
 //! database), `@kie fail-transient N` / `@kie fail-moderation N` /
-//! `@kie never-finish N` (the next N Kie tasks).
+//! `@kie never-finish N` (the next N Kie tasks), `@kie moderate TEXT N`
+//! (the next N prompts containing TEXT are refused by moderation),
+//! `@tbank advance-hours H` (the bank's clock jumps, e.g. past a deadline).
 //!
 //! Photos with the same NAME have the same bytes; different names differ.
 //!
 //! # Re-recording after an intended change of wording
 //!
 //! `PINGLASS_RECORD=1 cargo test --locked --test tests transcripts` writes
-//! what the bot actually said back into the files; review the change with
-//! `git diff dialogues/`.
+//! what the bot actually said back into the files (`PINGLASS_RECORD=starter`:
+//! only the files whose name contains "starter"); review the change with
+//! `git diff dialogues/`. Recording waits after each step until the chat is
+//! quiet and the bot has nothing left to do.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -108,7 +113,13 @@ fn render_keyboards(entry: &ChatEntry, out: &mut Vec<String>) {
 
 fn render_entry(prefix: &str, entry: &ChatEntry, out: &mut Vec<String>) {
     if entry.deleted {
-        out.push(format!("{prefix} (deleted)"));
+        let first_line = entry
+            .text_or_caption()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
+        out.push(format!("bot deletes: {first_line}").trim_end().to_owned());
         return;
     }
     let mut body = String::new();
@@ -353,8 +364,11 @@ impl Runner {
                 last_change = Instant::now();
             }
             let done = if self.record {
-                last_change.elapsed() > Duration::from_millis(4000)
-                    && (!last.is_empty() || started.elapsed() > Duration::from_secs(4))
+                // Quiet chat and nothing left to do in the bot (a Kie retry
+                // can keep the chat quiet for a while without being done).
+                last_change.elapsed() > Duration::from_millis(1500)
+                    && (!last.is_empty() || started.elapsed() > Duration::from_secs(3))
+                    && self.app.is_idle()
             } else {
                 last == expected
             };
@@ -382,6 +396,20 @@ impl Runner {
                 self.user = user;
             }
             ["@restart"] => self.app.restart().await,
+            ["@kie", "moderate", text, n] => {
+                let n: u32 = n.parse().map_err(|_| format!("bad count in {line:?}"))?;
+                for _ in 0..n {
+                    self.app.kie.faults().moderate_next_prompt_containing(*text);
+                }
+            }
+            ["@tbank", "advance-hours", hours] => {
+                let hours: u64 = hours
+                    .parse()
+                    .map_err(|_| format!("bad hours in {line:?}"))?;
+                self.app
+                    .tbank
+                    .advance_clock(Duration::from_secs(hours * 3600));
+            }
             ["@kie", fault, n] => {
                 let n: u32 = n.parse().map_err(|_| format!("bad count in {line:?}"))?;
                 let fault = match *fault {
@@ -452,7 +480,11 @@ fn diff(expected: &str, actual: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_dialogue_replays() {
-    let record = std::env::var("PINGLASS_RECORD").is_ok_and(|v| v == "1");
+    // PINGLASS_RECORD=1 re-records every file; PINGLASS_RECORD=name only the
+    // files whose name contains it.
+    let record_filter = std::env::var("PINGLASS_RECORD")
+        .ok()
+        .filter(|v| !v.is_empty());
     let files = dialogue_files();
     assert!(files.len() >= 2, "no transcripts found in dialogues/");
     // A few at a time: each one runs a whole application and its stand-ins.
@@ -460,15 +492,19 @@ async fn every_dialogue_replays() {
     let runs = files.iter().map(|path| {
         let path = path.clone();
         let slots = slots.clone();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let record = record_filter
+            .as_deref()
+            .is_some_and(|f| f == "1" || name.contains(f));
         tokio::spawn(async move {
             let _slot = slots.acquire_owned().await.unwrap();
             let result = replay(&path, record).await;
-            (path, result)
+            (path, record, result)
         })
     });
     let mut failures = Vec::new();
     for run in futures::future::join_all(runs).await {
-        let (path, result) = run.unwrap();
+        let (path, record, result) = run.unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let expected = std::fs::read_to_string(&path).unwrap();
         match result {

@@ -51,7 +51,8 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(
             case![State::Uploading {
                 avatar_id,
-                counter_message_id
+                counter_message_id,
+                buried
             }]
             .filter(not_text)
             .endpoint(upload::receive),
@@ -59,7 +60,7 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(
             case![State::ChoosingPackage { avatar_id }]
                 .filter(not_text)
-                .map(|avatar_id: i64| (avatar_id, None::<i32>))
+                .map(|avatar_id: i64| (avatar_id, None::<i32>, false))
                 .endpoint(upload::receive),
         )
         .branch(
@@ -245,6 +246,7 @@ async fn start(
         .update(State::Uploading {
             avatar_id: avatar.id,
             counter_message_id: None,
+            buried: false,
         })
         .await?;
     Ok(())

@@ -25,7 +25,7 @@ use crate::config::{Config, TelegramConfig};
 use crate::db::Db;
 use crate::i18n::{Lang, tr};
 use crate::store::ObjectStore;
-use tokio::sync::Notify;
+use crate::worker::Wake;
 
 /// The bot as handlers use it: getMe cached, sends throttled to Telegram's
 /// limits (Throttle is the innermost adaptor).
@@ -37,7 +37,7 @@ pub struct BotCtx {
     pub db: Db,
     pub store: ObjectStore,
     /// Wakes the side task when a handler queued work for it.
-    pub wake: Arc<Notify>,
+    pub wake: Arc<Wake>,
 }
 
 /// Builds the bot client. The HTTP client's timeout is longer than the

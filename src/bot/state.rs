@@ -13,8 +13,13 @@ pub enum State {
     /// is edited as photos arrive.
     Uploading {
         avatar_id: i64,
+        /// The counter message, once sent.
         #[serde(default)]
         counter_message_id: Option<i32>,
+        /// A reply about a refused photo came after the counter: the next
+        /// accepted photo moves the counter to the bottom of the chat.
+        #[serde(default)]
+        buried: bool,
     },
     /// The package keyboard is shown.
     ChoosingPackage { avatar_id: i64 },

@@ -178,8 +178,21 @@ pub async fn receive(
     dialogue: Dlg,
     me: UserCtx,
     ctx: Arc<BotCtx>,
-    (avatar_id, counter_message_id): (i64, Option<i32>),
+    (avatar_id, counter_message_id, buried): (i64, Option<i32>, bool),
 ) -> HandlerResult {
+    let refused = |dialogue: Dlg| async move {
+        // The reply goes below the counter: the next accepted photo brings it down.
+        if counter_message_id.is_some() && !buried {
+            dialogue
+                .update(State::Uploading {
+                    avatar_id,
+                    counter_message_id,
+                    buried: true,
+                })
+                .await?;
+        }
+        anyhow::Ok(())
+    };
     let lang = me.lang;
     let chat = msg.chat.id;
     let user_id = me.user.id;
@@ -191,6 +204,7 @@ pub async fn receive(
         Incoming::ImageFile { file, mime, name } => (file, mime, name),
         Incoming::Refused(key) => {
             reply(&bot, &msg, tr(lang, key)).await?;
+            refused(dialogue).await?;
             return Ok(());
         }
     };
@@ -212,17 +226,20 @@ pub async fn receive(
     }
     if duplicate {
         reply(&bot, &msg, tr(lang, "upload-duplicate")).await?;
+        refused(dialogue).await?;
         return Ok(());
     }
     if count >= max {
         let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
         reply(&bot, &msg, text).await?;
+        refused(dialogue).await?;
         return Ok(());
     }
     if let Err(rejection) = rules.check_declared_size(u64::from(file.size)) {
         // A size of 0 means Telegram did not say; the download decides then.
         if !(file.size == 0 && rejection == Rejection::Empty) {
             reply(&bot, &msg, tr(lang, rejection_key(&rejection))).await?;
+            refused(dialogue).await?;
             return Ok(());
         }
     }
@@ -260,6 +277,7 @@ pub async fn receive(
                 other => tr(lang, rejection_key(other)),
             };
             reply(&bot, &msg, text).await?;
+            refused(dialogue).await?;
             return Ok(());
         }
     };
@@ -304,22 +322,31 @@ pub async fn receive(
         avatars::AddPhoto::Added { count, .. } => count,
         avatars::AddPhoto::Duplicate { .. } => {
             reply(&bot, &msg, tr(lang, "upload-duplicate")).await?;
+            refused(dialogue).await?;
             return Ok(());
         }
         avatars::AddPhoto::Full { .. } => {
             let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
             reply(&bot, &msg, text).await?;
+            refused(dialogue).await?;
             return Ok(());
         }
     };
     tracing::info!(user_id, avatar_id, count, "reference photo accepted");
-    let counter_id =
-        show_counter(&bot, &ctx, chat, lang, avatar_id, count, counter_message_id).await?;
-    if Some(counter_id) != counter_message_id {
+    let existing = if buried { None } else { counter_message_id };
+    let counter_id = show_counter(&bot, &ctx, chat, lang, avatar_id, count, existing).await?;
+    if buried && let Some(old) = counter_message_id {
+        // Only one counter is ever visible: the buried one goes.
+        if let Err(error) = bot.delete_message(chat, MessageId(old)).await {
+            tracing::debug!(%error, "old counter not deleted");
+        }
+    }
+    if Some(counter_id) != counter_message_id || buried {
         dialogue
             .update(State::Uploading {
                 avatar_id,
                 counter_message_id: Some(counter_id),
+                buried: false,
             })
             .await?;
     }

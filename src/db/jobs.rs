@@ -416,3 +416,13 @@ pub fn set_progress(
     )?;
     Ok(())
 }
+
+/// At start-up, tasks a killed process left in `creating` or `downloading`
+/// are due at once (nothing else can be working on them). Returns how many.
+pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE generation_tasks SET next_attempt_at = ?1
+         WHERE state IN ('creating', 'downloading') AND next_attempt_at > ?1",
+        [now],
+    )
+}

@@ -159,3 +159,25 @@ pub fn depth(conn: &Connection) -> rusqlite::Result<i64> {
         |r| r.get(0),
     )
 }
+
+/// Gives a claimed row back without counting the attempt (its chat must wait).
+pub fn postpone(conn: &Connection, id: i64, next_attempt_at: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE message_queue SET status = 'pending', next_attempt_at = ?2, attempts = MAX(attempts - 1, 0)
+         WHERE id = ?1 AND status = 'sending'",
+        params![id, next_attempt_at],
+    )?;
+    Ok(())
+}
+
+/// At start-up, messages a killed process left in `sending` are due again at
+/// once. Whether Telegram got them is unknown: they are sent again (at least
+/// once); the window is the few milliseconds between Telegram's answer and
+/// `mark_sent`. Returns how many.
+pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE message_queue SET status = 'pending', next_attempt_at = ?1, attempts = MAX(attempts - 1, 0)
+         WHERE status = 'sending'",
+        [now],
+    )
+}

@@ -18,6 +18,28 @@ use super::WorkerCtx;
 use super::outbox::{self, Button, Outgoing};
 use crate::db::{self, portraits, queue, users};
 
+/// When each chat may receive its next queued message. Telegram counts every
+/// photo of an album against the per-chat limit, while the Throttle adaptor
+/// counts one request; after an album the chat is given the rest of its time.
+#[derive(Default)]
+pub struct Pacing {
+    ready_at: std::sync::Mutex<std::collections::HashMap<i64, i64>>,
+}
+
+impl Pacing {
+    fn ready_at(&self, chat_id: i64) -> i64 {
+        let map = self.ready_at.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&chat_id).copied().unwrap_or(0)
+    }
+
+    fn after_album(&self, chat_id: i64, photos: usize, per_sec: u32, now: i64) {
+        let extra = (photos.saturating_sub(1) as i64) * 1000 / i64::from(per_sec.max(1));
+        let mut map = self.ready_at.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, at| *at > now);
+        map.insert(chat_id, now + extra);
+    }
+}
+
 /// Messages sent per round.
 const BATCH: u32 = 8;
 /// How long a claimed row stays leased to this sender.
@@ -57,6 +79,13 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let count = claimed.len();
     for row in claimed {
         let (id, chat_id, attempts) = (row.id, row.chat_id, row.attempts + 1);
+        let ready_at = ctx.pacing.ready_at(chat_id);
+        if ready_at > now {
+            ctx.db
+                .run(move |c| queue::postpone(c, id, ready_at))
+                .await?;
+            continue;
+        }
         let message = match outbox::decode(&row.payload) {
             Ok(message) => message,
             Err(error) => {
@@ -68,6 +97,11 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         };
         match send(ctx, chat_id, &message).await {
             Ok(sent) => {
+                if sent.message_ids.len() > 1 {
+                    let per_sec = ctx.config.telegram.messages_per_sec_chat;
+                    ctx.pacing
+                        .after_album(chat_id, sent.message_ids.len(), per_sec, db::now_ms());
+                }
                 let ids = serde_json::to_string(&sent.message_ids)?;
                 let files = serde_json::to_string(
                     &sent

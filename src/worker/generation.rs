@@ -5,7 +5,7 @@
 //!
 //! Permanent trouble (bad key, no credits, feature disabled) pauses task
 //! creation — everything stays queued — and alerts the admins once; the pause
-//! is lifted by the next successful call to Kie, tried once a minute.
+//! is lifted by the next successful call to Kie, tried after `kie.pause_on_refusal_secs`.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -29,8 +29,6 @@ const MAX_RESULT_BYTES: usize = 30 * 1024 * 1024;
 const LEASE_MS: i64 = 90_000;
 /// The service_state key holding "Kie paused until" (ms).
 const KIE_PAUSED: &str = "kie_paused_until";
-/// How often a paused Kie is tried again.
-const PAUSE_MS: i64 = 60_000;
 
 /// createTask calls in the last 10 seconds (in-process; after a restart the
 /// window starts empty, which at worst sends one window's worth early and
@@ -208,7 +206,7 @@ async fn on_create_error(
         }
         ErrorClass::Permanent => {
             warn!(task_id, job_id = task.job_id, %error, "Kie refuses: pausing task creation");
-            let until = now + PAUSE_MS;
+            let until = now + (ctx.config.kie.pause_on_refusal_secs as i64) * 1000;
             let alert = format!(
                 "Kie AI refuses new tasks: {msg}. Task creation is paused; the queue is kept."
             );

@@ -1,7 +1,11 @@
-//! The side task: one loop in the same process as the dispatcher, made of
-//! small idempotent steps that tests can call one at a time. It polls T-Bank
-//! (no webhooks), drives generation on Kie, and drains the persistent
-//! Telegram message queue.
+//! The side task, in the same process as the dispatcher, made of small
+//! idempotent steps that tests can call one at a time. It polls T-Bank (no
+//! webhooks), drives generation on Kie, and drains the persistent Telegram
+//! message queue.
+//!
+//! It runs as two loops: one for payments, generation and refunds, one for
+//! delivery, so that waiting out Telegram's sending limits never delays a
+//! payment check or a Kie poll.
 
 pub mod alerts;
 pub mod delivery;
@@ -22,6 +26,20 @@ use crate::kie::KieClient;
 use crate::store::ObjectStore;
 use crate::tbank::TbankClient;
 
+/// Wakes both loops early: a handler or a step queued work.
+#[derive(Default)]
+pub struct Wake {
+    main: Notify,
+    delivery: Notify,
+}
+
+impl Wake {
+    pub fn notify_one(&self) {
+        self.main.notify_one();
+        self.delivery.notify_one();
+    }
+}
+
 /// What the side task works with.
 pub struct WorkerCtx {
     pub config: Arc<Config>,
@@ -32,52 +50,67 @@ pub struct WorkerCtx {
     pub kie: KieClient,
     /// Keeps createTask within Kie's per-10-seconds limit.
     pub create_limiter: generation::CreateLimiter,
-    /// Wakes the loop early (a handler queued work, or a step made more).
-    pub wake: Arc<Notify>,
+    /// Spaces messages to one chat after an album (Telegram counts every photo).
+    pub pacing: delivery::Pacing,
+    pub wake: Arc<Wake>,
 }
 
-/// Runs every step once. Returns how many items were worked on.
+fn log_step(name: &str, result: anyhow::Result<usize>) -> usize {
+    match result {
+        Ok(n) => n,
+        Err(error) => {
+            tracing::error!(
+                step = name,
+                error = format!("{error:#}"),
+                "side task step failed"
+            );
+            0
+        }
+    }
+}
+
+/// Runs payments, generation and refunds once. Returns how many items were worked on.
 pub async fn run_round(ctx: &WorkerCtx) -> usize {
-    let mut worked = 0;
-    let now = db::now_ms();
-    match payments::step(ctx, now).await {
-        Ok(n) => worked += n,
-        Err(error) => tracing::error!(error = format!("{error:#}"), "payment step failed"),
-    }
-    match generation::step(ctx, db::now_ms()).await {
-        Ok(n) => worked += n,
-        Err(error) => tracing::error!(error = format!("{error:#}"), "generation step failed"),
-    }
-    match refunds::step(ctx, db::now_ms()).await {
-        Ok(n) => worked += n,
-        Err(error) => tracing::error!(error = format!("{error:#}"), "refund step failed"),
-    }
-    match delivery::step(ctx, db::now_ms()).await {
-        Ok(n) => worked += n,
-        Err(error) => tracing::error!(error = format!("{error:#}"), "delivery step failed"),
-    }
-    worked
+    log_step("payments", payments::step(ctx, db::now_ms()).await)
+        + log_step("generation", generation::step(ctx, db::now_ms()).await)
+        + log_step("refunds", refunds::step(ctx, db::now_ms()).await)
 }
 
-/// The loop: rounds back to back while there is work, otherwise a pause of
-/// `worker.tick_ms` (cut short by a wake-up) — until `stop` turns true.
-pub async fn run(ctx: Arc<WorkerCtx>, mut stop: watch::Receiver<bool>) {
+/// Runs the delivery step once.
+pub async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
+    log_step("delivery", delivery::step(ctx, db::now_ms()).await)
+}
+
+async fn idle(ctx: &WorkerCtx, notify: &Notify, stop: &mut watch::Receiver<bool>) {
     let tick = Duration::from_millis(ctx.config.worker.tick_ms);
+    tokio::select! {
+        _ = tokio::time::sleep(tick) => {}
+        _ = notify.notified() => {}
+        _ = stop.changed() => {}
+    }
+}
+
+/// Both loops: rounds back to back while there is work, otherwise a pause of
+/// `worker.tick_ms` (cut short by a wake-up) — until `stop` turns true.
+pub async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
     tracing::info!("side task started");
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let worked = run_round(&ctx).await;
-        if worked == 0 {
-            tokio::select! {
-                _ = tokio::time::sleep(tick) => {}
-                _ = ctx.wake.notified() => {}
-                _ = stop.changed() => {}
+    let delivery = {
+        let ctx = ctx.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            while !*stop.borrow() {
+                if run_delivery_round(&ctx).await == 0 {
+                    idle(&ctx, &ctx.wake.delivery, &mut stop).await;
+                }
             }
-        } else {
-            tokio::task::yield_now().await;
+        })
+    };
+    let mut stop = stop;
+    while !*stop.borrow() {
+        if run_round(&ctx).await == 0 {
+            idle(&ctx, &ctx.wake.main, &mut stop).await;
         }
     }
+    let _ = delivery.await;
     tracing::info!("side task stopped");
 }

@@ -1,0 +1,344 @@
+//! The real binary, killed with SIGKILL at bad moments and started again:
+//! conversations resume from SQLite, and every paid user gets exactly their
+//! portraits, once, with every payment processed once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pinglass::db::{self, Db};
+use pinglass::kie::standin::{KieStandin, KieStandinHandle, KieStandinOptions};
+use pinglass::tbank::standin::{
+    StandinHandle as TbankHandle, StandinOptions as TbankOptions, TbankStandin,
+};
+use pinglass::telegram::standin::{
+    ChatEntry, RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
+};
+use rand::{Rng, SeedableRng};
+
+use crate::support::{LONG, bot_text_contains, buy, photo_jpeg, portraits_received};
+
+const TOKEN: &str = "5151:crash-test-token";
+
+/// The stand-ins (which outlive the bot, as the real services would) and the
+/// bot process.
+struct Harness {
+    dir: tempfile::TempDir,
+    telegram: StandinHandle,
+    kie: KieStandinHandle,
+    tbank: TbankHandle,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Harness {
+    async fn new(kie_latency: Duration) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options =
+            StandinOptions::new(TOKEN, "PinGlassCrashBot", dir.path().join("telegram"));
+        options.limits = RateLimits::disabled();
+        let telegram = TelegramStandin::start(options).await.unwrap();
+        let kie = KieStandin::start(KieStandinOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            api_key: "crash-kie".into(),
+            latency: kie_latency,
+            data_dir: dir.path().join("kie"),
+            public_base: None,
+            initial_credits: 100_000.0,
+            create_limit_per_10s: 20,
+        })
+        .await
+        .unwrap();
+        let tbank = TbankStandin::start(TbankOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            terminal_key: "CrashTerminalDEMO".into(),
+            password: "crash-password".into(),
+            public_base: None,
+        })
+        .await
+        .unwrap();
+        Harness {
+            dir,
+            telegram,
+            kie,
+            tbank,
+            child: None,
+            starts: 0,
+        }
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.dir.path().join("pinglass.sqlite3")
+    }
+
+    fn start_bot(&mut self) {
+        assert!(self.child.is_none());
+        self.starts += 1;
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml");
+        let log = std::fs::File::create(self.dir.path().join(format!("bot-{}.log", self.starts)))
+            .unwrap();
+        let dir = self.dir.path();
+        let child = Command::new(env!("CARGO_BIN_EXE_pinglass"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("TELEGRAM_BOT_TOKEN", TOKEN)
+            .env("KIE_API_KEY", "crash-kie")
+            .env("TBANK_TERMINAL_KEY", "CrashTerminalDEMO")
+            .env("TBANK_PASSWORD", "crash-password")
+            .env(
+                "PINGLASS_TELEGRAM__API_URL",
+                self.telegram.api_url().as_str(),
+            )
+            .env("PINGLASS_TELEGRAM__POLL_TIMEOUT_SECS", "1")
+            .env("PINGLASS_TELEGRAM__MESSAGES_PER_SEC_CHAT", "50")
+            .env("PINGLASS_TELEGRAM__MESSAGES_PER_SEC_OVERALL", "100")
+            .env("PINGLASS_KIE__BASE_URL", self.kie.base_url().as_str())
+            .env("PINGLASS_TBANK__BASE_URL", self.tbank.base_url().as_str())
+            .env("PINGLASS_DATABASE__PATH", self.db_path())
+            .env("PINGLASS_STORAGE__LOCAL_DIR", dir.join("objects"))
+            .env("PINGLASS_SANDBOX__DATA_DIR", dir.join("sandbox"))
+            .env("PINGLASS_WORKER__TICK_MS", "50")
+            .env("PINGLASS_WORKER__PAYMENT_POLL_FAST_SECS", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the pinglass binary starts");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no graceful anything.
+    fn kill_bot(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn history(&self, user: &UserSpec) -> Vec<ChatEntry> {
+        self.telegram.sandbox().history(user.id)
+    }
+
+    async fn wait_for(
+        &self,
+        user: &UserSpec,
+        what: &str,
+        check: impl Fn(&[ChatEntry]) -> bool,
+        timeout: Duration,
+    ) {
+        crate::support::wait_for(&self.telegram, user, what, check, timeout).await;
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.kill_bot();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_bot_resumes_the_conversation_from_sqlite() {
+    let mut h = Harness::new(Duration::from_millis(200)).await;
+    let user = UserSpec::new(7001, "Катя").with_language("ru");
+    h.start_bot();
+    let sandbox = h.telegram.sandbox().clone();
+    sandbox.send_text(&user, "/start").unwrap();
+    h.wait_for(
+        &user,
+        "the onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    let photos = (1..=3)
+        .map(|i| photo_jpeg(&format!("katya-{i}"), 800, 1000))
+        .collect();
+    sandbox.send_album(&user, photos, None).await.unwrap();
+    h.wait_for(
+        &user,
+        "the counter at 3",
+        |e| bot_text_contains(e, "Принято: 3 фото"),
+        LONG,
+    )
+    .await;
+
+    h.kill_bot();
+    h.start_bot();
+
+    let photos = (4..=5)
+        .map(|i| photo_jpeg(&format!("katya-{i}"), 800, 1000))
+        .collect();
+    sandbox.send_album(&user, photos, None).await.unwrap();
+    h.wait_for(
+        &user,
+        "the counter at 5",
+        |e| bot_text_contains(e, "Принято: 5 фото из 15"),
+        LONG,
+    )
+    .await;
+    // The same counter message was edited: the dialogue (with its counter id) came back from SQLite.
+    let counters: Vec<_> = h
+        .history(&user)
+        .into_iter()
+        .filter(|e| {
+            e.is_from_bot()
+                && !e.deleted
+                && e.text.as_deref().is_some_and(|t| t.starts_with("Принято"))
+        })
+        .collect();
+    assert_eq!(
+        counters.len(),
+        1,
+        "one counter message, edited: {counters:?}"
+    );
+    assert!(counters[0].edit_count >= 1);
+    assert!(
+        counters[0]
+            .inline_buttons()
+            .any(|b| b.text == "✨ Создать портреты")
+    );
+    h.kill_bot();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
+    let seed: u64 = std::env::var("PINGLASS_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    let kills: u32 = std::env::var("PINGLASS_CRASH_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    eprintln!("crash test: seed {seed}, {kills} kills (repeat with PINGLASS_CRASH_SEED={seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let mut h = Harness::new(Duration::from_millis(1500)).await;
+    let users = [
+        (
+            UserSpec::new(7101, "Аня").with_language("ru"),
+            "anya",
+            "Starter · 7 портретов · 499 ₽",
+            7usize,
+        ),
+        (
+            UserSpec::new(7102, "Борис").with_language("ru"),
+            "boris",
+            "Standard · 15 портретов · 999 ₽",
+            15,
+        ),
+        (
+            UserSpec::new(7103, "Вика").with_language("ru"),
+            "vika",
+            "Starter · 7 портретов · 499 ₽",
+            7,
+        ),
+    ];
+    h.start_bot();
+    for (user, prefix, tier, _) in &users {
+        buy(&h.telegram, &h.tbank, user, prefix, tier).await;
+    }
+    // Now payments are being confirmed and jobs generated and delivered: kill it again and again.
+    let started = Instant::now();
+    for _ in 0..kills {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(200..900))).await;
+        h.kill_bot();
+        h.start_bot();
+    }
+    let storm = started.elapsed();
+
+    // Then let it finish.
+    let last_start = Instant::now();
+    for (user, _, _, portraits) in &users {
+        let n = *portraits;
+        h.wait_for(
+            user,
+            "all portraits",
+            |e| portraits_received(e).len() >= n,
+            Duration::from_secs(120),
+        )
+        .await;
+    }
+    let finished = last_start.elapsed();
+    // Give a wrongly repeated send the chance to show up before counting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    h.kill_bot();
+
+    for (user, _, _, portraits) in &users {
+        let received = portraits_received(&h.history(user));
+        assert_eq!(
+            received.len(),
+            *portraits,
+            "user {} got {} portraits, expected {portraits}",
+            user.id,
+            received.len()
+        );
+        let mut unique = received.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            received.len(),
+            "user {} got a portrait twice",
+            user.id
+        );
+        let captions = h
+            .history(user)
+            .iter()
+            .filter(|e| {
+                e.is_from_bot() && e.caption.as_deref().is_some_and(|c| c.contains("готовы"))
+            })
+            .count();
+        assert_eq!(captions, 1, "user {}: one captioned album", user.id);
+        let confirmations = h
+            .history(user)
+            .iter()
+            .filter(|e| {
+                e.is_from_bot()
+                    && e.text
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("Оплата получена"))
+            })
+            .count();
+        assert_eq!(
+            confirmations, 1,
+            "user {}: the payment was announced once",
+            user.id
+        );
+    }
+
+    let db = Db::open(&h.db_path(), 1).unwrap();
+    let (confirmed, jobs, pending, history_confirms): (i64, i64, i64, i64) = db
+        .run_blocking(|c| {
+            Ok((
+                c.query_row(
+                    "SELECT COUNT(*) FROM payments WHERE status = 'confirmed'",
+                    [],
+                    |r| r.get(0),
+                )?,
+                c.query_row("SELECT COUNT(*) FROM generation_jobs", [], |r| r.get(0))?,
+                db::queue::depth(c)?,
+                c.query_row(
+                    "SELECT COUNT(*) FROM payment_status_history WHERE status = 'confirmed'",
+                    [],
+                    |r| r.get(0),
+                )?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(confirmed, 3, "three payments confirmed");
+    assert_eq!(
+        history_confirms, 3,
+        "each payment was confirmed exactly once"
+    );
+    assert_eq!(jobs, 3, "one job per payment");
+    assert_eq!(pending, 0, "nothing left in the queue");
+    eprintln!(
+        "crash test: {kills} kills in {storm:?}, {} starts of the bot",
+        h.starts
+    );
+}
