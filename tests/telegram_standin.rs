@@ -4,7 +4,8 @@
 use std::{io::Cursor, time::Duration};
 
 use pinglass::telegram::standin::{
-    FileUpload, GroupSpec, RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserActionError, UserSpec,
+    FileUpload, GroupSpec, RateLimits, StandinHandle, StandinOptions, TelegramStandin,
+    UserActionError, UserSpec,
 };
 use teloxide::{
     ApiError, RequestError,
@@ -12,8 +13,9 @@ use teloxide::{
     net::Download,
     prelude::*,
     types::{
-        BotCommand, ButtonRequest, ChatAction, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
-        InputMedia, InputMediaPhoto, KeyboardButton, KeyboardMarkup, MediaKind, MessageKind, ReplyMarkup, UpdateKind,
+        BotCommand, ButtonRequest, ChatAction, FileId, InlineKeyboardButton, InlineKeyboardMarkup,
+        InputFile, InputMedia, InputMediaPhoto, KeyboardButton, KeyboardMarkup, MediaKind,
+        MessageKind, ReplyMarkup, UpdateKind,
     },
 };
 
@@ -34,13 +36,21 @@ async fn setup_with_limits(limits: RateLimits) -> Setup {
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let mut options = StandinOptions::new(TOKEN, "pinglass_test_bot", data_dir.path());
     options.limits = limits;
-    let standin = TelegramStandin::start(options).await.expect("stand-in starts");
+    let standin = TelegramStandin::start(options)
+        .await
+        .expect("stand-in starts");
     let bot = Bot::new(TOKEN).set_api_url(standin.api_url());
-    Setup { standin, bot, _data_dir: data_dir }
+    Setup {
+        standin,
+        bot,
+        _data_dir: data_dir,
+    }
 }
 
 fn alice() -> UserSpec {
-    UserSpec::new(1001, "Алиса").with_username("alice").with_language("ru")
+    UserSpec::new(1001, "Алиса")
+        .with_username("alice")
+        .with_language("ru")
 }
 
 /// A PNG test image with a gradient, so that different sizes give different bytes.
@@ -49,7 +59,9 @@ fn png_image(width: u32, height: u32, seed: u8) -> Vec<u8> {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, seed])
     });
     let mut bytes = Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(image).write_to(&mut bytes, image::ImageFormat::Png).expect("png encodes");
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .expect("png encodes");
     bytes.into_inner()
 }
 
@@ -58,7 +70,11 @@ async fn take_updates(bot: &Bot) -> Vec<Update> {
     let updates = bot.get_updates().timeout(0).await.expect("getUpdates");
     if let Some(last) = updates.last() {
         let offset = i32::try_from(last.id.0).expect("small update id") + 1;
-        bot.get_updates().offset(offset).timeout(0).await.expect("confirming getUpdates");
+        bot.get_updates()
+            .offset(offset)
+            .timeout(0)
+            .await
+            .expect("confirming getUpdates");
     }
     updates
 }
@@ -94,7 +110,9 @@ async fn user_text_reaches_the_bot_once_and_offsets_confirm_updates() {
     let setup = setup().await;
     let sandbox = setup.standin.sandbox();
     let user = alice();
-    sandbox.send_text(&user, "/start ref_42").expect("user sends /start");
+    sandbox
+        .send_text(&user, "/start ref_42")
+        .expect("user sends /start");
     sandbox.send_text(&user, "Привет").expect("user sends text");
 
     let updates = setup.bot.get_updates().await.expect("getUpdates");
@@ -114,7 +132,15 @@ async fn user_text_reaches_the_bot_once_and_offsets_confirm_updates() {
     // Without an offset the same updates come again; with one they are confirmed.
     assert_eq!(setup.bot.get_updates().await.expect("getUpdates").len(), 2);
     let offset = i32::try_from(updates[1].id.0).expect("small id") + 1;
-    assert!(setup.bot.get_updates().offset(offset).await.expect("getUpdates").is_empty());
+    assert!(
+        setup
+            .bot
+            .get_updates()
+            .offset(offset)
+            .await
+            .expect("getUpdates")
+            .is_empty()
+    );
     assert_eq!(sandbox.pending_update_count(), 0);
 
     // A long poll is woken by the next message instead of waiting out its timeout.
@@ -122,9 +148,16 @@ async fn user_text_reaches_the_bot_once_and_offsets_confirm_updates() {
         let bot = setup.bot.clone();
         async move { bot.get_updates().offset(offset).timeout(10).await }
     });
-    sandbox.wait_for_long_poll(WAIT).await.expect("the poll waits");
+    sandbox
+        .wait_for_long_poll(WAIT)
+        .await
+        .expect("the poll waits");
     sandbox.send_text(&user, "ещё").expect("user sends text");
-    let woken = tokio::time::timeout(WAIT, poll).await.expect("poll answers at once").expect("task").expect("ok");
+    let woken = tokio::time::timeout(WAIT, poll)
+        .await
+        .expect("poll answers at once")
+        .expect("task")
+        .expect("ok");
     assert_eq!(woken.len(), 1);
     assert_eq!(message_of(&woken[0]).text(), Some("ещё"));
 }
@@ -136,12 +169,28 @@ async fn a_second_poller_terminates_the_first_with_409() {
         let bot = setup.bot.clone();
         async move { bot.get_updates().timeout(10).await }
     });
-    setup.standin.sandbox().wait_for_long_poll(WAIT).await.expect("first poll waits");
+    setup
+        .standin
+        .sandbox()
+        .wait_for_long_poll(WAIT)
+        .await
+        .expect("first poll waits");
     let second = setup.bot.get_updates().timeout(0).await;
     assert!(second.expect("second poll").is_empty());
-    let first = tokio::time::timeout(WAIT, first).await.expect("first poll ends").expect("task");
+    let first = tokio::time::timeout(WAIT, first)
+        .await
+        .expect("first poll ends")
+        .expect("task");
     assert_eq!(api_error(first), ApiError::TerminatedByOtherGetUpdates);
-    assert_eq!(setup.standin.sandbox().counters().errors_per_status.get(&409), Some(&1));
+    assert_eq!(
+        setup
+            .standin
+            .sandbox()
+            .counters()
+            .errors_per_status
+            .get(&409),
+        Some(&1)
+    );
 }
 
 #[tokio::test]
@@ -154,7 +203,10 @@ async fn inline_keyboard_shows_in_history_and_a_press_becomes_a_callback_query()
 
     let checkout = url::Url::parse("https://pay.example/checkout/1").expect("url");
     let keyboard = InlineKeyboardMarkup::new(vec![
-        vec![InlineKeyboardButton::callback("Базовый — 499 ₽", "pkg:basic")],
+        vec![InlineKeyboardButton::callback(
+            "Базовый — 499 ₽",
+            "pkg:basic",
+        )],
         vec![InlineKeyboardButton::url("Оплатить", checkout.clone())],
     ]);
     let sent = setup
@@ -164,37 +216,77 @@ async fn inline_keyboard_shows_in_history_and_a_press_becomes_a_callback_query()
         .await
         .expect("sendMessage");
 
-    let bot_messages = sandbox.wait_for_bot_message_count(user.id, 1, WAIT).await.expect("bot message");
+    let bot_messages = sandbox
+        .wait_for_bot_message_count(user.id, 1, WAIT)
+        .await
+        .expect("bot message");
     let shown = &bot_messages[0];
     assert_eq!(shown.text.as_deref(), Some("Выберите пакет"));
-    assert_eq!(shown.inline_keyboard[0][0].callback_data.as_deref(), Some("pkg:basic"));
-    assert_eq!(shown.inline_keyboard[1][0].url.as_deref(), Some(checkout.as_str()));
+    assert_eq!(
+        shown.inline_keyboard[0][0].callback_data.as_deref(),
+        Some("pkg:basic")
+    );
+    assert_eq!(
+        shown.inline_keyboard[1][0].url.as_deref(),
+        Some(checkout.as_str())
+    );
 
     let wrong = sandbox.press_button(&user, i64::from(sent.id.0), "pkg:gold");
-    assert!(matches!(wrong, Err(UserActionError::NoSuchButton { .. })), "{wrong:?}");
-    let query_id = sandbox.press_button_with_text(&user, i64::from(sent.id.0), "Базовый — 499 ₽").expect("press");
+    assert!(
+        matches!(wrong, Err(UserActionError::NoSuchButton { .. })),
+        "{wrong:?}"
+    );
+    let query_id = sandbox
+        .press_button_with_text(&user, i64::from(sent.id.0), "Базовый — 499 ₽")
+        .expect("press");
 
     let updates = take_updates(&setup.bot).await;
-    let UpdateKind::CallbackQuery(query) = &updates[0].kind else { panic!("expected a callback query: {updates:?}") };
+    let UpdateKind::CallbackQuery(query) = &updates[0].kind else {
+        panic!("expected a callback query: {updates:?}")
+    };
     assert_eq!(query.id.0, query_id);
     assert_eq!(query.data.as_deref(), Some("pkg:basic"));
     assert_eq!(query.from.id.0, 1001);
-    assert_eq!(query.message.as_ref().map(|message| message.id()), Some(sent.id));
+    assert_eq!(
+        query.message.as_ref().map(|message| message.id()),
+        Some(sent.id)
+    );
 
-    setup.bot.answer_callback_query(query.id.clone()).text("Пакет выбран").await.expect("answer");
-    let answer = sandbox.wait_for_callback_answer(&query_id, WAIT).await.expect("answered");
+    setup
+        .bot
+        .answer_callback_query(query.id.clone())
+        .text("Пакет выбран")
+        .await
+        .expect("answer");
+    let answer = sandbox
+        .wait_for_callback_answer(&query_id, WAIT)
+        .await
+        .expect("answered");
     assert_eq!(answer.text.as_deref(), Some("Пакет выбран"));
     // A query is answered once; an unknown id is "too old" as well.
-    assert_eq!(api_error(setup.bot.answer_callback_query(query.id.clone()).await), ApiError::InvalidQueryId);
+    assert_eq!(
+        api_error(setup.bot.answer_callback_query(query.id.clone()).await),
+        ApiError::InvalidQueryId
+    );
     let unknown = teloxide::types::CallbackQueryId("999".to_owned());
-    assert_eq!(api_error(setup.bot.answer_callback_query(unknown).await), ApiError::InvalidQueryId);
+    assert_eq!(
+        api_error(setup.bot.answer_callback_query(unknown).await),
+        ApiError::InvalidQueryId
+    );
 
     // A hostile client may send data no button carries, even for a missing message.
-    sandbox.press_button_raw(&user, 9999, "pkg:free").expect("raw press");
+    sandbox
+        .press_button_raw(&user, 9999, "pkg:free")
+        .expect("raw press");
     let updates = take_updates(&setup.bot).await;
-    let UpdateKind::CallbackQuery(hostile) = &updates[0].kind else { panic!("expected a callback query") };
+    let UpdateKind::CallbackQuery(hostile) = &updates[0].kind else {
+        panic!("expected a callback query")
+    };
     assert_eq!(hostile.data.as_deref(), Some("pkg:free"));
-    assert!(matches!(hostile.message, Some(teloxide::types::MaybeInaccessibleMessage::Inaccessible(_))));
+    assert!(matches!(
+        hostile.message,
+        Some(teloxide::types::MaybeInaccessibleMessage::Inaccessible(_))
+    ));
 }
 
 #[tokio::test]
@@ -207,7 +299,10 @@ async fn send_photo_uploads_by_multipart_and_resends_by_file_id() {
 
     let first = setup
         .bot
-        .send_photo(ChatId(user.id), InputFile::memory(original.clone()).file_name("portrait.png"))
+        .send_photo(
+            ChatId(user.id),
+            InputFile::memory(original.clone()).file_name("portrait.png"),
+        )
         .caption("Ваш портрет")
         .await
         .expect("sendPhoto upload");
@@ -216,7 +311,10 @@ async fn send_photo_uploads_by_multipart_and_resends_by_file_id() {
     let largest = sizes.last().expect("largest");
     assert_eq!((largest.width, largest.height), (640, 480));
     assert!(sizes[0].width < largest.width);
-    assert_eq!(sandbox.file_bytes(&largest.file.id.0).await.as_deref(), Some(original.as_slice()));
+    assert_eq!(
+        sandbox.file_bytes(&largest.file.id.0).await.as_deref(),
+        Some(original.as_slice())
+    );
 
     let again = setup
         .bot
@@ -232,9 +330,21 @@ async fn send_photo_uploads_by_multipart_and_resends_by_file_id() {
     assert_eq!(sandbox.counters().requests("sendPhoto"), 2);
 
     // Not an image: Telegram cannot process it; an unknown file_id is refused.
-    let garbage = setup.bot.send_photo(ChatId(user.id), InputFile::memory(b"not an image".to_vec()).file_name("x.jpg")).await;
+    let garbage = setup
+        .bot
+        .send_photo(
+            ChatId(user.id),
+            InputFile::memory(b"not an image".to_vec()).file_name("x.jpg"),
+        )
+        .await;
     assert_eq!(api_error(garbage), ApiError::ImageProcessFailed);
-    let unknown = setup.bot.send_photo(ChatId(user.id), InputFile::file_id(FileId("AgACnope".to_owned()))).await;
+    let unknown = setup
+        .bot
+        .send_photo(
+            ChatId(user.id),
+            InputFile::file_id(FileId("AgACnope".to_owned())),
+        )
+        .await;
     assert_eq!(api_error(unknown), ApiError::WrongFileIdOrUrl);
 }
 
@@ -244,16 +354,31 @@ async fn send_media_group_accepts_two_to_ten_items_only() {
     let sandbox = setup.standin.sandbox();
     let user = alice();
     sandbox.send_text(&user, "/start").expect("user starts");
-    let photo = |seed: u8| InputMedia::Photo(InputMediaPhoto::new(InputFile::memory(png_image(120, 90, seed)).file_name("p.png")));
+    let photo = |seed: u8| {
+        InputMedia::Photo(InputMediaPhoto::new(
+            InputFile::memory(png_image(120, 90, seed)).file_name("p.png"),
+        ))
+    };
 
     let mut album = vec![photo(1), photo(2), photo(3)];
     if let InputMedia::Photo(first) = &mut album[0] {
         first.caption = Some("Ваши портреты".to_owned());
     }
-    let messages = setup.bot.send_media_group(ChatId(user.id), album).await.expect("album of 3");
+    let messages = setup
+        .bot
+        .send_media_group(ChatId(user.id), album)
+        .await
+        .expect("album of 3");
     assert_eq!(messages.len(), 3);
-    let group = messages[0].media_group_id().expect("media group id").clone();
-    assert!(messages.iter().all(|message| message.media_group_id() == Some(&group)));
+    let group = messages[0]
+        .media_group_id()
+        .expect("media group id")
+        .clone();
+    assert!(
+        messages
+            .iter()
+            .all(|message| message.media_group_id() == Some(&group))
+    );
     assert_eq!(messages[0].caption(), Some("Ваши портреты"));
     assert_eq!(messages[1].caption(), None);
     assert_eq!(sandbox.counters().messages_sent(user.id), 3);
@@ -262,18 +387,42 @@ async fn send_media_group_accepts_two_to_ten_items_only() {
     let by_id: Vec<InputMedia> = messages
         .iter()
         .map(|message| {
-            let id = message.photo().and_then(|sizes| sizes.last()).expect("photo").file.id.clone();
+            let id = message
+                .photo()
+                .and_then(|sizes| sizes.last())
+                .expect("photo")
+                .file
+                .id
+                .clone();
             InputMedia::Photo(InputMediaPhoto::new(InputFile::file_id(id)))
         })
         .collect();
-    assert_eq!(setup.bot.send_media_group(ChatId(user.id), by_id).await.expect("album by id").len(), 3);
+    assert_eq!(
+        setup
+            .bot
+            .send_media_group(ChatId(user.id), by_id)
+            .await
+            .expect("album by id")
+            .len(),
+        3
+    );
 
-    let one = setup.bot.send_media_group(ChatId(user.id), vec![photo(4)]).await;
+    let one = setup
+        .bot
+        .send_media_group(ChatId(user.id), vec![photo(4)])
+        .await;
     assert!(matches!(api_error(one), ApiError::Unknown(text) if text.starts_with("Bad Request: ")));
     let eleven: Vec<InputMedia> = (0..11).map(photo).collect();
     let eleven = setup.bot.send_media_group(ChatId(user.id), eleven).await;
-    assert_eq!(api_error(eleven), ApiError::Unknown("Bad Request: too many messages to send as an album".to_owned()));
-    assert_eq!(sandbox.bot_messages(user.id).len(), 6, "refused albums send nothing");
+    assert_eq!(
+        api_error(eleven),
+        ApiError::Unknown("Bad Request: too many messages to send as an album".to_owned())
+    );
+    assert_eq!(
+        sandbox.bot_messages(user.id).len(),
+        6,
+        "refused albums send nothing"
+    );
 }
 
 #[tokio::test]
@@ -284,20 +433,58 @@ async fn malformed_requests_get_telegrams_400s() {
     sandbox.send_text(&user, "/start").expect("user starts");
     let chat = ChatId(user.id);
 
-    assert_eq!(api_error(setup.bot.send_message(chat, "").await), ApiError::MessageTextIsEmpty);
-    assert_eq!(api_error(setup.bot.send_message(chat, "я".repeat(4097)).await), ApiError::MessageIsTooLong);
-    setup.bot.send_message(chat, "я".repeat(4096)).await.expect("4096 characters fit");
+    assert_eq!(
+        api_error(setup.bot.send_message(chat, "").await),
+        ApiError::MessageTextIsEmpty
+    );
+    assert_eq!(
+        api_error(setup.bot.send_message(chat, "я".repeat(4097)).await),
+        ApiError::MessageIsTooLong
+    );
+    setup
+        .bot
+        .send_message(chat, "я".repeat(4096))
+        .await
+        .expect("4096 characters fit");
     let long_caption = setup
         .bot
-        .send_photo(chat, InputFile::memory(png_image(50, 50, 9)).file_name("p.png"))
+        .send_photo(
+            chat,
+            InputFile::memory(png_image(50, 50, 9)).file_name("p.png"),
+        )
         .caption("x".repeat(1025))
         .await;
-    assert_eq!(api_error(long_caption), ApiError::Unknown("Bad Request: message caption is too long".to_owned()));
-    let long_data = InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback("x", "d".repeat(65))]]);
-    assert_eq!(api_error(setup.bot.send_message(chat, "x").reply_markup(long_data).await), ApiError::ButtonDataInvalid);
-    assert_eq!(api_error(setup.bot.send_message(ChatId(424242), "x").await), ApiError::ChatNotFound);
-    let broken_html = setup.bot.send_message(chat, "<b>жирный").parse_mode(teloxide::types::ParseMode::Html).await;
-    assert!(matches!(api_error(broken_html), ApiError::CantParseEntities(_)));
+    assert_eq!(
+        api_error(long_caption),
+        ApiError::Unknown("Bad Request: message caption is too long".to_owned())
+    );
+    let long_data = InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback(
+        "x",
+        "d".repeat(65),
+    )]]);
+    assert_eq!(
+        api_error(
+            setup
+                .bot
+                .send_message(chat, "x")
+                .reply_markup(long_data)
+                .await
+        ),
+        ApiError::ButtonDataInvalid
+    );
+    assert_eq!(
+        api_error(setup.bot.send_message(ChatId(424242), "x").await),
+        ApiError::ChatNotFound
+    );
+    let broken_html = setup
+        .bot
+        .send_message(chat, "<b>жирный")
+        .parse_mode(teloxide::types::ParseMode::Html)
+        .await;
+    assert!(matches!(
+        api_error(broken_html),
+        ApiError::CantParseEntities(_)
+    ));
 
     let html = setup
         .bot
@@ -306,7 +493,11 @@ async fn malformed_requests_get_telegrams_400s() {
         .await
         .expect("html");
     assert_eq!(html.text(), Some("Готово & всё"));
-    assert_eq!(sandbox.bot_messages(user.id).len(), 2, "failed calls send nothing");
+    assert_eq!(
+        sandbox.bot_messages(user.id).len(),
+        2,
+        "failed calls send nothing"
+    );
 }
 
 #[tokio::test]
@@ -316,23 +507,59 @@ async fn edits_and_deletions_apply_to_history_with_real_errors() {
     let user = alice();
     sandbox.send_text(&user, "/start").expect("user starts");
     let chat = ChatId(user.id);
-    let keyboard = InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback("Да", "yes")]]);
-    let sent = setup.bot.send_message(chat, "Генерируем…").reply_markup(keyboard.clone()).await.expect("send");
+    let keyboard =
+        InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback("Да", "yes")]]);
+    let sent = setup
+        .bot
+        .send_message(chat, "Генерируем…")
+        .reply_markup(keyboard.clone())
+        .await
+        .expect("send");
 
-    let edited = setup.bot.edit_message_text(chat, sent.id, "Готово 5/10").reply_markup(keyboard.clone()).await.expect("edit");
+    let edited = setup
+        .bot
+        .edit_message_text(chat, sent.id, "Готово 5/10")
+        .reply_markup(keyboard.clone())
+        .await
+        .expect("edit");
     assert_eq!(edited.text(), Some("Готово 5/10"));
-    let same = setup.bot.edit_message_text(chat, sent.id, "Готово 5/10").reply_markup(keyboard).await;
+    let same = setup
+        .bot
+        .edit_message_text(chat, sent.id, "Готово 5/10")
+        .reply_markup(keyboard)
+        .await;
     assert_eq!(api_error(same), ApiError::MessageNotModified);
-    setup.bot.edit_message_reply_markup(chat, sent.id).await.expect("remove keyboard");
-    let entry = sandbox.history(user.id).into_iter().find(|entry| entry.message_id == i64::from(sent.id.0)).expect("entry");
-    assert_eq!((entry.text.as_deref(), entry.edit_count), (Some("Готово 5/10"), 2));
+    setup
+        .bot
+        .edit_message_reply_markup(chat, sent.id)
+        .await
+        .expect("remove keyboard");
+    let entry = sandbox
+        .history(user.id)
+        .into_iter()
+        .find(|entry| entry.message_id == i64::from(sent.id.0))
+        .expect("entry");
+    assert_eq!(
+        (entry.text.as_deref(), entry.edit_count),
+        (Some("Готово 5/10"), 2)
+    );
     assert!(entry.inline_keyboard.is_empty());
 
     let user_message = teloxide::types::MessageId(1);
-    assert_eq!(api_error(setup.bot.edit_message_text(chat, user_message, "x").await), ApiError::MessageCantBeEdited);
-    setup.bot.delete_message(chat, sent.id).await.expect("delete");
+    assert_eq!(
+        api_error(setup.bot.edit_message_text(chat, user_message, "x").await),
+        ApiError::MessageCantBeEdited
+    );
+    setup
+        .bot
+        .delete_message(chat, sent.id)
+        .await
+        .expect("delete");
     assert!(sandbox.bot_messages(user.id)[0].deleted);
-    assert_eq!(api_error(setup.bot.delete_message(chat, sent.id).await), ApiError::MessageToDeleteNotFound);
+    assert_eq!(
+        api_error(setup.bot.delete_message(chat, sent.id).await),
+        ApiError::MessageToDeleteNotFound
+    );
 }
 
 #[tokio::test]
@@ -341,9 +568,18 @@ async fn user_photo_is_downloadable_by_the_bot_with_the_same_bytes() {
     let sandbox = setup.standin.sandbox();
     let user = alice();
     let original = png_image(900, 700, 3);
-    let first = sandbox.send_photo(&user, original.clone(), Some("селфи")).await.expect("user sends a photo");
-    let second = sandbox.send_photo(&user, original.clone(), None).await.expect("same photo again");
-    assert_ne!(first.largest_photo().map(|p| &p.file_id), second.largest_photo().map(|p| &p.file_id));
+    let first = sandbox
+        .send_photo(&user, original.clone(), Some("селфи"))
+        .await
+        .expect("user sends a photo");
+    let second = sandbox
+        .send_photo(&user, original.clone(), None)
+        .await
+        .expect("same photo again");
+    assert_ne!(
+        first.largest_photo().map(|p| &p.file_id),
+        second.largest_photo().map(|p| &p.file_id)
+    );
     assert_eq!(
         first.largest_photo().map(|p| &p.file_unique_id),
         second.largest_photo().map(|p| &p.file_unique_id),
@@ -353,16 +589,31 @@ async fn user_photo_is_downloadable_by_the_bot_with_the_same_bytes() {
     let updates = take_updates(&setup.bot).await;
     let message = message_of(&updates[0]);
     assert_eq!(message.caption(), Some("селфи"));
-    let largest = message.photo().and_then(|sizes| sizes.last()).expect("photo").clone();
+    let largest = message
+        .photo()
+        .and_then(|sizes| sizes.last())
+        .expect("photo")
+        .clone();
     assert_eq!((largest.width, largest.height), (900, 700));
 
-    let file = setup.bot.get_file(largest.file.id.clone()).await.expect("getFile");
+    let file = setup
+        .bot
+        .get_file(largest.file.id.clone())
+        .await
+        .expect("getFile");
     let mut downloaded = Vec::new();
-    setup.bot.download_file(&file.path, &mut downloaded).await.expect("download");
+    setup
+        .bot
+        .download_file(&file.path, &mut downloaded)
+        .await
+        .expect("download");
     assert_eq!(downloaded, original);
 
     let unknown = setup.bot.get_file(FileId("AgACunknown".to_owned())).await;
-    assert_eq!(api_error(unknown), ApiError::Unknown("Bad Request: invalid file_id".to_owned()));
+    assert_eq!(
+        api_error(unknown),
+        ApiError::Unknown("Bad Request: invalid file_id".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -371,40 +622,94 @@ async fn every_user_action_arrives_as_an_update_teloxide_understands() {
     let sandbox = setup.standin.sandbox();
     let user = alice();
     let album = sandbox
-        .send_album(&user, vec![png_image(60, 40, 1), png_image(60, 40, 2)], Some("мои фото"))
+        .send_album(
+            &user,
+            vec![png_image(60, 40, 1), png_image(60, 40, 2)],
+            Some("мои фото"),
+        )
         .await
         .expect("album");
-    sandbox.send_document(&user, FileUpload::new(png_image(80, 60, 4), "IMG_1.png"), None).await.expect("image as file");
-    sandbox.send_document(&user, FileUpload::new(b"%PDF-1.4".to_vec(), "doc.pdf"), None).await.expect("pdf");
+    sandbox
+        .send_document(
+            &user,
+            FileUpload::new(png_image(80, 60, 4), "IMG_1.png"),
+            None,
+        )
+        .await
+        .expect("image as file");
+    sandbox
+        .send_document(
+            &user,
+            FileUpload::new(b"%PDF-1.4".to_vec(), "doc.pdf"),
+            None,
+        )
+        .await
+        .expect("pdf");
     sandbox.send_sticker(&user, "😀").await.expect("sticker");
-    sandbox.send_video(&user, FileUpload::new(vec![0, 0, 0, 24], "clip.mp4"), 3).await.expect("video");
-    sandbox.send_contact(&user, "+79990001122").expect("contact");
+    sandbox
+        .send_video(&user, FileUpload::new(vec![0, 0, 0, 24], "clip.mp4"), 3)
+        .await
+        .expect("video");
+    sandbox
+        .send_contact(&user, "+79990001122")
+        .expect("contact");
     let not_text = sandbox.edit_text(&user, album[0].message_id, "нельзя");
-    assert!(matches!(not_text, Err(UserActionError::NoTextToEdit { .. })), "{not_text:?}");
+    assert!(
+        matches!(not_text, Err(UserActionError::NoTextToEdit { .. })),
+        "{not_text:?}"
+    );
     let text = sandbox.send_text(&user, "опечтка").expect("text");
-    sandbox.edit_text(&user, text.message_id, "опечатка").expect("edit");
-    let group = GroupSpec { id: -100_500, title: "Семья".to_owned() };
-    sandbox.send_group_text(&group, &user, "/start@pinglass_test_bot").expect("group message");
+    sandbox
+        .edit_text(&user, text.message_id, "опечатка")
+        .expect("edit");
+    let group = GroupSpec {
+        id: -100_500,
+        title: "Семья".to_owned(),
+    };
+    sandbox
+        .send_group_text(&group, &user, "/start@pinglass_test_bot")
+        .expect("group message");
     sandbox.block_bot(&user);
 
     let updates = take_updates(&setup.bot).await;
-    assert!(updates.iter().all(|update| !matches!(update.kind, UpdateKind::Error(_))), "{updates:#?}");
+    assert!(
+        updates
+            .iter()
+            .all(|update| !matches!(update.kind, UpdateKind::Error(_))),
+        "{updates:#?}"
+    );
     assert_eq!(updates.len(), 11);
     let media = |index: usize| match &message_of(&updates[index]).kind {
         MessageKind::Common(common) => common.media_kind.clone(),
         other => panic!("expected a common message, got {other:?}"),
     };
     assert!(matches!(media(0), MediaKind::Photo(_)));
-    assert_eq!(message_of(&updates[0]).media_group_id(), message_of(&updates[1]).media_group_id());
+    assert_eq!(
+        message_of(&updates[0]).media_group_id(),
+        message_of(&updates[1]).media_group_id()
+    );
     assert!(message_of(&updates[0]).media_group_id().is_some());
-    let MediaKind::Document(image_file) = media(2) else { panic!("image as file is a document") };
-    assert_eq!(image_file.document.mime_type.map(|mime| mime.to_string()).as_deref(), Some("image/png"));
+    let MediaKind::Document(image_file) = media(2) else {
+        panic!("image as file is a document")
+    };
+    assert_eq!(
+        image_file
+            .document
+            .mime_type
+            .map(|mime| mime.to_string())
+            .as_deref(),
+        Some("image/png")
+    );
     assert!(matches!(media(3), MediaKind::Document(_)));
     assert!(matches!(media(4), MediaKind::Sticker(_)));
     assert!(matches!(media(5), MediaKind::Video(_)));
-    let MediaKind::Contact(contact) = media(6) else { panic!("contact") };
+    let MediaKind::Contact(contact) = media(6) else {
+        panic!("contact")
+    };
     assert_eq!(contact.contact.phone_number, "+79990001122");
-    assert!(matches!(&updates[8].kind, UpdateKind::EditedMessage(edited) if edited.text() == Some("опечатка")));
+    assert!(
+        matches!(&updates[8].kind, UpdateKind::EditedMessage(edited) if edited.text() == Some("опечатка"))
+    );
     assert!(message_of(&updates[9]).chat.is_group());
     assert!(matches!(&updates[10].kind, UpdateKind::MyChatMember(_)));
 }
@@ -416,17 +721,27 @@ async fn a_user_who_blocked_the_bot_gives_403_until_unblocking() {
     let user = alice();
     sandbox.send_text(&user, "/start").expect("user starts");
     sandbox.block_bot(&user);
-    assert_eq!(api_error(setup.bot.send_message(ChatId(user.id), "Вернитесь!").await), ApiError::BotBlocked);
+    assert_eq!(
+        api_error(setup.bot.send_message(ChatId(user.id), "Вернитесь!").await),
+        ApiError::BotBlocked
+    );
     assert!(sandbox.bot_messages(user.id).is_empty());
     sandbox.unblock_bot(&user);
-    setup.bot.send_message(ChatId(user.id), "С возвращением").await.expect("send after unblocking");
+    setup
+        .bot
+        .send_message(ChatId(user.id), "С возвращением")
+        .await
+        .expect("send after unblocking");
 
     // A user who never wrote cannot be written to.
     let stranger = UserSpec::new(2002, "Борис");
     sandbox.register_user(&stranger);
     // Today's wording is "Forbidden: …"; teloxide only knows the old "Unauthorized: …" one.
     let refused = setup.bot.send_message(ChatId(stranger.id), "Привет").await;
-    assert_eq!(api_error(refused), ApiError::Unknown("Forbidden: bot can't initiate conversation with a user".to_owned()));
+    assert_eq!(
+        api_error(refused),
+        ApiError::Unknown("Forbidden: bot can't initiate conversation with a user".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -437,11 +752,20 @@ async fn keyboards_commands_and_chat_actions_are_recorded() {
     sandbox.send_text(&user, "/start").expect("user starts");
     let chat = ChatId(user.id);
 
-    let share = KeyboardMarkup::new(vec![vec![KeyboardButton::new("Поделиться номером").request(ButtonRequest::Contact)]])
-        .resize_keyboard()
-        .one_time_keyboard();
-    setup.bot.send_message(chat, "Нужен телефон для чека").reply_markup(ReplyMarkup::Keyboard(share)).await.expect("send");
-    let keyboard = sandbox.reply_keyboard(user.id).expect("reply keyboard shown");
+    let share = KeyboardMarkup::new(vec![vec![
+        KeyboardButton::new("Поделиться номером").request(ButtonRequest::Contact),
+    ]])
+    .resize_keyboard()
+    .one_time_keyboard();
+    setup
+        .bot
+        .send_message(chat, "Нужен телефон для чека")
+        .reply_markup(ReplyMarkup::Keyboard(share))
+        .await
+        .expect("send");
+    let keyboard = sandbox
+        .reply_keyboard(user.id)
+        .expect("reply keyboard shown");
     assert!(keyboard.rows[0][0].request_contact);
     setup
         .bot
@@ -451,19 +775,41 @@ async fn keyboards_commands_and_chat_actions_are_recorded() {
         .expect("remove keyboard");
     assert!(sandbox.reply_keyboard(user.id).is_none());
 
-    setup.bot.send_chat_action(chat, ChatAction::UploadPhoto).await.expect("chat action");
-    assert_eq!(sandbox.chat_actions(user.id), vec!["upload_photo".to_owned()]);
+    setup
+        .bot
+        .send_chat_action(chat, ChatAction::UploadPhoto)
+        .await
+        .expect("chat action");
+    assert_eq!(
+        sandbox.chat_actions(user.id),
+        vec!["upload_photo".to_owned()]
+    );
 
     setup
         .bot
-        .set_my_commands(vec![BotCommand::new("start", "Начать"), BotCommand::new("help", "Помощь")])
+        .set_my_commands(vec![
+            BotCommand::new("start", "Начать"),
+            BotCommand::new("help", "Помощь"),
+        ])
         .language_code("ru")
         .await
         .expect("setMyCommands");
-    let commands = setup.bot.get_my_commands().language_code("ru").await.expect("getMyCommands");
+    let commands = setup
+        .bot
+        .get_my_commands()
+        .language_code("ru")
+        .await
+        .expect("getMyCommands");
     assert_eq!(commands.len(), 2);
     assert_eq!(sandbox.commands("default", "ru")[1].command, "help");
-    assert!(setup.bot.get_my_commands().await.expect("default language").is_empty());
+    assert!(
+        setup
+            .bot
+            .get_my_commands()
+            .await
+            .expect("default language")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -473,7 +819,11 @@ async fn sending_past_the_per_chat_limit_gives_retry_after_and_sends_nothing() {
     let user = alice();
     sandbox.send_text(&user, "/start").expect("user starts");
     for index in 0..3 {
-        setup.bot.send_message(ChatId(user.id), format!("сообщение {index}")).await.expect("within the burst");
+        setup
+            .bot
+            .send_message(ChatId(user.id), format!("сообщение {index}"))
+            .await
+            .expect("within the burst");
     }
     let refused = setup.bot.send_message(ChatId(user.id), "лишнее").await;
     match refused {
@@ -488,36 +838,80 @@ async fn sending_past_the_per_chat_limit_gives_retry_after_and_sends_nothing() {
 
 #[tokio::test]
 async fn throttle_keeps_ten_messages_to_one_chat_under_the_limit() {
-    // Faster limits keep the test short; Throttle is configured to match them.
-    let limits = RateLimits { per_chat_per_sec: 5.0, per_chat_burst: 6, global_per_sec: 30.0, global_burst: 30, enabled: true };
+    // Faster limits keep the test short. Throttle is set just under them (4 a second against
+    // 5), as a bot should be, so that network jitter between its batches cannot cause a 429.
+    let limits = RateLimits {
+        per_chat_per_sec: 5.0,
+        per_chat_burst: 5,
+        global_per_sec: 30.0,
+        global_burst: 30,
+        enabled: true,
+    };
     let setup = setup_with_limits(limits).await;
     let sandbox = setup.standin.sandbox();
     let blasted = UserSpec::new(3003, "Вера");
     let throttled = alice();
     sandbox.send_text(&blasted, "/start").expect("user starts");
-    sandbox.send_text(&throttled, "/start").expect("user starts");
+    sandbox
+        .send_text(&throttled, "/start")
+        .expect("user starts");
 
     // Without Throttle, ten messages at once overrun the chat's limit.
-    let blast = (0..10).map(|index| setup.bot.send_message(ChatId(blasted.id), format!("{index}")).into_future());
+    let blast = (0..10).map(|index| {
+        setup
+            .bot
+            .send_message(ChatId(blasted.id), format!("{index}"))
+            .into_future()
+    });
     let blast_results = futures::future::join_all(blast).await;
-    assert!(blast_results.iter().any(|result| matches!(result, Err(RequestError::RetryAfter(_)))));
+    assert!(
+        blast_results
+            .iter()
+            .any(|result| matches!(result, Err(RequestError::RetryAfter(_))))
+    );
     let refused_before = sandbox.counters().too_many_requests;
     assert!(refused_before > 0);
 
-    let bot = setup.bot.clone().throttle(Limits { messages_per_sec_chat: 5, ..Limits::default() });
-    let sends = (0..10).map(|index| bot.send_message(ChatId(throttled.id), format!("{index}")).into_future());
+    let bot = setup.bot.clone().throttle(Limits {
+        messages_per_sec_chat: 4,
+        ..Limits::default()
+    });
+    let sends = (0..10).map(|index| {
+        bot.send_message(ChatId(throttled.id), format!("{index}"))
+            .into_future()
+    });
     let results = futures::future::join_all(sends).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert_eq!(sandbox.counters().too_many_requests, refused_before, "Throttle caused no 429");
+    assert_eq!(
+        sandbox.counters().too_many_requests,
+        refused_before,
+        "Throttle caused no 429"
+    );
     assert_eq!(sandbox.counters().messages_sent(throttled.id), 10);
 }
 
 #[tokio::test]
 async fn the_chat_page_and_its_json_api_drive_the_same_chat() {
     let setup = setup().await;
-    let client = reqwest::Client::builder().timeout(WAIT).build().expect("client");
-    let page = client.get(setup.standin.chat_page_url()).send().await.expect("page").text().await.expect("html");
-    for marker in ["id=\"text-input\"", "id=\"send-button\"", "id=\"file-input\"", "bot-message", "inline-button"] {
+    let client = reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .expect("client");
+    let page = client
+        .get(setup.standin.chat_page_url())
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    for marker in [
+        "id=\"text-input\"",
+        "id=\"send-button\"",
+        "id=\"file-input\"",
+        "bot-message",
+        "inline-button",
+    ] {
         assert!(page.contains(marker), "the page has {marker}");
     }
 
@@ -536,8 +930,13 @@ async fn the_chat_page_and_its_json_api_drive_the_same_chat() {
     let updates = take_updates(&setup.bot).await;
     assert_eq!(message_of(&updates[0]).text(), Some("/start"));
 
-    let photo = reqwest::multipart::Part::bytes(png_image(50, 40, 5)).file_name("a.png").mime_str("image/png").expect("mime");
-    let form = reqwest::multipart::Form::new().text("user", user.to_string()).part("files", photo);
+    let photo = reqwest::multipart::Part::bytes(png_image(50, 40, 5))
+        .file_name("a.png")
+        .mime_str("image/png")
+        .expect("mime");
+    let form = reqwest::multipart::Form::new()
+        .text("user", user.to_string())
+        .part("files", photo);
     let answer: serde_json::Value = client
         .post(api.join("sandbox/api/send_files").expect("url"))
         .multipart(form)
@@ -547,9 +946,16 @@ async fn the_chat_page_and_its_json_api_drive_the_same_chat() {
         .json()
         .await
         .expect("json");
-    assert_eq!(answer["entries"][0]["photo"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        answer["entries"][0]["photo"].as_array().map(Vec::len),
+        Some(1)
+    );
 
-    setup.bot.send_message(ChatId(77), "Добро пожаловать").await.expect("bot replies");
+    setup
+        .bot
+        .send_message(ChatId(77), "Добро пожаловать")
+        .await
+        .expect("bot replies");
     let history: serde_json::Value = client
         .get(api.join("sandbox/api/history?chat_id=77").expect("url"))
         .send()
@@ -562,4 +968,42 @@ async fn the_chat_page_and_its_json_api_drive_the_same_chat() {
     assert_eq!(entries.len(), 3);
     assert_eq!(entries[2]["sender"]["kind"], "bot");
     assert_eq!(entries[2]["text"], "Добро пожаловать");
+}
+
+#[tokio::test]
+async fn a_teloxide_dispatcher_with_default_polling_works_against_the_stand_in() {
+    let setup = setup().await;
+    let sandbox = setup.standin.sandbox();
+    let user = alice();
+    let handler = Update::filter_message().endpoint(|bot: Bot, message: Message| async move {
+        let text = format!("эхо: {}", message.text().unwrap_or_default());
+        bot.send_message(message.chat.id, text).await?;
+        respond(())
+    });
+    let mut dispatcher = Dispatcher::builder(setup.bot.clone(), handler).build();
+    let shutdown = dispatcher.shutdown_token();
+    let running = tokio::spawn(async move { dispatcher.dispatch().await });
+
+    sandbox.send_text(&user, "привет").expect("user writes");
+    let replies = sandbox
+        .wait_for_bot_message_count(user.id, 1, WAIT)
+        .await
+        .expect("the bot replies");
+    assert_eq!(replies[0].text.as_deref(), Some("эхо: привет"));
+    let counters = sandbox.counters();
+    assert_eq!(
+        counters.requests("getWebhookInfo"),
+        1,
+        "teloxide checks for a webhook first"
+    );
+    assert!(counters.errors_per_status.is_empty(), "{counters:?}");
+
+    let stopping = shutdown.shutdown().expect("the dispatcher is running");
+    tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("the dispatcher stops");
+    tokio::time::timeout(WAIT, running)
+        .await
+        .expect("dispatch returns")
+        .expect("task");
 }

@@ -19,11 +19,14 @@ use serde_json::{Map, Value, json};
 
 use super::{
     files::{
-        FileError, FileKind, MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES, StoredFile, extension_for, mime_type_for,
-        prepare_photo, prepare_plain_file,
+        FileError, FileKind, MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES, StoredFile, extension_for,
+        mime_type_for, prepare_photo, prepare_plain_file,
     },
     formatting::{apply_parse_mode, utf16_len},
-    model::{BotCommandSpec, CallbackAnswer, ChatEntry, EntrySender, InlineButton, KeyboardButton, MessageEntity, PhotoSize, ReplyKeyboard},
+    model::{
+        BotCommandSpec, CallbackAnswer, ChatEntry, EntrySender, InlineButton, KeyboardButton,
+        MessageEntity, PhotoSize, ReplyKeyboard,
+    },
     shapes::get_me_json,
     world::{ChatState, Shared, World, now_unix},
 };
@@ -53,31 +56,59 @@ pub(crate) struct ApiFailure {
 
 impl ApiFailure {
     pub(crate) fn bad_request(detail: impl AsRef<str>) -> Self {
-        Self { status: 400, description: format!("Bad Request: {}", detail.as_ref()), retry_after: None }
+        Self {
+            status: 400,
+            description: format!("Bad Request: {}", detail.as_ref()),
+            retry_after: None,
+        }
     }
 
     fn forbidden(detail: &str) -> Self {
-        Self { status: 403, description: format!("Forbidden: {detail}"), retry_after: None }
+        Self {
+            status: 403,
+            description: format!("Forbidden: {detail}"),
+            retry_after: None,
+        }
     }
 
     fn conflict(detail: &str) -> Self {
-        Self { status: 409, description: format!("Conflict: {detail}"), retry_after: None }
+        Self {
+            status: 409,
+            description: format!("Conflict: {detail}"),
+            retry_after: None,
+        }
     }
 
     fn too_many_requests(retry_after: u64) -> Self {
-        Self { status: 429, description: format!("Too Many Requests: retry after {retry_after}"), retry_after: Some(retry_after) }
+        Self {
+            status: 429,
+            description: format!("Too Many Requests: retry after {retry_after}"),
+            retry_after: Some(retry_after),
+        }
     }
 
     fn not_found() -> Self {
-        Self { status: 404, description: "Not Found".to_owned(), retry_after: None }
+        Self {
+            status: 404,
+            description: "Not Found".to_owned(),
+            retry_after: None,
+        }
     }
 
     fn unauthorized() -> Self {
-        Self { status: 401, description: "Unauthorized".to_owned(), retry_after: None }
+        Self {
+            status: 401,
+            description: "Unauthorized".to_owned(),
+            retry_after: None,
+        }
     }
 
     fn entity_too_large() -> Self {
-        Self { status: 413, description: "Request Entity Too Large".to_owned(), retry_after: None }
+        Self {
+            status: 413,
+            description: "Request Entity Too Large".to_owned(),
+            retry_after: None,
+        }
     }
 
     fn body(&self) -> Value {
@@ -102,7 +133,11 @@ impl From<FileError> for ApiFailure {
         match error {
             FileError::Io(source) => {
                 tracing::error!(error = %source, "the stand-in could not store a file");
-                Self { status: 500, description: "Internal Server Error: could not store the file".to_owned(), retry_after: None }
+                Self {
+                    status: 500,
+                    description: "Internal Server Error: could not store the file".to_owned(),
+                    retry_after: None,
+                }
             }
             other => Self::bad_request(other.to_string()),
         }
@@ -187,24 +222,35 @@ impl BotRequest {
     }
 
     fn chat_id(&self) -> Result<i64, ApiFailure> {
-        let Some(raw) = self.string("chat_id").filter(|text| !text.trim().is_empty()) else {
+        let Some(raw) = self
+            .string("chat_id")
+            .filter(|text| !text.trim().is_empty())
+        else {
             return Err(ApiFailure::bad_request("chat_id is empty"));
         };
-        raw.trim().parse::<i64>().map_err(|_| ApiFailure::bad_request("chat not found"))
+        raw.trim()
+            .parse::<i64>()
+            .map_err(|_| ApiFailure::bad_request("chat not found"))
     }
 
     fn message_id(&self) -> Result<i64, ApiFailure> {
         if self.has("inline_message_id") && !self.has("message_id") {
-            return Err(ApiFailure::bad_request("inline messages are not supported by the stand-in"));
+            return Err(ApiFailure::bad_request(
+                "inline messages are not supported by the stand-in",
+            ));
         }
-        self.integer("message_id")?.ok_or_else(|| ApiFailure::bad_request("message identifier is not specified"))
+        self.integer("message_id")?
+            .ok_or_else(|| ApiFailure::bad_request("message identifier is not specified"))
     }
 
     /// The message this one replies to: `reply_parameters.message_id` or `reply_to_message_id`.
     fn reply_to(&self) -> Result<Option<(i64, bool)>, ApiFailure> {
         if let Some(parameters) = self.json("reply_parameters")? {
             let message_id = parameters.get("message_id").and_then(Value::as_i64);
-            let allow = parameters.get("allow_sending_without_reply").and_then(Value::as_bool).unwrap_or(false);
+            let allow = parameters
+                .get("allow_sending_without_reply")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             return Ok(message_id.map(|id| (id, allow)));
         }
         let allow = self.flag("allow_sending_without_reply");
@@ -243,7 +289,9 @@ async fn parse_request(request: Request) -> Result<BotRequest, ApiFailure> {
     let mut parsed = BotRequest::default();
     if let Some(query) = request.uri().query() {
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            parsed.params.insert(key.into_owned(), Value::String(value.into_owned()));
+            parsed
+                .params
+                .insert(key.into_owned(), Value::String(value.into_owned()));
         }
     }
     let content_type = request
@@ -256,7 +304,9 @@ async fn parse_request(request: Request) -> Result<BotRequest, ApiFailure> {
     if content_type.starts_with("multipart/form-data") {
         let mut multipart = Multipart::from_request(request, &())
             .await
-            .map_err(|rejection| ApiFailure::bad_request(format!("can't parse multipart body: {rejection}")))?;
+            .map_err(|rejection| {
+                ApiFailure::bad_request(format!("can't parse multipart body: {rejection}"))
+            })?;
         loop {
             let field = match multipart.next_field().await {
                 Ok(Some(field)) => field,
@@ -264,7 +314,11 @@ async fn parse_request(request: Request) -> Result<BotRequest, ApiFailure> {
                 Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     return Err(ApiFailure::entity_too_large());
                 }
-                Err(error) => return Err(ApiFailure::bad_request(format!("can't parse multipart body: {error}"))),
+                Err(error) => {
+                    return Err(ApiFailure::bad_request(format!(
+                        "can't parse multipart body: {error}"
+                    )));
+                }
             };
             let name = field.name().unwrap_or_default().to_owned();
             let file_name = field.file_name().map(str::to_owned);
@@ -277,7 +331,14 @@ async fn parse_request(request: Request) -> Result<BotRequest, ApiFailure> {
                 }
             })?;
             if file_name.is_some() {
-                parsed.uploads.insert(name, Upload { file_name, content_type: part_content_type, bytes });
+                parsed.uploads.insert(
+                    name,
+                    Upload {
+                        file_name,
+                        content_type: part_content_type,
+                        bytes,
+                    },
+                );
             } else {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 parsed.params.insert(name, Value::String(text));
@@ -294,7 +355,9 @@ async fn parse_request(request: Request) -> Result<BotRequest, ApiFailure> {
     }
     if content_type.starts_with("application/x-www-form-urlencoded") {
         for (key, value) in url::form_urlencoded::parse(&body) {
-            parsed.params.insert(key.into_owned(), Value::String(value.into_owned()));
+            parsed
+                .params
+                .insert(key.into_owned(), Value::String(value.into_owned()));
         }
         return Ok(parsed);
     }
@@ -334,7 +397,9 @@ fn canonical_method(method: &str) -> Option<&'static str> {
         "close",
         "getChat",
     ];
-    METHODS.into_iter().find(|known| known.eq_ignore_ascii_case(method))
+    METHODS
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(method))
 }
 
 async fn bot_endpoint(
@@ -342,10 +407,10 @@ async fn bot_endpoint(
     Path((bot_segment, method)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let Some(token) = bot_segment.strip_prefix("bot") else {
+    if !bot_segment.starts_with("bot") {
         return ApiFailure::not_found().into_response();
-    };
-    if token != shared.token {
+    }
+    if !shared.accepts_bot_segment(&bot_segment) {
         return ApiFailure::unauthorized().into_response();
     }
     let Some(method) = canonical_method(&method) else {
@@ -421,11 +486,25 @@ impl Drop for ActivePoll<'_> {
 
 async fn get_updates(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
     let offset = request.integer("offset")?.unwrap_or(0);
-    let limit = usize::try_from(request.integer("limit")?.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
-    let timeout_seconds = request.integer("timeout")?.unwrap_or(0).clamp(0, MAX_LONG_POLL_SECONDS);
+    let limit =
+        usize::try_from(request.integer("limit")?.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
+    let timeout_seconds = request
+        .integer("timeout")?
+        .unwrap_or(0)
+        .clamp(0, MAX_LONG_POLL_SECONDS);
     let allowed_updates = match request.json("allowed_updates")? {
-        Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>()),
-        Some(_) => return Err(ApiFailure::bad_request("can't parse allowed_updates JSON object")),
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        ),
+        Some(_) => {
+            return Err(ApiFailure::bad_request(
+                "can't parse allowed_updates JSON object",
+            ));
+        }
         None => None,
     };
 
@@ -469,7 +548,7 @@ async fn get_updates(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
             .take(limit)
             .map(|update| update.to_json())
             .collect();
-        (!updates.is_empty()).then(|| Ok(Value::Array(updates)))
+        (!updates.is_empty()).then_some(Ok(Value::Array(updates)))
     };
 
     if timeout_seconds == 0 {
@@ -477,7 +556,10 @@ async fn get_updates(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
     }
     let _active = ActivePoll::start(shared);
     let timeout = Duration::from_secs(u64::try_from(timeout_seconds).unwrap_or(0));
-    shared.wait_until(timeout, collect).await.unwrap_or_else(|| Ok(json!([])))
+    shared
+        .wait_until(timeout, collect)
+        .await
+        .unwrap_or_else(|| Ok(json!([])))
 }
 
 fn delete_webhook(shared: &Shared, request: &BotRequest) -> ApiResult {
@@ -496,7 +578,9 @@ fn set_webhook(shared: &Shared, request: &BotRequest) -> ApiResult {
         world.webhook_url = None;
     } else {
         if !url.starts_with("https://") {
-            return Err(ApiFailure::bad_request("bad webhook: HTTPS url must be provided for webhook"));
+            return Err(ApiFailure::bad_request(
+                "bad webhook: HTTPS url must be provided for webhook",
+            ));
         }
         world.webhook_url = Some(url);
     }
@@ -520,9 +604,19 @@ fn scope_key(request: &BotRequest) -> Result<(String, String), ApiFailure> {
     let key = match scope {
         None => "default".to_owned(),
         Some(scope) => {
-            let kind = scope.get("type").and_then(Value::as_str).unwrap_or("default").to_owned();
-            let chat = scope.get("chat_id").map(|id| format!(":{id}")).unwrap_or_default();
-            let user = scope.get("user_id").map(|id| format!(":{id}")).unwrap_or_default();
+            let kind = scope
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned();
+            let chat = scope
+                .get("chat_id")
+                .map(|id| format!(":{id}"))
+                .unwrap_or_default();
+            let user = scope
+                .get("user_id")
+                .map(|id| format!(":{id}"))
+                .unwrap_or_default();
             format!("{kind}{chat}{user}")
         }
     };
@@ -532,18 +626,31 @@ fn scope_key(request: &BotRequest) -> Result<(String, String), ApiFailure> {
 
 fn set_my_commands(shared: &Shared, request: &BotRequest) -> ApiResult {
     let Some(Value::Array(items)) = request.json("commands")? else {
-        return Err(ApiFailure::bad_request("parameter \"commands\" is required"));
+        return Err(ApiFailure::bad_request(
+            "parameter \"commands\" is required",
+        ));
     };
     if items.len() > 100 {
         return Err(ApiFailure::bad_request("too many commands specified"));
     }
     let mut commands = Vec::new();
     for item in items {
-        let command = item.get("command").and_then(Value::as_str).unwrap_or_default().trim_start_matches('/').to_owned();
-        let description = item.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let command = item
+            .get("command")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned();
+        let description = item
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let valid_command = !command.is_empty()
             && command.len() <= 32
-            && command.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && command
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid_command {
             return Err(ApiFailure::bad_request("BOT_COMMAND_INVALID"));
         }
@@ -551,7 +658,10 @@ fn set_my_commands(shared: &Shared, request: &BotRequest) -> ApiResult {
         if description_length == 0 || description_length > 256 {
             return Err(ApiFailure::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
         }
-        commands.push(BotCommandSpec { command, description });
+        commands.push(BotCommandSpec {
+            command,
+            description,
+        });
     }
     let key = scope_key(request)?;
     shared.lock().commands.insert(key, commands);
@@ -584,12 +694,19 @@ enum ReplyMarkupSpec {
 
 fn parse_inline_button(value: &Value) -> Result<InlineButton, ApiFailure> {
     let Some(object) = value.as_object() else {
-        return Err(ApiFailure::bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object"));
+        return Err(ApiFailure::bad_request(
+            "can't parse inline keyboard button: InlineKeyboardButton must be an Object",
+        ));
     };
     let Some(text) = object.get("text").and_then(Value::as_str) else {
-        return Err(ApiFailure::bad_request("can't parse inline keyboard button: Field \"text\" must be of type String"));
+        return Err(ApiFailure::bad_request(
+            "can't parse inline keyboard button: Field \"text\" must be of type String",
+        ));
     };
-    let callback_data = object.get("callback_data").and_then(Value::as_str).map(str::to_owned);
+    let callback_data = object
+        .get("callback_data")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let url = object.get("url").and_then(Value::as_str).map(str::to_owned);
     if let Some(data) = &callback_data
         && (data.is_empty() || data.len() > MAX_CALLBACK_DATA_BYTES)
@@ -597,7 +714,8 @@ fn parse_inline_button(value: &Value) -> Result<InlineButton, ApiFailure> {
         return Err(ApiFailure::bad_request("BUTTON_DATA_INVALID"));
     }
     if let Some(link) = &url {
-        let valid = url::Url::parse(link).is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https" | "tg"));
+        let valid = url::Url::parse(link)
+            .is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https" | "tg"));
         if !valid {
             return Err(ApiFailure::bad_request("BUTTON_URL_INVALID"));
         }
@@ -618,7 +736,11 @@ fn parse_inline_button(value: &Value) -> Result<InlineButton, ApiFailure> {
             "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
         ));
     }
-    Ok(InlineButton { text: text.to_owned(), callback_data, url })
+    Ok(InlineButton {
+        text: text.to_owned(),
+        callback_data,
+        url,
+    })
 }
 
 fn parse_reply_markup(value: Option<Value>) -> Result<Option<ReplyMarkupSpec>, ApiFailure> {
@@ -628,40 +750,65 @@ fn parse_reply_markup(value: Option<Value>) -> Result<Option<ReplyMarkupSpec>, A
     };
     if let Some(rows) = object.get("inline_keyboard") {
         let Some(rows) = rows.as_array() else {
-            return Err(ApiFailure::bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array"));
+            return Err(ApiFailure::bad_request(
+                "field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array",
+            ));
         };
         let mut parsed = Vec::new();
         for row in rows {
             let Some(buttons) = row.as_array() else {
-                return Err(ApiFailure::bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays"));
+                return Err(ApiFailure::bad_request(
+                    "field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays",
+                ));
             };
-            parsed.push(buttons.iter().map(parse_inline_button).collect::<Result<Vec<_>, _>>()?);
+            parsed.push(
+                buttons
+                    .iter()
+                    .map(parse_inline_button)
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
         }
         return Ok(Some(ReplyMarkupSpec::Inline(parsed)));
     }
     if let Some(rows) = object.get("keyboard") {
         let Some(rows) = rows.as_array() else {
-            return Err(ApiFailure::bad_request("field \"keyboard\" of the ReplyKeyboardMarkup should be an Array"));
+            return Err(ApiFailure::bad_request(
+                "field \"keyboard\" of the ReplyKeyboardMarkup should be an Array",
+            ));
         };
         let mut parsed = Vec::new();
         for row in rows {
             let Some(buttons) = row.as_array() else {
-                return Err(ApiFailure::bad_request("field \"keyboard\" of the ReplyKeyboardMarkup should be an Array of Arrays"));
+                return Err(ApiFailure::bad_request(
+                    "field \"keyboard\" of the ReplyKeyboardMarkup should be an Array of Arrays",
+                ));
             };
             let mut parsed_row = Vec::new();
             for button in buttons {
                 let (text, request_contact) = match button {
                     Value::String(text) => (text.clone(), false),
                     Value::Object(fields) => (
-                        fields.get("text").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        fields.get("request_contact").and_then(Value::as_bool).unwrap_or(false),
+                        fields
+                            .get("text")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        fields
+                            .get("request_contact")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                     ),
                     _ => (String::new(), false),
                 };
                 if text.is_empty() {
-                    return Err(ApiFailure::bad_request("can't parse keyboard button: Field \"text\" must be of type String"));
+                    return Err(ApiFailure::bad_request(
+                        "can't parse keyboard button: Field \"text\" must be of type String",
+                    ));
                 }
-                parsed_row.push(KeyboardButton { text, request_contact });
+                parsed_row.push(KeyboardButton {
+                    text,
+                    request_contact,
+                });
             }
             parsed.push(parsed_row);
         }
@@ -671,7 +818,10 @@ fn parse_reply_markup(value: Option<Value>) -> Result<Option<ReplyMarkupSpec>, A
             resize_keyboard: flag("resize_keyboard"),
             one_time_keyboard: flag("one_time_keyboard"),
             is_persistent: flag("is_persistent"),
-            input_field_placeholder: object.get("input_field_placeholder").and_then(Value::as_str).map(str::to_owned),
+            input_field_placeholder: object
+                .get("input_field_placeholder")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })));
     }
     if object.get("remove_keyboard").and_then(Value::as_bool) == Some(true) {
@@ -680,7 +830,9 @@ fn parse_reply_markup(value: Option<Value>) -> Result<Option<ReplyMarkupSpec>, A
     if object.get("force_reply").and_then(Value::as_bool) == Some(true) {
         return Ok(Some(ReplyMarkupSpec::ForceReply));
     }
-    Err(ApiFailure::bad_request("can't parse reply keyboard markup JSON object"))
+    Err(ApiFailure::bad_request(
+        "can't parse reply keyboard markup JSON object",
+    ))
 }
 
 fn apply_markup(entry: &mut ChatEntry, chat: &mut ChatState, markup: &Option<ReplyMarkupSpec>) {
@@ -699,14 +851,20 @@ fn apply_markup(entry: &mut ChatEntry, chat: &mut ChatState, markup: &Option<Rep
 }
 
 /// Text (or caption) after `parse_mode`, or explicit entities when no `parse_mode` is given.
-fn formatted_text(request: &BotRequest, text: &str, entities_field: &str) -> Result<(String, Vec<MessageEntity>), ApiFailure> {
+fn formatted_text(
+    request: &BotRequest,
+    text: &str,
+    entities_field: &str,
+) -> Result<(String, Vec<MessageEntity>), ApiFailure> {
     let parse_mode = request.string("parse_mode");
-    let (plain, mut entities) = apply_parse_mode(text, parse_mode.as_deref()).map_err(ApiFailure::bad_request)?;
+    let (plain, mut entities) =
+        apply_parse_mode(text, parse_mode.as_deref()).map_err(ApiFailure::bad_request)?;
     if parse_mode.is_none()
         && let Some(explicit) = request.json(entities_field)?
     {
-        entities = serde_json::from_value(explicit)
-            .map_err(|_| ApiFailure::bad_request(format!("can't parse {entities_field} JSON object")))?;
+        entities = serde_json::from_value(explicit).map_err(|_| {
+            ApiFailure::bad_request(format!("can't parse {entities_field} JSON object"))
+        })?;
     }
     Ok((plain, entities))
 }
@@ -725,7 +883,9 @@ fn caption(request: &BotRequest) -> Result<(Option<String>, Vec<MessageEntity>),
 /// Checks that the bot may write to a chat: it exists and the user has not blocked the bot.
 fn check_sendable(world: &World, chat_id: i64) -> Result<(), ApiFailure> {
     match world.chats.get(&chat_id) {
-        None if world.users.contains_key(&chat_id) => Err(ApiFailure::forbidden("bot can't initiate conversation with a user")),
+        None if world.users.contains_key(&chat_id) => Err(ApiFailure::forbidden(
+            "bot can't initiate conversation with a user",
+        )),
         None => Err(ApiFailure::bad_request("chat not found")),
         Some(chat) if chat.blocked => Err(ApiFailure::forbidden("bot was blocked by the user")),
         Some(_) => Ok(()),
@@ -741,7 +901,11 @@ struct Delivery {
 
 /// Sends `contents.len()` messages as one call: checks the chat, the reply target and the
 /// limits, then appends the messages and returns their JSON. Nothing is sent on failure.
-fn deliver(shared: &Shared, delivery: Delivery, contents: Vec<ChatEntry>) -> Result<Vec<Value>, ApiFailure> {
+fn deliver(
+    shared: &Shared,
+    delivery: Delivery,
+    contents: Vec<ChatEntry>,
+) -> Result<Vec<Value>, ApiFailure> {
     let count = u32::try_from(contents.len()).unwrap_or(u32::MAX);
     let mut world = shared.lock();
     check_sendable(&world, delivery.chat_id)?;
@@ -758,7 +922,10 @@ fn deliver(shared: &Shared, delivery: Delivery, contents: Vec<ChatEntry>) -> Res
             return Err(ApiFailure::bad_request("message to be replied not found"));
         }
     }
-    world.limiter.try_send(delivery.chat_id, count, Instant::now()).map_err(ApiFailure::too_many_requests)?;
+    world
+        .limiter
+        .try_send(delivery.chat_id, count, Instant::now())
+        .map_err(ApiFailure::too_many_requests)?;
     world.count_sent(delivery.chat_id, u64::from(count));
     let date = now_unix();
     let Some(chat) = world.chats.get_mut(&delivery.chat_id) else {
@@ -801,12 +968,21 @@ fn send_message(shared: &Shared, request: &BotRequest) -> ApiResult {
     entry.text = Some(text);
     entry.entities = entities;
     entry.parse_mode = request.string("parse_mode");
-    let delivery = Delivery { chat_id, reply_to: request.reply_to()?, markup };
-    deliver(shared, delivery, vec![entry])?.pop().ok_or_else(|| ApiFailure::bad_request("message was not sent"))
+    let delivery = Delivery {
+        chat_id,
+        reply_to: request.reply_to()?,
+        markup,
+    };
+    deliver(shared, delivery, vec![entry])?
+        .pop()
+        .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
 }
 
 /// Turns an uploaded or referenced photo into its sizes.
-async fn resolve_photo(shared: &Arc<Shared>, input: InputFileRef) -> Result<Vec<PhotoSize>, ApiFailure> {
+async fn resolve_photo(
+    shared: &Arc<Shared>,
+    input: InputFileRef,
+) -> Result<Vec<PhotoSize>, ApiFailure> {
     match input {
         InputFileRef::FileId(file_id) => {
             let world = shared.lock();
@@ -814,15 +990,21 @@ async fn resolve_photo(shared: &Arc<Shared>, input: InputFileRef) -> Result<Vec<
                 return Ok(sizes.clone());
             }
             match world.files.get(&file_id) {
-                Some(file) => Err(ApiFailure::bad_request(format!("can't use file of type {} as Photo", file.kind.type_name()))),
-                None => Err(ApiFailure::bad_request("wrong file identifier/HTTP URL specified")),
+                Some(file) => Err(ApiFailure::bad_request(format!(
+                    "can't use file of type {} as Photo",
+                    file.kind.type_name()
+                ))),
+                None => Err(ApiFailure::bad_request(
+                    "wrong file identifier/HTTP URL specified",
+                )),
             }
         }
         InputFileRef::Upload(upload) => {
             let files_dir = shared.files_dir.clone();
-            let prepared = tokio::task::spawn_blocking(move || prepare_photo(&files_dir, &upload.bytes))
-                .await
-                .map_err(|_| ApiFailure::bad_request("IMAGE_PROCESS_FAILED"))??;
+            let prepared =
+                tokio::task::spawn_blocking(move || prepare_photo(&files_dir, &upload.bytes))
+                    .await
+                    .map_err(|_| ApiFailure::bad_request("IMAGE_PROCESS_FAILED"))??;
             let sizes = shared.lock().register_photo(&prepared);
             Ok(sizes)
         }
@@ -830,31 +1012,50 @@ async fn resolve_photo(shared: &Arc<Shared>, input: InputFileRef) -> Result<Vec<
 }
 
 /// Turns an uploaded or referenced document into a stored file.
-async fn resolve_document(shared: &Arc<Shared>, input: InputFileRef) -> Result<StoredFile, ApiFailure> {
+async fn resolve_document(
+    shared: &Arc<Shared>,
+    input: InputFileRef,
+) -> Result<StoredFile, ApiFailure> {
     match input {
         InputFileRef::FileId(file_id) => {
             let world = shared.lock();
             match world.files.get(&file_id) {
                 Some(file) if file.kind == FileKind::Document => Ok(file.clone()),
-                Some(file) => Err(ApiFailure::bad_request(format!("can't use file of type {} as Document", file.kind.type_name()))),
-                None => Err(ApiFailure::bad_request("wrong file identifier/HTTP URL specified")),
+                Some(file) => Err(ApiFailure::bad_request(format!(
+                    "can't use file of type {} as Document",
+                    file.kind.type_name()
+                ))),
+                None => Err(ApiFailure::bad_request(
+                    "wrong file identifier/HTTP URL specified",
+                )),
             }
         }
         InputFileRef::Upload(upload) => {
             if upload.bytes.len() > MAX_UPLOAD_BYTES {
                 return Err(ApiFailure::entity_too_large());
             }
-            let file_name = upload.file_name.clone().filter(|name| !name.is_empty()).unwrap_or_else(|| "file".to_owned());
+            let file_name = upload
+                .file_name
+                .clone()
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "file".to_owned());
             let mime_type = match upload.content_type.as_deref() {
                 Some(declared) if declared != "application/octet-stream" => declared.to_owned(),
                 _ => mime_type_for(&file_name).to_owned(),
             };
             let extension = extension_for(Some(&file_name), Some(&mime_type));
             let files_dir = shared.files_dir.clone();
-            let prepared = tokio::task::spawn_blocking(move || prepare_plain_file(&files_dir, "document", &upload.bytes, &extension))
-                .await
-                .map_err(|_| ApiFailure::bad_request("file could not be stored"))??;
-            Ok(shared.lock().register_file(&prepared, FileKind::Document, Some(file_name), Some(mime_type)))
+            let prepared = tokio::task::spawn_blocking(move || {
+                prepare_plain_file(&files_dir, "document", &upload.bytes, &extension)
+            })
+            .await
+            .map_err(|_| ApiFailure::bad_request("file could not be stored"))??;
+            Ok(shared.lock().register_file(
+                &prepared,
+                FileKind::Document,
+                Some(file_name),
+                Some(mime_type),
+            ))
         }
     }
 }
@@ -874,7 +1075,9 @@ async fn send_photo(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
     let (caption, caption_entities) = caption(request)?;
     let markup = parse_reply_markup(request.json("reply_markup")?)?;
     let reply_to = request.reply_to()?;
-    let input = request.input_file("photo")?.ok_or_else(|| ApiFailure::bad_request("there is no photo in the request"))?;
+    let input = request
+        .input_file("photo")?
+        .ok_or_else(|| ApiFailure::bad_request("there is no photo in the request"))?;
     check_sendable(&shared.lock(), chat_id)?;
     let photo = resolve_photo(shared, input).await?;
     let mut entry = bot_entry();
@@ -882,9 +1085,17 @@ async fn send_photo(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
     entry.caption = caption;
     entry.caption_entities = caption_entities;
     entry.parse_mode = request.string("parse_mode");
-    deliver(shared, Delivery { chat_id, reply_to, markup }, vec![entry])?
-        .pop()
-        .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
+    deliver(
+        shared,
+        Delivery {
+            chat_id,
+            reply_to,
+            markup,
+        },
+        vec![entry],
+    )?
+    .pop()
+    .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
 }
 
 async fn send_document(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
@@ -902,9 +1113,17 @@ async fn send_document(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult 
     entry.caption = caption;
     entry.caption_entities = caption_entities;
     entry.parse_mode = request.string("parse_mode");
-    deliver(shared, Delivery { chat_id, reply_to, markup }, vec![entry])?
-        .pop()
-        .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
+    deliver(
+        shared,
+        Delivery {
+            chat_id,
+            reply_to,
+            markup,
+        },
+        vec![entry],
+    )?
+    .pop()
+    .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
 }
 
 async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
@@ -919,24 +1138,48 @@ async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest) -> ApiResu
         0 => return Err(ApiFailure::bad_request("there are no messages to send")),
         // Deliberately strict: the Bot API documents 2–10 items (the real server quietly
         // sends a single item as a plain message).
-        1 => return Err(ApiFailure::bad_request("media group must include 2-10 items")),
-        count if count > 10 => return Err(ApiFailure::bad_request("too many messages to send as an album")),
+        1 => {
+            return Err(ApiFailure::bad_request(
+                "media group must include 2-10 items",
+            ));
+        }
+        count if count > 10 => {
+            return Err(ApiFailure::bad_request(
+                "too many messages to send as an album",
+            ));
+        }
         _ => {}
     }
     let mut kinds = Vec::new();
     let mut parsed = Vec::new();
     for item in &items {
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let reference = item.get("media").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let reference = item
+            .get("media")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         if reference.is_empty() {
-            return Err(ApiFailure::bad_request("can't parse InputMedia: media not found"));
+            return Err(ApiFailure::bad_request(
+                "can't parse InputMedia: media not found",
+            ));
         }
         match kind.as_str() {
             "photo" | "document" => {}
             "video" | "audio" => {
-                return Err(ApiFailure::bad_request(format!("the stand-in does not support {kind} in albums")));
+                return Err(ApiFailure::bad_request(format!(
+                    "the stand-in does not support {kind} in albums"
+                )));
             }
-            other => return Err(ApiFailure::bad_request(format!("can't parse InputMedia: type \"{other}\" is unsupported"))),
+            other => {
+                return Err(ApiFailure::bad_request(format!(
+                    "can't parse InputMedia: type \"{other}\" is unsupported"
+                )));
+            }
         }
         let mut item_request = BotRequest::default();
         for key in ["caption", "parse_mode", "caption_entities"] {
@@ -946,10 +1189,18 @@ async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest) -> ApiResu
         }
         let (item_caption, item_entities) = caption(&item_request)?;
         kinds.push(kind.clone());
-        parsed.push((kind, reference, item_caption, item_entities, item_request.string("parse_mode")));
+        parsed.push((
+            kind,
+            reference,
+            item_caption,
+            item_entities,
+            item_request.string("parse_mode"),
+        ));
     }
     if kinds.iter().any(|kind| kind == "document") && kinds.iter().any(|kind| kind != "document") {
-        return Err(ApiFailure::bad_request("document can't be mixed with other media types"));
+        return Err(ApiFailure::bad_request(
+            "document can't be mixed with other media types",
+        ));
     }
     let reply_to = request.reply_to()?;
     check_sendable(&shared.lock(), chat_id)?;
@@ -960,7 +1211,9 @@ async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest) -> ApiResu
     }
     let media_group_id = shared.lock().take_media_group_id();
     let mut entries = Vec::new();
-    for ((kind, _, item_caption, item_entities, parse_mode), input) in parsed.into_iter().zip(inputs) {
+    for ((kind, _, item_caption, item_entities, parse_mode), input) in
+        parsed.into_iter().zip(inputs)
+    {
         let mut entry = bot_entry();
         if kind == "photo" {
             entry.photo = resolve_photo(shared, input).await?;
@@ -973,7 +1226,15 @@ async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest) -> ApiResu
         entry.media_group_id = Some(media_group_id.clone());
         entries.push(entry);
     }
-    let messages = deliver(shared, Delivery { chat_id, reply_to, markup: None }, entries)?;
+    let messages = deliver(
+        shared,
+        Delivery {
+            chat_id,
+            reply_to,
+            markup: None,
+        },
+        entries,
+    )?;
     Ok(Value::Array(messages))
 }
 
@@ -1024,7 +1285,9 @@ fn edit_message(shared: &Shared, request: &BotRequest, kind: EditKind) -> ApiRes
     match (kind, new_text) {
         (EditKind::Text, Some((text, entities))) => {
             if !is_text_message {
-                return Err(ApiFailure::bad_request("there is no text in the message to edit"));
+                return Err(ApiFailure::bad_request(
+                    "there is no text in the message to edit",
+                ));
             }
             edited.text = text;
             edited.entities = entities;
@@ -1032,7 +1295,9 @@ fn edit_message(shared: &Shared, request: &BotRequest, kind: EditKind) -> ApiRes
         }
         (EditKind::Caption, Some((caption, entities))) => {
             if is_text_message {
-                return Err(ApiFailure::bad_request("there is no caption in the message to edit"));
+                return Err(ApiFailure::bad_request(
+                    "there is no caption in the message to edit",
+                ));
             }
             edited.caption = caption;
             edited.caption_entities = entities;
@@ -1078,7 +1343,11 @@ fn answer_callback_query(shared: &Shared, request: &BotRequest) -> ApiResult {
     if text.as_ref().is_some_and(|text| text.chars().count() > 200) {
         return Err(ApiFailure::bad_request("MESSAGE_TOO_LONG"));
     }
-    let answer = CallbackAnswer { text, show_alert: request.flag("show_alert"), url: request.string("url") };
+    let answer = CallbackAnswer {
+        text,
+        show_alert: request.flag("show_alert"),
+        url: request.string("url"),
+    };
     let mut world = shared.lock();
     match world.callbacks.get_mut(&query_id) {
         Some(record) if record.answer.is_none() => {
@@ -1163,7 +1432,7 @@ async fn download_endpoint(
     State(shared): State<Arc<Shared>>,
     Path((bot_segment, file_path)): Path<(String, String)>,
 ) -> Response {
-    if bot_segment.strip_prefix("bot") != Some(shared.token.as_str()) {
+    if !shared.accepts_bot_segment(&bot_segment) {
         return ApiFailure::unauthorized().into_response();
     }
     let file_id = shared.lock().files_by_path.get(&file_path).cloned();
@@ -1173,7 +1442,10 @@ async fn download_endpoint(
     };
     match tokio::fs::read(&file.disk_path).await {
         Ok(bytes) => {
-            let content_type = file.mime_type.clone().unwrap_or_else(|| "application/octet-stream".to_owned());
+            let content_type = file
+                .mime_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
             let mut response = (StatusCode::OK, bytes).into_response();
             if let Ok(value) = HeaderValue::from_str(&content_type) {
                 response.headers_mut().insert(header::CONTENT_TYPE, value);

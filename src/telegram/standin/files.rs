@@ -144,7 +144,12 @@ pub(crate) fn file_path_for(kind: FileKind, number: u64, extension: &str) -> Str
     format!("{}/file_{number}.{extension}", kind.folder())
 }
 
-fn write_once(files_dir: &Path, file_unique_id: &str, extension: &str, bytes: &[u8]) -> Result<PathBuf, std::io::Error> {
+fn write_once(
+    files_dir: &Path,
+    file_unique_id: &str,
+    extension: &str,
+    bytes: &[u8],
+) -> Result<PathBuf, std::io::Error> {
     std::fs::create_dir_all(files_dir)?;
     let disk_path = files_dir.join(format!("{file_unique_id}.{extension}"));
     if !disk_path.exists() {
@@ -179,7 +184,10 @@ pub(crate) fn prepare_plain_file(
 
 /// Decodes a photo and stores it in several sizes, smallest first; the original is the
 /// largest. Blocking: run it off the executor.
-pub(crate) fn prepare_photo(files_dir: &Path, bytes: &[u8]) -> Result<Vec<PreparedFile>, FileError> {
+pub(crate) fn prepare_photo(
+    files_dir: &Path,
+    bytes: &[u8],
+) -> Result<Vec<PreparedFile>, FileError> {
     if bytes.is_empty() {
         return Err(FileError::Empty);
     }
@@ -187,7 +195,8 @@ pub(crate) fn prepare_photo(files_dir: &Path, bytes: &[u8]) -> Result<Vec<Prepar
         return Err(FileError::PhotoTooBig(bytes.len()));
     }
     let format = image::guess_format(bytes).map_err(|_| FileError::ImageProcessFailed)?;
-    let decoded = image::load_from_memory_with_format(bytes, format).map_err(|_| FileError::ImageProcessFailed)?;
+    let decoded = image::load_from_memory_with_format(bytes, format)
+        .map_err(|_| FileError::ImageProcessFailed)?;
     let (width, height) = decoded.dimensions();
     if width == 0 || height == 0 {
         return Err(FileError::ImageProcessFailed);
@@ -204,7 +213,9 @@ pub(crate) fn prepare_photo(files_dir: &Path, bytes: &[u8]) -> Result<Vec<Prepar
         }
         let smaller = decoded.thumbnail(limit, limit).to_rgb8();
         let mut encoded = Cursor::new(Vec::new());
-        smaller.write_to(&mut encoded, ImageFormat::Jpeg).map_err(|_| FileError::ImageProcessFailed)?;
+        smaller
+            .write_to(&mut encoded, ImageFormat::Jpeg)
+            .map_err(|_| FileError::ImageProcessFailed)?;
         let encoded = encoded.into_inner();
         let file_unique_id = unique_id_for(&format!("photo-{limit}"), bytes);
         let disk_path = write_once(files_dir, &file_unique_id, "jpg", &encoded)?;
@@ -218,10 +229,22 @@ pub(crate) fn prepare_photo(files_dir: &Path, bytes: &[u8]) -> Result<Vec<Prepar
         });
     }
 
-    let extension = format.extensions_str().first().copied().unwrap_or("jpg").to_owned();
+    let extension = format
+        .extensions_str()
+        .first()
+        .copied()
+        .unwrap_or("jpg")
+        .to_owned();
     let file_unique_id = unique_id_for("photo-original", bytes);
     let disk_path = write_once(files_dir, &file_unique_id, &extension, bytes)?;
-    sizes.push(PreparedFile { file_unique_id, disk_path, size: bytes.len() as u64, width, height, extension });
+    sizes.push(PreparedFile {
+        file_unique_id,
+        disk_path,
+        size: bytes.len() as u64,
+        width,
+        height,
+        extension,
+    });
     Ok(sizes)
 }
 
@@ -234,7 +257,9 @@ pub(crate) fn image_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 
 /// A MIME type guessed from a file name's extension, as Telegram does for documents.
 pub(crate) fn mime_type_for(file_name: &str) -> &'static str {
-    let extension = file_name.rsplit_once('.').map(|(_, extension)| extension.to_ascii_lowercase());
+    let extension = file_name
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase());
     match extension.as_deref() {
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("png") => "image/png",
@@ -254,7 +279,11 @@ pub(crate) fn mime_type_for(file_name: &str) -> &'static str {
 /// The extension to store a file under, from its name or MIME type.
 pub(crate) fn extension_for(file_name: Option<&str>, mime_type: Option<&str>) -> String {
     if let Some((_, extension)) = file_name.and_then(|name| name.rsplit_once('.')) {
-        let clean: String = extension.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
+        let clean: String = extension
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(8)
+            .collect();
         if !clean.is_empty() {
             return clean.to_ascii_lowercase();
         }
@@ -285,7 +314,13 @@ mod tests {
 
     #[test]
     fn the_same_bytes_give_the_same_unique_id() {
-        assert_eq!(unique_id_for("photo", b"abc"), unique_id_for("photo", b"abc"));
-        assert_ne!(unique_id_for("photo", b"abc"), unique_id_for("photo", b"abd"));
+        assert_eq!(
+            unique_id_for("photo", b"abc"),
+            unique_id_for("photo", b"abc")
+        );
+        assert_ne!(
+            unique_id_for("photo", b"abc"),
+            unique_id_for("photo", b"abd")
+        );
     }
 }

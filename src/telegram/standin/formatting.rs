@@ -36,7 +36,11 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        Self { text: String::new(), utf16: 0, entities: Vec::new() }
+        Self {
+            text: String::new(),
+            utf16: 0,
+            entities: Vec::new(),
+        }
     }
 
     fn push(&mut self, c: char) {
@@ -46,12 +50,19 @@ impl Builder {
 
     fn entity(&mut self, kind: &str, start: usize, url: Option<String>, language: Option<String>) {
         if self.utf16 > start {
-            self.entities.push(MessageEntity { kind: kind.to_owned(), offset: start, length: self.utf16 - start, url, language });
+            self.entities.push(MessageEntity {
+                kind: kind.to_owned(),
+                offset: start,
+                length: self.utf16 - start,
+                url,
+                language,
+            });
         }
     }
 
     fn finish(mut self) -> Formatted {
-        self.entities.sort_by(|a, b| a.offset.cmp(&b.offset).then(b.length.cmp(&a.length)));
+        self.entities
+            .sort_by(|a, b| a.offset.cmp(&b.offset).then(b.length.cmp(&a.length)));
         (self.text, self.entities)
     }
 }
@@ -72,19 +83,27 @@ fn parse_attributes(raw: &str) -> Vec<(String, String)> {
     let mut attributes = Vec::new();
     let mut rest = raw.trim();
     while !rest.is_empty() {
-        let name_end = rest.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(rest.len());
+        let name_end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
         let name = rest[..name_end].to_ascii_lowercase();
         rest = rest[name_end..].trim_start();
         let mut value = String::new();
         if let Some(after_equals) = rest.strip_prefix('=') {
             let after_equals = after_equals.trim_start();
-            if let Some(quote) = after_equals.chars().next().filter(|c| *c == '"' || *c == '\'') {
+            if let Some(quote) = after_equals
+                .chars()
+                .next()
+                .filter(|c| *c == '"' || *c == '\'')
+            {
                 let body = &after_equals[1..];
                 let end = body.find(quote).unwrap_or(body.len());
                 value = decode_html_entities(&body[..end]);
                 rest = body.get(end + 1..).unwrap_or("").trim_start();
             } else {
-                let end = after_equals.find(char::is_whitespace).unwrap_or(after_equals.len());
+                let end = after_equals
+                    .find(char::is_whitespace)
+                    .unwrap_or(after_equals.len());
                 value = decode_html_entities(&after_equals[..end]);
                 rest = after_equals[end..].trim_start();
             }
@@ -164,13 +183,17 @@ fn parse_html(input: &str) -> Result<Formatted, String> {
             continue;
         }
         let Some(close) = rest.find('>') else {
-            return Err(cant_parse(format!("Unclosed start tag at byte offset {index}")));
+            return Err(cant_parse(format!(
+                "Unclosed start tag at byte offset {index}"
+            )));
         };
         let inside = &rest[1..close];
         if let Some(end_name) = inside.strip_prefix('/') {
             let end_name = end_name.trim().to_ascii_lowercase();
             let Some(open) = stack.pop() else {
-                return Err(cant_parse(format!("Unexpected end tag at byte offset {index}")));
+                return Err(cant_parse(format!(
+                    "Unexpected end tag at byte offset {index}"
+                )));
             };
             if !end_name.is_empty() && end_name != open.name {
                 return Err(cant_parse(format!(
@@ -182,11 +205,16 @@ fn parse_html(input: &str) -> Result<Formatted, String> {
                 builder.entity(kind, open.start, open.url, open.language);
             }
         } else {
-            let name_end = inside.find(|c: char| c.is_whitespace() || c == '/').unwrap_or(inside.len());
+            let name_end = inside
+                .find(|c: char| c.is_whitespace() || c == '/')
+                .unwrap_or(inside.len());
             let name = inside[..name_end].to_ascii_lowercase();
             let attributes = parse_attributes(&inside[name_end..]);
             let attribute = |wanted: &str| {
-                attributes.iter().find(|(key, _)| key == wanted).map(|(_, value)| value.clone())
+                attributes
+                    .iter()
+                    .find(|(key, _)| key == wanted)
+                    .map(|(_, value)| value.clone())
             };
             let mut url = None;
             let language = None;
@@ -212,7 +240,8 @@ fn parse_html(input: &str) -> Result<Formatted, String> {
                     let class = attribute("class");
                     match stack.last_mut() {
                         Some(parent) if parent.name == "pre" => {
-                            parent.language = class.and_then(|c| c.strip_prefix("language-").map(str::to_owned));
+                            parent.language =
+                                class.and_then(|c| c.strip_prefix("language-").map(str::to_owned));
                             None
                         }
                         _ => Some("code"),
@@ -227,14 +256,27 @@ fn parse_html(input: &str) -> Result<Formatted, String> {
                     }
                 }
                 "tg-emoji" => None,
-                _ => return Err(cant_parse(format!("Unsupported start tag \"{name}\" at byte offset {index}"))),
+                _ => {
+                    return Err(cant_parse(format!(
+                        "Unsupported start tag \"{name}\" at byte offset {index}"
+                    )));
+                }
             };
-            stack.push(OpenTag { name, kind, start: builder.utf16, url, language });
+            stack.push(OpenTag {
+                name,
+                kind,
+                start: builder.utf16,
+                url,
+                language,
+            });
         }
         index += close + 1;
     }
     if let Some(open) = stack.pop() {
-        return Err(cant_parse(format!("Can't find end tag corresponding to start tag \"{}\"", open.name)));
+        return Err(cant_parse(format!(
+            "Can't find end tag corresponding to start tag \"{}\"",
+            open.name
+        )));
     }
     Ok(builder.finish())
 }
@@ -248,12 +290,23 @@ struct OpenMark {
     byte_offset: usize,
 }
 
-fn toggle(builder: &mut Builder, stack: &mut Vec<OpenMark>, kind: &'static str, label: &'static str, byte_offset: usize) {
+fn toggle(
+    builder: &mut Builder,
+    stack: &mut Vec<OpenMark>,
+    kind: &'static str,
+    label: &'static str,
+    byte_offset: usize,
+) {
     if let Some(position) = stack.iter().rposition(|open| open.kind == kind) {
         let open = stack.remove(position);
         builder.entity(kind, open.start, None, None);
     } else {
-        stack.push(OpenMark { kind, label, start: builder.utf16, byte_offset });
+        stack.push(OpenMark {
+            kind,
+            label,
+            start: builder.utf16,
+            byte_offset,
+        });
     }
 }
 
@@ -271,7 +324,9 @@ fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
         match c {
             '\\' => {
                 match next {
-                    Some(escaped) if (escaped as u32) < 127 && escaped as u32 >= 1 => builder.push(escaped),
+                    Some(escaped) if (escaped as u32) < 127 && escaped as u32 >= 1 => {
+                        builder.push(escaped)
+                    }
                     Some(other) => {
                         builder.push('\\');
                         builder.push(other);
@@ -283,27 +338,47 @@ fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
             }
             '*' => toggle(&mut builder, &mut stack, "bold", "Bold", byte_offset),
             '_' if next == Some('_') => {
-                toggle(&mut builder, &mut stack, "underline", "Underline", byte_offset);
+                toggle(
+                    &mut builder,
+                    &mut stack,
+                    "underline",
+                    "Underline",
+                    byte_offset,
+                );
                 position += 2;
                 continue;
             }
             '_' => toggle(&mut builder, &mut stack, "italic", "Italic", byte_offset),
-            '~' => toggle(&mut builder, &mut stack, "strikethrough", "Strikethrough", byte_offset),
+            '~' => toggle(
+                &mut builder,
+                &mut stack,
+                "strikethrough",
+                "Strikethrough",
+                byte_offset,
+            ),
             '|' if next == Some('|') => {
                 toggle(&mut builder, &mut stack, "spoiler", "Spoiler", byte_offset);
                 position += 2;
                 continue;
             }
             '`' => {
-                let is_pre = next == Some('`') && chars.get(position + 2).map(|(_, c)| *c) == Some('`');
+                let is_pre =
+                    next == Some('`') && chars.get(position + 2).map(|(_, c)| *c) == Some('`');
                 let fence = if is_pre { 3 } else { 1 };
                 let mut cursor = position + fence;
                 let mut language = None;
                 if is_pre {
-                    let line_end = chars[cursor..].iter().position(|(_, c)| *c == '\n').map(|p| p + cursor);
+                    let line_end = chars[cursor..]
+                        .iter()
+                        .position(|(_, c)| *c == '\n')
+                        .map(|p| p + cursor);
                     if let Some(line_end) = line_end {
-                        let candidate: String = chars[cursor..line_end].iter().map(|(_, c)| *c).collect();
-                        if !candidate.is_empty() && !candidate.contains(char::is_whitespace) && !candidate.contains('`') {
+                        let candidate: String =
+                            chars[cursor..line_end].iter().map(|(_, c)| *c).collect();
+                        if !candidate.is_empty()
+                            && !candidate.contains(char::is_whitespace)
+                            && !candidate.contains('`')
+                        {
                             language = Some(candidate);
                             cursor = line_end + 1;
                         }
@@ -321,7 +396,10 @@ fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
                         continue;
                     }
                     if inner == '`' {
-                        let run = chars[cursor..].iter().take_while(|(_, c)| *c == '`').count();
+                        let run = chars[cursor..]
+                            .iter()
+                            .take_while(|(_, c)| *c == '`')
+                            .count();
                         if run >= fence {
                             cursor += fence;
                             closed = true;
@@ -333,7 +411,9 @@ fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
                 }
                 let label = if is_pre { "Pre" } else { "Code" };
                 if !closed {
-                    return Err(cant_parse(format!("Can't find end of {label} entity at byte offset {byte_offset}")));
+                    return Err(cant_parse(format!(
+                        "Can't find end of {label} entity at byte offset {byte_offset}"
+                    )));
                 }
                 builder.entity(if is_pre { "pre" } else { "code" }, start, None, language);
                 position = cursor;
@@ -364,7 +444,9 @@ fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
                         cursor += 1;
                     }
                     if !closed {
-                        return Err(cant_parse(format!("Can't find end of a url at byte offset {byte_offset}")));
+                        return Err(cant_parse(format!(
+                            "Can't find end of a url at byte offset {byte_offset}"
+                        )));
                     }
                     builder.entity("text_link", start, Some(url), None);
                     position = cursor;
@@ -398,10 +480,15 @@ fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
         builder.entity("blockquote", start, None, None);
     }
     if let Some(open) = stack.first() {
-        return Err(cant_parse(format!("Can't find end of {} entity at byte offset {}", open.label, open.byte_offset)));
+        return Err(cant_parse(format!(
+            "Can't find end of {} entity at byte offset {}",
+            open.label, open.byte_offset
+        )));
     }
     if let Some((_, byte_offset)) = link_starts.first() {
-        return Err(cant_parse(format!("Can't find end of TextUrl entity at byte offset {byte_offset}")));
+        return Err(cant_parse(format!(
+            "Can't find end of TextUrl entity at byte offset {byte_offset}"
+        )));
     }
     Ok(builder.finish())
 }
@@ -427,14 +514,19 @@ fn parse_markdown_legacy(input: &str) -> Result<Formatted, String> {
                     '`' => ("code", '`'),
                     _ => ("text_link", ']'),
                 };
-                let is_pre = c == '`' && next == Some('`') && chars.get(position + 2).map(|(_, c)| *c) == Some('`');
+                let is_pre = c == '`'
+                    && next == Some('`')
+                    && chars.get(position + 2).map(|(_, c)| *c) == Some('`');
                 let fence = if is_pre { 3 } else { 1 };
                 let start = builder.utf16;
                 let mut cursor = position + fence;
                 let mut closed = false;
                 while cursor < chars.len() {
                     let (_, inner) = chars[cursor];
-                    let run = chars[cursor..].iter().take_while(|(_, c)| *c == closing).count();
+                    let run = chars[cursor..]
+                        .iter()
+                        .take_while(|(_, c)| *c == closing)
+                        .count();
                     if inner == closing && run >= fence {
                         cursor += fence;
                         closed = true;
@@ -444,14 +536,22 @@ fn parse_markdown_legacy(input: &str) -> Result<Formatted, String> {
                     cursor += 1;
                 }
                 if !closed {
-                    return Err(cant_parse(format!("Can't find end of the entity starting at byte offset {byte_offset}")));
+                    return Err(cant_parse(format!(
+                        "Can't find end of the entity starting at byte offset {byte_offset}"
+                    )));
                 }
                 if kind == "text_link" {
                     let mut url = None;
                     if chars.get(cursor).map(|(_, c)| *c) == Some('(') {
                         let url_start = cursor + 1;
-                        if let Some(length) = chars[url_start..].iter().position(|(_, c)| *c == ')') {
-                            url = Some(chars[url_start..url_start + length].iter().map(|(_, c)| *c).collect::<String>());
+                        if let Some(length) = chars[url_start..].iter().position(|(_, c)| *c == ')')
+                        {
+                            url = Some(
+                                chars[url_start..url_start + length]
+                                    .iter()
+                                    .map(|(_, c)| *c)
+                                    .collect::<String>(),
+                            );
                             cursor = url_start + length + 1;
                         }
                     }
@@ -517,14 +617,22 @@ mod tests {
     use super::*;
 
     fn kinds(formatted: &Formatted) -> Vec<(String, usize, usize)> {
-        formatted.1.iter().map(|e| (e.kind.clone(), e.offset, e.length)).collect()
+        formatted
+            .1
+            .iter()
+            .map(|e| (e.kind.clone(), e.offset, e.length))
+            .collect()
     }
 
     #[test]
     fn html_gives_plain_text_and_entities() {
-        let formatted = parse_html("<b>Привет</b>, &lt;мир&gt; <a href=\"https://x.y\">ссылка</a>").unwrap();
+        let formatted =
+            parse_html("<b>Привет</b>, &lt;мир&gt; <a href=\"https://x.y\">ссылка</a>").unwrap();
         assert_eq!(formatted.0, "Привет, <мир> ссылка");
-        assert_eq!(kinds(&formatted), vec![("bold".into(), 0, 6), ("text_link".into(), 14, 6)]);
+        assert_eq!(
+            kinds(&formatted),
+            vec![("bold".into(), 0, 6), ("text_link".into(), 14, 6)]
+        );
     }
 
     #[test]

@@ -38,7 +38,10 @@ impl Default for RateLimits {
 impl RateLimits {
     /// No limits at all.
     pub fn disabled() -> Self {
-        Self { enabled: false, ..Self::default() }
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
     }
 }
 
@@ -50,7 +53,10 @@ struct TokenBucket {
 
 impl TokenBucket {
     fn full(burst: u32, now: Instant) -> Self {
-        Self { tokens: f64::from(burst.max(1)), updated_at: now }
+        Self {
+            tokens: f64::from(burst.max(1)),
+            updated_at: now,
+        }
     }
 
     fn refill(&mut self, rate_per_sec: f64, burst: u32, now: Instant) {
@@ -82,7 +88,11 @@ pub(crate) struct RateLimiter {
 impl RateLimiter {
     pub(crate) fn new(limits: RateLimits) -> Self {
         let now = Instant::now();
-        Self { limits, global: TokenBucket::full(limits.global_burst, now), per_chat: HashMap::new() }
+        Self {
+            limits,
+            global: TokenBucket::full(limits.global_burst, now),
+            per_chat: HashMap::new(),
+        }
     }
 
     pub(crate) fn limits(&self) -> RateLimits {
@@ -95,21 +105,28 @@ impl RateLimiter {
     }
 
     /// Takes `messages` tokens for `chat_id`, or says how many seconds to wait.
-    pub(crate) fn try_send(&mut self, chat_id: i64, messages: u32, now: Instant) -> Result<(), u64> {
+    pub(crate) fn try_send(
+        &mut self,
+        chat_id: i64,
+        messages: u32,
+        now: Instant,
+    ) -> Result<(), u64> {
         if !self.limits.enabled {
             return Ok(());
         }
         let limits = self.limits;
-        self.global.refill(limits.global_per_sec, limits.global_burst, now);
+        self.global
+            .refill(limits.global_per_sec, limits.global_burst, now);
         let chat = self
             .per_chat
             .entry(chat_id)
             .or_insert_with(|| TokenBucket::full(limits.per_chat_burst, now));
         chat.refill(limits.per_chat_per_sec, limits.per_chat_burst, now);
 
-        let chat_wait = (chat.tokens < 1.0).then(|| chat.seconds_until_one_token(limits.per_chat_per_sec));
-        let global_wait =
-            (self.global.tokens < 1.0).then(|| self.global.seconds_until_one_token(limits.global_per_sec));
+        let chat_wait =
+            (chat.tokens < 1.0).then(|| chat.seconds_until_one_token(limits.per_chat_per_sec));
+        let global_wait = (self.global.tokens < 1.0)
+            .then(|| self.global.seconds_until_one_token(limits.global_per_sec));
         match (chat_wait, global_wait) {
             (None, None) => {
                 chat.tokens -= f64::from(messages);
@@ -137,7 +154,10 @@ mod tests {
         assert_eq!(limiter.try_send(1, 1, start), Err(1));
         // Another chat is not affected.
         assert_eq!(limiter.try_send(2, 1, start), Ok(()));
-        assert_eq!(limiter.try_send(1, 1, start + Duration::from_millis(1000)), Ok(()));
+        assert_eq!(
+            limiter.try_send(1, 1, start + Duration::from_millis(1000)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -151,7 +171,11 @@ mod tests {
 
     #[test]
     fn the_global_bucket_limits_across_chats() {
-        let limits = RateLimits { global_burst: 2, global_per_sec: 1.0, ..RateLimits::default() };
+        let limits = RateLimits {
+            global_burst: 2,
+            global_per_sec: 1.0,
+            ..RateLimits::default()
+        };
         let mut limiter = RateLimiter::new(limits);
         let start = Instant::now();
         assert_eq!(limiter.try_send(1, 1, start), Ok(()));

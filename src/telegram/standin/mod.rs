@@ -6,6 +6,23 @@
 //! through [`Sandbox`]; a person plays the user in a browser on the chat page at `/chat`, which
 //! uses the same operations over `/sandbox/api/…`.
 //!
+//! Driving it from a test:
+//!
+//! ```text
+//! let standin = TelegramStandin::start(StandinOptions::new(token, "pinglass_bot", temp_dir)).await?;
+//! let bot = Bot::new(token).set_api_url(standin.api_url());
+//! let sandbox = standin.sandbox();
+//! let alice = UserSpec::new(1001, "Алиса").with_language("ru");
+//! sandbox.send_text(&alice, "/start")?;                       // the bot sees it in getUpdates
+//! let replies = sandbox.wait_for_bot_message_count(alice.id, 1, Duration::from_secs(5)).await?;
+//! let query_id = sandbox.press_button(&alice, replies[0].message_id, "pkg:basic")?;
+//! ```
+//!
+//! Limits follow Telegram's: about one message per second per chat with a small burst, about
+//! thirty per second overall; an album counts one per item (teloxide's `Throttle` counts an
+//! album as one request, so a bot may still meet a 429 after a big album and must honour
+//! `retry_after`). A refused request (400/403/429) sends nothing.
+//!
 //! What is deliberately absent: webhooks deliver nothing (only `getUpdates`), inline mode,
 //! payments inside Telegram, channels and supergroups, forwarding, polls, and any download of
 //! files by URL (the stand-in has no network, so a URL as a file answers "failed to get HTTP
@@ -28,17 +45,17 @@ use url::Url;
 
 pub use limits::RateLimits;
 pub use model::{
-    BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters, DocumentInfo,
-    EntrySender, GroupSpec, InlineButton, KeyboardButton, MessageEntity, PhotoSize, ReplyKeyboard, StickerInfo,
-    UserSpec, VideoInfo,
+    BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters,
+    DocumentInfo, EntrySender, GroupSpec, InlineButton, KeyboardButton, MessageEntity, PhotoSize,
+    ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
 };
 pub use user_api::{FileUpload, Sandbox, UserActionError, WaitTimeout};
 
 use shapes::BotIdentity;
 use world::Shared;
 
-/// How to start the stand-in.
-#[derive(Clone, Debug)]
+/// How to start the stand-in. Its `Debug` output leaves the token out.
+#[derive(Clone)]
 pub struct StandinOptions {
     /// Where to listen; port 0 picks a free port.
     pub bind: SocketAddr,
@@ -51,9 +68,26 @@ pub struct StandinOptions {
     pub limits: RateLimits,
 }
 
+impl std::fmt::Debug for StandinOptions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("StandinOptions")
+            .field("bind", &self.bind)
+            .field("token", &"[redacted]")
+            .field("bot_username", &self.bot_username)
+            .field("data_dir", &self.data_dir)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
 impl StandinOptions {
     /// Options for a stand-in on 127.0.0.1 with a free port and default limits.
-    pub fn new(token: impl Into<String>, bot_username: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        token: impl Into<String>,
+        bot_username: impl Into<String>,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: token.into(),
@@ -68,9 +102,15 @@ impl StandinOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum StandinError {
     #[error("could not create the data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("could not listen on {address}: {source}")]
-    Bind { address: SocketAddr, source: std::io::Error },
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("could not build the stand-in's URL: {0}")]
     Url(#[from] url::ParseError),
 }
@@ -82,15 +122,24 @@ impl TelegramStandin {
     /// Starts the stand-in's HTTP server in the current tokio runtime.
     pub async fn start(options: StandinOptions) -> Result<StandinHandle, StandinError> {
         let files_dir = options.data_dir.join("files");
-        std::fs::create_dir_all(&files_dir)
-            .map_err(|source| StandinError::DataDir { path: files_dir.clone(), source })?;
+        std::fs::create_dir_all(&files_dir).map_err(|source| StandinError::DataDir {
+            path: files_dir.clone(),
+            source,
+        })?;
         let bot = BotIdentity {
             id: bot_id_from_token(&options.token),
             first_name: options.bot_username.clone(),
             username: options.bot_username.clone(),
         };
-        let shared = Arc::new(Shared::new(options.token.clone(), bot, files_dir, options.limits));
-        let sandbox = Sandbox { shared: shared.clone() };
+        let shared = Arc::new(Shared::new(
+            options.token.clone(),
+            bot,
+            files_dir,
+            options.limits,
+        ));
+        let sandbox = Sandbox {
+            shared: shared.clone(),
+        };
         let router = bot_api::routes()
             .with_state(shared.clone())
             .merge(user_api::routes().with_state(sandbox.clone()))
@@ -98,8 +147,14 @@ impl TelegramStandin {
 
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
-            .map_err(|source| StandinError::Bind { address: options.bind, source })?;
-        let address = listener.local_addr().map_err(|source| StandinError::Bind { address: options.bind, source })?;
+            .map_err(|source| StandinError::Bind {
+                address: options.bind,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StandinError::Bind {
+            address: options.bind,
+            source,
+        })?;
         let base_url = Url::parse(&format!("http://{address}/"))?;
         let (stop_sender, stop_receiver) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -111,13 +166,22 @@ impl TelegramStandin {
             }
         });
         tracing::info!(%address, bot_username = %options.bot_username, "Telegram stand-in listening");
-        Ok(StandinHandle { sandbox, base_url, address, control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))) })
+        Ok(StandinHandle {
+            sandbox,
+            base_url,
+            address,
+            control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))),
+        })
     }
 }
 
 /// The numeric bot id is the part of the token before `:`, as on Telegram.
 fn bot_id_from_token(token: &str) -> i64 {
-    token.split(':').next().and_then(|prefix| prefix.parse::<i64>().ok()).unwrap_or(100_000_001)
+    token
+        .split(':')
+        .next()
+        .and_then(|prefix| prefix.parse::<i64>().ok())
+        .unwrap_or(100_000_001)
 }
 
 type ServerControl = Option<(oneshot::Sender<()>, JoinHandle<()>)>;
@@ -133,7 +197,10 @@ pub struct StandinHandle {
 
 impl std::fmt::Debug for StandinHandle {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("StandinHandle").field("address", &self.address).finish_non_exhaustive()
+        formatter
+            .debug_struct("StandinHandle")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,7 +212,9 @@ impl StandinHandle {
 
     /// The chat page a person opens in a browser to play the user.
     pub fn chat_page_url(&self) -> Url {
-        self.base_url.join("chat").unwrap_or_else(|_| self.base_url.clone())
+        self.base_url
+            .join("chat")
+            .unwrap_or_else(|_| self.base_url.clone())
     }
 
     /// The address the stand-in listens on.
@@ -160,12 +229,21 @@ impl StandinHandle {
 
     /// Stops the server: pending long polls answer with no updates, then it shuts down.
     pub async fn shutdown(&self) {
-        let control = self.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        let Some((stop_sender, server)) = control else { return };
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let Some((stop_sender, server)) = control else {
+            return;
+        };
         self.sandbox.shared.lock().shutting_down = true;
         self.sandbox.shared.notify();
         let _ = stop_sender.send(());
-        if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .is_err()
+        {
             tracing::warn!(address = %self.address, "the Telegram stand-in did not stop within 5 s");
         }
     }

@@ -23,7 +23,12 @@ pub struct UserSpec {
 impl UserSpec {
     /// A user with a first name and no username or language.
     pub fn new(id: i64, first_name: impl Into<String>) -> Self {
-        Self { id, first_name: first_name.into(), username: None, language_code: None }
+        Self {
+            id,
+            first_name: first_name.into(),
+            username: None,
+            language_code: None,
+        }
     }
 
     /// The same user with a username (without the `@`).
@@ -240,7 +245,9 @@ impl ChatEntry {
 
     /// The largest photo size, if this is a photo.
     pub fn largest_photo(&self) -> Option<&PhotoSize> {
-        self.photo.iter().max_by_key(|size| u64::from(size.width) * u64::from(size.height))
+        self.photo
+            .iter()
+            .max_by_key(|size| u64::from(size.width) * u64::from(size.height))
     }
 
     /// All inline buttons, row by row.
@@ -281,7 +288,10 @@ impl ChatEntry {
         if let Some(group) = &self.media_group_id {
             parts.push(format!("(album {group})"));
         }
-        let buttons: Vec<&str> = self.inline_buttons().map(|button| button.text.as_str()).collect();
+        let buttons: Vec<&str> = self
+            .inline_buttons()
+            .map(|button| button.text.as_str())
+            .collect();
         if !buttons.is_empty() {
             parts.push(format!("buttons {buttons:?}"));
         }
@@ -340,6 +350,9 @@ impl Counters {
 
     /// Messages the bot sent to one chat.
     pub fn messages_sent(&self, chat_id: i64) -> u64 {
-        self.messages_sent_per_chat.get(&chat_id).copied().unwrap_or(0)
+        self.messages_sent_per_chat
+            .get(&chat_id)
+            .copied()
+            .unwrap_or(0)
     }
 }

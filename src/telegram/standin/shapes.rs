@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::{ChatEntry, ChatInfo, EntrySender, InlineButton, MessageEntity, PhotoSize, UserSpec};
+use super::model::{
+    ChatEntry, ChatInfo, EntrySender, InlineButton, MessageEntity, PhotoSize, UserSpec,
+};
 
 /// Who the bot is, as `getMe` says.
 #[derive(Clone, Debug)]
@@ -117,7 +119,12 @@ pub(crate) fn inline_keyboard_json(rows: &[Vec<InlineButton>]) -> Value {
 
 /// The `Message` object for a chat entry. `reply_to` is the replied-to entry, rendered one
 /// level deep as Telegram does.
-pub(crate) fn message_json(entry: &ChatEntry, chat: &ChatInfo, bot: &BotIdentity, reply_to: Option<&ChatEntry>) -> Value {
+pub(crate) fn message_json(
+    entry: &ChatEntry,
+    chat: &ChatInfo,
+    bot: &BotIdentity,
+    reply_to: Option<&ChatEntry>,
+) -> Value {
     let mut object = Map::new();
     object.insert("message_id".into(), json!(entry.message_id));
     let from = match &entry.sender {
@@ -134,7 +141,10 @@ pub(crate) fn message_json(entry: &ChatEntry, chat: &ChatInfo, bot: &BotIdentity
         object.insert("media_group_id".into(), json!(media_group_id));
     }
     if let Some(replied) = reply_to {
-        object.insert("reply_to_message".into(), message_json(replied, chat, bot, None));
+        object.insert(
+            "reply_to_message".into(),
+            message_json(replied, chat, bot, None),
+        );
     }
     if let Some(text) = &entry.text {
         object.insert("text".into(), json!(text));
@@ -201,11 +211,17 @@ pub(crate) fn message_json(entry: &ChatEntry, chat: &ChatInfo, bot: &BotIdentity
     if let Some(caption) = &entry.caption {
         object.insert("caption".into(), json!(caption));
         if !entry.caption_entities.is_empty() {
-            object.insert("caption_entities".into(), entities_json(&entry.caption_entities));
+            object.insert(
+                "caption_entities".into(),
+                entities_json(&entry.caption_entities),
+            );
         }
     }
     if !entry.inline_keyboard.is_empty() {
-        object.insert("reply_markup".into(), inline_keyboard_json(&entry.inline_keyboard));
+        object.insert(
+            "reply_markup".into(),
+            inline_keyboard_json(&entry.inline_keyboard),
+        );
     }
     Value::Object(object)
 }

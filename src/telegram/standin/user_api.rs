@@ -15,12 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    files::{FileKind, image_dimensions, mime_type_for, extension_for, prepare_photo, prepare_plain_file},
+    files::{
+        FileKind, extension_for, image_dimensions, mime_type_for, prepare_photo, prepare_plain_file,
+    },
     formatting::command_entities,
     limits::RateLimits,
     model::{
-        BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters, DocumentInfo,
-        EntrySender, GroupSpec, ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
+        BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters,
+        DocumentInfo, EntrySender, GroupSpec, ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
     },
     shapes::{bot_user_json, chat_json, user_json},
     world::{Shared, World, now_unix},
@@ -36,7 +38,11 @@ pub enum UserActionError {
     #[error("message {message_id} was not found in chat {chat_id}")]
     MessageNotFound { chat_id: i64, message_id: i64 },
     #[error("message {message_id} in chat {chat_id} has no button {wanted}")]
-    NoSuchButton { chat_id: i64, message_id: i64, wanted: String },
+    NoSuchButton {
+        chat_id: i64,
+        message_id: i64,
+        wanted: String,
+    },
     #[error("message {message_id} in chat {chat_id} was not written by this user")]
     NotOwnMessage { chat_id: i64, message_id: i64 },
     #[error("message {message_id} in chat {chat_id} has no text to edit")]
@@ -73,7 +79,11 @@ pub struct FileUpload {
 impl FileUpload {
     /// A file with its MIME type guessed from the name.
     pub fn new(bytes: Vec<u8>, file_name: impl Into<String>) -> Self {
-        Self { bytes, file_name: file_name.into(), mime_type: None }
+        Self {
+            bytes,
+            file_name: file_name.into(),
+            mime_type: None,
+        }
     }
 }
 
@@ -141,7 +151,12 @@ impl Sandbox {
         let mut payloads = Vec::new();
         for index in 0..count {
             let message_id = chat.take_message_id();
-            let mut entry = ChatEntry::new(chat.info.id(), message_id, EntrySender::User(sender.clone()), date);
+            let mut entry = ChatEntry::new(
+                chat.info.id(),
+                message_id,
+                EntrySender::User(sender.clone()),
+                date,
+            );
             build(&mut entry, index);
             payloads.push(chat.message_json(&entry, &self.shared.bot));
             chat.entries.push(entry.clone());
@@ -152,7 +167,11 @@ impl Sandbox {
         }
         drop(world);
         self.shared.notify();
-        tracing::debug!(user_id = sender.id, messages = entries.len(), "user message queued");
+        tracing::debug!(
+            user_id = sender.id,
+            messages = entries.len(),
+            "user message queued"
+        );
         Ok(entries)
     }
 
@@ -170,7 +189,12 @@ impl Sandbox {
     }
 
     /// Sends text in a group chat (chat id = the group's negative id).
-    pub fn send_group_text(&self, group: &GroupSpec, user: &UserSpec, text: &str) -> Result<ChatEntry, UserActionError> {
+    pub fn send_group_text(
+        &self,
+        group: &GroupSpec,
+        user: &UserSpec,
+        text: &str,
+    ) -> Result<ChatEntry, UserActionError> {
         if text.trim().is_empty() {
             return Err(UserActionError::EmptyText);
         }
@@ -180,7 +204,10 @@ impl Sandbox {
         })
     }
 
-    async fn store_photo(&self, bytes: Vec<u8>) -> Result<Vec<super::model::PhotoSize>, UserActionError> {
+    async fn store_photo(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<super::model::PhotoSize>, UserActionError> {
         let files_dir = self.shared.files_dir.clone();
         let prepared = tokio::task::spawn_blocking(move || prepare_photo(&files_dir, &bytes))
             .await
@@ -189,8 +216,15 @@ impl Sandbox {
         Ok(self.shared.lock().register_photo(&prepared))
     }
 
-    async fn store_file(&self, upload: FileUpload, kind: FileKind) -> Result<super::files::StoredFile, UserActionError> {
-        let mime_type = upload.mime_type.clone().unwrap_or_else(|| mime_type_for(&upload.file_name).to_owned());
+    async fn store_file(
+        &self,
+        upload: FileUpload,
+        kind: FileKind,
+    ) -> Result<super::files::StoredFile, UserActionError> {
+        let mime_type = upload
+            .mime_type
+            .clone()
+            .unwrap_or_else(|| mime_type_for(&upload.file_name).to_owned());
         let extension = extension_for(Some(&upload.file_name), Some(&mime_type));
         let files_dir = self.shared.files_dir.clone();
         let tag = match kind {
@@ -212,11 +246,21 @@ impl Sandbox {
         .await
         .map_err(storage_error)?
         .map_err(storage_error)?;
-        Ok(self.shared.lock().register_file(&prepared, kind, Some(upload.file_name), Some(mime_type)))
+        Ok(self.shared.lock().register_file(
+            &prepared,
+            kind,
+            Some(upload.file_name),
+            Some(mime_type),
+        ))
     }
 
     /// Sends a photo (the bytes of a JPEG, PNG or WebP image), optionally with a caption.
-    pub async fn send_photo(&self, user: &UserSpec, bytes: Vec<u8>, caption: Option<&str>) -> Result<ChatEntry, UserActionError> {
+    pub async fn send_photo(
+        &self,
+        user: &UserSpec,
+        bytes: Vec<u8>,
+        caption: Option<&str>,
+    ) -> Result<ChatEntry, UserActionError> {
         self.ensure_not_blocked(user)?;
         let photo = self.store_photo(bytes).await?;
         self.post_user_message(ChatTarget::Private(user), |entry| {
@@ -255,7 +299,12 @@ impl Sandbox {
 
     /// Sends a file as a document ("send as file"); an image sent this way stays a document
     /// with an `image/…` MIME type, as on Telegram.
-    pub async fn send_document(&self, user: &UserSpec, upload: FileUpload, caption: Option<&str>) -> Result<ChatEntry, UserActionError> {
+    pub async fn send_document(
+        &self,
+        user: &UserSpec,
+        upload: FileUpload,
+        caption: Option<&str>,
+    ) -> Result<ChatEntry, UserActionError> {
         self.ensure_not_blocked(user)?;
         let file = self.store_file(upload, FileKind::Document).await?;
         self.post_user_message(ChatTarget::Private(user), |entry| {
@@ -306,10 +355,23 @@ impl Sandbox {
     }
 
     /// Sends a sticker (a generated 512×512 WebP image) with an emoji.
-    pub async fn send_sticker(&self, user: &UserSpec, emoji: &str) -> Result<ChatEntry, UserActionError> {
+    pub async fn send_sticker(
+        &self,
+        user: &UserSpec,
+        emoji: &str,
+    ) -> Result<ChatEntry, UserActionError> {
         self.ensure_not_blocked(user)?;
         let bytes = sticker_webp(emoji).map_err(storage_error)?;
-        let file = self.store_file(FileUpload { bytes, file_name: "sticker.webp".to_owned(), mime_type: Some("image/webp".to_owned()) }, FileKind::Sticker).await?;
+        let file = self
+            .store_file(
+                FileUpload {
+                    bytes,
+                    file_name: "sticker.webp".to_owned(),
+                    mime_type: Some("image/webp".to_owned()),
+                },
+                FileKind::Sticker,
+            )
+            .await?;
         self.post_user_message(ChatTarget::Private(user), |entry| {
             entry.sticker = Some(StickerInfo {
                 file_id: file.file_id,
@@ -323,7 +385,12 @@ impl Sandbox {
     }
 
     /// Sends a video. The stand-in cannot decode video, so it reports 640×360.
-    pub async fn send_video(&self, user: &UserSpec, upload: FileUpload, duration_seconds: u32) -> Result<ChatEntry, UserActionError> {
+    pub async fn send_video(
+        &self,
+        user: &UserSpec,
+        upload: FileUpload,
+        duration_seconds: u32,
+    ) -> Result<ChatEntry, UserActionError> {
         self.ensure_not_blocked(user)?;
         let file = self.store_file(upload, FileKind::Video).await?;
         self.post_user_message(ChatTarget::Private(user), |entry| {
@@ -341,7 +408,11 @@ impl Sandbox {
     }
 
     /// Shares the user's own contact (the "share phone number" button).
-    pub fn send_contact(&self, user: &UserSpec, phone_number: &str) -> Result<ChatEntry, UserActionError> {
+    pub fn send_contact(
+        &self,
+        user: &UserSpec,
+        phone_number: &str,
+    ) -> Result<ChatEntry, UserActionError> {
         self.post_user_message(ChatTarget::Private(user), |entry| {
             entry.contact = Some(ContactInfo {
                 phone_number: phone_number.to_owned(),
@@ -352,7 +423,12 @@ impl Sandbox {
     }
 
     /// Edits one of the user's own text messages; the bot gets an `edited_message` update.
-    pub fn edit_text(&self, user: &UserSpec, message_id: i64, new_text: &str) -> Result<ChatEntry, UserActionError> {
+    pub fn edit_text(
+        &self,
+        user: &UserSpec,
+        message_id: i64,
+        new_text: &str,
+    ) -> Result<ChatEntry, UserActionError> {
         if new_text.trim().is_empty() {
             return Err(UserActionError::EmptyText);
         }
@@ -360,13 +436,22 @@ impl Sandbox {
         let chat = world.private_chat(user);
         let chat_id = chat.info.id();
         let Some(entry) = chat.entry_mut(message_id).filter(|entry| !entry.deleted) else {
-            return Err(UserActionError::MessageNotFound { chat_id, message_id });
+            return Err(UserActionError::MessageNotFound {
+                chat_id,
+                message_id,
+            });
         };
         if entry.sender != EntrySender::User(user.clone()) {
-            return Err(UserActionError::NotOwnMessage { chat_id, message_id });
+            return Err(UserActionError::NotOwnMessage {
+                chat_id,
+                message_id,
+            });
         }
         if entry.text.is_none() {
-            return Err(UserActionError::NoTextToEdit { chat_id, message_id });
+            return Err(UserActionError::NoTextToEdit {
+                chat_id,
+                message_id,
+            });
         }
         entry.text = Some(new_text.to_owned());
         entry.entities = command_entities(new_text);
@@ -382,43 +467,86 @@ impl Sandbox {
 
     /// Presses an inline button of a bot message in the user's private chat, by its
     /// callback data. Returns the callback query id.
-    pub fn press_button(&self, user: &UserSpec, message_id: i64, callback_data: &str) -> Result<String, UserActionError> {
+    pub fn press_button(
+        &self,
+        user: &UserSpec,
+        message_id: i64,
+        callback_data: &str,
+    ) -> Result<String, UserActionError> {
         self.press(user, message_id, ButtonChoice::Data(callback_data), true)
     }
 
     /// Presses the inline button with this label. Returns the callback query id.
-    pub fn press_button_with_text(&self, user: &UserSpec, message_id: i64, text: &str) -> Result<String, UserActionError> {
+    pub fn press_button_with_text(
+        &self,
+        user: &UserSpec,
+        message_id: i64,
+        text: &str,
+    ) -> Result<String, UserActionError> {
         self.press(user, message_id, ButtonChoice::Text(text), true)
     }
 
     /// Sends a callback query with any data, whether or not such a button exists (for
     /// hostile-input tests). A missing message arrives as an inaccessible message.
-    pub fn press_button_raw(&self, user: &UserSpec, message_id: i64, callback_data: &str) -> Result<String, UserActionError> {
+    pub fn press_button_raw(
+        &self,
+        user: &UserSpec,
+        message_id: i64,
+        callback_data: &str,
+    ) -> Result<String, UserActionError> {
         self.press(user, message_id, ButtonChoice::Data(callback_data), false)
     }
 
-    fn press(&self, user: &UserSpec, message_id: i64, choice: ButtonChoice<'_>, require_button: bool) -> Result<String, UserActionError> {
+    fn press(
+        &self,
+        user: &UserSpec,
+        message_id: i64,
+        choice: ButtonChoice<'_>,
+        require_button: bool,
+    ) -> Result<String, UserActionError> {
         let mut world = self.shared.lock();
         let chat = world.private_chat(user);
         let chat_id = chat.info.id();
         if chat.blocked {
             return Err(UserActionError::BotBlocked { user_id: user.id });
         }
-        let entry = chat.entry(message_id).filter(|entry| !entry.deleted).cloned();
+        let entry = chat
+            .entry(message_id)
+            .filter(|entry| !entry.deleted)
+            .cloned();
         let data = match (&entry, choice, require_button) {
             (_, ButtonChoice::Data(data), false) => data.to_owned(),
-            (None, _, true) => return Err(UserActionError::MessageNotFound { chat_id, message_id }),
+            (None, _, true) => {
+                return Err(UserActionError::MessageNotFound {
+                    chat_id,
+                    message_id,
+                });
+            }
             (Some(entry), ButtonChoice::Data(data), true) => {
-                if !entry.inline_buttons().any(|button| button.callback_data.as_deref() == Some(data)) {
-                    return Err(UserActionError::NoSuchButton { chat_id, message_id, wanted: format!("with callback data {data:?}") });
+                if !entry
+                    .inline_buttons()
+                    .any(|button| button.callback_data.as_deref() == Some(data))
+                {
+                    return Err(UserActionError::NoSuchButton {
+                        chat_id,
+                        message_id,
+                        wanted: format!("with callback data {data:?}"),
+                    });
                 }
                 data.to_owned()
             }
             (entry, ButtonChoice::Text(text), _) => {
                 let found = entry.as_ref().and_then(|entry| {
-                    entry.inline_buttons().find(|button| button.text == text).and_then(|button| button.callback_data.clone())
+                    entry
+                        .inline_buttons()
+                        .find(|button| button.text == text)
+                        .and_then(|button| button.callback_data.clone())
                 });
-                found.ok_or_else(|| UserActionError::NoSuchButton { chat_id, message_id, wanted: format!("labelled {text:?}") })?
+                found.ok_or_else(|| UserActionError::NoSuchButton {
+                    chat_id,
+                    message_id,
+                    wanted: format!("labelled {text:?}"),
+                })?
             }
         };
         let message = match &entry {
@@ -436,7 +564,14 @@ impl Sandbox {
         });
         world.callbacks.insert(
             query_id.clone(),
-            CallbackRecord { query_id: query_id.clone(), chat_id, message_id, from_user_id: user.id, data, answer: None },
+            CallbackRecord {
+                query_id: query_id.clone(),
+                chat_id,
+                message_id,
+                from_user_id: user.id,
+                data,
+                answer: None,
+            },
         );
         world.callback_order.push(query_id.clone());
         world.push_update("callback_query", payload);
@@ -466,7 +601,11 @@ impl Sandbox {
         let bot = bot_user_json(&self.shared.bot);
         let member = json!({ "user": bot, "status": "member" });
         let kicked = json!({ "user": bot, "status": "kicked", "until_date": 0 });
-        let (old, new) = if blocked { (member, kicked) } else { (kicked, member) };
+        let (old, new) = if blocked {
+            (member, kicked)
+        } else {
+            (kicked, member)
+        };
         let payload = json!({
             "chat": chat_value,
             "from": user_json(user),
@@ -477,7 +616,11 @@ impl Sandbox {
         world.push_update("my_chat_member", payload);
         drop(world);
         self.shared.notify();
-        tracing::debug!(user_id = user.id, blocked, "user changed the bot's block state");
+        tracing::debug!(
+            user_id = user.id,
+            blocked,
+            "user changed the bot's block state"
+        );
     }
 
     fn ensure_not_blocked(&self, user: &UserSpec) -> Result<(), UserActionError> {
@@ -492,12 +635,20 @@ impl Sandbox {
 
     /// The whole conversation of a chat, both sides, in order (deleted messages marked).
     pub fn history(&self, chat_id: i64) -> Vec<ChatEntry> {
-        self.shared.lock().chats.get(&chat_id).map(|chat| chat.entries.clone()).unwrap_or_default()
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map(|chat| chat.entries.clone())
+            .unwrap_or_default()
     }
 
     /// The bot's messages in a chat, including deleted ones (check `deleted`).
     pub fn bot_messages(&self, chat_id: i64) -> Vec<ChatEntry> {
-        self.history(chat_id).into_iter().filter(ChatEntry::is_from_bot).collect()
+        self.history(chat_id)
+            .into_iter()
+            .filter(ChatEntry::is_from_bot)
+            .collect()
     }
 
     /// The bytes of a stored file (any size of a photo, a document, …).
@@ -525,23 +676,41 @@ impl Sandbox {
 
     /// The chat actions (`typing`, `upload_photo`, …) the bot sent to a chat.
     pub fn chat_actions(&self, chat_id: i64) -> Vec<String> {
-        self.shared.lock().chats.get(&chat_id).map(|chat| chat.chat_actions.clone()).unwrap_or_default()
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map(|chat| chat.chat_actions.clone())
+            .unwrap_or_default()
     }
 
     /// The reply keyboard currently shown to the user, if any.
     pub fn reply_keyboard(&self, chat_id: i64) -> Option<ReplyKeyboard> {
-        self.shared.lock().chats.get(&chat_id).and_then(|chat| chat.reply_keyboard.clone())
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .and_then(|chat| chat.reply_keyboard.clone())
     }
 
     /// True while the user has blocked the bot.
     pub fn is_blocked(&self, chat_id: i64) -> bool {
-        self.shared.lock().chats.get(&chat_id).is_some_and(|chat| chat.blocked)
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .is_some_and(|chat| chat.blocked)
     }
 
     /// The commands set with `setMyCommands` for a scope key (`default`,
     /// `all_private_chats`, `chat:<id>`, …) and a language code (`""` for all languages).
     pub fn commands(&self, scope_key: &str, language_code: &str) -> Vec<BotCommandSpec> {
-        self.shared.lock().commands.get(&(scope_key.to_owned(), language_code.to_owned())).cloned().unwrap_or_default()
+        self.shared
+            .lock()
+            .commands
+            .get(&(scope_key.to_owned(), language_code.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// How the bot used the API so far.
@@ -567,8 +736,18 @@ impl Sandbox {
     // ----- Waiting without sleeping -----
 
     fn timeout_error(&self, chat_id: i64, what: String, waited: Duration) -> WaitTimeout {
-        let history = self.history(chat_id).iter().map(ChatEntry::summary).collect::<Vec<_>>().join("\n");
-        WaitTimeout { what, waited, chat_id, history }
+        let history = self
+            .history(chat_id)
+            .iter()
+            .map(ChatEntry::summary)
+            .collect::<Vec<_>>()
+            .join("\n");
+        WaitTimeout {
+            what,
+            waited,
+            chat_id,
+            history,
+        }
     }
 
     /// Waits until `predicate` holds for the chat's history; returns that history.
@@ -581,21 +760,40 @@ impl Sandbox {
         let found = self
             .shared
             .wait_until(timeout, |world: &World| {
-                let entries = world.chats.get(&chat_id).map(|chat| chat.entries.as_slice()).unwrap_or(&[]);
+                let entries = world
+                    .chats
+                    .get(&chat_id)
+                    .map(|chat| chat.entries.as_slice())
+                    .unwrap_or(&[]);
                 predicate(entries).then(|| entries.to_vec())
             })
             .await;
-        found.ok_or_else(|| self.timeout_error(chat_id, "a condition on the chat".to_owned(), timeout))
+        found.ok_or_else(|| {
+            self.timeout_error(chat_id, "a condition on the chat".to_owned(), timeout)
+        })
     }
 
     /// Waits until the bot has sent at least `count` messages to the chat (deleted ones
     /// included); returns the bot's messages.
-    pub async fn wait_for_bot_message_count(&self, chat_id: i64, count: usize, timeout: Duration) -> Result<Vec<ChatEntry>, WaitTimeout> {
+    pub async fn wait_for_bot_message_count(
+        &self,
+        chat_id: i64,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ChatEntry>, WaitTimeout> {
         let found = self
             .shared
             .wait_until(timeout, |world: &World| {
-                let entries = world.chats.get(&chat_id).map(|chat| chat.entries.as_slice()).unwrap_or(&[]);
-                let bot: Vec<ChatEntry> = entries.iter().filter(|entry| entry.is_from_bot()).cloned().collect();
+                let entries = world
+                    .chats
+                    .get(&chat_id)
+                    .map(|chat| chat.entries.as_slice())
+                    .unwrap_or(&[]);
+                let bot: Vec<ChatEntry> = entries
+                    .iter()
+                    .filter(|entry| entry.is_from_bot())
+                    .cloned()
+                    .collect();
                 (bot.len() >= count).then_some(bot)
             })
             .await;
@@ -603,25 +801,63 @@ impl Sandbox {
     }
 
     /// Waits until the bot answers a callback query.
-    pub async fn wait_for_callback_answer(&self, query_id: &str, timeout: Duration) -> Result<CallbackAnswer, WaitTimeout> {
+    pub async fn wait_for_callback_answer(
+        &self,
+        query_id: &str,
+        timeout: Duration,
+    ) -> Result<CallbackAnswer, WaitTimeout> {
         let found = self
             .shared
-            .wait_until(timeout, |world: &World| world.callbacks.get(query_id).and_then(|record| record.answer.clone()))
+            .wait_until(timeout, |world: &World| {
+                world
+                    .callbacks
+                    .get(query_id)
+                    .and_then(|record| record.answer.clone())
+            })
             .await;
-        let chat_id = self.callback(query_id).map(|record| record.chat_id).unwrap_or(0);
-        found.ok_or_else(|| self.timeout_error(chat_id, format!("an answer to callback query {query_id}"), timeout))
+        let chat_id = self
+            .callback(query_id)
+            .map(|record| record.chat_id)
+            .unwrap_or(0);
+        found.ok_or_else(|| {
+            self.timeout_error(
+                chat_id,
+                format!("an answer to callback query {query_id}"),
+                timeout,
+            )
+        })
     }
 
     /// Waits until a `getUpdates` long poll is waiting on the stand-in.
     pub async fn wait_for_long_poll(&self, timeout: Duration) -> Result<(), WaitTimeout> {
-        let found = self.shared.wait_until(timeout, |world: &World| (world.active_long_polls > 0).then_some(())).await;
-        found.ok_or_else(|| WaitTimeout { what: "a getUpdates long poll".to_owned(), waited: timeout, chat_id: 0, history: String::new() })
+        let found = self
+            .shared
+            .wait_until(timeout, |world: &World| {
+                (world.active_long_polls > 0).then_some(())
+            })
+            .await;
+        found.ok_or_else(|| WaitTimeout {
+            what: "a getUpdates long poll".to_owned(),
+            waited: timeout,
+            chat_id: 0,
+            history: String::new(),
+        })
     }
 
     /// Waits until the bot has confirmed every queued update.
     pub async fn wait_for_updates_consumed(&self, timeout: Duration) -> Result<(), WaitTimeout> {
-        let found = self.shared.wait_until(timeout, |world: &World| world.updates.is_empty().then_some(())).await;
-        found.ok_or_else(|| WaitTimeout { what: "the bot to confirm all updates".to_owned(), waited: timeout, chat_id: 0, history: String::new() })
+        let found = self
+            .shared
+            .wait_until(timeout, |world: &World| {
+                world.updates.is_empty().then_some(())
+            })
+            .await;
+        found.ok_or_else(|| WaitTimeout {
+            what: "the bot to confirm all updates".to_owned(),
+            waited: timeout,
+            chat_id: 0,
+            history: String::new(),
+        })
     }
 }
 
@@ -646,10 +882,16 @@ enum ButtonChoice<'a> {
 
 /// A 512×512 lossless WebP whose colour depends on the emoji.
 fn sticker_webp(emoji: &str) -> Result<Vec<u8>, image::ImageError> {
-    let seed = emoji.bytes().fold(7u8, |accumulator, byte| accumulator.wrapping_mul(31).wrapping_add(byte));
+    let seed = emoji.bytes().fold(7u8, |accumulator, byte| {
+        accumulator.wrapping_mul(31).wrapping_add(byte)
+    });
     let image = image::RgbaImage::from_fn(512, 512, |x, y| {
         let inside = (i64::from(x) - 256).pow(2) + (i64::from(y) - 256).pow(2) < 200 * 200;
-        if inside { image::Rgba([seed, 200, 255 - seed, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+        if inside {
+            image::Rgba([seed, 200, 255 - seed, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
     });
     let mut out = Cursor::new(Vec::new());
     image::DynamicImage::ImageRgba8(image).write_to(&mut out, image::ImageFormat::WebP)?;
@@ -701,7 +943,9 @@ async fn chat_page() -> Html<&'static str> {
 
 async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
     let bot = &sandbox.shared.bot;
-    Json(json!({ "bot_id": bot.id, "bot_username": bot.username, "bot_first_name": bot.first_name }))
+    Json(
+        json!({ "bot_id": bot.id, "bot_username": bot.username, "bot_first_name": bot.first_name }),
+    )
 }
 
 async fn list_users(State(sandbox): State<Sandbox>) -> Json<Vec<UserSpec>> {
@@ -719,27 +963,52 @@ struct SendTextBody {
     text: String,
 }
 
-async fn http_send_text(State(sandbox): State<Sandbox>, Json(body): Json<SendTextBody>) -> Result<Json<Value>, HttpError> {
+async fn http_send_text(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<SendTextBody>,
+) -> Result<Json<Value>, HttpError> {
     Ok(ok_entries(vec![sandbox.send_text(&body.user, &body.text)?]))
 }
 
 /// Multipart: `user` (JSON), `caption`, `as_file` (`true`/`false`), one or more `files`.
 /// One image → a photo; several → an album; `as_file` → documents.
-async fn http_send_files(State(sandbox): State<Sandbox>, mut multipart: Multipart) -> Result<Json<Value>, HttpError> {
+async fn http_send_files(
+    State(sandbox): State<Sandbox>,
+    mut multipart: Multipart,
+) -> Result<Json<Value>, HttpError> {
     let bad = |message: String| HttpError(StatusCode::BAD_REQUEST, message);
     let mut user: Option<UserSpec> = None;
     let mut caption: Option<String> = None;
     let mut as_file = false;
     let mut files: Vec<FileUpload> = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|error| bad(error.to_string()))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|error| bad(error.to_string()))?
+    {
         let name = field.name().unwrap_or_default().to_owned();
         let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(str::to_owned);
-        let bytes = field.bytes().await.map_err(|error| bad(error.to_string()))?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|error| bad(error.to_string()))?;
         match (name.as_str(), file_name) {
-            (_, Some(file_name)) => files.push(FileUpload { bytes: bytes.to_vec(), file_name, mime_type: content_type }),
-            ("user", None) => user = Some(serde_json::from_slice(&bytes).map_err(|error| bad(format!("bad user: {error}")))?),
-            ("caption", None) => caption = Some(String::from_utf8_lossy(&bytes).into_owned()).filter(|text| !text.is_empty()),
+            (_, Some(file_name)) => files.push(FileUpload {
+                bytes: bytes.to_vec(),
+                file_name,
+                mime_type: content_type,
+            }),
+            ("user", None) => {
+                user = Some(
+                    serde_json::from_slice(&bytes)
+                        .map_err(|error| bad(format!("bad user: {error}")))?,
+                )
+            }
+            ("caption", None) => {
+                caption = Some(String::from_utf8_lossy(&bytes).into_owned())
+                    .filter(|text| !text.is_empty())
+            }
             ("as_file", None) => as_file = bytes.as_ref() == b"true",
             _ => {}
         }
@@ -748,11 +1017,20 @@ async fn http_send_files(State(sandbox): State<Sandbox>, mut multipart: Multipar
     let caption = caption.as_deref();
     let entries = match (files.len(), as_file) {
         (0, _) => return Err(bad("no files were attached".to_owned())),
-        (1, true) => vec![sandbox.send_document(&user, files.remove(0), caption).await?],
+        (1, true) => vec![
+            sandbox
+                .send_document(&user, files.remove(0), caption)
+                .await?,
+        ],
         (_, true) => sandbox.send_document_album(&user, files, caption).await?,
         (1, false) => {
             let upload = files.remove(0);
-            if upload.mime_type.as_deref().unwrap_or("").starts_with("video/") {
+            if upload
+                .mime_type
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("video/")
+            {
                 vec![sandbox.send_video(&user, upload, 5).await?]
             } else if image_dimensions(&upload.bytes).is_some() {
                 vec![sandbox.send_photo(&user, upload.bytes, caption).await?]
@@ -760,7 +1038,15 @@ async fn http_send_files(State(sandbox): State<Sandbox>, mut multipart: Multipar
                 vec![sandbox.send_document(&user, upload, caption).await?]
             }
         }
-        (_, false) => sandbox.send_album(&user, files.into_iter().map(|upload| upload.bytes).collect(), caption).await?,
+        (_, false) => {
+            sandbox
+                .send_album(
+                    &user,
+                    files.into_iter().map(|upload| upload.bytes).collect(),
+                    caption,
+                )
+                .await?
+        }
     };
     Ok(ok_entries(entries))
 }
@@ -771,8 +1057,13 @@ struct SendContactBody {
     phone_number: String,
 }
 
-async fn http_send_contact(State(sandbox): State<Sandbox>, Json(body): Json<SendContactBody>) -> Result<Json<Value>, HttpError> {
-    Ok(ok_entries(vec![sandbox.send_contact(&body.user, &body.phone_number)?]))
+async fn http_send_contact(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<SendContactBody>,
+) -> Result<Json<Value>, HttpError> {
+    Ok(ok_entries(vec![
+        sandbox.send_contact(&body.user, &body.phone_number)?,
+    ]))
 }
 
 #[derive(Deserialize)]
@@ -781,8 +1072,13 @@ struct SendStickerBody {
     emoji: String,
 }
 
-async fn http_send_sticker(State(sandbox): State<Sandbox>, Json(body): Json<SendStickerBody>) -> Result<Json<Value>, HttpError> {
-    Ok(ok_entries(vec![sandbox.send_sticker(&body.user, &body.emoji).await?]))
+async fn http_send_sticker(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<SendStickerBody>,
+) -> Result<Json<Value>, HttpError> {
+    Ok(ok_entries(vec![
+        sandbox.send_sticker(&body.user, &body.emoji).await?,
+    ]))
 }
 
 #[derive(Deserialize)]
@@ -792,7 +1088,10 @@ struct PressButtonBody {
     callback_data: String,
 }
 
-async fn http_press_button(State(sandbox): State<Sandbox>, Json(body): Json<PressButtonBody>) -> Result<Json<Value>, HttpError> {
+async fn http_press_button(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<PressButtonBody>,
+) -> Result<Json<Value>, HttpError> {
     let query_id = sandbox.press_button(&body.user, body.message_id, &body.callback_data)?;
     Ok(Json(json!({ "ok": true, "query_id": query_id })))
 }
@@ -804,8 +1103,15 @@ struct EditTextBody {
     text: String,
 }
 
-async fn http_edit_text(State(sandbox): State<Sandbox>, Json(body): Json<EditTextBody>) -> Result<Json<Value>, HttpError> {
-    Ok(ok_entries(vec![sandbox.edit_text(&body.user, body.message_id, &body.text)?]))
+async fn http_edit_text(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<EditTextBody>,
+) -> Result<Json<Value>, HttpError> {
+    Ok(ok_entries(vec![sandbox.edit_text(
+        &body.user,
+        body.message_id,
+        &body.text,
+    )?]))
 }
 
 #[derive(Deserialize)]
@@ -839,9 +1145,15 @@ struct HistoryAnswer {
     chat_actions: Vec<String>,
 }
 
-async fn http_history(State(sandbox): State<Sandbox>, Query(query): Query<HistoryQuery>) -> Json<HistoryAnswer> {
+async fn http_history(
+    State(sandbox): State<Sandbox>,
+    Query(query): Query<HistoryQuery>,
+) -> Json<HistoryAnswer> {
     if let (Some(since), Some(wait)) = (query.since, query.wait) {
-        sandbox.shared.wait_for_change_since(since, Duration::from_secs(wait.min(25))).await;
+        sandbox
+            .shared
+            .wait_for_change_since(since, Duration::from_secs(wait.min(25)))
+            .await;
     }
     let version = sandbox.shared.version();
     Json(HistoryAnswer {
@@ -862,7 +1174,9 @@ async fn http_file(State(sandbox): State<Sandbox>, Path(file_id): Path<String>) 
     match tokio::fs::read(&file.disk_path).await {
         Ok(bytes) => {
             let mut response = (StatusCode::OK, bytes).into_response();
-            let content_type = file.mime_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+            let content_type = file
+                .mime_type
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
             if let Ok(value) = HeaderValue::from_str(&content_type) {
                 response.headers_mut().insert(header::CONTENT_TYPE, value);
             }
@@ -880,6 +1194,10 @@ async fn http_counters(State(sandbox): State<Sandbox>) -> Json<Counters> {
 impl Sandbox {
     /// What kind of chat a chat id is, if the chat exists.
     pub fn chat_info(&self, chat_id: i64) -> Option<ChatInfo> {
-        self.shared.lock().chats.get(&chat_id).map(|chat| chat.info.clone())
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map(|chat| chat.info.clone())
     }
 }

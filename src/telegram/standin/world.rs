@@ -11,13 +11,17 @@ use std::{
     time::Duration,
 };
 
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::{
     files::{FileKind, PreparedFile, StoredFile, file_path_for, mime_type_for, new_file_id},
     limits::{RateLimiter, RateLimits},
-    model::{BotCommandSpec, CallbackRecord, ChatEntry, ChatInfo, Counters, GroupSpec, PhotoSize, ReplyKeyboard, UserSpec},
+    model::{
+        BotCommandSpec, CallbackRecord, ChatEntry, ChatInfo, Counters, GroupSpec, PhotoSize,
+        ReplyKeyboard, UserSpec,
+    },
     shapes::{BotIdentity, message_json},
 };
 
@@ -42,7 +46,14 @@ pub(crate) struct ChatState {
 
 impl ChatState {
     fn new(info: ChatInfo) -> Self {
-        Self { info, entries: Vec::new(), next_message_id: 1, blocked: false, chat_actions: Vec::new(), reply_keyboard: None }
+        Self {
+            info,
+            entries: Vec::new(),
+            next_message_id: 1,
+            blocked: false,
+            chat_actions: Vec::new(),
+            reply_keyboard: None,
+        }
     }
 
     /// Takes the next message id of this chat.
@@ -53,16 +64,23 @@ impl ChatState {
     }
 
     pub(crate) fn entry(&self, message_id: i64) -> Option<&ChatEntry> {
-        self.entries.iter().find(|entry| entry.message_id == message_id)
+        self.entries
+            .iter()
+            .find(|entry| entry.message_id == message_id)
     }
 
     pub(crate) fn entry_mut(&mut self, message_id: i64) -> Option<&mut ChatEntry> {
-        self.entries.iter_mut().find(|entry| entry.message_id == message_id)
+        self.entries
+            .iter_mut()
+            .find(|entry| entry.message_id == message_id)
     }
 
     /// The `Message` JSON of an entry, with its replied-to message.
     pub(crate) fn message_json(&self, entry: &ChatEntry, bot: &BotIdentity) -> Value {
-        let reply_to = entry.reply_to_message_id.and_then(|id| self.entry(id)).filter(|replied| !replied.deleted);
+        let reply_to = entry
+            .reply_to_message_id
+            .and_then(|id| self.entry(id))
+            .filter(|replied| !replied.deleted);
         message_json(entry, &self.info, bot, reply_to)
     }
 }
@@ -143,14 +161,20 @@ impl World {
     /// The private chat with a user, created on first contact; the user's profile is updated.
     pub(crate) fn private_chat(&mut self, user: &UserSpec) -> &mut ChatState {
         self.users.insert(user.id, user.clone());
-        let chat = self.chats.entry(user.id).or_insert_with(|| ChatState::new(ChatInfo::Private(user.clone())));
+        let chat = self
+            .chats
+            .entry(user.id)
+            .or_insert_with(|| ChatState::new(ChatInfo::Private(user.clone())));
         chat.info = ChatInfo::Private(user.clone());
         chat
     }
 
     /// A group chat, created on first contact.
     pub(crate) fn group_chat(&mut self, group: &GroupSpec) -> &mut ChatState {
-        let chat = self.chats.entry(group.id).or_insert_with(|| ChatState::new(ChatInfo::Group(group.clone())));
+        let chat = self
+            .chats
+            .entry(group.id)
+            .or_insert_with(|| ChatState::new(ChatInfo::Group(group.clone())));
         chat.info = ChatInfo::Group(group.clone());
         chat
     }
@@ -159,7 +183,11 @@ impl World {
     pub(crate) fn push_update(&mut self, kind: &'static str, payload: Value) -> i64 {
         let update_id = self.next_update_id;
         self.next_update_id += 1;
-        self.updates.push_back(PendingUpdate { update_id, kind, payload });
+        self.updates.push_back(PendingUpdate {
+            update_id,
+            kind,
+            payload,
+        });
         update_id
     }
 
@@ -221,7 +249,11 @@ impl World {
     }
 
     pub(crate) fn count_request(&mut self, method: &str) {
-        *self.counters.requests_per_method.entry(method.to_owned()).or_insert(0) += 1;
+        *self
+            .counters
+            .requests_per_method
+            .entry(method.to_owned())
+            .or_insert(0) += 1;
     }
 
     pub(crate) fn count_error(&mut self, status: u16) {
@@ -232,14 +264,21 @@ impl World {
     }
 
     pub(crate) fn count_sent(&mut self, chat_id: i64, messages: u64) {
-        *self.counters.messages_sent_per_chat.entry(chat_id).or_insert(0) += messages;
+        *self
+            .counters
+            .messages_sent_per_chat
+            .entry(chat_id)
+            .or_insert(0) += messages;
     }
 
     /// Whether an update type passes the bot's `allowed_updates`.
     pub(crate) fn update_allowed(&self, kind: &str) -> bool {
         match &self.allowed_updates {
             Some(allowed) if !allowed.is_empty() => allowed.iter().any(|name| name == kind),
-            _ => !matches!(kind, "chat_member" | "message_reaction" | "message_reaction_count"),
+            _ => !matches!(
+                kind,
+                "chat_member" | "message_reaction" | "message_reaction_count"
+            ),
         }
     }
 }
@@ -247,7 +286,8 @@ impl World {
 /// The state shared by the HTTP handlers and the handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) token: String,
+    /// The bot token; kept secret so that debug output never shows it.
+    pub(crate) token: SecretString,
     pub(crate) bot: BotIdentity,
     pub(crate) files_dir: PathBuf,
     world: Mutex<World>,
@@ -255,20 +295,39 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(token: String, bot: BotIdentity, files_dir: PathBuf, limits: RateLimits) -> Self {
+    pub(crate) fn new(
+        token: String,
+        bot: BotIdentity,
+        files_dir: PathBuf,
+        limits: RateLimits,
+    ) -> Self {
         let (changes, _) = watch::channel(0);
-        Self { token, bot, files_dir, world: Mutex::new(World::new(limits)), changes }
+        Self {
+            token: SecretString::from(token),
+            bot,
+            files_dir,
+            world: Mutex::new(World::new(limits)),
+            changes,
+        }
+    }
+
+    /// Whether a `bot{token}` path segment carries the right token.
+    pub(crate) fn accepts_bot_segment(&self, bot_segment: &str) -> bool {
+        bot_segment.strip_prefix("bot") == Some(self.token.expose_secret())
     }
 
     /// Locks the world. A panic while locked leaves consistent-enough state for a test
     /// stand-in, so poisoning is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Wakes every waiter: something changed.
     pub(crate) fn notify(&self) {
-        self.changes.send_modify(|version| *version = version.wrapping_add(1));
+        self.changes
+            .send_modify(|version| *version = version.wrapping_add(1));
     }
 
     /// The current change version (the chat page's `since`).
@@ -277,7 +336,11 @@ impl Shared {
     }
 
     /// Re-runs `check` after every change until it gives a value or the timeout passes.
-    pub(crate) async fn wait_until<T>(&self, timeout: Duration, mut check: impl FnMut(&World) -> Option<T>) -> Option<T> {
+    pub(crate) async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&World) -> Option<T>,
+    ) -> Option<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut changes = self.changes.subscribe();
         loop {
@@ -297,7 +360,10 @@ impl Shared {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut changes = self.changes.subscribe();
         while *changes.borrow_and_update() == since {
-            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
                 return;
             }
         }
