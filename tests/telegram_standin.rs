@@ -1007,3 +1007,73 @@ async fn a_teloxide_dispatcher_with_default_polling_works_against_the_stand_in()
         .expect("dispatch returns")
         .expect("task");
 }
+
+#[tokio::test]
+async fn send_document_stores_a_zip_that_both_sides_can_download() {
+    let setup = setup().await;
+    let sandbox = setup.standin.sandbox();
+    let user = alice();
+    sandbox.send_text(&user, "/start").expect("user starts");
+    let archive = b"PK\x03\x04 portraits archive bytes".to_vec();
+
+    let sent = setup
+        .bot
+        .send_document(
+            ChatId(user.id),
+            InputFile::memory(archive.clone()).file_name("portraits.zip"),
+        )
+        .caption("Все портреты")
+        .await
+        .expect("sendDocument");
+    let document = sent.document().expect("document").clone();
+    assert_eq!(document.file_name.as_deref(), Some("portraits.zip"));
+    assert_eq!(
+        document.mime_type.map(|mime| mime.to_string()).as_deref(),
+        Some("application/zip")
+    );
+
+    let shown = sandbox.bot_messages(user.id);
+    let stored = shown[0]
+        .document
+        .as_ref()
+        .expect("history has the document");
+    assert_eq!(
+        sandbox.file_bytes(&stored.file_id).await,
+        Some(archive.clone())
+    );
+    let file = setup
+        .bot
+        .get_file(document.file.id.clone())
+        .await
+        .expect("getFile");
+    let mut downloaded = Vec::new();
+    setup
+        .bot
+        .download_file(&file.path, &mut downloaded)
+        .await
+        .expect("download");
+    assert_eq!(downloaded, archive);
+
+    let again = setup
+        .bot
+        .send_document(
+            ChatId(user.id),
+            InputFile::file_id(document.file.id.clone()),
+        )
+        .await
+        .expect("sendDocument by file_id");
+    assert_eq!(
+        again.document().map(|d| &d.file.unique_id),
+        Some(&document.file.unique_id)
+    );
+    // A document's file_id is not a photo.
+    let wrong_kind = setup
+        .bot
+        .send_photo(ChatId(user.id), InputFile::file_id(document.file.id))
+        .await;
+    assert_eq!(
+        api_error(wrong_kind),
+        ApiError::Unknown("Bad Request: can't use file of type Document as Photo".to_owned())
+    );
+    setup.bot.delete_webhook().await.expect("deleteWebhook");
+}
