@@ -49,10 +49,17 @@ impl App {
         // Whatever a killed process left half-done is resumed now, not after its lease.
         let (tasks, messages) = db.run_blocking(|c| {
             let now = db::now_ms();
-            Ok((db::jobs::resume_in_flight(c, now)?, db::queue::resume_in_flight(c, now)?))
+            Ok((
+                db::jobs::resume_in_flight(c, now)?,
+                db::queue::resume_in_flight(c, now)?,
+            ))
         })?;
         if tasks + messages > 0 {
-            tracing::info!(tasks, messages, "resuming work a previous run left in flight");
+            tracing::info!(
+                tasks,
+                messages,
+                "resuming work a previous run left in flight"
+            );
         }
         let services = services::start(&config).await?;
         for line in services.describe() {

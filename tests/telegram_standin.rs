@@ -838,10 +838,11 @@ async fn sending_past_the_per_chat_limit_gives_retry_after_and_sends_nothing() {
 
 #[tokio::test]
 async fn throttle_keeps_ten_messages_to_one_chat_under_the_limit() {
-    // Faster limits keep the test short; Throttle is configured to match them.
+    // Faster limits keep the test short. Throttle is set just under them (4 a second against
+    // 5), as a bot should be, so that network jitter between its batches cannot cause a 429.
     let limits = RateLimits {
         per_chat_per_sec: 5.0,
-        per_chat_burst: 6,
+        per_chat_burst: 5,
         global_per_sec: 30.0,
         global_burst: 30,
         enabled: true,
@@ -872,7 +873,7 @@ async fn throttle_keeps_ten_messages_to_one_chat_under_the_limit() {
     assert!(refused_before > 0);
 
     let bot = setup.bot.clone().throttle(Limits {
-        messages_per_sec_chat: 5,
+        messages_per_sec_chat: 4,
         ..Limits::default()
     });
     let sends = (0..10).map(|index| {
@@ -967,4 +968,112 @@ async fn the_chat_page_and_its_json_api_drive_the_same_chat() {
     assert_eq!(entries.len(), 3);
     assert_eq!(entries[2]["sender"]["kind"], "bot");
     assert_eq!(entries[2]["text"], "Добро пожаловать");
+}
+
+#[tokio::test]
+async fn a_teloxide_dispatcher_with_default_polling_works_against_the_stand_in() {
+    let setup = setup().await;
+    let sandbox = setup.standin.sandbox();
+    let user = alice();
+    let handler = Update::filter_message().endpoint(|bot: Bot, message: Message| async move {
+        let text = format!("эхо: {}", message.text().unwrap_or_default());
+        bot.send_message(message.chat.id, text).await?;
+        respond(())
+    });
+    let mut dispatcher = Dispatcher::builder(setup.bot.clone(), handler).build();
+    let shutdown = dispatcher.shutdown_token();
+    let running = tokio::spawn(async move { dispatcher.dispatch().await });
+
+    sandbox.send_text(&user, "привет").expect("user writes");
+    let replies = sandbox
+        .wait_for_bot_message_count(user.id, 1, WAIT)
+        .await
+        .expect("the bot replies");
+    assert_eq!(replies[0].text.as_deref(), Some("эхо: привет"));
+    let counters = sandbox.counters();
+    assert_eq!(
+        counters.requests("getWebhookInfo"),
+        1,
+        "teloxide checks for a webhook first"
+    );
+    assert!(counters.errors_per_status.is_empty(), "{counters:?}");
+
+    let stopping = shutdown.shutdown().expect("the dispatcher is running");
+    tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("the dispatcher stops");
+    tokio::time::timeout(WAIT, running)
+        .await
+        .expect("dispatch returns")
+        .expect("task");
+}
+
+#[tokio::test]
+async fn send_document_stores_a_zip_that_both_sides_can_download() {
+    let setup = setup().await;
+    let sandbox = setup.standin.sandbox();
+    let user = alice();
+    sandbox.send_text(&user, "/start").expect("user starts");
+    let archive = b"PK\x03\x04 portraits archive bytes".to_vec();
+
+    let sent = setup
+        .bot
+        .send_document(
+            ChatId(user.id),
+            InputFile::memory(archive.clone()).file_name("portraits.zip"),
+        )
+        .caption("Все портреты")
+        .await
+        .expect("sendDocument");
+    let document = sent.document().expect("document").clone();
+    assert_eq!(document.file_name.as_deref(), Some("portraits.zip"));
+    assert_eq!(
+        document.mime_type.map(|mime| mime.to_string()).as_deref(),
+        Some("application/zip")
+    );
+
+    let shown = sandbox.bot_messages(user.id);
+    let stored = shown[0]
+        .document
+        .as_ref()
+        .expect("history has the document");
+    assert_eq!(
+        sandbox.file_bytes(&stored.file_id).await,
+        Some(archive.clone())
+    );
+    let file = setup
+        .bot
+        .get_file(document.file.id.clone())
+        .await
+        .expect("getFile");
+    let mut downloaded = Vec::new();
+    setup
+        .bot
+        .download_file(&file.path, &mut downloaded)
+        .await
+        .expect("download");
+    assert_eq!(downloaded, archive);
+
+    let again = setup
+        .bot
+        .send_document(
+            ChatId(user.id),
+            InputFile::file_id(document.file.id.clone()),
+        )
+        .await
+        .expect("sendDocument by file_id");
+    assert_eq!(
+        again.document().map(|d| &d.file.unique_id),
+        Some(&document.file.unique_id)
+    );
+    // A document's file_id is not a photo.
+    let wrong_kind = setup
+        .bot
+        .send_photo(ChatId(user.id), InputFile::file_id(document.file.id))
+        .await;
+    assert_eq!(
+        api_error(wrong_kind),
+        ApiError::Unknown("Bad Request: can't use file of type Document as Photo".to_owned())
+    );
+    setup.bot.delete_webhook().await.expect("deleteWebhook");
 }

@@ -407,10 +407,10 @@ async fn bot_endpoint(
     Path((bot_segment, method)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let Some(token) = bot_segment.strip_prefix("bot") else {
+    if !bot_segment.starts_with("bot") {
         return ApiFailure::not_found().into_response();
-    };
-    if token != shared.token {
+    }
+    if !shared.accepts_bot_segment(&bot_segment) {
         return ApiFailure::unauthorized().into_response();
     }
     let Some(method) = canonical_method(&method) else {
@@ -548,7 +548,7 @@ async fn get_updates(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
             .take(limit)
             .map(|update| update.to_json())
             .collect();
-        (!updates.is_empty()).then(|| Ok(Value::Array(updates)))
+        (!updates.is_empty()).then_some(Ok(Value::Array(updates)))
     };
 
     if timeout_seconds == 0 {
@@ -1432,7 +1432,7 @@ async fn download_endpoint(
     State(shared): State<Arc<Shared>>,
     Path((bot_segment, file_path)): Path<(String, String)>,
 ) -> Response {
-    if bot_segment.strip_prefix("bot") != Some(shared.token.as_str()) {
+    if !shared.accepts_bot_segment(&bot_segment) {
         return ApiFailure::unauthorized().into_response();
     }
     let file_id = shared.lock().files_by_path.get(&file_path).cloned();

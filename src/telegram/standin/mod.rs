@@ -6,6 +6,23 @@
 //! through [`Sandbox`]; a person plays the user in a browser on the chat page at `/chat`, which
 //! uses the same operations over `/sandbox/api/…`.
 //!
+//! Driving it from a test:
+//!
+//! ```text
+//! let standin = TelegramStandin::start(StandinOptions::new(token, "pinglass_bot", temp_dir)).await?;
+//! let bot = Bot::new(token).set_api_url(standin.api_url());
+//! let sandbox = standin.sandbox();
+//! let alice = UserSpec::new(1001, "Алиса").with_language("ru");
+//! sandbox.send_text(&alice, "/start")?;                       // the bot sees it in getUpdates
+//! let replies = sandbox.wait_for_bot_message_count(alice.id, 1, Duration::from_secs(5)).await?;
+//! let query_id = sandbox.press_button(&alice, replies[0].message_id, "pkg:basic")?;
+//! ```
+//!
+//! Limits follow Telegram's: about one message per second per chat with a small burst, about
+//! thirty per second overall; an album counts one per item (teloxide's `Throttle` counts an
+//! album as one request, so a bot may still meet a 429 after a big album and must honour
+//! `retry_after`). A refused request (400/403/429) sends nothing.
+//!
 //! What is deliberately absent: webhooks deliver nothing (only `getUpdates`), inline mode,
 //! payments inside Telegram, channels and supergroups, forwarding, polls, and any download of
 //! files by URL (the stand-in has no network, so a URL as a file answers "failed to get HTTP
@@ -37,8 +54,8 @@ pub use user_api::{FileUpload, Sandbox, UserActionError, WaitTimeout};
 use shapes::BotIdentity;
 use world::Shared;
 
-/// How to start the stand-in.
-#[derive(Clone, Debug)]
+/// How to start the stand-in. Its `Debug` output leaves the token out.
+#[derive(Clone)]
 pub struct StandinOptions {
     /// Where to listen; port 0 picks a free port.
     pub bind: SocketAddr,
@@ -49,6 +66,19 @@ pub struct StandinOptions {
     /// Where uploaded files are stored.
     pub data_dir: PathBuf,
     pub limits: RateLimits,
+}
+
+impl std::fmt::Debug for StandinOptions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("StandinOptions")
+            .field("bind", &self.bind)
+            .field("token", &"[redacted]")
+            .field("bot_username", &self.bot_username)
+            .field("data_dir", &self.data_dir)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl StandinOptions {

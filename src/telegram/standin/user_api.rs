@@ -1190,7 +1190,6 @@ async fn http_counters(State(sandbox): State<Sandbox>) -> Json<Counters> {
     Json(sandbox.counters())
 }
 
-/// The chat-kind of a chat id, if the chat exists.
 impl Sandbox {
     /// What kind of chat a chat id is, if the chat exists.
     pub fn chat_info(&self, chat_id: i64) -> Option<ChatInfo> {

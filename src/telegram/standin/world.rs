@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -285,7 +286,8 @@ impl World {
 /// The state shared by the HTTP handlers and the handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) token: String,
+    /// The bot token; kept secret so that debug output never shows it.
+    pub(crate) token: SecretString,
     pub(crate) bot: BotIdentity,
     pub(crate) files_dir: PathBuf,
     world: Mutex<World>,
@@ -301,12 +303,17 @@ impl Shared {
     ) -> Self {
         let (changes, _) = watch::channel(0);
         Self {
-            token,
+            token: SecretString::from(token),
             bot,
             files_dir,
             world: Mutex::new(World::new(limits)),
             changes,
         }
+    }
+
+    /// Whether a `bot{token}` path segment carries the right token.
+    pub(crate) fn accepts_bot_segment(&self, bot_segment: &str) -> bool {
+        bot_segment.strip_prefix("bot") == Some(self.token.expose_secret())
     }
 
     /// Locks the world. A panic while locked leaves consistent-enough state for a test
