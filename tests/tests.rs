@@ -2,6 +2,7 @@
 //! `support` builds the real application against the stand-ins.
 
 mod bot_input;
+mod browser;
 mod config;
 mod crash;
 mod db;
