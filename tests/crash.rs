@@ -16,7 +16,7 @@ use pinglass::telegram::standin::{
 };
 use rand::{Rng, SeedableRng};
 
-use crate::support::{LONG, bot_text_contains, buy, photo_jpeg, portraits_received};
+use crate::support::{LONG, bot_text_contains, photo_jpeg, portraits_received, up_to_payment_link};
 
 const TOKEN: &str = "5151:crash-test-token";
 
@@ -94,8 +94,6 @@ impl Harness {
                 self.telegram.api_url().as_str(),
             )
             .env("PINGLASS_TELEGRAM__POLL_TIMEOUT_SECS", "1")
-            .env("PINGLASS_TELEGRAM__MESSAGES_PER_SEC_CHAT", "50")
-            .env("PINGLASS_TELEGRAM__MESSAGES_PER_SEC_OVERALL", "100")
             .env("PINGLASS_KIE__BASE_URL", self.kie.base_url().as_str())
             .env("PINGLASS_TBANK__BASE_URL", self.tbank.base_url().as_str())
             .env("PINGLASS_DATABASE__PATH", self.db_path())
@@ -137,6 +135,11 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         self.kill_bot();
+        if std::thread::panicking() {
+            // Keep the database and the bot's logs of a failed run for a look.
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()).keep();
+            eprintln!("crash test files kept in {}", kept.display());
+        }
     }
 }
 
@@ -239,15 +242,39 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
         ),
     ];
     h.start_bot();
+    let mut payment_ids = Vec::new();
     for (user, prefix, tier, _) in &users {
-        buy(&h.telegram, &h.tbank, user, prefix, tier).await;
+        payment_ids.push(up_to_payment_link(&h.telegram, user, prefix, tier).await);
     }
-    // Now payments are being confirmed and jobs generated and delivered: kill it again and again.
+    for payment_id in &payment_ids {
+        h.tbank.pay(payment_id).unwrap();
+    }
+    // Now payments are being confirmed and jobs generated and delivered: kill it
+    // again and again — at least `kills` times, and on while albums are going out.
     let started = Instant::now();
-    for _ in 0..kills {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(200..900))).await;
+    let (mut during_generation, mut during_delivery, mut done) = (0, 0, 0);
+    while done < kills || (done < 20 && during_delivery == 0) {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(1000..4000))).await;
+        let received: Vec<usize> = users
+            .iter()
+            .map(|(u, ..)| portraits_received(&h.history(u)).len())
+            .collect();
+        let delivering = users
+            .iter()
+            .zip(&received)
+            .any(|((.., n), got)| *got > 0 && got < n);
+        let all_delivered = users.iter().zip(&received).all(|((.., n), got)| got >= n);
+        if all_delivered {
+            break;
+        }
+        if delivering {
+            during_delivery += 1;
+        } else {
+            during_generation += 1;
+        }
         h.kill_bot();
         h.start_bot();
+        done += 1;
     }
     let storm = started.elapsed();
 
@@ -338,7 +365,8 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
     assert_eq!(jobs, 3, "one job per payment");
     assert_eq!(pending, 0, "nothing left in the queue");
     eprintln!(
-        "crash test: {kills} kills in {storm:?}, {} starts of the bot",
+        "crash test: {done} kills in {storm:?} ({during_generation} while a user still waited for generation, \
+         {during_delivery} while albums were going out), {} starts; all delivered {finished:?} after the last start",
         h.starts
     );
 }

@@ -229,6 +229,17 @@ pub async fn buy(
     prefix: &str,
     tier_label: &str,
 ) {
+    let payment_id = up_to_payment_link(telegram, user, prefix, tier_label).await;
+    tbank.pay(&payment_id).unwrap();
+}
+
+/// From /start to the payment link, as a user in the chat; returns the bank's payment id.
+pub async fn up_to_payment_link(
+    telegram: &TelegramHandle,
+    user: &UserSpec,
+    prefix: &str,
+    tier_label: &str,
+) -> String {
     let sandbox = telegram.sandbox();
     let history = || sandbox.history(user.id);
     sandbox.send_text(user, "/start").unwrap();
@@ -295,13 +306,11 @@ pub async fn buy(
                 .find_map(|b| b.url.clone().filter(|u| u.contains("/checkout/")))
         })
         .unwrap();
-    let payment_id = url
-        .trim_end_matches('/')
+    url.trim_end_matches('/')
         .rsplit('/')
         .next()
         .unwrap()
-        .to_owned();
-    tbank.pay(&payment_id).unwrap();
+        .to_owned()
 }
 
 /// Waits until the chat satisfies `check`, or fails the test showing the chat.
