@@ -111,6 +111,6 @@ delivery-caption = { $count ->
     [one] ✨ Your { $count } AI portrait is ready!
    *[other] ✨ Your { $count } AI portraits are ready!
 }
-delivery-partial-refund = { $missing } could not be made — we are refunding { $amount } for them. The money reaches your card within a few days.
+delivery-partial-refund = Could not be made: { $missing }. We are refunding { $amount } for that — the money reaches your card within a few days.
 delivery-some-failed = Some portraits could not be made.
 refund-done = Refund of { $amount } is on its way.

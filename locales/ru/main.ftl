@@ -114,6 +114,6 @@ delivery-caption = { $count ->
     [few] ✨ Ваши { $count } AI-портрета готовы!
    *[many] ✨ Ваши { $count } AI-портретов готовы!
 }
-delivery-partial-refund = Не получилось создать { $missing } — за них вернём { $amount }. Деньги придут на карту в течение нескольких дней.
+delivery-partial-refund = Создать не получилось: { $missing }. Возвращаем за это { $amount } — деньги придут на карту в течение нескольких дней.
 delivery-some-failed = Часть портретов создать не получилось.
 refund-done = Возврат { $amount } оформлен.
