@@ -6,6 +6,7 @@ mod browser;
 mod config;
 mod crash;
 mod db;
+mod funnel;
 mod kie;
 mod locales;
 mod media;

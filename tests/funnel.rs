@@ -1,0 +1,282 @@
+//! The side task's promises that a transcript cannot show well: Kie refusing
+//! for good pauses creation and alerts the admins once, then heals by itself;
+//! a user who blocked the bot fails their deliveries without a retry storm;
+//! Telegram's 429 is waited out; task creation is fair between jobs.
+
+use std::time::Duration;
+
+use pinglass::db::{self, Db, avatars, jobs, payments, users};
+use pinglass::kie::standin::CreateFault;
+use pinglass::telegram::standin::{RateLimits, UserSpec};
+
+use crate::support::{
+    LONG, TestApp, bot_text_contains, buy, portraits_received, up_to_payment_link, wait_for,
+};
+
+const ADMIN: i64 = 900_000_001;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kie_refusing_pauses_creation_alerts_admins_once_and_resumes() {
+    let app = TestApp::start_with(|c| c.kie.pause_on_refusal_secs = 1).await;
+    let sandbox = app.telegram.sandbox().clone();
+    // The admin has talked to the bot (a bot cannot write first).
+    let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
+    sandbox.send_text(&admin, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admin's onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+
+    // Kie has no credits for the first three attempts.
+    app.kie.faults().next_creates(CreateFault::NoCredits402, 3);
+    let user = UserSpec::new(3001, "Лиза").with_language("ru");
+    buy(
+        &app.telegram,
+        &app.tbank,
+        &user,
+        "liza",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the alert",
+        |e| bot_text_contains(e, "Kie AI refuses new tasks"),
+        LONG,
+    )
+    .await;
+    // Everything still arrives once Kie answers again.
+    wait_for(
+        &app.telegram,
+        &user,
+        "all 7 portraits",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
+    let alerts = sandbox
+        .history(ADMIN)
+        .iter()
+        .filter(|e| {
+            e.is_from_bot()
+                && e.text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("Kie AI refuses"))
+        })
+        .count();
+    assert_eq!(
+        alerts, 1,
+        "one alert for one incident, however many refusals"
+    );
+    let failed: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM generation_tasks WHERE state = 'failed'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(failed, 0, "a refusal by Kie costs no task an attempt");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_blocked_the_bot_fails_their_deliveries_without_a_retry_storm() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(3002, "Гоша").with_language("ru");
+    let payment_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "gosha",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    sandbox.block_bot(&user);
+    app.tbank.pay(&payment_id).unwrap();
+
+    // The payment is still processed and the portraits made; sending them fails for good.
+    let db = app.app().db.clone();
+    let settled = async {
+        loop {
+            let (failed, pending): (i64, i64) = db
+                .run_blocking(|c| {
+                    Ok((
+                        c.query_row(
+                            "SELECT COUNT(*) FROM message_queue WHERE status = 'failed'",
+                            [],
+                            |r| r.get(0),
+                        )?,
+                        db::queue::depth(c)?,
+                    ))
+                })
+                .unwrap();
+            let done: i64 = db
+                .run_blocking(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM generation_jobs WHERE status IN ('done', 'partial')",
+                        [],
+                        |r| r.get(0),
+                    )
+                })
+                .unwrap();
+            if failed > 0 && pending == 0 && done == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(LONG, settled)
+        .await
+        .expect("the deliveries settle as failed");
+    let reasons: Vec<String> = db
+        .run_blocking(|c| {
+            let mut stmt =
+                c.prepare("SELECT last_error FROM message_queue WHERE status = 'failed'")?;
+            stmt.query_map([], |r| r.get(0))?.collect()
+        })
+        .unwrap();
+    assert!(reasons.iter().all(|r| r.contains("blocked")), "{reasons:?}");
+    let user_row = db.run_blocking(|c| users::get(c, 3002)).unwrap().unwrap();
+    assert!(user_row.blocked_at.is_some());
+    // One failed attempt per chat, not one per message and retry.
+    let counters = sandbox.counters();
+    let album_requests = counters.requests("sendMediaGroup");
+    assert!(
+        album_requests <= 1,
+        "{album_requests} album requests into a blocked chat"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        sandbox.counters().requests("sendMediaGroup"),
+        album_requests,
+        "no retries later either"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_429_is_waited_out_and_nothing_is_lost_or_doubled() {
+    // The stand-in is stricter than the bot thinks Telegram is: the bot meets 429s.
+    let app = TestApp::start_with(|c| {
+        c.telegram.messages_per_sec_chat = 5;
+    })
+    .await;
+    let sandbox = app.telegram.sandbox().clone();
+    sandbox.set_rate_limits(RateLimits {
+        per_chat_per_sec: 1.0,
+        per_chat_burst: 2,
+        ..RateLimits::default()
+    });
+    let user = UserSpec::new(3003, "Рита").with_language("ru");
+    buy(
+        &app.telegram,
+        &app.tbank,
+        &user,
+        "rita",
+        "Standard · 15 портретов · 999 ₽",
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &user,
+        "all 15 portraits",
+        |e| portraits_received(e).len() >= 15,
+        Duration::from_secs(120),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = portraits_received(&sandbox.history(user.id));
+    assert_eq!(received.len(), 15, "every portrait once");
+    assert!(
+        sandbox.counters().too_many_requests > 0,
+        "the test must meet Telegram's 429"
+    );
+    // Every answer of the conversation arrived, in order, once.
+    let texts: Vec<String> = sandbox
+        .history(user.id)
+        .iter()
+        .filter(|e| e.is_from_bot() && !e.deleted)
+        .filter_map(|e| e.text.clone())
+        .collect();
+    for (needle, times) in [
+        ("Привет, Рита", 1),
+        ("Выберите пакет", 1),
+        ("Счёт на 999 ₽", 1),
+        ("Оплата получена", 1),
+    ] {
+        let n = texts.iter().filter(|t| t.contains(needle)).count();
+        assert_eq!(n, times, "{needle:?} arrived {n} times: {texts:#?}");
+    }
+    app.shutdown().await;
+}
+
+#[test]
+fn task_creation_is_fair_between_a_big_and_a_small_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("db.sqlite3"), 1).unwrap();
+    let job_of = |user_id: i64, order: &str, tasks: u32| {
+        let order = order.to_owned();
+        db.run_blocking(move |c| {
+            users::touch(
+                c,
+                &users::SeenUser {
+                    id: user_id,
+                    username: None,
+                    first_name: "U",
+                    language: "ru",
+                },
+                &format!("ref{user_id}"),
+                1,
+            )?;
+            let avatar = avatars::create_draft(c, user_id, 1)?;
+            let payments::CreatePayment::Created(payment) = payments::create(
+                c,
+                &payments::NewPayment {
+                    order_id: &order,
+                    user_id,
+                    avatar_id: avatar.id,
+                    tier_id: "x",
+                    amount_kopecks: 10_000,
+                    portraits: tasks,
+                    discount_kopecks: 0,
+                    receipt_contact: "a@b.ru",
+                },
+                1,
+            )?
+            else {
+                unreachable!()
+            };
+            let new: Vec<jobs::NewTask> = (0..tasks)
+                .map(|i| jobs::NewTask {
+                    prompt_index: i,
+                    reference_keys: vec!["k".into()],
+                })
+                .collect();
+            Ok(jobs::create_for_payment(c, payment.id, avatar.id, user_id, &new, 1)?.0)
+        })
+        .unwrap()
+    };
+    // The big job was paid first; the small one must not wait behind all of it.
+    let big = job_of(1, "o-big", 23);
+    let small = job_of(2, "o-small", 7);
+    let first_window = db
+        .run_blocking(|c| jobs::due_for_creation(c, 10, 18))
+        .unwrap();
+    let of_small = first_window.iter().filter(|t| t.job_id == small.id).count();
+    let of_big = first_window.iter().filter(|t| t.job_id == big.id).count();
+    assert_eq!(
+        (of_small, of_big),
+        (7, 11),
+        "the small job gets all its tasks in the first 10 s window"
+    );
+}
