@@ -7,6 +7,7 @@ pub mod app;
 pub mod bot;
 pub mod config;
 pub mod db;
+pub mod harness;
 pub mod i18n;
 pub mod kie;
 pub mod media;

@@ -23,7 +23,8 @@
 //! other files; a name with "broken": a truncated JPEG), `[sticker]`,
 //! `[video]`, `[contact]` (share one's own phone), `[press LABEL]`,
 //! `[raw-press DATA]` (a forged button press on the last bot message),
-//! `[pay]` / `[decline]` (on the checkout page of the last payment link).
+//! `[pay]` / `[decline]` (on the checkout page of the last payment link),
+//! `[wait]` (the user does nothing: what follows, the bot does on its own).
 //! Directives: `@restart` (stop the bot and start it again on the same
 //! database), `@kie fail-transient N` / `@kie fail-moderation N` /
 //! `@kie never-finish N` (the next N Kie tasks), `@kie moderate TEXT N`
@@ -309,6 +310,8 @@ impl Runner {
                     .map_err(|e| err(&e))?;
                 return Ok(vec![id]);
             }
+            // The user does nothing; what the bot does on its own follows.
+            "wait" => {}
             "pay" | "decline" => {
                 let url = self
                     .last_bot_with(|e| {

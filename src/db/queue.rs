@@ -2,7 +2,7 @@
 //! is a row first, so nothing is lost in a crash and nothing is sent twice
 //! (`dedup_key` is unique per delivery part).
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
@@ -180,4 +180,19 @@ pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> 
          WHERE status = 'sending'",
         [now],
     )
+}
+
+/// The Telegram message id of a sent message (the first, for an album).
+pub fn sent_message_id(conn: &Connection, dedup_key: &str) -> rusqlite::Result<Option<i32>> {
+    let ids: Option<Option<String>> = conn
+        .query_row(
+            "SELECT sent_message_ids FROM message_queue WHERE dedup_key = ?1 AND status = 'sent'",
+            [dedup_key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(ids
+        .flatten()
+        .and_then(|json| serde_json::from_str::<Vec<i32>>(&json).ok())
+        .and_then(|ids| ids.first().copied()))
 }

@@ -12,13 +12,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use teloxide::prelude::*;
 use tracing::{info, warn};
 
 use super::WorkerCtx;
 use super::outbox::{self, AlbumPhoto, Outgoing};
 use crate::db::jobs::{self, Job, Task};
-use crate::db::{self, avatars, events, payments, portraits, refunds, service_state, users};
+use crate::db::{self, avatars, events, payments, portraits, queue, refunds, service_state, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 use crate::kie::{CreateTask, ErrorClass, KieError, ResultDownloadError, TaskFailure, TaskState};
 use crate::media;
@@ -559,40 +558,56 @@ async fn complete_deliveries(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize>
         .map_err(Into::into)
 }
 
-/// "9 of 15 ready": one message per job, edited as portraits arrive (best
-/// effort: progress is not essential, the albums are).
+/// "9 of 15 ready": the payment's confirmation message is edited as
+/// portraits arrive (best effort: progress is not essential, the albums are).
+/// Until the confirmation has left the queue there is nothing to edit yet.
 async fn show_progress(ctx: &WorkerCtx) -> anyhow::Result<usize> {
     let behind = ctx.db.run(|c| jobs::progress_behind(c, 8)).await?;
-    let count = behind.len();
+    let mut shown = 0;
     for (job, message_id, _shown) in behind {
+        let Some(payment_id) = job.payment_id else {
+            continue;
+        };
         let user_id = job.user_id;
-        let lang = ctx.db.run(move |c| lang_of(c, user_id)).await?;
-        let text = tr_args(
+        let (lang, message_id, portraits) = ctx
+            .db
+            .run(move |c| {
+                let message_id = match message_id {
+                    Some(id) => Some(id),
+                    None => queue::sent_message_id(c, &format!("payment:{payment_id}:confirmed"))?,
+                };
+                let portraits = payments::get(c, payment_id)?.map_or(0, |p| p.portraits);
+                Ok((lang_of(c, user_id)?, message_id, portraits))
+            })
+            .await?;
+        let Some(message_id) = message_id else {
+            continue;
+        };
+        let confirmed = tr_args(
+            lang,
+            "payment-confirmed",
+            &[(
+                "portraits",
+                Arg::Str(&tr_args(lang, "portraits", &[("count", portraits.into())])),
+            )],
+        );
+        let progress = tr_args(
             lang,
             "generation-progress",
             &[("done", job.completed.into()), ("total", job.total.into())],
         );
-        let sent_id = match message_id {
-            Some(id) => {
-                super::delivery::edit_text(ctx, user_id, id, text).await;
-                None
-            }
-            None => match ctx
-                .bot
-                .send_message(teloxide::types::ChatId(user_id), text)
-                .await
-            {
-                Ok(message) => Some(message.id.0),
-                Err(error) => {
-                    tracing::debug!(job_id = job.id, %error, "progress message not sent");
-                    None
-                }
-            },
-        };
+        super::delivery::edit_text(
+            ctx,
+            user_id,
+            message_id,
+            format!("{confirmed}\n\n{progress}"),
+        )
+        .await;
         let (job_id, completed) = (job.id, job.completed);
         ctx.db
-            .run(move |c| jobs::set_progress(c, job_id, sent_id, completed))
+            .run(move |c| jobs::set_progress(c, job_id, Some(message_id), completed))
             .await?;
+        shown += 1;
     }
-    Ok(count)
+    Ok(shown)
 }

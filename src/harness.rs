@@ -1,0 +1,343 @@
+//! The whole application and the stand-ins it talks to, in one process:
+//! what the tests, the measurements in `examples/` and load runs build on.
+//! The stand-ins are started here and handed to the application as if they
+//! were the real services (URLs plus credentials), so they outlive restarts
+//! of the application, as the real services would.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::SecretString;
+
+use crate::app::App;
+use crate::config::{Config, Secrets};
+use crate::kie::standin::{KieStandin, KieStandinHandle, KieStandinOptions};
+use crate::tbank::standin::{
+    StandinHandle as TbankHandle, StandinOptions as TbankOptions, TbankStandin,
+};
+use crate::telegram::standin::{
+    RateLimits, StandinHandle as TelegramHandle, StandinOptions, TelegramStandin,
+};
+
+pub const TOKEN: &str = "4242:harness-token";
+const KIE_KEY: &str = "harness-kie-key";
+const TERMINAL: &str = "HarnessTerminalDEMO";
+const PASSWORD: &str = "harness-terminal-password";
+
+/// How the stand-ins behave.
+#[derive(Debug, Clone)]
+pub struct HarnessOptions {
+    /// Seconds the Kie stand-in takes per task.
+    pub kie_latency: Duration,
+    /// Telegram's sending limits as the stand-in enforces them.
+    pub telegram_limits: RateLimits,
+}
+
+impl Default for HarnessOptions {
+    fn default() -> Self {
+        HarnessOptions {
+            kie_latency: Duration::from_millis(200),
+            telegram_limits: RateLimits::disabled(),
+        }
+    }
+}
+
+/// The shipped configuration with every path under `dir`, fast polling and
+/// generous sending limits (the callers adjust what they measure).
+pub fn local_config(dir: &Path) -> anyhow::Result<Config> {
+    let mut config = Config::from_toml_str(Config::shipped_toml(), Secrets::default())?;
+    config.database.path = dir.join("pinglass.sqlite3");
+    config.database.pool_size = 4;
+    config.storage.local_dir = dir.join("objects");
+    config.sandbox.data_dir = dir.join("sandbox");
+    config.sandbox.chat_port = 0;
+    config.telegram.poll_timeout_secs = 2;
+    config.telegram.messages_per_sec_chat = 50;
+    config.telegram.messages_per_sec_overall = 100;
+    config.worker.tick_ms = 50;
+    config.worker.payment_poll_fast_secs = 1;
+    config.bot.admin_ids = vec![900_000_001];
+    Ok(config)
+}
+
+pub struct Harness {
+    pub config: Config,
+    pub telegram: TelegramHandle,
+    pub kie: KieStandinHandle,
+    pub tbank: TbankHandle,
+    app: Option<App>,
+}
+
+impl Harness {
+    /// Starts the stand-ins and the application; `config` comes from
+    /// [`local_config`] (and the caller's adjustments).
+    pub async fn start(
+        dir: &Path,
+        mut config: Config,
+        options: HarnessOptions,
+    ) -> anyhow::Result<Harness> {
+        let mut telegram_options =
+            StandinOptions::new(TOKEN, "PinGlassLocalBot", dir.join("telegram"));
+        telegram_options.limits = options.telegram_limits;
+        let telegram = TelegramStandin::start(telegram_options)
+            .await
+            .context("Telegram stand-in")?;
+        let kie = KieStandin::start(KieStandinOptions {
+            bind: "127.0.0.1:0".parse()?,
+            api_key: KIE_KEY.into(),
+            latency: options.kie_latency,
+            data_dir: dir.join("kie"),
+            public_base: None,
+            initial_credits: 1_000_000.0,
+            create_limit_per_10s: 20,
+        })
+        .await
+        .context("Kie stand-in")?;
+        let tbank = TbankStandin::start(TbankOptions {
+            bind: "127.0.0.1:0".parse()?,
+            terminal_key: TERMINAL.into(),
+            password: PASSWORD.into(),
+            public_base: None,
+        })
+        .await
+        .context("T-Bank stand-in")?;
+        config.telegram.api_url = telegram.api_url();
+        config.kie.base_url = kie.base_url();
+        config.tbank.base_url = tbank.base_url();
+        config.secrets = Secrets {
+            telegram_token: Some(SecretString::from(TOKEN)),
+            kie_api_key: Some(SecretString::from(KIE_KEY)),
+            tbank_terminal_key: Some(SecretString::from(TERMINAL)),
+            tbank_password: Some(SecretString::from(PASSWORD)),
+            ..Secrets::default()
+        };
+        config.validate()?;
+        let app = App::start(config.clone()).await?;
+        Ok(Harness {
+            config,
+            telegram,
+            kie,
+            tbank,
+            app: Some(app),
+        })
+    }
+
+    pub fn app(&self) -> &App {
+        self.app.as_ref().expect("the application is running")
+    }
+
+    /// Nothing in flight: no unfinished task or job, no queued message, no
+    /// pending refund, no payment waiting for Init.
+    pub fn is_idle(&self) -> bool {
+        let busy: Result<i64, _> = self.app().db.run_blocking(|c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed'))
+                      + (SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering'))
+                      + (SELECT COUNT(*) FROM message_queue WHERE status IN ('pending', 'sending'))
+                      + (SELECT COUNT(*) FROM refunds WHERE status = 'pending')
+                      + (SELECT COUNT(*) FROM payments WHERE status = 'new')",
+                [],
+                |r| r.get(0),
+            )
+        });
+        busy.is_ok_and(|n| n == 0)
+    }
+
+    /// Stops the application gracefully (the stand-ins keep running).
+    pub async fn stop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+    }
+
+    /// Stops and starts the application on the same database and store.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await;
+        self.app = Some(App::start(self.config.clone()).await?);
+        Ok(())
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+        self.telegram.shutdown().await;
+        self.kie.shutdown().await;
+        self.tbank.shutdown().await;
+    }
+}
+
+/// Playing users in the Telegram stand-in: what the tests and measurements
+/// do in the chat, step by step, as a person would.
+pub mod chat {
+    use std::time::Duration;
+
+    use anyhow::{Context, bail};
+
+    use crate::telegram::standin::{ChatEntry, StandinHandle as TelegramHandle, UserSpec};
+
+    pub const LONG: Duration = Duration::from_secs(60);
+
+    pub fn bot_text_contains(entries: &[ChatEntry], needle: &str) -> bool {
+        entries.iter().any(|e| {
+            e.is_from_bot() && !e.deleted && e.text_or_caption().is_some_and(|t| t.contains(needle))
+        })
+    }
+
+    /// The newest bot message carrying a button with this label.
+    pub fn last_bot_with_button(entries: &[ChatEntry], label: &str) -> Option<i64> {
+        entries
+            .iter()
+            .rev()
+            .find(|e| e.is_from_bot() && !e.deleted && e.inline_buttons().any(|b| b.text == label))
+            .map(|e| e.message_id)
+    }
+
+    /// Portrait photos the bot sent (albums and single photos), by file_unique_id.
+    pub fn portraits_received(entries: &[ChatEntry]) -> Vec<String> {
+        entries
+            .iter()
+            .filter(|e| e.is_from_bot() && !e.photo.is_empty())
+            .filter_map(|e| e.largest_photo().map(|p| p.file_unique_id.clone()))
+            .collect()
+    }
+
+    /// Waits until the chat satisfies `check`; the error shows the chat.
+    pub async fn wait_for(
+        telegram: &TelegramHandle,
+        user: &UserSpec,
+        what: &str,
+        check: impl Fn(&[ChatEntry]) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        if telegram
+            .sandbox()
+            .wait_for(user.id, check, timeout)
+            .await
+            .is_err()
+        {
+            let chat: Vec<String> = telegram
+                .sandbox()
+                .history(user.id)
+                .iter()
+                .map(|e| format!("{e:?}"))
+                .collect();
+            bail!(
+                "user {} never saw {what} within {timeout:?}; chat:\n{}",
+                user.id,
+                chat.join("\n")
+            );
+        }
+        Ok(())
+    }
+
+    /// A deterministic photo: `name` picks its colours, so different names
+    /// give different bytes and the same name the same bytes.
+    pub fn photo_jpeg(name: &str, width: u32, height: u32) -> Vec<u8> {
+        let seed = name
+            .bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let (r0, g0, b0) = (
+            (seed & 0xff) as u8,
+            ((seed >> 8) & 0xff) as u8,
+            ((seed >> 16) & 0xff) as u8,
+        );
+        let image = image::RgbImage::from_fn(width, height, |x, y| {
+            // A light "face" ellipse in the upper middle over a coloured gradient.
+            let (cx, cy) = (width as f32 / 2.0, height as f32 * 0.4);
+            let (rx, ry) = (width as f32 * 0.22, height as f32 * 0.2);
+            let d = ((x as f32 - cx) / rx).powi(2) + ((y as f32 - cy) / ry).powi(2);
+            if d < 1.0 {
+                image::Rgb([235, 200, 170])
+            } else {
+                let t = (x + y) as f32 / (width + height) as f32;
+                image::Rgb([
+                    (f32::from(r0) * (1.0 - t)) as u8,
+                    (f32::from(g0) * t) as u8,
+                    b0.wrapping_add((t * 60.0) as u8),
+                ])
+            }
+        });
+        let mut out = Vec::new();
+        // Encoding an in-memory RGB image into a Vec cannot fail.
+        let _ =
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&image);
+        out
+    }
+
+    /// From /start to the payment link in Russian (five photos, the tier's
+    /// button, an email); returns the bank's payment id.
+    pub async fn up_to_payment_link(
+        telegram: &TelegramHandle,
+        user: &UserSpec,
+        prefix: &str,
+        tier_label: &str,
+    ) -> anyhow::Result<String> {
+        let sandbox = telegram.sandbox();
+        let history = || sandbox.history(user.id);
+        sandbox.send_text(user, "/start")?;
+        wait_for(
+            telegram,
+            user,
+            "the onboarding",
+            |e| bot_text_contains(e, "Пакеты"),
+            LONG,
+        )
+        .await?;
+        let photos = (1..=5)
+            .map(|i| photo_jpeg(&format!("{prefix}-{i}"), 800, 1000))
+            .collect();
+        sandbox.send_album(user, photos, None).await?;
+        let generate = "✨ Создать портреты";
+        wait_for(
+            telegram,
+            user,
+            "the Generate button",
+            |e| last_bot_with_button(e, generate).is_some(),
+            LONG,
+        )
+        .await?;
+        let counter = last_bot_with_button(&history(), generate).context("no counter")?;
+        sandbox.press_button_with_text(user, counter, generate)?;
+        wait_for(
+            telegram,
+            user,
+            "the packages",
+            |e| last_bot_with_button(e, tier_label).is_some(),
+            LONG,
+        )
+        .await?;
+        let packages = last_bot_with_button(&history(), tier_label).context("no packages")?;
+        sandbox.press_button_with_text(user, packages, tier_label)?;
+        wait_for(
+            telegram,
+            user,
+            "the receipt question",
+            |e| bot_text_contains(e, "чек"),
+            LONG,
+        )
+        .await?;
+        sandbox.send_text(user, &format!("{prefix}@example.ru"))?;
+        wait_for(
+            telegram,
+            user,
+            "the payment link",
+            |e| last_bot_with_button(e, "💳 Оплатить").is_some(),
+            LONG,
+        )
+        .await?;
+        let url = history()
+            .iter()
+            .rev()
+            .find_map(|e| {
+                e.inline_buttons()
+                    .find_map(|b| b.url.clone().filter(|u| u.contains("/checkout/")))
+            })
+            .context("no checkout link")?;
+        Ok(url
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned())
+    }
+}
