@@ -42,17 +42,17 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         Callback::Generate(9_000_000_000),
         Callback::Tier {
             avatar_id: 3,
-            tier: 0,
+            tier: "starter".into(),
         },
         Callback::Tier {
             avatar_id: 3,
-            tier: 2,
+            tier: "premium_2".into(),
         },
     ];
     for callback in valid {
         let data = callback.encode();
         assert!(data.len() <= 64, "{data} is longer than Telegram allows");
-        assert_eq!(Callback::parse(&data), Some(callback), "{data}");
+        assert_eq!(Callback::parse(&data), Some(callback.clone()), "{data}");
     }
     let garbage = [
         "",
@@ -68,7 +68,10 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         "paid:99999999999999999999",
         "tier:3",
         "tier:3:",
-        "tier:3:256",
+        "tier:3:Premium",
+        "tier:3:a b",
+        "tier:3:ab;drop",
+        "tier:3:a_very_long_tier_id_x",
         "tier:3:-1",
         "tier::1",
         "gen:1:2",

@@ -370,3 +370,47 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
         h.starts
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_bot_gracefully() {
+    let mut h = Harness::new(Duration::from_millis(200)).await;
+    let user = UserSpec::new(7201, "Тим").with_language("ru");
+    h.start_bot();
+    h.telegram.sandbox().send_text(&user, "/start").unwrap();
+    h.wait_for(
+        &user,
+        "the onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    let mut child = h.child.take().unwrap();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the bot did not stop within 20 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        status.success(),
+        "a graceful stop exits with 0, got {status:?}"
+    );
+    let log = std::fs::read_to_string(h.dir.path().join("bot-1.log")).unwrap();
+    assert!(
+        log.contains("side task stopped"),
+        "the side task finished its step and stopped:\n{log}"
+    );
+}

@@ -280,3 +280,31 @@ fn task_creation_is_fair_between_a_big_and_a_small_job() {
         "the small job gets all its tasks in the first 10 s window"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_menu_is_registered_in_every_language() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox();
+    let menu = |lang: &str| -> Vec<(String, String)> {
+        sandbox
+            .commands("default", lang)
+            .into_iter()
+            .map(|c| (c.command, c.description))
+            .collect()
+    };
+    let ru = vec![
+        ("start".to_owned(), "Начать заново".to_owned()),
+        ("help".to_owned(), "Как это работает".to_owned()),
+        ("language".to_owned(), "Сменить язык".to_owned()),
+    ];
+    assert_eq!(menu("ru"), ru);
+    assert_eq!(menu(""), ru, "Russian is the menu for every other language");
+    assert_eq!(
+        menu("en")
+            .iter()
+            .map(|(_, d)| d.as_str())
+            .collect::<Vec<_>>(),
+        ["Start over", "How it works", "Change language"]
+    );
+    app.shutdown().await;
+}

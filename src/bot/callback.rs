@@ -4,7 +4,7 @@
 
 use crate::i18n::Lang;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Callback {
     SetLanguage(Lang),
     /// "I have paid": check this payment now.
@@ -13,15 +13,16 @@ pub enum Callback {
     Packages(i64),
     /// The Generate button under the upload counter.
     Generate(i64),
-    /// A package chosen for an avatar (index into the configured tiers).
+    /// A package chosen for an avatar, by the tier's configured id (not its
+    /// position: reordering `bot.toml` never makes an old button bill another tier).
     Tier {
         avatar_id: i64,
-        tier: u8,
+        tier: String,
     },
 }
 
 impl Callback {
-    pub fn encode(self) -> String {
+    pub fn encode(&self) -> String {
         match self {
             Callback::SetLanguage(lang) => format!("lang:{}", lang.code()),
             Callback::CheckPayment(id) => format!("paid:{id}"),
@@ -43,16 +44,18 @@ impl Callback {
             "gen" => parse_id(rest).map(Callback::Generate),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
-                let tier_ok =
-                    !tier.is_empty() && tier.len() <= 3 && tier.bytes().all(|b| b.is_ascii_digit());
-                let tier: u8 = if tier_ok {
-                    tier.parse().ok()?
-                } else {
+                // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).
+                let tier_ok = !tier.is_empty()
+                    && tier.len() <= 16
+                    && tier
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if !tier_ok {
                     return None;
-                };
+                }
                 Some(Callback::Tier {
                     avatar_id: parse_id(avatar)?,
-                    tier,
+                    tier: tier.to_owned(),
                 })
             }
             _ => None,

@@ -67,6 +67,22 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
             case![State::AwaitingContact { avatar_id, tier_id }]
                 .endpoint(purchase::receive_contact),
         )
+        .branch(
+            case![State::AwaitingPayment {
+                avatar_id,
+                payment_id
+            }]
+            .filter(not_text)
+            .map(|(avatar_id, _payment_id): (i64, i64)| (avatar_id, None::<i32>, false))
+            .endpoint(upload::receive),
+        )
+        .branch(
+            case![State::AwaitingPayment {
+                avatar_id,
+                payment_id
+            }]
+            .endpoint(purchase::payment_status),
+        )
         .branch(case![State::Start].endpoint(start_first))
         .endpoint(unexpected_message);
 
@@ -330,6 +346,7 @@ async fn callback(
             purchase::show_packages(&bot, chat, &dialogue, &me, &ctx, avatar_id).await?;
         }
         Some(Callback::Tier { avatar_id, tier }) => {
+            let tier = tier.clone();
             bot.answer_callback_query(query.id.clone()).await?;
             purchase::choose_tier(&bot, chat, &dialogue, &me, &ctx, avatar_id, tier).await?;
         }

@@ -82,12 +82,28 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops polling, lets handlers in flight finish, and waits.
-    pub async fn shutdown(self) {
-        if let Ok(wait) = self.shutdown.shutdown() {
-            wait.await;
+    /// Stops polling, lets handlers in flight finish, and waits. A
+    /// dispatcher that has not started polling yet refuses the stop
+    /// ("idle"); it is asked again until it accepts, and aborted if it
+    /// never does.
+    pub async fn shutdown(mut self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.shutdown.shutdown() {
+                Ok(wait) => {
+                    wait.await;
+                    break;
+                }
+                Err(_) if self.task.is_finished() => break,
+                Err(_) if tokio::time::Instant::now() >= deadline => {
+                    tracing::warn!("the dispatcher did not accept the stop; aborting it");
+                    self.task.abort();
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
         }
-        let _ = self.task.await;
+        let _ = (&mut self.task).await;
     }
 }
 

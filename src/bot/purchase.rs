@@ -27,7 +27,7 @@ pub fn packages_message(
 ) -> (String, InlineKeyboardMarkup) {
     let mut lines = vec![tr(lang, "packages-title")];
     let mut rows = Vec::new();
-    for (index, tier) in ctx.config.tiers.iter().enumerate() {
+    for tier in &ctx.config.tiers {
         let portraits = tr_args(lang, "portraits", &[("count", tier.portraits.into())]);
         let per_portrait = rub(lang, tier.price_kopecks / i64::from(tier.portraits));
         lines.push(tr_args(
@@ -53,7 +53,7 @@ pub fn packages_message(
             ),
             Callback::Tier {
                 avatar_id,
-                tier: index as u8,
+                tier: tier.id.clone(),
             }
             .encode(),
         )]);
@@ -118,14 +118,22 @@ pub async fn choose_tier(
     me: &UserCtx,
     ctx: &BotCtx,
     avatar_id: i64,
-    tier_index: u8,
+    tier_id: String,
 ) -> HandlerResult {
     let lang = me.lang;
-    let Some(tier) = ctx.config.tiers.get(usize::from(tier_index)).cloned() else {
+    let Some(tier) = ctx.config.tier(&tier_id).cloned() else {
         bot.send_message(chat, tr(lang, "unexpected-button"))
             .await?;
         return Ok(());
     };
+    // Refuse before asking anything: another user's avatar, a set that is no
+    // longer a draft, or too few photos.
+    if let Some(refusal) = purchasable(ctx, me.user.id, avatar_id).await? {
+        if let Refusal::OpenPayment(payment) = refusal {
+            return show_open_payment(bot, chat, dialogue, lang, avatar_id, &payment).await;
+        }
+        return refuse(bot, chat, dialogue, me, ctx, &refusal).await;
+    }
     match (&me.user.receipt_email, &me.user.receipt_phone) {
         (Some(contact), _) | (None, Some(contact)) => {
             let contact = contact.clone();
@@ -149,6 +157,70 @@ pub async fn choose_tier(
             Ok(())
         }
     }
+}
+
+/// Why an avatar cannot be bought now.
+pub enum Refusal {
+    NotOwned,
+    NotDraft,
+    TooFewPhotos(u32),
+    OpenPayment(payments::Payment),
+}
+
+/// Whether `avatar_id` is this user's draft with enough photos and no open payment.
+async fn purchasable(
+    ctx: &BotCtx,
+    user_id: i64,
+    avatar_id: i64,
+) -> anyhow::Result<Option<Refusal>> {
+    let min = ctx.config.upload.min_photos;
+    Ok(ctx
+        .db
+        .run(move |c| {
+            let Some(avatar) = avatars::get_owned(c, avatar_id, user_id)? else {
+                return Ok(Some(Refusal::NotOwned));
+            };
+            if let Some(payment) = payments::open_for_avatar(c, avatar_id)? {
+                return Ok(Some(Refusal::OpenPayment(payment)));
+            }
+            if avatar.status != avatars::AvatarStatus::Draft {
+                return Ok(Some(Refusal::NotDraft));
+            }
+            let count = avatars::photo_count(c, avatar_id)?;
+            Ok((count < min).then_some(Refusal::TooFewPhotos(count)))
+        })
+        .await?)
+}
+
+/// Says why, and leaves a state the user can go on from.
+async fn refuse(
+    bot: &TgBot,
+    chat: ChatId,
+    dialogue: &Dlg,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    refusal: &Refusal,
+) -> HandlerResult {
+    let lang = me.lang;
+    let text = match refusal {
+        Refusal::NotOwned | Refusal::OpenPayment(_) => tr(lang, "unexpected-button"),
+        Refusal::NotDraft => tr(lang, "packages-not-draft"),
+        Refusal::TooFewPhotos(count) => tr_args(
+            lang,
+            "packages-need-photos",
+            &[
+                ("count", (*count).into()),
+                ("min", ctx.config.upload.min_photos.into()),
+            ],
+        ),
+    };
+    bot.send_message(chat, text)
+        .reply_markup(KeyboardRemove::new())
+        .await?;
+    if matches!(dialogue.get().await?, Some(State::AwaitingContact { .. })) {
+        dialogue.update(State::Start).await?;
+    }
+    Ok(())
 }
 
 /// A plausible email for a receipt: one `@`, a dotted domain, no spaces.
@@ -245,38 +317,23 @@ async fn request_payment(
     let tier = tier.clone();
     let contact = contact.to_owned();
     let now = db::now_ms();
-    // Look first: an open payment is shown again, a non-draft is refused,
-    // and only then "creating…" is said, before the side task can answer.
-    let (avatar, open) = ctx
-        .db
-        .run(move |c| {
-            Ok((
-                avatars::get_owned(c, avatar_id, user_id)?,
-                payments::open_for_avatar(c, avatar_id)?,
-            ))
-        })
-        .await?;
-    match (avatar, open) {
-        (None, _) => {
-            bot.send_message(chat, tr(lang, "unexpected-button"))
-                .await?;
-            return Ok(());
-        }
-        (Some(_), Some(payment)) => {
+    // Look first: an open payment is shown again, anything else that cannot
+    // be bought is refused, and only then "creating…" is said, before the
+    // side task can answer.
+    match purchasable(ctx, user_id, avatar_id).await? {
+        Some(Refusal::OpenPayment(payment)) => {
             return show_open_payment(bot, chat, dialogue, lang, avatar_id, &payment).await;
         }
-        (Some(avatar), None) if avatar.status != avatars::AvatarStatus::Draft => {
-            bot.send_message(chat, tr(lang, "packages-not-draft"))
-                .await?;
-            return Ok(());
-        }
-        (Some(_), None) => {}
+        Some(refusal) => return refuse(bot, chat, dialogue, me, ctx, &refusal).await,
+        None => {}
     }
     bot.send_message(chat, tr(lang, "payment-creating")).await?;
     let outcome = ctx
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            // Immediate: this transaction reads, then writes; a deferred one
+            // could fail on a snapshot the side task changed meanwhile.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let Some(avatar) = avatars::get_owned(&tx, avatar_id, user_id)? else {
                 return Ok(None);
             };
@@ -350,7 +407,11 @@ async fn show_open_payment(
     avatar_id: i64,
     payment: &payments::Payment,
 ) -> HandlerResult {
-    let text = tr(lang, "payment-already-open");
+    let text = if payment.payment_url.is_some() {
+        tr(lang, "payment-already-open")
+    } else {
+        tr(lang, "payment-link-coming")
+    };
     let mut rows = Vec::new();
     if let Some(url) = payment
         .payment_url
@@ -412,4 +473,42 @@ pub async fn check_payment(
         .text(tr(lang, key))
         .await?;
     Ok(())
+}
+
+/// Text while a payment was requested: where that payment stands, with the
+/// way on (the link again, the packages again, or a new set).
+pub async fn payment_status(
+    bot: TgBot,
+    msg: Message,
+    dialogue: Dlg,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+    (avatar_id, payment_id): (i64, i64),
+) -> HandlerResult {
+    let lang = me.lang;
+    let user_id = me.user.id;
+    let payment = ctx
+        .db
+        .run(move |c| payments::get_owned(c, payment_id, user_id))
+        .await?;
+    match payment {
+        Some(payment) if payment.status.is_open() => {
+            show_open_payment(&bot, msg.chat.id, &dialogue, lang, avatar_id, &payment).await
+        }
+        Some(payment) if payment.status == payments::PaymentStatus::Confirmed => {
+            bot.send_message(msg.chat.id, tr(lang, "payment-status-paid"))
+                .await?;
+            Ok(())
+        }
+        _ => {
+            let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
+                tr(lang, "payment-button-retry"),
+                Callback::Packages(avatar_id).encode(),
+            )]]);
+            bot.send_message(msg.chat.id, tr(lang, "payment-status-ended"))
+                .reply_markup(keyboard)
+                .await?;
+            Ok(())
+        }
+    }
 }

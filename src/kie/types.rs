@@ -270,6 +270,19 @@ impl KieError {
     }
 }
 
+impl KieError {
+    /// A refusal of the whole account (bad key, no credits, feature
+    /// disabled): no task can succeed until someone acts, so the caller
+    /// pauses instead of failing tasks one by one.
+    pub fn is_account_refusal(&self) -> bool {
+        match self {
+            Self::Api { code, .. } => matches!(code, 401 | 402 | 505),
+            Self::InvalidSettings(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Classifies an answer that is not a success. Errors usually come with HTTP
 /// 200 and the real status in the body `code`; rate limiting comes as HTTP
 /// 429; the CDN answers a bare HTTP 403 to requests it dislikes, which heals.

@@ -157,8 +157,23 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let reason = error.to_string();
                 if attempts >= ctx.config.worker.delivery_max_attempts {
                     warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
+                    // Portraits that did not reach the user are an incident for the admins.
+                    let admins = ctx.config.bot.admin_ids.clone();
+                    let is_album = matches!(message, Outgoing::Album { .. });
+                    let alert = format!(
+                        "Delivery {} to chat {chat_id} failed after {attempts} attempts: {reason}",
+                        row.dedup_key
+                    );
+                    let key = format!("delivery:{}", row.dedup_key);
+                    let now = db::now_ms();
                     ctx.db
-                        .run(move |c| queue::mark_failed(c, id, &reason))
+                        .run(move |c| {
+                            queue::mark_failed(c, id, &reason)?;
+                            if is_album {
+                                super::alerts::raise(c, &admins, &key, "delivery", &alert, now)?;
+                            }
+                            Ok(())
+                        })
                         .await?;
                 } else {
                     let backoff = 1_000i64 << attempts.min(8);

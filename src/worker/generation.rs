@@ -147,6 +147,11 @@ async fn create_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<boo
     {
         return Ok(true);
     }
+    // This attempt counts from here on.
+    let task = Task {
+        attempts: task.attempts + 1,
+        ..task
+    };
     let ttl = Duration::from_secs(u64::from(ctx.config.storage.presign_ttl_secs));
     let mut image_urls = Vec::with_capacity(task.reference_keys.len());
     for key in &task.reference_keys {
@@ -155,10 +160,7 @@ async fn create_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<boo
             Err(error) => {
                 warn!(task_id, job_id = task.job_id, %error, "presigning a reference failed");
                 let msg = format!("presign: {error}");
-                let next = now + retry_delay_ms(task.attempts + 1);
-                ctx.db
-                    .run(move |c| jobs::retry(c, task_id, &msg, next, false))
-                    .await?;
+                retry_or_fail(ctx, &task, &msg, now, false).await?;
                 return Ok(true);
             }
         }
@@ -203,8 +205,16 @@ async fn on_create_error(
                 .await?;
             Ok(false)
         }
+        ErrorClass::Permanent if !error.is_account_refusal() => {
+            // This one request is refused (validation, unknown model…): the
+            // task pays an attempt and, in the end, fails and is refunded —
+            // it never holds up the other users.
+            warn!(task_id, job_id = task.job_id, %error, "Kie refused this task");
+            retry_or_fail(ctx, task, &msg, now, false).await?;
+            Ok(true)
+        }
         ErrorClass::Permanent => {
-            warn!(task_id, job_id = task.job_id, %error, "Kie refuses: pausing task creation");
+            warn!(task_id, job_id = task.job_id, %error, "Kie refuses the account: pausing task creation");
             let until = now + (ctx.config.kie.pause_on_refusal_secs as i64) * 1000;
             let alert = format!(
                 "Kie AI refuses new tasks: {msg}. Task creation is paused; the queue is kept."
@@ -302,10 +312,6 @@ async fn poll_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<()> {
         .await?
         .unwrap_or(now);
     let age = now - submitted;
-    if age > (ctx.config.kie.task_timeout_secs as i64) * 1000 {
-        warn!(task_id, job_id = task.job_id, %kie_task_id, age_s = age / 1000, "Kie task timed out");
-        return retry_or_fail(ctx, &task, "timed out on Kie", now, false).await;
-    }
     let record = match ctx.kie.record_info(&kie_task_id).await {
         Ok(record) => record,
         Err(error) => {
@@ -369,7 +375,13 @@ async fn poll_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<()> {
             }
         }
         _ => {
-            // waiting, queuing, generating, not yet visible, or unknown: still running.
+            // waiting, queuing, generating, not yet visible, or unknown: still
+            // running — unless it has been running too long. (Kie is asked
+            // first: after a long restart a finished result is still taken.)
+            if age > (ctx.config.kie.task_timeout_secs as i64) * 1000 {
+                warn!(task_id, job_id = task.job_id, %kie_task_id, age_s = age / 1000, "Kie task timed out");
+                return retry_or_fail(ctx, &task, "timed out on Kie", now, false).await;
+            }
             let next = now + poll_interval_ms(age);
             ctx.db
                 .run(move |c| jobs::reschedule_poll(c, task_id, next, None))

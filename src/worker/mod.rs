@@ -69,16 +69,35 @@ fn log_step(name: &str, result: anyhow::Result<usize>) -> usize {
     }
 }
 
+/// Runs a step; a panic inside it is logged as an error of the step instead
+/// of silently ending the side task (the next round tries again).
+async fn guarded(
+    name: &str,
+    step: impl std::future::Future<Output = anyhow::Result<usize>>,
+) -> usize {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(step).catch_unwind().await {
+        Ok(result) => log_step(name, result),
+        Err(_) => {
+            tracing::error!(
+                step = name,
+                "side task step panicked; it runs again next round"
+            );
+            0
+        }
+    }
+}
+
 /// Runs payments, generation and refunds once. Returns how many items were worked on.
 pub async fn run_round(ctx: &WorkerCtx) -> usize {
-    log_step("payments", payments::step(ctx, db::now_ms()).await)
-        + log_step("generation", generation::step(ctx, db::now_ms()).await)
-        + log_step("refunds", refunds::step(ctx, db::now_ms()).await)
+    guarded("payments", payments::step(ctx, db::now_ms())).await
+        + guarded("generation", generation::step(ctx, db::now_ms())).await
+        + guarded("refunds", refunds::step(ctx, db::now_ms())).await
 }
 
 /// Runs the delivery step once.
 pub async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
-    log_step("delivery", delivery::step(ctx, db::now_ms()).await)
+    guarded("delivery", delivery::step(ctx, db::now_ms())).await
 }
 
 async fn idle(ctx: &WorkerCtx, notify: &Notify, stop: &mut watch::Receiver<bool>) {

@@ -19,6 +19,9 @@ use crate::db::{self, avatars, events, jobs, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 use crate::tbank::{self, InitRequest, Receipt, ReceiptItem};
 
+/// Init attempts (one every 5 s) before the payment is given up as failed.
+const INIT_ATTEMPTS: u32 = 12;
+
 /// Payments handled per round.
 const BATCH: u32 = 16;
 
@@ -186,7 +189,7 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                 .await?;
             ctx.wake.notify_one();
         }
-        Err(error) if error.is_transient() => {
+        Err(error) if error.is_transient() && payment.checks < INIT_ATTEMPTS => {
             warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init failed, will retry");
             let next = now + 5_000;
             let msg = error.to_string();
@@ -195,7 +198,15 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                 .await?;
         }
         Err(error) => {
-            warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init refused");
+            warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init refused or kept failing");
+            let admins = ctx.config.bot.admin_ids.clone();
+            let alert = format!(
+                "T-Bank Init failed for payment {} (order {}): {error}",
+                payment.id, payment.order_id
+            );
+            ctx.db
+                .run(move |c| super::alerts::raise(c, &admins, "tbank_init", "tbank", &alert, now))
+                .await?;
             end_without_money(
                 ctx,
                 &payment,

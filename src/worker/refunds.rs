@@ -66,12 +66,37 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                     .await?;
                 ctx.wake.notify_one();
             }
-            Err(error) if error.is_transient() && refund.attempts < 20 => {
-                warn!(refund_id, payment_id, %error, "refund failed, will retry");
+            // No answer, or one we could not read: the money may or may not
+            // have moved. Ask again with the same ExternalRequestId (T-Bank
+            // moves it at most once) — never give up into a manual refund.
+            Err(error)
+                if error.is_transient() || matches!(error, crate::tbank::TbankError::Decode(_)) =>
+            {
+                warn!(refund_id, payment_id, %error, attempts = refund.attempts, "refund not confirmed, will ask again");
                 let msg = error.to_string();
                 let next = now + (10_000i64 << refund.attempts.min(6));
+                let admins = ctx.config.bot.admin_ids.clone();
+                let alert = format!(
+                    "Refund {refund_id} of payment {payment_id} ({} kopecks) is still not confirmed by T-Bank after {} attempts: {msg}. The bot keeps asking.",
+                    refund.amount_kopecks,
+                    refund.attempts + 1
+                );
+                let overdue = refund.attempts + 1 >= 10;
                 ctx.db
-                    .run(move |c| refunds::mark_retry(c, refund_id, &msg, next))
+                    .run(move |c| {
+                        refunds::mark_retry(c, refund_id, &msg, next)?;
+                        if overdue {
+                            super::alerts::raise(
+                                c,
+                                &admins,
+                                &format!("refund-slow:{refund_id}"),
+                                "refund",
+                                &alert,
+                                now,
+                            )?;
+                        }
+                        Ok(())
+                    })
                     .await?;
             }
             Err(error) => {
