@@ -308,3 +308,43 @@ async fn the_command_menu_is_registered_in_every_language() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_inside_a_handler_is_explained_to_the_user() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(3004, "Оля").with_language("ru");
+    sandbox.send_text(&user, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    // The object store breaks: its directory becomes a file.
+    let objects = app.config.storage.local_dir.clone();
+    std::fs::remove_dir_all(&objects).unwrap();
+    std::fs::write(&objects, b"not a directory").unwrap();
+    sandbox
+        .send_photo(&user, crate::support::photo_jpeg("olya-1", 800, 1000), None)
+        .await
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the apology",
+        |e| bot_text_contains(e, "Что-то пошло не так"),
+        LONG,
+    )
+    .await;
+    // Nothing was recorded for the photo that could not be stored.
+    let photos: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| c.query_row("SELECT COUNT(*) FROM reference_photos", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(photos, 0);
+    app.shutdown().await;
+}

@@ -56,6 +56,7 @@ unexpected-text = I am waiting for photos. Send { $min }–{ $max } photos of yo
 unexpected-sticker = Nice sticker, but I need photos 🙂 Please send photos of yourself.
 unexpected-media = I cannot use this. Please send a photo (JPG, PNG, WEBP or HEIC).
 unexpected-button = This button no longer works. Press /start to go on.
+error-try-again = Something went wrong on our side — nothing is lost. Please try again in a minute.
 group-chat = I only work in a private chat — write to me directly.
 
 ## Shared gallery

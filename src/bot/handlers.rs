@@ -331,7 +331,38 @@ async fn group_message(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
     Ok(())
 }
 
+/// A handler failed (a download, the store, a busy database): the user is
+/// told, in their language, that nothing was lost and to try again; the
+/// error itself goes on to the log.
+pub async fn apologize_on_error(
+    bot: &TgBot,
+    chat: ChatId,
+    lang: Lang,
+    result: HandlerResult,
+) -> HandlerResult {
+    if result.is_err() {
+        let _ = bot.send_message(chat, tr(lang, "error-try-again")).await;
+    }
+    result
+}
+
 async fn callback(
+    bot: TgBot,
+    query: CallbackQuery,
+    dialogue: Dlg,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+) -> HandlerResult {
+    let (chat, lang, query_id) = (dialogue.chat_id(), me.lang, query.id.clone());
+    let result = callback_inner(bot.clone(), query, dialogue, me, ctx).await;
+    if result.is_err() {
+        // The button must stop spinning whatever happened.
+        let _ = bot.answer_callback_query(query_id).await;
+    }
+    apologize_on_error(&bot, chat, lang, result).await
+}
+
+async fn callback_inner(
     bot: TgBot,
     query: CallbackQuery,
     dialogue: Dlg,

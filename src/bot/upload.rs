@@ -178,6 +178,19 @@ pub async fn receive(
     dialogue: Dlg,
     me: UserCtx,
     ctx: Arc<BotCtx>,
+    state: (i64, Option<i32>, bool),
+) -> HandlerResult {
+    let (chat, lang) = (msg.chat.id, me.lang);
+    let result = receive_inner(bot.clone(), msg, dialogue, me, ctx, state).await;
+    super::handlers::apologize_on_error(&bot, chat, lang, result).await
+}
+
+async fn receive_inner(
+    bot: TgBot,
+    msg: Message,
+    dialogue: Dlg,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
     (avatar_id, counter_message_id, buried): (i64, Option<i32>, bool),
 ) -> HandlerResult {
     let refused = |dialogue: Dlg| async move {
