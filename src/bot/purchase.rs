@@ -164,7 +164,7 @@ pub enum Refusal {
     NotOwned,
     NotDraft,
     TooFewPhotos(u32),
-    OpenPayment(payments::Payment),
+    OpenPayment(Box<payments::Payment>),
 }
 
 /// Whether `avatar_id` is this user's draft with enough photos and no open payment.
@@ -181,7 +181,7 @@ async fn purchasable(
                 return Ok(Some(Refusal::NotOwned));
             };
             if let Some(payment) = payments::open_for_avatar(c, avatar_id)? {
-                return Ok(Some(Refusal::OpenPayment(payment)));
+                return Ok(Some(Refusal::OpenPayment(Box::new(payment))));
             }
             if avatar.status != avatars::AvatarStatus::Draft {
                 return Ok(Some(Refusal::NotDraft));
