@@ -294,6 +294,7 @@ async fn the_command_menu_is_registered_in_every_language() {
     };
     let ru = vec![
         ("start".to_owned(), "Начать заново".to_owned()),
+        ("gallery".to_owned(), "Мои портреты".to_owned()),
         ("help".to_owned(), "Как это работает".to_owned()),
         ("language".to_owned(), "Сменить язык".to_owned()),
     ];
@@ -304,7 +305,12 @@ async fn the_command_menu_is_registered_in_every_language() {
             .iter()
             .map(|(_, d)| d.as_str())
             .collect::<Vec<_>>(),
-        ["Start over", "How it works", "Change language"]
+        [
+            "Start over",
+            "My portraits",
+            "How it works",
+            "Change language"
+        ]
     );
     app.shutdown().await;
 }

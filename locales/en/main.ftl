@@ -2,6 +2,7 @@
 
 ## Commands (Telegram menu)
 cmd-start = Start over
+cmd-gallery = My portraits
 cmd-help = How it works
 cmd-language = Change language
 
@@ -43,6 +44,7 @@ help =
 
     Commands:
     /start — start over
+    /gallery — my portraits
     /language — change language
     /help — this help
 language-choose = Choose your language:
@@ -118,3 +120,10 @@ delivery-caption = { $count ->
 delivery-partial-refund = Could not be made: { $missing }. We are refunding { $amount } for that — the money reaches your card within a few days.
 delivery-some-failed = Some portraits could not be made.
 refund-done = Refund of { $amount } is on its way.
+
+## Gallery
+gallery-empty = No portraits are ready yet. Send your photos and we will make the first ones!
+gallery-title = Your sets of portraits — which one should I send again?
+gallery-button-show = Set { $number } · { $portraits }
+gallery-caption = Your portraits ✨
+gallery-sending = Sending your portraits…

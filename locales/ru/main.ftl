@@ -2,6 +2,7 @@
 
 ## Команды (меню Telegram)
 cmd-start = Начать заново
+cmd-gallery = Мои портреты
 cmd-help = Как это работает
 cmd-language = Сменить язык
 
@@ -45,6 +46,7 @@ help =
 
     Команды:
     /start — начать заново
+    /gallery — мои портреты
     /language — сменить язык
     /help — эта подсказка
 language-choose = Выберите язык:
@@ -121,3 +123,10 @@ delivery-caption = { $count ->
 delivery-partial-refund = Создать не получилось: { $missing }. Возвращаем за это { $amount } — деньги придут на карту в течение нескольких дней.
 delivery-some-failed = Часть портретов создать не получилось.
 refund-done = Возврат { $amount } оформлен.
+
+## Галерея
+gallery-empty = Готовых портретов пока нет. Пришлите фото — и создадим первые!
+gallery-title = Ваши наборы портретов — какой прислать снова?
+gallery-button-show = Набор { $number } · { $portraits }
+gallery-caption = Ваши портреты ✨
+gallery-sending = Отправляю портреты…

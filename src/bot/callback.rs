@@ -11,6 +11,8 @@ pub enum Callback {
     CheckPayment(i64),
     /// Show the packages for this avatar (again).
     Packages(i64),
+    /// Send a ready set of portraits again (`/gallery`).
+    ShowGallery(i64),
     /// The Generate button under the upload counter.
     Generate(i64),
     /// A package chosen for an avatar, by the tier's configured id (not its
@@ -28,6 +30,7 @@ impl Callback {
             Callback::CheckPayment(id) => format!("paid:{id}"),
             Callback::Packages(id) => format!("pkgs:{id}"),
             Callback::Generate(id) => format!("gen:{id}"),
+            Callback::ShowGallery(id) => format!("gal:{id}"),
             Callback::Tier { avatar_id, tier } => format!("tier:{avatar_id}:{tier}"),
         }
     }
@@ -42,6 +45,7 @@ impl Callback {
             "paid" => parse_id(rest).map(Callback::CheckPayment),
             "pkgs" => parse_id(rest).map(Callback::Packages),
             "gen" => parse_id(rest).map(Callback::Generate),
+            "gal" => parse_id(rest).map(Callback::ShowGallery),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
                 // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).

@@ -8,11 +8,13 @@ pub enum Command {
     Start(String),
     Help,
     Language,
+    Gallery,
 }
 
 /// The commands shown in Telegram's menu, with their locale keys.
-pub const MENU: [(&str, &str); 3] = [
+pub const MENU: [(&str, &str); 4] = [
     ("start", "cmd-start"),
+    ("gallery", "cmd-gallery"),
     ("help", "cmd-help"),
     ("language", "cmd-language"),
 ];

@@ -38,7 +38,8 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
     let commands = teloxide::filter_command::<Command, _>()
         .branch(case![Command::Start(payload)].endpoint(start))
         .branch(case![Command::Help].endpoint(help))
-        .branch(case![Command::Language].endpoint(language));
+        .branch(case![Command::Language].endpoint(language))
+        .branch(case![Command::Gallery].endpoint(super::gallery::list));
 
     let not_text = |m: Message| m.text().is_none() && m.contact().is_none();
     let private_messages = Update::filter_message()
@@ -380,6 +381,9 @@ async fn callback_inner(
             let tier = tier.clone();
             bot.answer_callback_query(query.id.clone()).await?;
             purchase::choose_tier(&bot, chat, &dialogue, &me, &ctx, avatar_id, tier).await?;
+        }
+        Some(Callback::ShowGallery(avatar_id)) => {
+            super::gallery::show(&bot, &query, &me, &ctx, avatar_id).await?;
         }
         Some(Callback::CheckPayment(payment_id)) => {
             purchase::check_payment(&bot, &query, &me, &ctx, payment_id).await?;

@@ -48,3 +48,22 @@ pub fn set_file_id(conn: &Connection, id: i64, file_id: &str) -> rusqlite::Resul
     )?;
     Ok(())
 }
+
+/// Every portrait made for an avatar, in order.
+pub fn for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<Portrait>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, avatar_id, task_id, position, object_key, file_id
+         FROM portraits WHERE avatar_id = ?1 ORDER BY id",
+    )?;
+    stmt.query_map([avatar_id], |r| {
+        Ok(Portrait {
+            id: r.get(0)?,
+            avatar_id: r.get(1)?,
+            task_id: r.get(2)?,
+            position: r.get(3)?,
+            object_key: r.get(4)?,
+            file_id: r.get(5)?,
+        })
+    })?
+    .collect()
+}
