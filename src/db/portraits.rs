@@ -12,23 +12,24 @@ pub struct Portrait {
     pub file_id: Option<String>,
 }
 
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Portrait> {
+    Ok(Portrait {
+        id: r.get(0)?,
+        avatar_id: r.get(1)?,
+        task_id: r.get(2)?,
+        position: r.get(3)?,
+        object_key: r.get(4)?,
+        file_id: r.get(5)?,
+    })
+}
+
 pub fn for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Portrait>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
          FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
          WHERE t.job_id = ?1 ORDER BY p.position",
     )?;
-    stmt.query_map([job_id], |r| {
-        Ok(Portrait {
-            id: r.get(0)?,
-            avatar_id: r.get(1)?,
-            task_id: r.get(2)?,
-            position: r.get(3)?,
-            object_key: r.get(4)?,
-            file_id: r.get(5)?,
-        })
-    })?
-    .collect()
+    stmt.query_map([job_id], from_row)?.collect()
 }
 
 pub fn file_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
@@ -55,15 +56,5 @@ pub fn for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<Por
         "SELECT id, avatar_id, task_id, position, object_key, file_id
          FROM portraits WHERE avatar_id = ?1 ORDER BY id",
     )?;
-    stmt.query_map([avatar_id], |r| {
-        Ok(Portrait {
-            id: r.get(0)?,
-            avatar_id: r.get(1)?,
-            task_id: r.get(2)?,
-            position: r.get(3)?,
-            object_key: r.get(4)?,
-            file_id: r.get(5)?,
-        })
-    })?
-    .collect()
+    stmt.query_map([avatar_id], from_row)?.collect()
 }

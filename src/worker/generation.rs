@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::WorkerCtx;
 use super::outbox::{self, AlbumPhoto, Outgoing};
+use super::{WorkerCtx, lang_of};
 use crate::db::jobs::{self, Job, Task};
-use crate::db::{self, avatars, events, payments, portraits, queue, refunds, service_state, users};
-use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+use crate::db::{self, avatars, events, payments, portraits, queue, refunds, service_state};
+use crate::i18n::{Arg, rub, tr, tr_args};
 use crate::kie::{CreateTask, ErrorClass, KieError, ResultDownloadError, TaskFailure, TaskState};
 use crate::media;
 
@@ -422,12 +422,6 @@ async fn store_result(ctx: &WorkerCtx, task: &Task, bytes: Bytes, now: i64) -> a
         ctx.wake.notify_one();
     }
     Ok(())
-}
-
-fn lang_of(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<Lang> {
-    Ok(users::get(conn, user_id)?
-        .and_then(|u| Lang::parse(&u.language))
-        .unwrap_or(Lang::Ru))
 }
 
 /// The albums of a finished job, at most 10 portraits each, the first captioned.

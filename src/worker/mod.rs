@@ -55,6 +55,14 @@ pub struct WorkerCtx {
     pub wake: Arc<Wake>,
 }
 
+/// The language a user's messages are written in (Russian if unknown).
+pub fn lang_of(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<crate::i18n::Lang> {
+    use crate::i18n::Lang;
+    Ok(db::users::get(conn, user_id)?
+        .and_then(|u| Lang::parse(&u.language))
+        .unwrap_or(Lang::Ru))
+}
+
 fn log_step(name: &str, result: anyhow::Result<usize>) -> usize {
     match result {
         Ok(n) => n,

@@ -8,15 +8,14 @@
 
 use std::time::Duration;
 
-use rusqlite::Connection;
 use tracing::{info, warn};
 
-use super::WorkerCtx;
 use super::outbox::{self, Button, Outgoing};
+use super::{WorkerCtx, lang_of};
 use crate::bot::callback::Callback;
 use crate::db::payments::{self, Payment, PaymentStatus};
-use crate::db::{self, avatars, events, jobs, users};
-use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+use crate::db::{self, avatars, events, jobs};
+use crate::i18n::{Arg, rub, tr, tr_args};
 use crate::tbank::{self, InitRequest, Receipt, ReceiptItem};
 
 /// Init attempts (one every 5 s) before the payment is given up as failed.
@@ -63,12 +62,6 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         }
     }
     Ok(count)
-}
-
-fn lang_of(conn: &Connection, user_id: i64) -> rusqlite::Result<Lang> {
-    Ok(users::get(conn, user_id)?
-        .and_then(|u| Lang::parse(&u.language))
-        .unwrap_or(Lang::Ru))
 }
 
 /// The 54-FZ receipt of a payment: one service item for the package.

@@ -6,8 +6,8 @@ use tracing::{info, warn};
 
 use super::WorkerCtx;
 use super::outbox::{self, Outgoing};
-use crate::db::{self, payments, refunds, users};
-use crate::i18n::{Arg, Lang, rub, tr_args};
+use crate::db::{self, payments, refunds};
+use crate::i18n::{Arg, rub, tr_args};
 
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let due = ctx.db.run(move |c| refunds::due(c, now, 8)).await?;
@@ -44,9 +44,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                     .run(move |c| {
                         let tx = c.transaction()?;
                         if refunds::mark_done(&tx, refund_id, &status, db::now_ms())? {
-                            let lang = users::get(&tx, payment.user_id)?
-                                .and_then(|u| Lang::parse(&u.language))
-                                .unwrap_or(Lang::Ru);
+                            let lang = super::lang_of(&tx, payment.user_id)?;
                             let text = tr_args(
                                 lang,
                                 "refund-done",
