@@ -8,6 +8,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::bot::{self, BotCtx, TgBot};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::services::{self, Services};
@@ -44,6 +45,11 @@ impl App {
     /// Opens the database (running migrations), connects or starts every
     /// service, and starts the dispatcher and the side task.
     pub async fn start(config: Config) -> anyhow::Result<App> {
+        App::start_with_clock(config, Arc::new(Clock::system())).await
+    }
+
+    /// [`App::start`] with a clock the caller keeps (tests move it forward).
+    pub async fn start_with_clock(config: Config, clock: Arc<Clock>) -> anyhow::Result<App> {
         let db = Db::open(&config.database.path, config.database.pool_size)
             .with_context(|| format!("opening {}", config.database.path.display()))?;
         // Whatever a killed process left half-done is resumed now, not after its lease.
@@ -80,6 +86,7 @@ impl App {
             db: db.clone(),
             store: services.store.clone(),
             wake: wake.clone(),
+            clock: clock.clone(),
         });
         let dispatcher = bot::start(bot.clone(), bot_ctx).await?;
         let worker_ctx = Arc::new(WorkerCtx {
@@ -92,6 +99,7 @@ impl App {
             create_limiter: Default::default(),
             pacing: Default::default(),
             wake,
+            clock,
         });
         let (stop_worker, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(worker::run(worker_ctx.clone(), stop_rx));

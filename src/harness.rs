@@ -5,12 +5,14 @@
 //! of the application, as the real services would.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::SecretString;
 
 use crate::app::App;
+use crate::clock::Clock;
 use crate::config::{Config, Secrets};
 use crate::kie::standin::{KieStandin, KieStandinHandle, KieStandinOptions};
 use crate::tbank::standin::{
@@ -66,6 +68,8 @@ pub struct Harness {
     pub telegram: TelegramHandle,
     pub kie: KieStandinHandle,
     pub tbank: TbankHandle,
+    /// The application's clock, kept across restarts; see [`Harness::advance_clock`].
+    pub clock: Arc<Clock>,
     app: Option<App>,
 }
 
@@ -113,8 +117,10 @@ impl Harness {
             ..Secrets::default()
         };
         config.validate()?;
-        let app = App::start(config.clone()).await?;
+        let clock = Arc::new(Clock::system());
+        let app = App::start_with_clock(config.clone(), clock.clone()).await?;
         Ok(Harness {
+            clock,
             config,
             telegram,
             kie,
@@ -154,8 +160,15 @@ impl Harness {
     /// Stops and starts the application on the same database and store.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop().await;
-        self.app = Some(App::start(self.config.clone()).await?);
+        self.app = Some(App::start_with_clock(self.config.clone(), self.clock.clone()).await?);
         Ok(())
+    }
+
+    /// Moves the application's clock forward (the side task sees the time
+    /// pass; the stand-ins keep their own clocks).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.clock.advance(by);
+        self.app().worker_ctx.wake.notify_one();
     }
 
     pub async fn shutdown(mut self) {

@@ -29,7 +29,9 @@
 //! database), `@kie fail-transient N` / `@kie fail-moderation N` /
 //! `@kie never-finish N` (the next N Kie tasks), `@kie moderate TEXT N`
 //! (the next N prompts containing TEXT are refused by moderation),
-//! `@tbank advance-hours H` (the bank's clock jumps, e.g. past a deadline).
+//! `@tbank advance-hours H` (the bank's clock jumps, e.g. past a deadline),
+//! `@clock advance-hours H` (the bot's own clock jumps: what the side task
+//! does "H hours later", e.g. reminders; fractions allowed).
 //!
 //! Photos with the same NAME have the same bytes; different names differ.
 //!
@@ -38,7 +40,8 @@
 //! `PINGLASS_RECORD=1 cargo test --locked --test tests transcripts` writes
 //! what the bot actually said back into the files (`PINGLASS_RECORD=starter`:
 //! only the files whose name contains "starter"); review the change with
-//! `git diff dialogues/`. Recording waits after each step until the chat is
+//! `git diff dialogues/`. `PINGLASS_DIALOGUES=gallery` replays only the files
+//! whose name contains "gallery". Recording waits after each step until the chat is
 //! quiet and the bot has nothing left to do.
 
 use std::path::{Path, PathBuf};
@@ -405,6 +408,13 @@ impl Runner {
                     self.app.kie.faults().moderate_next_prompt_containing(*text);
                 }
             }
+            ["@clock", "advance-hours", hours] => {
+                let hours: f64 = hours
+                    .parse()
+                    .map_err(|_| format!("bad hours in {line:?}"))?;
+                self.app
+                    .advance_clock(Duration::from_secs_f64(hours * 3600.0));
+            }
             ["@tbank", "advance-hours", hours] => {
                 let hours: u64 = hours
                     .parse()
@@ -490,6 +500,20 @@ async fn every_dialogue_replays() {
         .filter(|v| !v.is_empty());
     let files = dialogue_files();
     assert!(files.len() >= 2, "no transcripts found in dialogues/");
+    // PINGLASS_DIALOGUES=name replays only the files whose name contains it
+    // (a quick loop while working on one conversation; CI replays them all).
+    let only = std::env::var("PINGLASS_DIALOGUES")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|p| {
+            only.as_deref().is_none_or(|only| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(only))
+            })
+        })
+        .collect();
     // A few at a time: each one runs a whole application and its stand-ins.
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
     let runs = files.iter().map(|path| {

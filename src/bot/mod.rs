@@ -39,6 +39,8 @@ pub struct BotCtx {
     pub store: ObjectStore,
     /// Wakes the side task when a handler queued work for it.
     pub wake: Arc<Wake>,
+    /// The application clock (moved only by tests).
+    pub clock: Arc<crate::clock::Clock>,
 }
 
 /// Builds the bot client. The HTTP client's timeout is longer than the

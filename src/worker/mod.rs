@@ -53,6 +53,8 @@ pub struct WorkerCtx {
     /// Spaces messages to one chat after an album (Telegram counts every photo).
     pub pacing: delivery::Pacing,
     pub wake: Arc<Wake>,
+    /// The time every step works with (moved only by tests).
+    pub clock: Arc<crate::clock::Clock>,
 }
 
 /// The language a user's messages are written in (Russian if unknown).
@@ -98,14 +100,14 @@ async fn guarded(
 
 /// Runs payments, generation and refunds once. Returns how many items were worked on.
 pub async fn run_round(ctx: &WorkerCtx) -> usize {
-    guarded("payments", payments::step(ctx, db::now_ms())).await
-        + guarded("generation", generation::step(ctx, db::now_ms())).await
-        + guarded("refunds", refunds::step(ctx, db::now_ms())).await
+    guarded("payments", payments::step(ctx, ctx.clock.now_ms())).await
+        + guarded("generation", generation::step(ctx, ctx.clock.now_ms())).await
+        + guarded("refunds", refunds::step(ctx, ctx.clock.now_ms())).await
 }
 
 /// Runs the delivery step once.
 pub async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
-    guarded("delivery", delivery::step(ctx, db::now_ms())).await
+    guarded("delivery", delivery::step(ctx, ctx.clock.now_ms())).await
 }
 
 async fn idle(ctx: &WorkerCtx, notify: &Notify, stop: &mut watch::Receiver<bool>) {

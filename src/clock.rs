@@ -1,0 +1,29 @@
+//! The application's clock: the system time plus an offset that only tests
+//! and measurements move (to see what happens "a day later" without waiting).
+//! The side task reads time from here; so may handlers, through `BotCtx`.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    /// The real time: what `pinglass run` uses.
+    pub fn system() -> Clock {
+        Clock::default()
+    }
+
+    /// Milliseconds since the Unix epoch, moved by the offset.
+    pub fn now_ms(&self) -> i64 {
+        crate::db::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves this clock forward (tests: "a day passes").
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
+    }
+}
