@@ -48,6 +48,11 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub sandbox: SandboxConfig,
     pub telemetry: TelemetryConfig,
+    pub preview: PreviewConfig,
+    pub regenerate: RegenerateConfig,
+    /// A/B tests of the call to action (none: everyone sees the default).
+    #[serde(default)]
+    pub experiments: Vec<Experiment>,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -200,6 +205,53 @@ pub struct TelemetryConfig {
     pub filter: String,
     /// Local address of the Prometheus endpoint; empty for none.
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// The free preview portrait shown before the package choice.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewConfig {
+    /// Whether users get one free preview (an A/B variant may switch it).
+    pub enabled: bool,
+    /// Long side of the preview image, pixels (smaller than the real portraits).
+    pub size_px: u32,
+}
+
+/// "Redo one portrait" after delivery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateConfig {
+    /// One free redo per this many portraits of the package (at least one per set).
+    pub portraits_per_free: u32,
+}
+
+impl RegenerateConfig {
+    /// Free redos of a set of `portraits`.
+    pub fn quota(&self, portraits: u32) -> u32 {
+        (portraits / self.portraits_per_free.max(1)).max(1)
+    }
+}
+
+/// An A/B test: each user is assigned one variant once, by weight.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub name: String,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    /// Relative share of users (0 takes no new users; assigned ones keep it).
+    pub weight: u32,
+    /// Locale key of the call-to-action button under the upload counter.
+    #[serde(default)]
+    pub cta: Option<String>,
+    /// Flow switch: the free preview on or off for this variant.
+    #[serde(default)]
+    pub preview: Option<bool>,
 }
 
 /// Secrets, read from the environment only.
@@ -441,6 +493,57 @@ impl Config {
         }
         if !(self.sandbox.kie_latency_secs >= 0.0 && self.sandbox.kie_latency_secs <= 3600.0) {
             return Err(invalid("sandbox.kie_latency_secs", "must be 0..=3600"));
+        }
+        if self.preview.size_px < 128 || self.preview.size_px > 2048 {
+            return Err(invalid("preview.size_px", "must be 128..=2048"));
+        }
+        if self.regenerate.portraits_per_free == 0 {
+            return Err(invalid(
+                "regenerate.portraits_per_free",
+                "must be at least 1",
+            ));
+        }
+        let mut names = HashSet::new();
+        for (i, experiment) in self.experiments.iter().enumerate() {
+            let field = |name: &str| format!("experiments[{i}].{name}");
+            let name_ok = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 24
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            };
+            if !name_ok(&experiment.name) {
+                return Err(invalid(field("name"), "must be 1–24 of a-z, 0-9, _, -"));
+            }
+            if !names.insert(experiment.name.as_str()) {
+                return Err(invalid(field("name"), "is used twice"));
+            }
+            if experiment.variants.is_empty() {
+                return Err(invalid(field("variants"), "must list at least one variant"));
+            }
+            if experiment.variants.iter().all(|v| v.weight == 0) {
+                return Err(invalid(field("variants"), "need a weight above 0"));
+            }
+            let mut variants = HashSet::new();
+            for (j, variant) in experiment.variants.iter().enumerate() {
+                let vfield = |name: &str| format!("experiments[{i}].variants[{j}].{name}");
+                if !name_ok(&variant.name) || !variants.insert(variant.name.as_str()) {
+                    return Err(invalid(
+                        vfield("name"),
+                        "must be 1–24 of a-z, 0-9, _, - and unique in its experiment",
+                    ));
+                }
+                if let Some(key) = &variant.cta
+                    && !crate::i18n::Lang::ALL
+                        .iter()
+                        .all(|&lang| crate::i18n::has_key(lang, key))
+                {
+                    return Err(invalid(
+                        vfield("cta"),
+                        format!("\"{key}\" is not a key of every locale"),
+                    ));
+                }
+            }
         }
         if let Err(e) = self
             .telemetry

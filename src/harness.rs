@@ -60,6 +60,10 @@ pub fn local_config(dir: &Path) -> anyhow::Result<Config> {
     config.worker.tick_ms = 50;
     config.worker.payment_poll_fast_secs = 1;
     config.bot.admin_ids = vec![900_000_001];
+    // Tests opt in to the preview and the A/B tests (transcripts: `@config`),
+    // so that every other conversation shows the plain funnel.
+    config.preview.enabled = false;
+    config.experiments.clear();
     Ok(config)
 }
 
@@ -190,6 +194,10 @@ pub mod chat {
 
     pub const LONG: Duration = Duration::from_secs(60);
 
+    /// The labels of the button under the upload counter: the default and
+    /// the other variant of bot.toml's A/B test.
+    pub const CTA_LABELS: [&str; 2] = ["✨ Создать портреты", "👀 Посмотреть, что получится"];
+
     pub fn bot_text_contains(entries: &[ChatEntry], needle: &str) -> bool {
         entries.iter().any(|e| {
             e.is_from_bot() && !e.deleted && e.text_or_caption().is_some_and(|t| t.contains(needle))
@@ -300,16 +308,19 @@ pub mod chat {
             .map(|i| photo_jpeg(&format!("{prefix}-{i}"), 800, 1000))
             .collect();
         sandbox.send_album(user, photos, None).await?;
-        let generate = "✨ Создать портреты";
         wait_for(
             telegram,
             user,
             "the Generate button",
-            |e| last_bot_with_button(e, generate).is_some(),
+            |e| CTA_LABELS.iter().any(|l| last_bot_with_button(e, l).is_some()),
             LONG,
         )
         .await?;
-        let counter = last_bot_with_button(&history(), generate).context("no counter")?;
+        let entries = history();
+        let (generate, counter) = CTA_LABELS
+            .iter()
+            .find_map(|l| last_bot_with_button(&entries, l).map(|id| (*l, id)))
+            .context("no counter")?;
         sandbox.press_button_with_text(user, counter, generate)?;
         wait_for(
             telegram,

@@ -104,6 +104,11 @@ pub fn tr(lang: Lang, key: &str) -> String {
     LOCALES.lookup(lang.id(), key)
 }
 
+/// Whether `key` is a message of `lang` (configuration names locale keys).
+pub fn has_key(lang: Lang, key: &str) -> bool {
+    LOCALES.try_lookup(lang.id(), key).is_some()
+}
+
 /// The message `key` in `lang` with arguments.
 pub fn tr_args(lang: Lang, key: &str, args: &[(&str, Arg<'_>)]) -> String {
     let map: HashMap<Cow<'static, str>, FluentValue<'_>> = args

@@ -3,6 +3,7 @@
 //! `main.rs` is thin; everything the binary and the tests need lives here.
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod ab;
 pub mod app;
 pub mod bot;
 pub mod clock;

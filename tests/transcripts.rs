@@ -26,7 +26,10 @@
 //! `[pay]` / `[decline]` (on the checkout page of the last payment link),
 //! `[wait]` (the user does nothing: what follows, the bot does on its own).
 //! Directives: `@restart` (stop the bot and start it again on the same
-//! database), `@kie fail-transient N` / `@kie fail-moderation N` /
+//! database); `@config preview on|off`, `@config experiments shipped` (the
+//! A/B tests of bot.toml; tests start with neither), `@config weights EXP W1
+//! W2…`, `@config kie-max-attempts N` (before the first action: from the start; later: from the next
+//! `@restart`); `@kie fail-transient N` / `@kie fail-moderation N` /
 //! `@kie never-finish N` (the next N Kie tasks), `@kie moderate TEXT N`
 //! (the next N prompts containing TEXT are refused by moderation),
 //! `@tbank advance-hours H` (the bank's clock jumps, e.g. past a deadline),
@@ -439,25 +442,89 @@ impl Runner {
     }
 }
 
+/// `@config …`: a change of the bot's configuration. Before the first action
+/// it applies from the start; later, from the next `@restart`.
+fn apply_config(config: &mut pinglass::config::Config, words: &[&str]) -> Result<(), String> {
+    match words {
+        ["preview", switch @ ("on" | "off")] => config.preview.enabled = *switch == "on",
+        ["kie-max-attempts", n] => {
+            config.kie.max_attempts = n.parse().map_err(|_| format!("bad count {n}"))?;
+        }
+        ["experiments", "shipped"] => {
+            config.experiments = pinglass::config::Config::from_toml_str(
+                pinglass::config::Config::shipped_toml(),
+                Default::default(),
+            )
+            .map_err(|e| e.to_string())?
+            .experiments;
+        }
+        ["weights", experiment, weights @ ..] => {
+            let experiment = config
+                .experiments
+                .iter_mut()
+                .find(|e| e.name == *experiment)
+                .ok_or_else(|| format!("no experiment {experiment}"))?;
+            if weights.len() != experiment.variants.len() {
+                return Err(format!("{} weights expected", experiment.variants.len()));
+            }
+            for (variant, weight) in experiment.variants.iter_mut().zip(weights.iter()) {
+                variant.weight = weight.parse().map_err(|_| format!("bad weight {weight}"))?;
+            }
+        }
+        _ => return Err(format!("unknown @config {}", words.join(" "))),
+    }
+    Ok(())
+}
+
 /// Replays one transcript; returns the actual transcript text.
 async fn replay(path: &Path, record: bool) -> Result<String, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let app = TestApp::start().await;
+    // `@config` lines before the first action shape the bot from its start.
+    let mut early = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("you: ") {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("@config ") {
+            early.push(rest.to_owned());
+        }
+    }
+    let mut problem = None;
+    let app = TestApp::start_with(|config| {
+        for line in &early {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let Err(e) = apply_config(config, &words) {
+                problem = Some(e);
+            }
+        }
+    })
+    .await;
+    if let Some(problem) = problem {
+        app.shutdown().await;
+        return Err(problem);
+    }
     let mut runner = Runner {
         app,
         user: UserSpec::new(1001, "Анна").with_language("ru"),
         record,
     };
     let mut actual = Vec::new();
+    let mut acted = false;
     for item in parse(&text) {
         match item {
             Item::Verbatim(line) => {
-                if line.starts_with('@') {
+                if let Some(rest) = line.strip_prefix("@config ") {
+                    if acted {
+                        let words: Vec<&str> = rest.split_whitespace().collect();
+                        apply_config(&mut runner.app.config, &words)?;
+                    }
+                } else if line.starts_with('@') {
                     runner.directive(&line).await?;
                 }
                 actual.push(line);
             }
             Item::Action { line, expected } => {
+                acted = true;
                 let before = runner.chat();
                 let queries = runner.act(&line["you: ".len()..]).await?;
                 let output = runner.observe(&before, &queries, &expected).await;

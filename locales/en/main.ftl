@@ -67,12 +67,12 @@ start-first = Press /start and we will begin.
 
 ## Photo upload
 upload-counter-more = Got { $photos }. { $min }–{ $max } are needed — send more.
-upload-counter-enough = Got { $photos } of { $max }. Send more or press “Create portraits”.
-upload-counter-full = Got { $photos } — that is the maximum. Press “Create portraits”.
+upload-counter-enough = Got { $photos } of { $max }. Send more or press “{ $button }”.
+upload-counter-full = Got { $photos } — that is the maximum. Press “{ $button }”.
 upload-button-generate = ✨ Create portraits
 upload-duplicate = I already have this photo — skipping it.
 upload-not-open = This set no longer takes photos. Press /start to begin a new one.
-upload-rejected-too-many = You already have { $max } photos — the maximum. Press “Create portraits”.
+upload-rejected-too-many = You already have { $max } photos — the maximum. Press “{ $button }”.
 upload-rejected-empty = The file is empty. Please send a photo.
 upload-rejected-too-large = The file is too large (over 20 MB). Please send a smaller photo.
 upload-rejected-not-image = This is not a photo. Please send a JPG, PNG or WEBP image.
@@ -127,3 +127,19 @@ gallery-title = Your sets of portraits — which one should I send again?
 gallery-button-show = Set { $number } · { $portraits }
 gallery-caption = Your portraits ✨
 gallery-sending = Sending your portraits…
+
+## Preview, redo of a portrait, A/B variants of the button
+ab-cta-see-yourself = 👀 See what I will look like
+preview-started = 🎁 First, a free trial portrait, so you can see the quality before paying. It takes a couple of minutes; I will show it together with the packages. You can also choose a package right away.
+preview-button-skip = Choose a package now
+preview-caption = Your free trial portrait 🎁 It is smaller and watermarked — the portraits of a package come full-size and without the mark.
+preview-failed = The trial portrait did not work out this time — sorry. It costs you nothing.
+delivery-actions = What next? If you do not like a portrait, it can be redone for free.
+redo-button = 🔄 Redo a portrait
+redo-number-button = #{ $number }
+redo-choose = Which portrait should I redo? The numbers follow the albums above. Free redos left: { $left }.
+redo-started = Redoing portrait #{ $number }: a new take in the same style arrives here in a couple of minutes. Free redos left after this: { $left }.
+redo-running = A portrait is being redone already — wait for it, then you can pick the next one.
+redo-quota-used = The free redos of this set are used up ({ $quota } in all). New portraits come with a new set: /start.
+redo-caption = A new take ✨ It is portrait #{ $number } in your gallery. Free redos left: { $left }.
+redo-failed = Redoing the portrait did not work out — sorry. This attempt does not count; you can try again.

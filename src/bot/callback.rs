@@ -21,6 +21,10 @@ pub enum Callback {
         avatar_id: i64,
         tier: String,
     },
+    /// "Redo a portrait" of a ready set: show its portraits to pick from.
+    Redo(i64),
+    /// Redo this portrait (a new take of its style).
+    RedoPortrait(i64),
 }
 
 impl Callback {
@@ -32,6 +36,8 @@ impl Callback {
             Callback::Generate(id) => format!("gen:{id}"),
             Callback::ShowGallery(id) => format!("gal:{id}"),
             Callback::Tier { avatar_id, tier } => format!("tier:{avatar_id}:{tier}"),
+            Callback::Redo(id) => format!("rdo:{id}"),
+            Callback::RedoPortrait(id) => format!("rdp:{id}"),
         }
     }
 
@@ -46,6 +52,8 @@ impl Callback {
             "pkgs" => parse_id(rest).map(Callback::Packages),
             "gen" => parse_id(rest).map(Callback::Generate),
             "gal" => parse_id(rest).map(Callback::ShowGallery),
+            "rdo" => parse_id(rest).map(Callback::Redo),
+            "rdp" => parse_id(rest).map(Callback::RedoPortrait),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
                 // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).

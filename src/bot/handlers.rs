@@ -30,6 +30,8 @@ pub struct UserCtx {
     pub lang: Lang,
     /// The user wrote to the bot for the first time with this update.
     pub is_new: bool,
+    /// The user's A/B variants, (experiment, variant), assigned at the first update.
+    pub assignments: crate::ab::Assignments,
 }
 
 pub fn schema() -> UpdateHandler<anyhow::Error> {
@@ -130,6 +132,7 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
     }
     let default = Lang::parse(&ctx.config.bot.default_language).unwrap_or(Lang::Ru);
     let telegram_lang = Lang::from_telegram(from.language_code.as_deref(), default);
+    let picks = crate::ab::picks(&ctx.config, from.id.0 as i64);
     let result = ctx
         .db
         .run(move |c| {
@@ -140,18 +143,25 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
                 language: telegram_lang.code(),
             };
             // A referral code collision is astronomically rare; one retry covers it.
-            match users::touch(c, &seen, &new_referral_code(), db::now_ms()) {
+            let (user, is_new) = match users::touch(c, &seen, &new_referral_code(), db::now_ms()) {
                 Err(e) if db::is_unique_violation(&e) => {
                     users::touch(c, &seen, &new_referral_code(), db::now_ms())
                 }
                 other => other,
-            }
+            }?;
+            let assignments = crate::db::ab::ensure(c, user.id, &picks, db::now_ms())?;
+            Ok((user, is_new, assignments))
         })
         .await;
     match result {
-        Ok((user, is_new)) => {
+        Ok((user, is_new, assignments)) => {
             let lang = Lang::parse(&user.language).unwrap_or(default);
-            Some(UserCtx { user, lang, is_new })
+            Some(UserCtx {
+                user,
+                lang,
+                is_new,
+                assignments,
+            })
         }
         Err(error) => {
             tracing::error!(update_id = update.id.0, error = %error, "could not load the user");
@@ -373,9 +383,19 @@ async fn callback_inner(
     let parsed = query.data.as_deref().and_then(Callback::parse);
     let chat = dialogue.chat_id();
     match parsed {
-        Some(Callback::Generate(avatar_id)) | Some(Callback::Packages(avatar_id)) => {
+        Some(Callback::Generate(avatar_id)) => {
+            bot.answer_callback_query(query.id.clone()).await?;
+            super::free::generate(&bot, chat, &dialogue, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::Packages(avatar_id)) => {
             bot.answer_callback_query(query.id.clone()).await?;
             purchase::show_packages(&bot, chat, &dialogue, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::Redo(avatar_id)) => {
+            super::free::choose(&bot, &query, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::RedoPortrait(portrait_id)) => {
+            super::free::redo(&bot, &query, &me, &ctx, portrait_id).await?;
         }
         Some(Callback::Tier { avatar_id, tier }) => {
             let tier = tier.clone();

@@ -4,6 +4,7 @@
 
 pub mod callback;
 pub mod commands;
+pub mod free;
 pub mod gallery;
 pub mod handlers;
 pub mod purchase;

@@ -25,9 +25,23 @@ pub fn packages_message(
     lang: Lang,
     avatar_id: i64,
 ) -> (String, InlineKeyboardMarkup) {
+    let (text, rows) = packages_content(&ctx.config, lang, avatar_id);
+    let rows = rows
+        .into_iter()
+        .map(|(label, data)| [InlineKeyboardButton::callback(label, data)]);
+    (text, InlineKeyboardMarkup::new(rows))
+}
+
+/// The package screen as text and one (label, callback data) per tier, for
+/// the chat and for messages the side task queues (after the preview).
+pub fn packages_content(
+    config: &crate::config::Config,
+    lang: Lang,
+    avatar_id: i64,
+) -> (String, Vec<(String, String)>) {
     let mut lines = vec![tr(lang, "packages-title")];
     let mut rows = Vec::new();
-    for tier in &ctx.config.tiers {
+    for tier in &config.tiers {
         let portraits = tr_args(lang, "portraits", &[("count", tier.portraits.into())]);
         let per_portrait = rub(lang, tier.price_kopecks / i64::from(tier.portraits));
         lines.push(tr_args(
@@ -41,7 +55,7 @@ pub fn packages_message(
                 ("per_portrait", Arg::Str(&per_portrait)),
             ],
         ));
-        rows.push(vec![InlineKeyboardButton::callback(
+        rows.push((
             tr_args(
                 lang,
                 "packages-button",
@@ -56,9 +70,9 @@ pub fn packages_message(
                 tier: tier.id.clone(),
             }
             .encode(),
-        )]);
+        ));
     }
-    (lines.join("\n"), InlineKeyboardMarkup::new(rows))
+    (lines.join("\n"), rows)
 }
 
 /// Generate (or "choose again" after a failed payment): show the packages if

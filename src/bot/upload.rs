@@ -18,7 +18,7 @@ use super::handlers::{Dlg, HandlerResult, UserCtx};
 use super::state::State;
 use super::{BotCtx, TgBot};
 use crate::db::{self, avatars, events};
-use crate::i18n::{Arg, Lang, tr, tr_args};
+use crate::i18n::{Arg, tr, tr_args};
 use crate::media::{self, IntakeRules, Rejection};
 
 /// What the user sent, before any download.
@@ -99,16 +99,19 @@ pub fn intake_rules(ctx: &BotCtx) -> IntakeRules {
 /// The counter text and its keyboard for `count` accepted photos.
 pub fn counter(
     ctx: &BotCtx,
-    lang: Lang,
+    me: &UserCtx,
     avatar_id: i64,
     count: u32,
 ) -> (String, Option<InlineKeyboardMarkup>) {
+    let lang = me.lang;
     let (min, max) = (ctx.config.upload.min_photos, ctx.config.upload.max_photos);
     let photos = tr_args(lang, "photos", &[("count", count.into())]);
+    let cta = tr(lang, crate::ab::cta_key(&ctx.config, &me.assignments));
     let args = [
         ("photos", Arg::Str(&photos)),
         ("min", Arg::Num(min.into())),
         ("max", Arg::Num(max.into())),
+        ("button", Arg::Str(button_name(&cta))),
     ];
     let (key, button) = if count >= max {
         ("upload-counter-full", true)
@@ -120,11 +123,25 @@ pub fn counter(
     let text = tr_args(lang, key, &args);
     let markup = button.then(|| {
         InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
-            tr(lang, "upload-button-generate"),
+            cta.clone(),
             Callback::Generate(avatar_id).encode(),
         )]])
     });
     (text, markup)
+}
+
+fn too_many(ctx: &BotCtx, me: &UserCtx, max: u32) -> String {
+    let cta = tr(me.lang, crate::ab::cta_key(&ctx.config, &me.assignments));
+    tr_args(
+        me.lang,
+        "upload-rejected-too-many",
+        &[("max", max.into()), ("button", Arg::Str(button_name(&cta)))],
+    )
+}
+
+/// A button's label as text refers to it: without its leading emoji.
+pub fn button_name(label: &str) -> &str {
+    label.trim_start_matches(|c: char| !c.is_alphanumeric())
 }
 
 /// Shows (or refreshes) the counter: edits the existing message, or sends
@@ -133,12 +150,12 @@ async fn show_counter(
     bot: &TgBot,
     ctx: &BotCtx,
     chat: ChatId,
-    lang: Lang,
+    me: &UserCtx,
     avatar_id: i64,
     count: u32,
     existing: Option<i32>,
 ) -> anyhow::Result<i32> {
-    let (text, markup) = counter(ctx, lang, avatar_id, count);
+    let (text, markup) = counter(ctx, me, avatar_id, count);
     if let Some(message_id) = existing {
         let mut edit = bot.edit_message_text(chat, MessageId(message_id), text.clone());
         if let Some(markup) = markup.clone() {
@@ -243,7 +260,7 @@ async fn receive_inner(
         return Ok(());
     }
     if count >= max {
-        let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
+        let text = too_many(&ctx, &me, max);
         reply(&bot, &msg, text).await?;
         refused(dialogue).await?;
         return Ok(());
@@ -339,7 +356,7 @@ async fn receive_inner(
             return Ok(());
         }
         avatars::AddPhoto::Full { .. } => {
-            let text = tr_args(lang, "upload-rejected-too-many", &[("max", max.into())]);
+            let text = too_many(&ctx, &me, max);
             reply(&bot, &msg, text).await?;
             refused(dialogue).await?;
             return Ok(());
@@ -347,7 +364,7 @@ async fn receive_inner(
     };
     tracing::info!(user_id, avatar_id, count, "reference photo accepted");
     let existing = if buried { None } else { counter_message_id };
-    let counter_id = show_counter(&bot, &ctx, chat, lang, avatar_id, count, existing).await?;
+    let counter_id = show_counter(&bot, &ctx, chat, &me, avatar_id, count, existing).await?;
     if buried && let Some(old) = counter_message_id {
         // Only one counter is ever visible: the buried one goes.
         if let Err(error) = bot.delete_message(chat, MessageId(old)).await {

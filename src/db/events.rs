@@ -34,6 +34,10 @@ impl Stage {
 
 /// Records that `user_id` reached `stage` (for `avatar_id`, or 0 when the stage
 /// is not about an avatar). Returns whether this was the first time.
+///
+/// Every event carries the user's A/B assignments (`experiment=variant`,
+/// comma-separated, by experiment name), read here so that no caller can
+/// forget them; `variant` overrides that label when given.
 pub fn record(
     conn: &Connection,
     user_id: i64,
@@ -43,10 +47,41 @@ pub fn record(
     now: i64,
 ) -> rusqlite::Result<bool> {
     Ok(conn.execute(
-        "INSERT INTO funnel_events (user_id, stage, avatar_id, variant, at) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO funnel_events (user_id, stage, avatar_id, variant, at)
+         VALUES (?1, ?2, ?3, COALESCE(?4, (
+             SELECT group_concat(experiment || '=' || variant, ',')
+             FROM (SELECT experiment, variant FROM ab_assignments
+                   WHERE user_id = ?1 ORDER BY experiment))), ?5)
          ON CONFLICT (user_id, stage, avatar_id) DO NOTHING",
         params![user_id, stage.as_str(), avatar_id, variant, now],
     )? == 1)
+}
+
+/// Users per stage and A/B variant of `experiment` since `since` (ms):
+/// (variant, stage, users), for the conversion of each variant.
+pub fn users_per_stage_by_variant(
+    conn: &Connection,
+    experiment: &str,
+    since: i64,
+) -> rusqlite::Result<Vec<(String, Stage, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.variant, COUNT(DISTINCT e.user_id)
+         FROM funnel_events e JOIN ab_assignments a
+              ON a.user_id = e.user_id AND a.experiment = ?1
+         WHERE e.stage = ?2 AND e.at >= ?3
+         GROUP BY a.variant ORDER BY a.variant",
+    )?;
+    let mut out = Vec::new();
+    for stage in Stage::ALL {
+        let rows = stmt.query_map(params![experiment, stage.as_str(), since], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (variant, users) = row?;
+            out.push((variant, stage, users));
+        }
+    }
+    Ok(out)
 }
 
 /// How many distinct users reached each stage since `since` (ms).

@@ -98,6 +98,124 @@ pub fn create_for_payment(
     Ok((job, inserted))
 }
 
+/// Why a free job (preview or redo) was not created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreeJob {
+    Created(Job),
+    /// The user already had their one preview.
+    PreviewUsed,
+}
+
+/// Creates the user's one free preview job (one task) for a draft avatar.
+/// A second call for the same user creates nothing (UNIQUE per user).
+pub fn create_preview(
+    conn: &Connection,
+    avatar_id: i64,
+    user_id: i64,
+    task: &NewTask,
+    now: i64,
+) -> rusqlite::Result<FreeJob> {
+    let inserted = conn.execute(
+        "INSERT INTO generation_jobs (avatar_id, user_id, kind, total, created_at)
+         VALUES (?1, ?2, 'preview', 1, ?3) ON CONFLICT DO NOTHING",
+        params![avatar_id, user_id, now],
+    )? == 1;
+    if !inserted {
+        return Ok(FreeJob::PreviewUsed);
+    }
+    let job_id = conn.last_insert_rowid();
+    insert_task(conn, job_id, task, 0, now)?;
+    Ok(FreeJob::Created(
+        get(conn, job_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?,
+    ))
+}
+
+/// Whether the user has had (or is having) their free preview.
+pub fn preview_of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Job>> {
+    conn.query_row(
+        &format!("SELECT {JOB_COLUMNS} FROM generation_jobs WHERE user_id = ?1 AND kind = 'preview'"),
+        [user_id],
+        job_from_row,
+    )
+    .optional()
+}
+
+fn insert_task(
+    conn: &Connection,
+    job_id: i64,
+    task: &NewTask,
+    take: u32,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let keys = serde_json::to_string(&task.reference_keys)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.execute(
+        "INSERT INTO generation_tasks (job_id, prompt_index, reference_keys, next_attempt_at, take)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![job_id, task.prompt_index, keys, now, take],
+    )?;
+    Ok(())
+}
+
+/// Redos of an avatar that count against its free quota: made, or in the making.
+pub fn redos_used(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM generation_jobs
+         WHERE avatar_id = ?1 AND kind = 'regenerate' AND failed = 0",
+        [avatar_id],
+        |r| r.get(0),
+    )
+}
+
+/// A redo of this avatar still being made, if any (one at a time).
+pub fn redo_running(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM generation_jobs
+         WHERE avatar_id = ?1 AND kind = 'regenerate' AND status IN ('running', 'delivering'))",
+        [avatar_id],
+        |r| r.get(0),
+    )
+}
+
+/// The portraits of a paid set (the size of the package it was bought as).
+pub fn paid_total(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Option<u32>> {
+    conn.query_row(
+        "SELECT MAX(total) FROM generation_jobs WHERE avatar_id = ?1 AND kind = 'paid'",
+        [avatar_id],
+        |r| r.get(0),
+    )
+}
+
+/// Creates a redo job: one task, the same style and reference photos as the
+/// task that made `original`, as the next take of that style.
+pub fn create_redo(
+    conn: &Connection,
+    avatar_id: i64,
+    user_id: i64,
+    original: &Task,
+    now: i64,
+) -> rusqlite::Result<Job> {
+    let take: u32 = conn.query_row(
+        "SELECT COALESCE(MAX(t.take), 0) + 1 FROM generation_tasks t
+         JOIN generation_jobs j ON j.id = t.job_id
+         WHERE j.avatar_id = ?1 AND t.prompt_index = ?2",
+        params![avatar_id, original.prompt_index],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO generation_jobs (avatar_id, user_id, kind, total, created_at)
+         VALUES (?1, ?2, 'regenerate', 1, ?3)",
+        params![avatar_id, user_id, now],
+    )?;
+    let job_id = conn.last_insert_rowid();
+    let task = NewTask {
+        prompt_index: original.prompt_index,
+        reference_keys: original.reference_keys.clone(),
+    };
+    insert_task(conn, job_id, &task, take, now)?;
+    get(conn, job_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Job>> {
     conn.query_row(
         &format!("SELECT {JOB_COLUMNS} FROM generation_jobs WHERE id = ?1"),
@@ -129,6 +247,8 @@ pub struct Task {
     pub next_attempt_at: i64,
     pub result_key: Option<String>,
     pub last_error: Option<String>,
+    /// 0 for the original portrait of a style, k for its k-th redo.
+    pub take: u32,
 }
 
 pub fn tasks(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Task>> {
@@ -139,7 +259,7 @@ pub fn tasks(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Task>> {
 }
 
 const TASK_COLUMNS: &str = "id, job_id, prompt_index, prompt_variant, reference_keys, state, kie_task_id, \
-    attempts, next_attempt_at, result_key, last_error";
+    attempts, next_attempt_at, result_key, last_error, take";
 
 fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
     let keys: String = r.get(4)?;
@@ -157,6 +277,7 @@ fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
         next_attempt_at: r.get(8)?,
         result_key: r.get(9)?,
         last_error: r.get(10)?,
+        take: r.get(11)?,
     })
 }
 
@@ -288,7 +409,8 @@ pub fn succeed(
         tx.execute(
             "INSERT INTO portraits (avatar_id, task_id, position, object_key, created_at)
              SELECT j.avatar_id, t.id, t.prompt_index, ?2, ?3
-             FROM generation_tasks t JOIN generation_jobs j ON j.id = t.job_id WHERE t.id = ?1",
+             FROM generation_tasks t JOIN generation_jobs j ON j.id = t.job_id
+             WHERE t.id = ?1 AND j.kind <> 'preview'",
             params![id, result_key, now],
         )?;
     }

@@ -5,6 +5,7 @@
 //! pooled connection on tokio's blocking pool, so SQLite never stalls the
 //! async executor threads.
 
+pub mod ab;
 pub mod alerts;
 pub mod avatars;
 pub mod dialogues;
@@ -32,6 +33,7 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
+        M::up(include_str!("migrations/0005_task_take.sql")),
     ])
 }
 

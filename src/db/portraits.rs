@@ -50,11 +50,24 @@ pub fn set_file_id(conn: &Connection, id: i64, file_id: &str) -> rusqlite::Resul
     Ok(())
 }
 
-/// Every portrait made for an avatar, in order.
+/// Every portrait made for an avatar, in the order the user saw them: the
+/// set in album order, then redos as they were made (task order).
 pub fn for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<Portrait>> {
     let mut stmt = conn.prepare(
         "SELECT id, avatar_id, task_id, position, object_key, file_id
-         FROM portraits WHERE avatar_id = ?1 ORDER BY id",
+         FROM portraits WHERE avatar_id = ?1 ORDER BY task_id",
     )?;
     stmt.query_map([avatar_id], from_row)?.collect()
+}
+
+/// The portrait `id` if its avatar belongs to `user_id` (ids from buttons can be forged).
+pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<Option<Portrait>> {
+    conn.query_row(
+        "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
+         FROM portraits p JOIN avatars a ON a.id = p.avatar_id
+         WHERE p.id = ?1 AND a.user_id = ?2",
+        params![id, user_id],
+        from_row,
+    )
+    .optional()
 }

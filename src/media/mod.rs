@@ -11,6 +11,7 @@
 //! codes that the bot maps to locale keys.
 
 pub mod intake;
+pub mod preview;
 pub mod styles;
 
 pub use intake::{

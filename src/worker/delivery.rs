@@ -233,6 +233,28 @@ async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent,
                 portrait_file_ids: Vec::new(),
             })
         }
+        Outgoing::Photo {
+            object_key,
+            caption,
+            buttons,
+        } => {
+            let bytes = ctx.store.get(object_key).await?;
+            let name = object_key.rsplit('/').next().unwrap_or("picture.jpg").to_owned();
+            let mut request = ctx
+                .bot
+                .send_photo(chat, InputFile::memory(bytes).file_name(name));
+            if let Some(caption) = caption {
+                request = request.caption(caption.clone());
+            }
+            if let Some(markup) = keyboard(buttons) {
+                request = request.reply_markup(markup);
+            }
+            let sent = request.await?;
+            Ok(Sent {
+                message_ids: vec![sent.id.0],
+                portrait_file_ids: Vec::new(),
+            })
+        }
         Outgoing::Album { photos, caption } => {
             if photos.is_empty() {
                 return Err(SendError::EmptyAlbum);

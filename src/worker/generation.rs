@@ -90,11 +90,22 @@ fn style_count() -> usize {
     media::catalogue().len()
 }
 
-fn prompt_of(task: &Task) -> Option<&'static str> {
-    media::prompt_for(
+/// The prompt of a task: its style's prompt (the variant moderation left),
+/// and for a redo the request for a different take of the same style.
+fn prompt_of(task: &Task) -> Option<String> {
+    let prompt = media::prompt_for(
         task.prompt_index as usize % style_count(),
         task.prompt_variant as usize,
-    )
+    )?;
+    Some(if task.take == 0 {
+        prompt.to_owned()
+    } else {
+        format!(
+            "{prompt} This is take {} of this style: keep the person's face and the style \
+             exactly, but choose a different pose, expression and framing than before.",
+            task.take + 1
+        )
+    })
 }
 
 async fn kie_paused(ctx: &WorkerCtx, now: i64) -> anyhow::Result<bool> {
@@ -167,7 +178,7 @@ async fn create_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<boo
     }
     let request = CreateTask {
         model: ctx.config.kie.model.clone(),
-        prompt: prompt.to_owned(),
+        prompt,
         image_urls,
         output_format: ctx.config.kie.output_format.clone(),
         image_size: ctx.config.kie.image_size.clone(),
@@ -454,6 +465,11 @@ async fn finish_jobs(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 }
 
 async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
+    match job.kind.as_str() {
+        "preview" => return super::free::finish_preview(ctx, job, now).await,
+        "regenerate" => return super::free::finish_redo(ctx, job, now).await,
+        _ => {}
+    }
     let job_id = job.id;
     let done = ctx
         .db
@@ -534,6 +550,17 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     job.user_id,
                     &Outgoing::text(text),
                     &format!("job:{}:failed-note", job.id),
+                    true,
+                    now,
+                )?;
+            }
+            // Last, under everything else: what the user can do with the set.
+            if !made.is_empty() {
+                outbox::enqueue(
+                    &tx,
+                    job.user_id,
+                    &super::free::actions_message(lang, job.avatar_id),
+                    &format!("job:{}:actions", job.id),
                     true,
                     now,
                 )?;

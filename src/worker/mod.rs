@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod delivery;
+pub mod free;
 pub mod generation;
 pub mod outbox;
 pub mod payments;

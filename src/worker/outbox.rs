@@ -35,6 +35,15 @@ pub enum Outgoing {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         caption: Option<String>,
     },
+    /// One picture that is not a portrait of a set (the free preview),
+    /// uploaded from the object store, with a caption and buttons.
+    Photo {
+        object_key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<Vec<Button>>,
+    },
 }
 
 impl Outgoing {
@@ -49,6 +58,7 @@ impl Outgoing {
         match self {
             Outgoing::Text { .. } => MessageKind::Text,
             Outgoing::Album { .. } => MessageKind::Album,
+            Outgoing::Photo { .. } => MessageKind::Photo,
         }
     }
 }

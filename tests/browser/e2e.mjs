@@ -1,8 +1,10 @@
 // Plays one Russian-speaking user through the whole PinGlass funnel on the
 // sandbox's chat page, in a real headless Chromium (Debian's /usr/bin/chromium):
-// /start, an album of five photos, Generate, the Starter package, the receipt
-// email, the payment link, paying on the T-Bank stand-in's checkout page, and
-// the seven portraits arriving as one album with its caption.
+// /start, an album of five photos, the call-to-action button (either A/B
+// variant), the free watermarked preview shown with the packages, the Starter
+// package, the receipt email, the payment link, paying on the T-Bank
+// stand-in's checkout page, and the seven portraits arriving as one album with
+// its caption, followed by the set's actions.
 //
 // Usage: node e2e.mjs <chat page URL> <output dir>
 // The output dir must already hold photo-1.jpg … photo-5.jpg (tests/browser.rs
@@ -152,24 +154,33 @@ async function run() {
   const album = chat.locator(".user-message", { has: chat.locator("img.photo") }).last();
   await waitForCount(album.locator("img.photo"), PHOTO_COUNT, "photos in the sent album");
 
-  step("checking the counter says 5 photos and shows the Generate button");
+  // bot.toml runs an A/B test of this button: the user sees one of two labels.
+  step("checking the counter says 5 photos and shows the call-to-action button");
   const counter = await waitForBotMessage(chat, `Принято: ${PHOTO_COUNT} фото из 15`);
-  check(
-    (await counter.innerText()).includes("Можно прислать ещё или нажать «Создать портреты»"),
-    "the counter does not offer «Создать портреты»",
-  );
-  const generate = keyboardOf(counter).locator("button.inline-button", { hasText: "✨ Создать портреты" });
+  const labels = ["✨ Создать портреты", "👀 Посмотреть, что получится"];
+  const generate = keyboardOf(counter).locator("button.inline-button").first();
   await generate.waitFor();
+  const label = (await generate.innerText()).trim();
+  check(labels.includes(label), `the counter's button is "${label}", not one of the A/B variants`);
+  check(
+    (await counter.innerText()).includes(`Можно прислать ещё или нажать «${label.replace(/^\S+\s/, "")}»`),
+    `the counter does not point at its button «${label}»`,
+  );
   await waitForImagesLoaded(album, PHOTO_COUNT);
   await screenshot(chat, "after-upload");
 
-  step("pressing «✨ Создать портреты»");
+  // The sandbox makes one free, watermarked preview before the package choice.
+  step(`pressing «${label}»: the free preview is made first`);
   await generate.click();
-  const tiers = await waitForBotMessage(chat, "Выберите пакет:");
+  await waitForBotMessage(chat, "Сначала — бесплатный пробный портрет");
+  const tiers = await waitForBotMessage(chat, "Ваш бесплатный пробный портрет", PORTRAITS_TIMEOUT_MS);
+  await waitForImagesLoaded(tiers, 1);
   check(
     (await tiers.innerText()).includes("Starter — 7 портретов в 7 разных стилях, 499 ₽"),
-    "the package list lacks the Starter line",
+    "the preview does not come with the package list",
   );
+  await tiers.scrollIntoViewIfNeeded();
+  await screenshot(chat, "preview-and-packages");
   const starter = keyboardOf(tiers).locator("button.inline-button", { hasText: "Starter · 7 портретов · 499 ₽" });
   await starter.waitFor();
 
@@ -238,6 +249,9 @@ async function run() {
   const albumShot = path.join(outputDir, `${String(shotNumber).padStart(2, "0")}-portraits-album.png`);
   await portraits.screenshot({ path: albumShot });
   console.log(`          screenshot: ${albumShot}`);
+
+  step("the set's actions follow the album");
+  await waitForBotMessage(chat, "Что дальше?");
 
   check(pageErrors.length === 0, `the chat page reported errors:\n${pageErrors.join("\n")}`);
   const errorText = (await chat.locator("#error").innerText()).trim();
