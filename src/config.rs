@@ -48,6 +48,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub sandbox: SandboxConfig,
     pub telemetry: TelemetryConfig,
+    pub referral: ReferralConfig,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -200,6 +201,13 @@ pub struct TelemetryConfig {
     pub filter: String,
     /// Local address of the Prometheus endpoint; empty for none.
     pub metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralConfig {
+    /// Percent of every payment of a referred user credited to the referrer (0..=50).
+    pub percent: u32,
 }
 
 /// Secrets, read from the environment only.
@@ -441,6 +449,9 @@ impl Config {
         }
         if !(self.sandbox.kie_latency_secs >= 0.0 && self.sandbox.kie_latency_secs <= 3600.0) {
             return Err(invalid("sandbox.kie_latency_secs", "must be 0..=3600"));
+        }
+        if self.referral.percent > 50 {
+            return Err(invalid("referral.percent", "must be 0..=50"));
         }
         if let Err(e) = self
             .telemetry

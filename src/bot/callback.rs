@@ -21,6 +21,8 @@ pub enum Callback {
         avatar_id: i64,
         tier: String,
     },
+    /// `/referral`: ask for the whole referral balance to be paid out.
+    RequestPayout,
 }
 
 impl Callback {
@@ -32,6 +34,7 @@ impl Callback {
             Callback::Generate(id) => format!("gen:{id}"),
             Callback::ShowGallery(id) => format!("gal:{id}"),
             Callback::Tier { avatar_id, tier } => format!("tier:{avatar_id}:{tier}"),
+            Callback::RequestPayout => "payout:all".to_owned(),
         }
     }
 
@@ -62,6 +65,7 @@ impl Callback {
                     tier: tier.to_owned(),
                 })
             }
+            "payout" => (rest == "all").then_some(Callback::RequestPayout),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod gallery;
 pub mod handlers;
 pub mod purchase;
+pub mod referral;
 pub mod state;
 pub mod storage;
 pub mod upload;

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod payments;
 pub mod portraits;
 pub mod queue;
+pub mod referrals;
 pub mod refunds;
 pub mod service_state;
 pub mod users;
@@ -32,6 +33,7 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
+        M::up(include_str!("migrations/0003_referral.sql")),
     ])
 }
 

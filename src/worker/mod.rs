@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod generation;
 pub mod outbox;
 pub mod payments;
+pub mod referrals;
 pub mod refunds;
 
 use std::sync::Arc;
