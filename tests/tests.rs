@@ -10,6 +10,7 @@ mod funnel;
 mod kie;
 mod locales;
 mod media;
+mod referral;
 mod store;
 mod support;
 mod tbank;
