@@ -130,7 +130,7 @@ gallery-sending = Sending your portraits…
 
 ## Referral programme
 cmd-referral = Invite friends
-referral-title = 🎁 Invite friends and get { $percent } % of every payment they make.
+referral-title = 🎁 Invite friends and get { $percent }% of every payment they make.
 referral-link = Your link: { $link }
 referral-stats = Friends invited: { $brought }
     Earned: { $earned } (friends' payments: { $credits })
