@@ -45,6 +45,7 @@ help =
     Commands:
     /start — start over
     /gallery — my portraits
+    /referral — invite friends
     /language — change language
     /help — this help
 language-choose = Choose your language:

@@ -47,6 +47,7 @@ help =
     Команды:
     /start — начать заново
     /gallery — мои портреты
+    /referral — пригласить друзей
     /language — сменить язык
     /help — эта подсказка
 language-choose = Выберите язык:
