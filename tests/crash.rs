@@ -513,7 +513,25 @@ async fn killed_around_a_confirmation_the_referrer_is_credited_and_told_once() {
                     .is_some_and(|t| t.contains("на ваш реферальный баланс"))
         })
         .count();
-    assert_eq!(messages, 1, "one payment, one message to the referrer");
+    // One queue row, sent. The chat may show it twice only through the window
+    // ARCHITECTURE.md names: a SIGKILL in the milliseconds after Telegram
+    // accepted a message and before the bot recorded it (the Bot API has no
+    // idempotency key), which needs a kill while it was still unsent.
+    assert!(
+        messages == 1 || (messages == 2 && between > 0),
+        "one payment, one message to the referrer (got {messages}, {between} kills before it was seen)"
+    );
+    let queued: Vec<(String, String)> = db
+        .run_blocking(|c| {
+            let mut stmt = c.prepare(
+                "SELECT dedup_key, status FROM message_queue WHERE chat_id = 7301 AND dedup_key LIKE 'referral:%'",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .unwrap();
+    assert_eq!(queued.len(), 1, "one queued message: {queued:?}");
+    assert_eq!(queued[0].1, "sent");
     let (earnings, total): (i64, i64) = db
         .run_blocking(|c| {
             c.query_row(
