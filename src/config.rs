@@ -53,6 +53,7 @@ pub struct Config {
     /// A/B tests of the call to action (none: everyone sees the default).
     #[serde(default)]
     pub experiments: Vec<Experiment>,
+    pub referral: ReferralConfig,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -252,6 +253,13 @@ pub struct Variant {
     /// Flow switch: the free preview on or off for this variant.
     #[serde(default)]
     pub preview: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralConfig {
+    /// Percent of every payment of a referred user credited to the referrer (0..=50).
+    pub percent: u32,
 }
 
 /// Secrets, read from the environment only.
@@ -544,6 +552,9 @@ impl Config {
                     ));
                 }
             }
+        }
+        if self.referral.percent > 50 {
+            return Err(invalid("referral.percent", "must be 0..=50"));
         }
         if let Err(e) = self
             .telemetry

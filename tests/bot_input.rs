@@ -48,6 +48,7 @@ fn callback_data_round_trips_and_garbage_is_refused() {
             avatar_id: 3,
             tier: "premium_2".into(),
         },
+        Callback::RequestPayout,
     ];
     for callback in valid {
         let data = callback.encode();
@@ -79,6 +80,9 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         "PAID:1",
         "paid:١",
         &"paid:1".repeat(20),
+        "payout:",
+        "payout:1",
+        "payout:all:1",
     ];
     for data in garbage {
         assert_eq!(Callback::parse(data), None, "{data:?} must be refused");

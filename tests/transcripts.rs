@@ -24,7 +24,13 @@
 //! `[video]`, `[contact]` (share one's own phone), `[press LABEL]`,
 //! `[raw-press DATA]` (a forged button press on the last bot message),
 //! `[pay]` / `[decline]` (on the checkout page of the last payment link),
-//! `[wait]` (the user does nothing: what follows, the bot does on its own).
+//! `[wait]` (the user does nothing: what follows, the bot does on its own),
+//! `[open-ref ID]` (open the referral link of user ID: `/start ref_<code>`).
+//!
+//! Several users may speak in one file: each `@user` line switches. The first
+//! step of a user after a switch also shows what the bot sent them while
+//! others spoke. Referral codes are random, so `ref_<code>` is shown as
+//! `ref_<ID>` (whose code it is).
 //! Directives: `@restart` (stop the bot and start it again on the same
 //! database); `@config preview on|off`, `@config experiments shipped` (the
 //! A/B tests of bot.toml; tests start with neither), `@config weights EXP W1
@@ -226,11 +232,48 @@ struct Runner {
     app: TestApp,
     user: UserSpec,
     record: bool,
+    /// Each user's chat as of the end of their last step.
+    seen: std::collections::HashMap<i64, Vec<ChatEntry>>,
+    /// Set by `@user`: the next step starts from that user's last view.
+    switched: bool,
+    /// Referral codes of the users who spoke (random, so rendered by owner).
+    codes: std::collections::HashMap<i64, String>,
 }
 
 impl Runner {
     fn chat(&self) -> Vec<ChatEntry> {
         self.app.telegram.sandbox().history(self.user.id)
+    }
+
+    fn referral_code(&self, user_id: i64) -> Option<String> {
+        self.app
+            .app()
+            .db
+            .run_blocking(|c| pinglass::db::users::get(c, user_id))
+            .ok()
+            .flatten()
+            .map(|u| u.referral_code)
+    }
+
+    /// `ref_<code>` → `ref_<ID>` for every user known so far.
+    fn mask_codes(&mut self, lines: Vec<String>) -> Vec<String> {
+        let ids: Vec<i64> = self.seen.keys().copied().chain([self.user.id]).collect();
+        for id in ids {
+            if !self.codes.contains_key(&id)
+                && let Some(code) = self.referral_code(id)
+            {
+                self.codes.insert(id, code);
+            }
+        }
+        lines
+            .into_iter()
+            .map(|mut line| {
+                for (id, code) in &self.codes {
+                    line = line.replace(&format!("ref_{code}"), &format!("ref_<{id}>"));
+                }
+                line
+            })
+            .collect()
     }
 
     fn last_bot_with(&self, pick: impl Fn(&ChatEntry) -> bool) -> Option<ChatEntry> {
@@ -318,6 +361,18 @@ impl Runner {
             }
             // The user does nothing; what the bot does on its own follows.
             "wait" => {}
+            "open-ref" => {
+                let owner: i64 = rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{action}: not a user id"))?;
+                let code = self
+                    .referral_code(owner)
+                    .ok_or_else(|| format!("{action}: user {owner} is unknown to the bot"))?;
+                sandbox
+                    .send_text(&user, &format!("/start ref_{code}"))
+                    .map_err(|e| err(&e))?;
+            }
             "pay" | "decline" => {
                 let url = self
                     .last_bot_with(|e| {
@@ -358,7 +413,7 @@ impl Runner {
     /// Waits until the step's output equals `expected` (then lets it settle),
     /// or, when recording, until the chat has been quiet for a while.
     async fn observe(
-        &self,
+        &mut self,
         before: &[ChatEntry],
         queries: &[String],
         expected: &[String],
@@ -368,6 +423,7 @@ impl Runner {
         let mut last_change = Instant::now();
         loop {
             let now = render_step(before, &self.chat(), &self.toasts(queries));
+            let now = self.mask_codes(now);
             if now != last {
                 last = now;
                 last_change = Instant::now();
@@ -389,7 +445,9 @@ impl Runner {
         if !self.record {
             tokio::time::sleep(SETTLE).await;
             last = render_step(before, &self.chat(), &self.toasts(queries));
+            last = self.mask_codes(last);
         }
+        self.seen.insert(self.user.id, self.chat());
         last
     }
 
@@ -403,6 +461,7 @@ impl Runner {
                     user = user.with_language(*lang);
                 }
                 self.user = user;
+                self.switched = true;
             }
             ["@restart"] => self.app.restart().await,
             ["@kie", "moderate", text, n] => {
@@ -507,6 +566,9 @@ async fn replay(path: &Path, record: bool) -> Result<String, String> {
         app,
         user: UserSpec::new(1001, "Анна").with_language("ru"),
         record,
+        seen: Default::default(),
+        switched: false,
+        codes: Default::default(),
     };
     let mut actual = Vec::new();
     let mut acted = false;
@@ -525,7 +587,15 @@ async fn replay(path: &Path, record: bool) -> Result<String, String> {
             }
             Item::Action { line, expected } => {
                 acted = true;
-                let before = runner.chat();
+                let before = if std::mem::take(&mut runner.switched) {
+                    runner
+                        .seen
+                        .get(&runner.user.id)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    runner.chat()
+                };
                 let queries = runner.act(&line["you: ".len()..]).await?;
                 let output = runner.observe(&before, &queries, &expected).await;
                 actual.push(line);

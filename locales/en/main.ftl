@@ -45,6 +45,7 @@ help =
     Commands:
     /start — start over
     /gallery — my portraits
+    /referral — invite friends
     /language — change language
     /help — this help
 language-choose = Choose your language:
@@ -143,3 +144,28 @@ redo-running = A portrait is being redone already — wait for it, then you can 
 redo-quota-used = The free redos of this set are used up ({ $quota } in all). New portraits come with a new set: /start.
 redo-caption = A new take ✨ It is portrait #{ $number } in your gallery. Free redos left: { $left }.
 redo-failed = Redoing the portrait did not work out — sorry. This attempt does not count; you can try again.
+## Referral programme
+cmd-referral = Invite friends
+referral-title = 🎁 Invite friends and get { $percent }% of every payment they make.
+referral-link = Your link: { $link }
+referral-stats = Friends invited: { $brought }
+    Earned: { $earned } (friends' payments: { $credits })
+referral-reversed = Taken back for refunds to friends: { $amount }
+referral-spent = Spent on discounts: { $amount }
+referral-paid-out = Paid out: { $amount }
+referral-requested = Payout requested: { $amount } — an admin will contact you.
+referral-balance = Balance: { $amount }
+referral-how-spend = Your balance becomes a discount on your next package by itself (at least 10 ₽ is left to pay).
+referral-button-payout = 💸 Request a payout
+referral-self = This is your own link — send it to your friends 🙂 Your link and balance: /referral
+referral-not-new = Invitation links work only for new users, and you have used PinGlass before. Your own link for friends: /referral
+referral-earned = +{ $amount } to your referral balance: a friend you invited paid for a package. Balance: { $balance }. More: /referral
+referral-payout-requested = Payout request for { $amount } sent. An admin will contact you here in Telegram.
+referral-payout-open = You have already requested a payout of { $amount } — an admin will contact you.
+referral-payout-nothing = There is nothing to pay out yet.
+referral-payout-admin = 💸 Payout request #{ $id }: { $amount }
+    User { $user_id } ({ $username }, { $name }). Contact them and transfer the money.
+referral-no-username = no username
+packages-discount = Your referral balance of { $balance } is already taken off these prices.
+packages-price-discounted = { $price } instead of { $full }
+payment-link-discount = A discount of { $discount } from your referral balance is applied (full price { $price }).

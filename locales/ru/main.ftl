@@ -47,6 +47,7 @@ help =
     Команды:
     /start — начать заново
     /gallery — мои портреты
+    /referral — пригласить друзей
     /language — сменить язык
     /help — эта подсказка
 language-choose = Выберите язык:
@@ -146,3 +147,28 @@ redo-running = Один портрет уже переделывается — �
 redo-quota-used = Бесплатные переделки для этого набора закончились (их было { $quota }). Новые портреты — в новом наборе: /start.
 redo-caption = Новый вариант ✨ Это портрет №{ $number } в вашей галерее. Бесплатных переделок осталось: { $left }.
 redo-failed = Переделать портрет не получилось — извините. Эта попытка не засчитана, можно попробовать ещё раз.
+## Реферальная программа
+cmd-referral = Пригласить друзей
+referral-title = 🎁 Приглашайте друзей и получайте { $percent } % с каждой их оплаты.
+referral-link = Ваша ссылка: { $link }
+referral-stats = Приглашено друзей: { $brought }
+    Начислено: { $earned } (оплат друзей: { $credits })
+referral-reversed = Списано из-за возвратов денег друзьям: { $amount }
+referral-spent = Потрачено на скидки: { $amount }
+referral-paid-out = Выплачено: { $amount }
+referral-requested = Запрошено к выплате: { $amount } — администратор свяжется с вами.
+referral-balance = Баланс: { $amount }
+referral-how-spend = Баланс сам станет скидкой на ваш следующий пакет (к оплате останется не меньше 10 ₽).
+referral-button-payout = 💸 Запросить выплату
+referral-self = Это ваша собственная ссылка — её нужно отправить друзьям 🙂 Ссылка и баланс: /referral
+referral-not-new = Ссылки-приглашения действуют только для новых пользователей, а вы уже пользовались PinGlass. Своя ссылка для друзей: /referral
+referral-earned = +{ $amount } на ваш реферальный баланс: приглашённый вами друг оплатил пакет. Баланс: { $balance }. Подробнее: /referral
+referral-payout-requested = Запрос на выплату { $amount } отправлен. Администратор свяжется с вами здесь, в Telegram.
+referral-payout-open = Вы уже запросили выплату { $amount } — администратор свяжется с вами.
+referral-payout-nothing = На балансе пока нечего выплачивать.
+referral-payout-admin = 💸 Запрос на выплату №{ $id }: { $amount }
+    Пользователь { $user_id } ({ $username }, { $name }). Свяжитесь с ним и переведите деньги.
+referral-no-username = без username
+packages-discount = На вашем реферальном балансе { $balance } — он уже вычтен из цен.
+packages-price-discounted = { $price } вместо { $full }
+payment-link-discount = Скидка { $discount } с реферального баланса уже учтена (полная цена — { $price }).

@@ -25,6 +25,8 @@ pub enum Callback {
     Redo(i64),
     /// Redo this portrait (a new take of its style).
     RedoPortrait(i64),
+    /// `/referral`: ask for the whole referral balance to be paid out.
+    RequestPayout,
 }
 
 impl Callback {
@@ -38,6 +40,7 @@ impl Callback {
             Callback::Tier { avatar_id, tier } => format!("tier:{avatar_id}:{tier}"),
             Callback::Redo(id) => format!("rdo:{id}"),
             Callback::RedoPortrait(id) => format!("rdp:{id}"),
+            Callback::RequestPayout => "payout:all".to_owned(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Callback {
                     tier: tier.to_owned(),
                 })
             }
+            "payout" => (rest == "all").then_some(Callback::RequestPayout),
             _ => None,
         }
     }

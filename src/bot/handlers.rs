@@ -41,7 +41,8 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(case![Command::Start(payload)].endpoint(start))
         .branch(case![Command::Help].endpoint(help))
         .branch(case![Command::Language].endpoint(language))
-        .branch(case![Command::Gallery].endpoint(super::gallery::list));
+        .branch(case![Command::Gallery].endpoint(super::gallery::list))
+        .branch(case![Command::Referral].endpoint(super::referral::show));
 
     let not_text = |m: Message| m.text().is_none() && m.contact().is_none();
     let private_messages = Update::filter_message()
@@ -214,19 +215,8 @@ async fn start(
     let lang = me.lang;
     let user_id = me.user.id;
     match StartPayload::parse(&payload) {
-        StartPayload::Referral(code) if me.is_new => {
-            let attributed = ctx
-                .db
-                .run(move |c| match users::by_referral_code(c, &code)? {
-                    Some(referrer) => users::attribute_referrer(c, user_id, referrer.id),
-                    None => Ok(false),
-                })
-                .await?;
-            if attributed {
-                tracing::info!(user_id, "referral attributed");
-                bot.send_message(msg.chat.id, tr(lang, "start-referral-welcome"))
-                    .await?;
-            }
+        StartPayload::Referral(code) => {
+            super::referral::arrived_by_link(&bot, msg.chat.id, &me, &ctx, code).await?;
         }
         StartPayload::Gallery(token) => {
             let gallery = ctx.db.run(move |c| galleries::by_token(c, &token)).await?;
@@ -235,7 +225,7 @@ async fn start(
                     .await?;
             }
         }
-        StartPayload::Referral(_) | StartPayload::None => {}
+        StartPayload::None => {}
     }
     let now = db::now_ms();
     let avatar = ctx
@@ -404,6 +394,9 @@ async fn callback_inner(
         }
         Some(Callback::ShowGallery(avatar_id)) => {
             super::gallery::show(&bot, &query, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::RequestPayout) => {
+            super::referral::request_payout(&bot, &query, &me, &ctx).await?;
         }
         Some(Callback::CheckPayment(payment_id)) => {
             purchase::check_payment(&bot, &query, &me, &ctx, payment_id).await?;

@@ -8,6 +8,7 @@ pub mod free;
 pub mod gallery;
 pub mod handlers;
 pub mod purchase;
+pub mod referral;
 pub mod state;
 pub mod storage;
 pub mod upload;

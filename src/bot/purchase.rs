@@ -16,7 +16,7 @@ use super::state::State;
 use super::{BotCtx, TgBot};
 use crate::config::Tier;
 use crate::db::payments::{self, CreatePayment};
-use crate::db::{self, avatars, events, users};
+use crate::db::{self, avatars, events, referrals, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
 /// The package keyboard: one row per tier, in configuration order.
@@ -25,25 +25,62 @@ pub fn packages_message(
     lang: Lang,
     avatar_id: i64,
 ) -> (String, InlineKeyboardMarkup) {
-    let (text, rows) = packages_content(&ctx.config, lang, avatar_id);
+    packages_message_with_balance(ctx, lang, avatar_id, 0)
+}
+
+/// The package keyboard with prices after the user's referral balance (the
+/// discount `request_payment` will take: [`referrals::discount_for`]).
+pub fn packages_message_with_balance(
+    ctx: &BotCtx,
+    lang: Lang,
+    avatar_id: i64,
+    balance: i64,
+) -> (String, InlineKeyboardMarkup) {
+    let (text, rows) = packages_content(&ctx.config, lang, avatar_id, balance);
     let rows = rows
         .into_iter()
         .map(|(label, data)| [InlineKeyboardButton::callback(label, data)]);
     (text, InlineKeyboardMarkup::new(rows))
 }
 
-/// The package screen as text and one (label, callback data) per tier, for
-/// the chat and for messages the side task queues (after the preview).
+/// The package screen as text and one (label, callback data) per tier, with
+/// prices after the referral `balance`: for the chat and for messages the
+/// side task queues (after the preview).
 pub fn packages_content(
     config: &crate::config::Config,
     lang: Lang,
     avatar_id: i64,
+    balance: i64,
 ) -> (String, Vec<(String, String)>) {
     let mut lines = vec![tr(lang, "packages-title")];
+    if balance > 0 {
+        lines.insert(
+            0,
+            tr_args(
+                lang,
+                "packages-discount",
+                &[("balance", Arg::Str(&rub(lang, balance)))],
+            ),
+        );
+    }
     let mut rows = Vec::new();
     for tier in &config.tiers {
         let portraits = tr_args(lang, "portraits", &[("count", tier.portraits.into())]);
-        let per_portrait = rub(lang, tier.price_kopecks / i64::from(tier.portraits));
+        let discount = referrals::discount_for(balance, tier.price_kopecks);
+        let pay = tier.price_kopecks - discount;
+        let per_portrait = rub(lang, pay / i64::from(tier.portraits));
+        let price = if discount > 0 {
+            tr_args(
+                lang,
+                "packages-price-discounted",
+                &[
+                    ("price", Arg::Str(&rub(lang, pay))),
+                    ("full", Arg::Str(&rub(lang, tier.price_kopecks))),
+                ],
+            )
+        } else {
+            rub(lang, pay)
+        };
         lines.push(tr_args(
             lang,
             "packages-line",
@@ -51,7 +88,7 @@ pub fn packages_content(
                 ("name", Arg::Str(&tier.name)),
                 ("portraits", Arg::Str(&portraits)),
                 ("styles", tier.portraits.into()),
-                ("price", Arg::Str(&rub(lang, tier.price_kopecks))),
+                ("price", Arg::Str(&price)),
                 ("per_portrait", Arg::Str(&per_portrait)),
             ],
         ));
@@ -62,7 +99,7 @@ pub fn packages_content(
                 &[
                     ("name", Arg::Str(&tier.name)),
                     ("portraits", Arg::Str(&portraits)),
-                    ("price", Arg::Str(&rub(lang, tier.price_kopecks))),
+                    ("price", Arg::Str(&rub(lang, pay))),
                 ],
             ),
             Callback::Tier {
@@ -87,12 +124,13 @@ pub async fn show_packages(
 ) -> HandlerResult {
     let lang = me.lang;
     let user_id = me.user.id;
-    let (avatar, count) = ctx
+    let (avatar, count, balance) = ctx
         .db
         .run(move |c| {
             Ok((
                 avatars::get_owned(c, avatar_id, user_id)?,
                 avatars::photo_count(c, avatar_id)?,
+                referrals::available(c, user_id)?,
             ))
         })
         .await?;
@@ -116,7 +154,7 @@ pub async fn show_packages(
         bot.send_message(chat, text).await?;
         return Ok(());
     }
-    let (text, keyboard) = packages_message(ctx, lang, avatar_id);
+    let (text, keyboard) = packages_message_with_balance(ctx, lang, avatar_id, balance);
     bot.send_message(chat, text).reply_markup(keyboard).await?;
     dialogue
         .update(State::ChoosingPackage { avatar_id })
@@ -352,6 +390,10 @@ async fn request_payment(
                 return Ok(None);
             };
             let order_id = format!("pg-{avatar_id}-{now}");
+            // The referral balance becomes the discount, reserved below with
+            // the payment in this transaction (released if it ends unpaid).
+            let discount =
+                referrals::discount_for(referrals::available(&tx, user_id)?, tier.price_kopecks);
             let created = payments::create(
                 &tx,
                 &payments::NewPayment {
@@ -359,9 +401,9 @@ async fn request_payment(
                     user_id,
                     avatar_id,
                     tier_id: &tier.id,
-                    amount_kopecks: tier.price_kopecks,
+                    amount_kopecks: tier.price_kopecks - discount,
                     portraits: tier.portraits,
-                    discount_kopecks: 0,
+                    discount_kopecks: discount,
                     receipt_contact: &contact,
                 },
                 now,
@@ -380,8 +422,11 @@ async fn request_payment(
                     // Only a draft can be bought; undo by not committing.
                     return Ok(Some(Err(avatar.status)));
                 }
+                if discount > 0 {
+                    referrals::reserve_spend(&tx, user_id, payment.id, discount, now)?;
+                }
                 events::record(&tx, user_id, events::Stage::Payment, avatar_id, None, now)?;
-                tracing::info!(payment_id = payment.id, order_id = %payment.order_id, user_id, avatar_id, tier = %tier.id, "payment requested");
+                tracing::info!(payment_id = payment.id, order_id = %payment.order_id, user_id, avatar_id, tier = %tier.id, discount, "payment requested");
             }
             tx.commit()?;
             Ok(Some(Ok(created)))

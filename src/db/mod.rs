@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod payments;
 pub mod portraits;
 pub mod queue;
+pub mod referrals;
 pub mod refunds;
 pub mod service_state;
 pub mod users;
@@ -33,6 +34,7 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
+        M::up(include_str!("migrations/0003_referral.sql")),
         M::up(include_str!("migrations/0005_task_take.sql")),
     ])
 }

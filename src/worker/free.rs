@@ -54,7 +54,8 @@ pub async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Resu
             let draft = avatars::get(&tx, job.avatar_id)?
                 .is_some_and(|a| a.status == avatars::AvatarStatus::Draft);
             let (packages, rows) = if draft {
-                crate::bot::purchase::packages_content(&config, lang, job.avatar_id)
+                let balance = crate::db::referrals::available(&tx, job.user_id)?;
+                crate::bot::purchase::packages_content(&config, lang, job.avatar_id, balance)
             } else {
                 (String::new(), Vec::new())
             };

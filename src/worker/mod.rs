@@ -13,6 +13,7 @@ pub mod free;
 pub mod generation;
 pub mod outbox;
 pub mod payments;
+pub mod referrals;
 pub mod refunds;
 
 use std::sync::Arc;

@@ -127,7 +127,7 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
         Ok(answer) => {
             info!(payment_id = payment.id, order_id = %payment.order_id, bank_payment_id = %answer.payment_id, "payment opened");
             let next = next_check_at(ctx, payment.created_at, now);
-            let text = tr_args(
+            let mut text = tr_args(
                 lang,
                 "payment-link",
                 &[
@@ -143,6 +143,18 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                     ),
                 ],
             );
+            if payment.discount_kopecks > 0 {
+                let full = payment.amount_kopecks + payment.discount_kopecks;
+                text.push_str("\n\n");
+                text.push_str(&tr_args(
+                    lang,
+                    "payment-link-discount",
+                    &[
+                        ("discount", Arg::Str(&rub(lang, payment.discount_kopecks))),
+                        ("price", Arg::Str(&rub(lang, full))),
+                    ],
+                ));
+            }
             let message = Outgoing::Text {
                 text,
                 buttons: vec![
@@ -285,8 +297,9 @@ async fn check(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()
 
 /// CONFIRMED: in one transaction mark the payment paid (only the first
 /// caller wins), move the avatar to generating, create exactly one job, record
-/// the funnel event and queue the message to the user.
-async fn confirm(
+/// the funnel event, credit the referrer and queue the messages. Public so a
+/// test can confirm one payment twice at once and across a restart.
+pub async fn confirm(
     ctx: &WorkerCtx,
     payment: &Payment,
     bank_status: &str,
@@ -295,6 +308,7 @@ async fn confirm(
     let payment = payment.clone();
     let bank_status = bank_status.to_owned();
     let max_refs = ctx.config.kie.max_references;
+    let referral_percent = ctx.config.referral.percent;
     let job = ctx
         .db
         .run(move |c| {
@@ -365,6 +379,7 @@ async fn confirm(
                 true,
                 now,
             )?;
+            super::referrals::credit(&tx, referral_percent, &payment, now)?;
             tx.commit()?;
             Ok(Some(job))
         })

@@ -44,6 +44,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                     .run(move |c| {
                         let tx = c.transaction()?;
                         if refunds::mark_done(&tx, refund_id, &status, db::now_ms())? {
+                            super::referrals::reverse(&tx, payment.id, amount)?;
                             let lang = super::lang_of(&tx, payment.user_id)?;
                             let text = tr_args(
                                 lang,
