@@ -60,6 +60,10 @@ pub fn local_config(dir: &Path) -> anyhow::Result<Config> {
     config.worker.tick_ms = 50;
     config.worker.payment_poll_fast_secs = 1;
     config.bot.admin_ids = vec![900_000_001];
+    // Tests run at any wall-clock hour: no night for reminders (the night
+    // rule is tested with fixed times, `tests/reminders.rs`).
+    config.reminders.quiet_hours_start = 0;
+    config.reminders.quiet_hours_end = 0;
     Ok(config)
 }
 

@@ -21,6 +21,8 @@ pub enum Callback {
         avatar_id: i64,
         tier: String,
     },
+    /// Reminders on again after /stop.
+    ResumeReminders,
 }
 
 impl Callback {
@@ -32,6 +34,7 @@ impl Callback {
             Callback::Generate(id) => format!("gen:{id}"),
             Callback::ShowGallery(id) => format!("gal:{id}"),
             Callback::Tier { avatar_id, tier } => format!("tier:{avatar_id}:{tier}"),
+            Callback::ResumeReminders => "remind:on".to_owned(),
         }
     }
 
@@ -46,6 +49,7 @@ impl Callback {
             "pkgs" => parse_id(rest).map(Callback::Packages),
             "gen" => parse_id(rest).map(Callback::Generate),
             "gal" => parse_id(rest).map(Callback::ShowGallery),
+            "remind" => (rest == "on").then_some(Callback::ResumeReminders),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
                 // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).

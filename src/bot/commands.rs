@@ -9,14 +9,16 @@ pub enum Command {
     Help,
     Language,
     Gallery,
+    Stop,
 }
 
 /// The commands shown in Telegram's menu, with their locale keys.
-pub const MENU: [(&str, &str); 4] = [
+pub const MENU: [(&str, &str); 5] = [
     ("start", "cmd-start"),
     ("gallery", "cmd-gallery"),
     ("help", "cmd-help"),
     ("language", "cmd-language"),
+    ("stop", "cmd-stop"),
 ];
 
 /// What a `/start` deep link carries.

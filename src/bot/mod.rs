@@ -8,6 +8,7 @@ pub mod gallery;
 pub mod handlers;
 pub mod purchase;
 pub mod state;
+pub mod stop;
 pub mod storage;
 pub mod upload;
 

@@ -15,6 +15,7 @@ pub mod payments;
 pub mod portraits;
 pub mod queue;
 pub mod refunds;
+pub mod reminders;
 pub mod service_state;
 pub mod users;
 
