@@ -477,10 +477,16 @@ impl Config {
             ));
         }
         if r.quiet_hours_start > 23 {
-            return Err(invalid("reminders.quiet_hours_start", "must be an hour 0..=23"));
+            return Err(invalid(
+                "reminders.quiet_hours_start",
+                "must be an hour 0..=23",
+            ));
         }
         if r.quiet_hours_end > 23 {
-            return Err(invalid("reminders.quiet_hours_end", "must be an hour 0..=23"));
+            return Err(invalid(
+                "reminders.quiet_hours_end",
+                "must be an hour 0..=23",
+            ));
         }
         if !(self.sandbox.kie_latency_secs >= 0.0 && self.sandbox.kie_latency_secs <= 3600.0) {
             return Err(invalid("sandbox.kie_latency_secs", "must be 0..=3600"));

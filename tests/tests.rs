@@ -10,6 +10,7 @@ mod funnel;
 mod kie;
 mod locales;
 mod media;
+mod reminders;
 mod store;
 mod support;
 mod tbank;

@@ -24,7 +24,9 @@
 //! `[video]`, `[contact]` (share one's own phone), `[press LABEL]`,
 //! `[raw-press DATA]` (a forged button press on the last bot message),
 //! `[pay]` / `[decline]` (on the checkout page of the last payment link),
-//! `[wait]` (the user does nothing: what follows, the bot does on its own).
+//! `[wait]` (the user does nothing: what follows, the bot does on its own),
+//! `[wait 1.5h]` (the same, while the bot's clock jumps 1.5 hours: what the
+//! bot does "then", e.g. reminders, shows in this step).
 //! Directives: `@restart` (stop the bot and start it again on the same
 //! database), `@kie fail-transient N` / `@kie fail-moderation N` /
 //! `@kie never-finish N` (the next N Kie tasks), `@kie moderate TEXT N`
@@ -314,7 +316,18 @@ impl Runner {
                 return Ok(vec![id]);
             }
             // The user does nothing; what the bot does on its own follows.
-            "wait" => {}
+            "wait" if rest.is_empty() => {}
+            // … for a while: the bot's clock jumps after the step began, so
+            // what it sends "then" is this step's output (not the next one's).
+            "wait" => {
+                let hours: f64 = rest
+                    .strip_suffix('h')
+                    .and_then(|h| h.parse().ok())
+                    .filter(|h: &f64| h.is_finite() && *h > 0.0)
+                    .ok_or_else(|| format!("{action}: expected [wait H h], e.g. [wait 1.5h]"))?;
+                self.app
+                    .advance_clock(Duration::from_secs_f64(hours * 3600.0));
+            }
             "pay" | "decline" => {
                 let url = self
                     .last_bot_with(|e| {

@@ -321,14 +321,7 @@ async fn receive_inner(
             };
             let added = avatars::add_photo(c, &new, max, now)?;
             if matches!(added, avatars::AddPhoto::Added { count: 1, .. }) {
-                events::record(
-                    c,
-                    user_id,
-                    events::Stage::Upload,
-                    avatar_id,
-                    None,
-                    now,
-                )?;
+                events::record(c, user_id, events::Stage::Upload, avatar_id, None, now)?;
             }
             Ok(added)
         })
