@@ -658,3 +658,48 @@ async fn after_stop_non_essential_messages_are_dropped_and_essential_ones_still_
     .await;
     app.shutdown().await;
 }
+
+#[test]
+fn the_check_under_the_write_lock_refuses_what_changed_since_the_read() {
+    let (_dir, db) = open();
+    let last = msk(15, 11, 0);
+    db.run_blocking(|c| {
+        for id in 1..=4 {
+            user(c, id, "ru");
+        }
+        let fine = draft(c, 1, 5, last);
+        assert!(reminders::still_eligible(c, 1, fine)?);
+        assert!(
+            !reminders::still_eligible(c, 2, fine)?,
+            "another user's avatar"
+        );
+        // Paid meanwhile.
+        let paid = draft(c, 2, 5, last);
+        let payment = open_payment(c, 2, paid, last);
+        assert!(
+            reminders::still_eligible(c, 2, paid)?,
+            "a payment opened is still unfinished"
+        );
+        payments::finish(
+            c,
+            payment,
+            payments::PaymentStatus::Confirmed,
+            Some("CONFIRMED"),
+            last,
+        )?;
+        assert!(!reminders::still_eligible(c, 2, paid)?);
+        // /stop meanwhile, then blocked.
+        let stopped = draft(c, 3, 5, last);
+        users::set_stopped(c, 3, true)?;
+        assert!(!reminders::still_eligible(c, 3, stopped)?);
+        users::set_stopped(c, 3, false)?;
+        users::mark_blocked(c, 3, last)?;
+        assert!(!reminders::still_eligible(c, 3, stopped)?);
+        // A new set begun meanwhile.
+        let old = draft(c, 4, 5, last);
+        avatars::create_draft(c, 4, last)?;
+        assert!(!reminders::still_eligible(c, 4, old)?);
+        Ok(())
+    })
+    .unwrap();
+}

@@ -83,7 +83,7 @@ pub fn candidates(
 ) -> rusqlite::Result<Vec<Candidate>> {
     let mut stmt = conn.prepare(
         "WITH latest AS (SELECT MAX(id) AS avatar_id FROM avatars GROUP BY user_id),
-         c AS (
+         c AS MATERIALIZED (
            SELECT a.id AS avatar_id, a.user_id, a.status,
              (SELECT COUNT(*) FROM reference_photos p
                WHERE p.avatar_id = a.id AND p.deleted_at IS NULL) AS photos,
@@ -118,6 +118,24 @@ pub fn candidates(
     )?;
     stmt.query_map(params![now, first_ms, give_up_ms, limit], from_row)?
         .collect()
+}
+
+/// Whether `avatar_id` is still the unfinished newest avatar of `user_id`,
+/// never paid for, of a user who has not sent /stop or blocked the bot: the
+/// check made again, under the write lock, right before a reminder is recorded.
+pub fn still_eligible(conn: &Connection, user_id: i64, avatar_id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (
+           SELECT 1 FROM avatars a JOIN users u ON u.id = a.user_id
+           WHERE a.id = ?2 AND a.user_id = ?1
+             AND a.status IN ('draft', 'awaiting_payment')
+             AND a.id = (SELECT MAX(id) FROM avatars WHERE user_id = ?1)
+             AND u.stopped = 0 AND u.blocked_at IS NULL AND u.deleted_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM payments pm
+                              WHERE pm.avatar_id = a.id AND pm.confirmed_at IS NOT NULL))",
+        params![user_id, avatar_id],
+        |r| r.get(0),
+    )
 }
 
 /// Records reminder `sequence` (1 or 2) of an avatar. Returns false when it

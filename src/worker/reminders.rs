@@ -195,46 +195,53 @@ pub fn compose(config: &Config, candidate: &Candidate, sequence: u8, now: i64) -
     })
 }
 
-/// One scan: every due reminder is recorded and queued (non-essential) in
-/// one transaction. Returns how many were queued.
+/// One scan: every due reminder is recorded and queued (non-essential),
+/// the row and the message in one transaction. The candidates are read
+/// without holding the write lock; each one is checked again under it.
+/// Returns how many were queued.
 pub fn scan(conn: &mut Connection, config: &Config, now: i64) -> rusqlite::Result<usize> {
     let r = &config.reminders;
     if !r.enabled {
         return Ok(0);
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let candidates = reminders::candidates(
-        &tx,
+        conn,
         now,
         i64::from(r.first_after_hours) * HOUR_MS,
         i64::from(r.give_up_after_hours) * HOUR_MS,
         BATCH,
     )?;
+    let due_now: Vec<(Candidate, u8, Outgoing)> = candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let lang = Lang::parse(&candidate.language).unwrap_or(Lang::Ru);
+            let sequence = due(
+                r,
+                lang,
+                candidate.last_activity,
+                candidate.sent,
+                candidate.first_sent_at,
+                now,
+            )?;
+            let message = compose(config, &candidate, sequence, now)?;
+            Some((candidate, sequence, message))
+        })
+        .collect();
+    if due_now.is_empty() {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut queued = 0;
-    for candidate in candidates {
-        let lang = Lang::parse(&candidate.language).unwrap_or(Lang::Ru);
-        let Some(sequence) = due(
-            r,
-            lang,
-            candidate.last_activity,
-            candidate.sent,
-            candidate.first_sent_at,
-            now,
-        ) else {
-            continue;
-        };
-        let Some(message) = compose(config, &candidate, sequence, now) else {
-            continue;
-        };
-        if reminders::record(&tx, candidate.user_id, candidate.avatar_id, sequence, now)? {
-            let key = format!("reminder:{}:{sequence}", candidate.avatar_id);
-            outbox::enqueue(&tx, candidate.user_id, &message, &key, false, now)?;
-            info!(
-                user_id = candidate.user_id,
-                avatar_id = candidate.avatar_id,
-                sequence,
-                "reminder queued"
-            );
+    for (candidate, sequence, message) in due_now {
+        let (user_id, avatar_id) = (candidate.user_id, candidate.avatar_id);
+        // Paid, /stop or a new set since the read: nothing. Already recorded
+        // (a second scan, a restart): nothing either.
+        if reminders::still_eligible(&tx, user_id, avatar_id)?
+            && reminders::record(&tx, user_id, avatar_id, sequence, now)?
+        {
+            let key = format!("reminder:{avatar_id}:{sequence}");
+            outbox::enqueue(&tx, user_id, &message, &key, false, now)?;
+            info!(user_id, avatar_id, sequence, "reminder queued");
             queued += 1;
         }
     }
