@@ -297,6 +297,7 @@ async fn the_command_menu_is_registered_in_every_language() {
         ("gallery".to_owned(), "Мои портреты".to_owned()),
         ("help".to_owned(), "Как это работает".to_owned()),
         ("language".to_owned(), "Сменить язык".to_owned()),
+        ("stop".to_owned(), "Не присылать напоминания".to_owned()),
     ];
     assert_eq!(menu("ru"), ru);
     assert_eq!(menu(""), ru, "Russian is the menu for every other language");
@@ -309,7 +310,8 @@ async fn the_command_menu_is_registered_in_every_language() {
             "Start over",
             "My portraits",
             "How it works",
-            "Change language"
+            "Change language",
+            "Stop reminders"
         ]
     );
     app.shutdown().await;
