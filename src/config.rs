@@ -54,6 +54,7 @@ pub struct Config {
     #[serde(default)]
     pub experiments: Vec<Experiment>,
     pub referral: ReferralConfig,
+    pub reminders: RemindersConfig,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -260,6 +261,26 @@ pub struct Variant {
 pub struct ReferralConfig {
     /// Percent of every payment of a referred user credited to the referrer (0..=50).
     pub percent: u32,
+}
+
+/// Reminders to people who stopped half-way (uploaded photos or opened a
+/// payment, then went quiet). Times count from the user's last activity on
+/// the avatar; night is judged in a timezone guessed from the language.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersConfig {
+    pub enabled: bool,
+    /// Hours after the last activity before the first reminder.
+    pub first_after_hours: u32,
+    /// Hours after the last activity before the second (and last) reminder.
+    pub second_after_hours: u32,
+    /// Activity older than this many hours is never reminded of.
+    pub give_up_after_hours: u32,
+    /// Local hour (0–23) the night starts; a reminder due at night waits for
+    /// `quiet_hours_end`. Equal start and end: no quiet hours.
+    pub quiet_hours_start: u32,
+    /// Local hour (0–23) the night ends.
+    pub quiet_hours_end: u32,
 }
 
 /// Secrets, read from the environment only.
@@ -497,6 +518,34 @@ impl Config {
             return Err(invalid(
                 "worker.delivery_max_attempts",
                 "must be at least 1",
+            ));
+        }
+        let r = &self.reminders;
+        if r.first_after_hours == 0 {
+            return Err(invalid("reminders.first_after_hours", "must be at least 1"));
+        }
+        if r.second_after_hours <= r.first_after_hours {
+            return Err(invalid(
+                "reminders.second_after_hours",
+                "must be greater than reminders.first_after_hours",
+            ));
+        }
+        if r.give_up_after_hours < r.second_after_hours + 24 {
+            return Err(invalid(
+                "reminders.give_up_after_hours",
+                "must be at least reminders.second_after_hours + 24 (a reminder due at night waits for the morning)",
+            ));
+        }
+        if r.quiet_hours_start > 23 {
+            return Err(invalid(
+                "reminders.quiet_hours_start",
+                "must be an hour 0..=23",
+            ));
+        }
+        if r.quiet_hours_end > 23 {
+            return Err(invalid(
+                "reminders.quiet_hours_end",
+                "must be an hour 0..=23",
             ));
         }
         if !(self.sandbox.kie_latency_secs >= 0.0 && self.sandbox.kie_latency_secs <= 3600.0) {

@@ -64,6 +64,10 @@ pub fn local_config(dir: &Path) -> anyhow::Result<Config> {
     // so that every other conversation shows the plain funnel.
     config.preview.enabled = false;
     config.experiments.clear();
+    // Tests run at any wall-clock hour: no night for reminders (the night
+    // rule is tested with fixed times, `tests/reminders.rs`).
+    config.reminders.quiet_hours_start = 0;
+    config.reminders.quiet_hours_end = 0;
     Ok(config)
 }
 

@@ -49,6 +49,7 @@ fn callback_data_round_trips_and_garbage_is_refused() {
             tier: "premium_2".into(),
         },
         Callback::RequestPayout,
+        Callback::ResumeReminders,
     ];
     for callback in valid {
         let data = callback.encode();
@@ -76,6 +77,9 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         "tier:3:-1",
         "tier::1",
         "gen:1:2",
+        "remind:",
+        "remind:off",
+        "remind:on:1",
         "unknown:1",
         "PAID:1",
         "paid:١",

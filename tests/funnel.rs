@@ -298,6 +298,7 @@ async fn the_command_menu_is_registered_in_every_language() {
         ("help".to_owned(), "Как это работает".to_owned()),
         ("language".to_owned(), "Сменить язык".to_owned()),
         ("referral".to_owned(), "Пригласить друзей".to_owned()),
+        ("stop".to_owned(), "Не присылать напоминания".to_owned()),
     ];
     assert_eq!(menu("ru"), ru);
     assert_eq!(menu(""), ru, "Russian is the menu for every other language");
@@ -311,7 +312,8 @@ async fn the_command_menu_is_registered_in_every_language() {
             "My portraits",
             "How it works",
             "Change language",
-            "Invite friends"
+            "Invite friends",
+            "Stop reminders"
         ]
     );
     app.shutdown().await;

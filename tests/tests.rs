@@ -12,6 +12,7 @@ mod kie;
 mod locales;
 mod media;
 mod referral;
+mod reminders;
 mod store;
 mod support;
 mod tbank;

@@ -25,17 +25,20 @@
 //! `[raw-press DATA]` (a forged button press on the last bot message),
 //! `[pay]` / `[decline]` (on the checkout page of the last payment link),
 //! `[wait]` (the user does nothing: what follows, the bot does on its own),
+//! `[wait 1.5h]` (the same, while the bot's clock jumps 1.5 hours: what the
+//! bot does "then", e.g. reminders, shows in this step),
 //! `[open-ref ID]` (open the referral link of user ID: `/start ref_<code>`).
 //!
 //! Several users may speak in one file: each `@user` line switches. The first
 //! step of a user after a switch also shows what the bot sent them while
 //! others spoke. Referral codes are random, so `ref_<code>` is shown as
 //! `ref_<ID>` (whose code it is).
+//!
 //! Directives: `@restart` (stop the bot and start it again on the same
 //! database); `@config preview on|off`, `@config experiments shipped` (the
 //! A/B tests of bot.toml; tests start with neither), `@config weights EXP W1
-//! W2…`, `@config kie-max-attempts N` (before the first action: from the start; later: from the next
-//! `@restart`); `@kie fail-transient N` / `@kie fail-moderation N` /
+//! W2…`, `@config kie-max-attempts N` (before the first action: from the
+//! start; later: from the next `@restart`); `@kie fail-transient N` / `@kie fail-moderation N` /
 //! `@kie never-finish N` (the next N Kie tasks), `@kie moderate TEXT N`
 //! (the next N prompts containing TEXT are refused by moderation),
 //! `@tbank advance-hours H` (the bank's clock jumps, e.g. past a deadline),
@@ -360,7 +363,18 @@ impl Runner {
                 return Ok(vec![id]);
             }
             // The user does nothing; what the bot does on its own follows.
-            "wait" => {}
+            "wait" if rest.is_empty() => {}
+            // … for a while: the bot's clock jumps after the step began, so
+            // what it sends "then" is this step's output (not the next one's).
+            "wait" => {
+                let hours: f64 = rest
+                    .strip_suffix('h')
+                    .and_then(|h| h.parse().ok())
+                    .filter(|h: &f64| h.is_finite() && *h > 0.0)
+                    .ok_or_else(|| format!("{action}: expected [wait H h], e.g. [wait 1.5h]"))?;
+                self.app
+                    .advance_clock(Duration::from_secs_f64(hours * 3600.0));
+            }
             "open-ref" => {
                 let owner: i64 = rest
                     .trim()

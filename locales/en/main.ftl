@@ -169,3 +169,14 @@ referral-no-username = no username
 packages-discount = Your referral balance of { $balance } is already taken off these prices.
 packages-price-discounted = { $price } instead of { $full }
 payment-link-discount = A discount of { $discount } from your referral balance is applied (full price { $price }).
+## Reminders and /stop
+cmd-stop = Stop reminders
+reminder-more-photos = You have started uploading photos for your portraits — { $photos } so far. Send { $more } more and the portraits can be made ✨
+reminder-generate = Your { $photos } are here — just press “Create portraits” and choose a package. The portraits arrive here in a few minutes ✨
+reminder-payment-ended = Your last payment did not go through, and nothing was charged. Your photos are kept — you can choose a package again.
+reminder-payment-open = Your payment link still works: the { $tier } package, { $portraits } for { $amount }. Once you pay, the portraits arrive here in a few minutes.
+reminder-footer-first = Rather not get reminders? Send /stop.
+reminder-footer-last = This is the last reminder — I will not bother you again.
+stop-done = Done: no more reminders. Payment messages and your finished portraits will still arrive as usual. Changed your mind? Press the button below.
+stop-button-resume = 🔔 Send reminders again
+stop-resumed = Reminders are on again 🔔 To turn them off: /stop.

@@ -27,6 +27,8 @@ pub enum Callback {
     RedoPortrait(i64),
     /// `/referral`: ask for the whole referral balance to be paid out.
     RequestPayout,
+    /// Reminders on again after /stop.
+    ResumeReminders,
 }
 
 impl Callback {
@@ -41,6 +43,7 @@ impl Callback {
             Callback::Redo(id) => format!("rdo:{id}"),
             Callback::RedoPortrait(id) => format!("rdp:{id}"),
             Callback::RequestPayout => "payout:all".to_owned(),
+            Callback::ResumeReminders => "remind:on".to_owned(),
         }
     }
 
@@ -57,6 +60,7 @@ impl Callback {
             "gal" => parse_id(rest).map(Callback::ShowGallery),
             "rdo" => parse_id(rest).map(Callback::Redo),
             "rdp" => parse_id(rest).map(Callback::RedoPortrait),
+            "remind" => (rest == "on").then_some(Callback::ResumeReminders),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
                 // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).

@@ -10,15 +10,17 @@ pub enum Command {
     Language,
     Gallery,
     Referral,
+    Stop,
 }
 
 /// The commands shown in Telegram's menu, with their locale keys.
-pub const MENU: [(&str, &str); 5] = [
+pub const MENU: [(&str, &str); 6] = [
     ("start", "cmd-start"),
     ("gallery", "cmd-gallery"),
     ("help", "cmd-help"),
     ("language", "cmd-language"),
     ("referral", "cmd-referral"),
+    ("stop", "cmd-stop"),
 ];
 
 /// What a `/start` deep link carries.

@@ -42,7 +42,8 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(case![Command::Help].endpoint(help))
         .branch(case![Command::Language].endpoint(language))
         .branch(case![Command::Gallery].endpoint(super::gallery::list))
-        .branch(case![Command::Referral].endpoint(super::referral::show));
+        .branch(case![Command::Referral].endpoint(super::referral::show))
+        .branch(case![Command::Stop].endpoint(super::stop::stop));
 
     let not_text = |m: Message| m.text().is_none() && m.contact().is_none();
     let private_messages = Update::filter_message()
@@ -411,6 +412,9 @@ async fn callback_inner(
                 bot.edit_message_text(message.chat.id, message.id, tr(lang, "language-set"))
                     .await?;
             }
+        }
+        Some(Callback::ResumeReminders) => {
+            super::stop::resume(&bot, &query, &me, &ctx).await?;
         }
         None => {
             tracing::info!(user_id = me.user.id, "unknown or stale callback data");

@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod purchase;
 pub mod referral;
 pub mod state;
+pub mod stop;
 pub mod storage;
 pub mod upload;
 

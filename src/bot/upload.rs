@@ -17,7 +17,7 @@ use super::callback::Callback;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
 use super::state::State;
 use super::{BotCtx, TgBot};
-use crate::db::{self, avatars, events};
+use crate::db::{avatars, events};
 use crate::i18n::{Arg, tr, tr_args};
 use crate::media::{self, IntakeRules, Rejection};
 
@@ -321,6 +321,8 @@ async fn receive_inner(
     let file_id = file.id.0.clone();
     let (width, height, sha) = (photo.width, photo.height, photo.sha256_hex.clone());
     let size = u64::from(file.size);
+    // The application clock: reminders count from the last photo's time.
+    let now = ctx.clock.now_ms();
     let added = ctx
         .db
         .run(move |c| {
@@ -334,16 +336,9 @@ async fn receive_inner(
                 height,
                 size_bytes: size.max(1),
             };
-            let added = avatars::add_photo(c, &new, max, db::now_ms())?;
+            let added = avatars::add_photo(c, &new, max, now)?;
             if matches!(added, avatars::AddPhoto::Added { count: 1, .. }) {
-                events::record(
-                    c,
-                    user_id,
-                    events::Stage::Upload,
-                    avatar_id,
-                    None,
-                    db::now_ms(),
-                )?;
+                events::record(c, user_id, events::Stage::Upload, avatar_id, None, now)?;
             }
             Ok(added)
         })

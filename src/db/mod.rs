@@ -17,6 +17,7 @@ pub mod portraits;
 pub mod queue;
 pub mod referrals;
 pub mod refunds;
+pub mod reminders;
 pub mod service_state;
 pub mod users;
 
@@ -35,6 +36,7 @@ pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
         M::up(include_str!("migrations/0003_referral.sql")),
+        M::up(include_str!("migrations/0004_reminder_indexes.sql")),
         M::up(include_str!("migrations/0005_task_take.sql")),
     ])
 }

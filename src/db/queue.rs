@@ -151,6 +151,18 @@ pub fn fail_all_for_chat(conn: &Connection, chat_id: i64, error: &str) -> rusqli
     )
 }
 
+/// Fails every pending non-essential message (reminders, news) to a user who
+/// sent /stop, with `reason`; essential ones (payment links, receipts,
+/// portraits, refunds) are left to go. Returns how many rows changed.
+pub fn skip_non_essential_for_stopped(conn: &Connection, reason: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE message_queue SET status = 'failed', last_error = ?1
+         WHERE status = 'pending' AND essential = 0
+           AND chat_id IN (SELECT id FROM users WHERE stopped = 1)",
+        [reason],
+    )
+}
+
 /// Messages waiting to be sent (pending or in flight).
 pub fn depth(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row(

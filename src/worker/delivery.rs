@@ -4,7 +4,8 @@
 //! crash re-sends at most the one message in flight, never a whole queue.
 //! 429 `retry_after` is obeyed exactly; a user who blocked the bot fails all
 //! of their pending rows at once, with the reason, instead of retrying into
-//! a wall.
+//! a wall. Non-essential rows (reminders) to a user who sent /stop are
+//! failed with the reason instead of sent.
 
 use teloxide::RequestError;
 use teloxide::prelude::*;
@@ -40,6 +41,9 @@ impl Pacing {
     }
 }
 
+/// Why a non-essential message was not sent (its `last_error`).
+pub const SKIPPED_STOPPED: &str = "skipped: the user sent /stop (non-essential message)";
+
 /// Messages sent per round.
 const BATCH: u32 = 8;
 /// How long a claimed row stays leased to this sender.
@@ -74,7 +78,12 @@ struct Sent {
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let claimed = ctx
         .db
-        .run(move |c| queue::claim_due(c, now, LEASE_MS, BATCH))
+        .run(move |c| {
+            // A user who sent /stop gets no non-essential message (reminders);
+            // essential ones (payments, portraits, refunds) still go.
+            queue::skip_non_essential_for_stopped(c, SKIPPED_STOPPED)?;
+            queue::claim_due(c, now, LEASE_MS, BATCH)
+        })
         .await?;
     let count = claimed.len();
     for row in claimed {

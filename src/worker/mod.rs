@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod payments;
 pub mod referrals;
 pub mod refunds;
+pub mod reminders;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,11 +101,12 @@ async fn guarded(
     }
 }
 
-/// Runs payments, generation and refunds once. Returns how many items were worked on.
+/// Runs payments, generation, refunds and reminders once. Returns how many items were worked on.
 pub async fn run_round(ctx: &WorkerCtx) -> usize {
     guarded("payments", payments::step(ctx, ctx.clock.now_ms())).await
         + guarded("generation", generation::step(ctx, ctx.clock.now_ms())).await
         + guarded("refunds", refunds::step(ctx, ctx.clock.now_ms())).await
+        + guarded("reminders", reminders::step(ctx, ctx.clock.now_ms())).await
 }
 
 /// Runs the delivery step once.

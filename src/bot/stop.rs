@@ -1,0 +1,63 @@
+//! `/stop`: no more non-essential messages (reminders). Essential ones —
+//! payment links, receipts, portraits, refunds — still go. A button under
+//! the answer turns reminders back on.
+
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+
+use super::callback::Callback;
+use super::handlers::{HandlerResult, UserCtx};
+use super::{BotCtx, TgBot};
+use crate::db::{queue, users};
+use crate::i18n::tr;
+use crate::worker::delivery::SKIPPED_STOPPED;
+
+pub async fn stop(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
+    let user_id = me.user.id;
+    ctx.db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            users::set_stopped(&tx, user_id, true)?;
+            // Whatever non-essential is already queued goes nowhere either.
+            queue::skip_non_essential_for_stopped(&tx, SKIPPED_STOPPED)?;
+            tx.commit()
+        })
+        .await?;
+    tracing::info!(user_id, "reminders stopped (/stop)");
+    let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
+        tr(me.lang, "stop-button-resume"),
+        Callback::ResumeReminders.encode(),
+    )]]);
+    bot.send_message(msg.chat.id, tr(me.lang, "stop-done"))
+        .reply_markup(keyboard)
+        .await?;
+    Ok(())
+}
+
+/// The button under the /stop answer: reminders on again.
+pub async fn resume(
+    bot: &TgBot,
+    query: &CallbackQuery,
+    me: &UserCtx,
+    ctx: &BotCtx,
+) -> HandlerResult {
+    let user_id = me.user.id;
+    ctx.db
+        .run(move |c| users::set_stopped(c, user_id, false))
+        .await?;
+    tracing::info!(user_id, "reminders resumed");
+    bot.answer_callback_query(query.id.clone()).await?;
+    let text = tr(me.lang, "stop-resumed");
+    match query.regular_message() {
+        Some(message) => {
+            bot.edit_message_text(message.chat.id, message.id, text)
+                .await?;
+        }
+        None => {
+            bot.send_message(ChatId(user_id), text).await?;
+        }
+    }
+    Ok(())
+}
