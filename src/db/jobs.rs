@@ -510,14 +510,17 @@ pub fn delivering_with_queue_settled(conn: &Connection) -> rusqlite::Result<Vec<
     stmt.query_map([], job_from_row)?.collect()
 }
 
-/// Running jobs whose progress message is behind their completed count.
+/// Paid jobs whose progress message is behind their completed count. A job
+/// that finished (even delivered) before its last count was shown is still
+/// caught up, so "7 of 7" is always the message's final state.
 pub fn progress_behind(
     conn: &Connection,
     limit: u32,
 ) -> rusqlite::Result<Vec<(Job, Option<i32>, i64)>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {JOB_COLUMNS}, progress_message_id, progress_shown FROM generation_jobs
-         WHERE status = 'running' AND completed <> progress_shown AND completed > 0
+         WHERE payment_id IS NOT NULL AND completed <> progress_shown AND completed > 0
+           AND status IN ('running', 'delivering', 'done', 'partial')
          ORDER BY id LIMIT ?1"
     ))?;
     stmt.query_map([limit], |r| Ok((job_from_row(r)?, r.get(11)?, r.get(12)?)))?

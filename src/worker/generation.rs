@@ -614,6 +614,14 @@ async fn show_progress(ctx: &WorkerCtx) -> anyhow::Result<usize> {
             })
             .await?;
         let Some(message_id) = message_id else {
+            if matches!(job.status.as_str(), "done" | "partial") {
+                // Its queue has settled without the confirmation ever reaching
+                // the user (blocked): there is nothing to edit, ever.
+                let (job_id, completed) = (job.id, job.completed);
+                ctx.db
+                    .run(move |c| jobs::set_progress(c, job_id, None, completed))
+                    .await?;
+            }
             continue;
         };
         let confirmed = tr_args(
