@@ -297,58 +297,96 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     h.kill_bot();
 
+    // Nothing is lost, and nothing is doubled — except in the one window
+    // ARCHITECTURE.md documents: a kill in the milliseconds between Telegram
+    // accepting a message and the bot recording it re-sends that message.
+    // Such a message's queue row was claimed again after a start, so it may
+    // appear at most as many times as it was claimed; a row claimed once
+    // must appear exactly once (a real double-send would show here).
+    let db = Db::open(&h.db_path(), 1).unwrap();
+    let claims = |key: String| -> usize {
+        db.run_blocking(move |c| {
+            c.query_row(
+                "SELECT attempts FROM message_queue WHERE dedup_key = ?1 AND status = 'sent'",
+                [key],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .unwrap_or_else(|e| panic!("a sent queue row: {e}")) as usize
+    };
+    let mut resent = 0;
     for (user, _, _, portraits) in &users {
-        let received = portraits_received(&h.history(user));
-        assert_eq!(
-            received.len(),
-            *portraits,
-            "user {} got {} portraits, expected {portraits}",
-            user.id,
-            received.len()
-        );
+        let uid = user.id;
+        let (payment_id, job_id): (i64, i64) = db
+            .run_blocking(move |c| {
+                c.query_row(
+                    "SELECT p.id, j.id FROM payments p JOIN generation_jobs j ON j.payment_id = p.id
+                     WHERE p.user_id = ?1",
+                    [uid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        let history = h.history(user);
+        let received = portraits_received(&history);
         let mut unique = received.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(
             unique.len(),
-            received.len(),
-            "user {} got a portrait twice",
-            user.id
+            *portraits,
+            "user {} got {} different portraits, expected {portraits}",
+            user.id,
+            unique.len()
         );
-        let captions = h
-            .history(user)
+        let album_claims: Vec<usize> = (0..portraits.div_ceil(10))
+            .map(|i| claims(format!("job:{job_id}:album:{i}")))
+            .collect();
+        let extra_allowed: usize = album_claims
             .iter()
-            .filter(|e| {
-                e.is_from_bot() && e.caption.as_deref().is_some_and(|c| c.contains("готовы"))
-            })
-            .count();
-        assert_eq!(captions, 1, "user {}: one captioned album", user.id);
-        let actions = h
-            .history(user)
-            .iter()
-            .filter(|e| {
-                e.is_from_bot() && e.text.as_deref().is_some_and(|t| t.starts_with("Что дальше?"))
-            })
-            .count();
-        assert_eq!(actions, 1, "user {}: the set's actions once", user.id);
-        let confirmations = h
-            .history(user)
-            .iter()
-            .filter(|e| {
-                e.is_from_bot()
-                    && e.text
-                        .as_deref()
-                        .is_some_and(|t| t.starts_with("Оплата получена"))
-            })
-            .count();
-        assert_eq!(
-            confirmations, 1,
-            "user {}: the payment was announced once",
-            user.id
+            .enumerate()
+            .map(|(i, n)| (n - 1) * (*portraits - i * 10).min(10))
+            .sum();
+        assert!(
+            received.len() <= *portraits + extra_allowed,
+            "user {} got {} portraits for {portraits}, albums claimed {album_claims:?}",
+            user.id,
+            received.len()
         );
+        resent += received.len() - unique.len();
+        let count = |pick: &dyn Fn(&ChatEntry) -> bool| {
+            history.iter().filter(|e| e.is_from_bot() && pick(e)).count()
+        };
+        for (what, seen, key) in [
+            (
+                "the captioned album",
+                count(&|e| e.caption.as_deref().is_some_and(|c| c.contains("готовы"))),
+                format!("job:{job_id}:album:0"),
+            ),
+            (
+                "the set's actions",
+                count(&|e| e.text.as_deref().is_some_and(|t| t.starts_with("Что дальше?"))),
+                format!("job:{job_id}:actions"),
+            ),
+            (
+                "the payment confirmation",
+                count(&|e| e.text.as_deref().is_some_and(|t| t.starts_with("Оплата получена"))),
+                format!("payment:{payment_id}:confirmed"),
+            ),
+        ] {
+            let claimed = claims(key);
+            assert!(
+                (1..=claimed).contains(&seen),
+                "user {}: {what} arrived {seen} times (its queue row was claimed {claimed} times)",
+                user.id
+            );
+            resent += seen - 1;
+        }
+    }
+    if resent > 0 {
+        eprintln!("crash test: {resent} message(s) re-sent after a kill inside the documented window");
     }
 
-    let db = Db::open(&h.db_path(), 1).unwrap();
     let (confirmed, jobs, pending, history_confirms): (i64, i64, i64, i64) = db
         .run_blocking(|c| {
             Ok((
