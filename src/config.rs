@@ -48,6 +48,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub sandbox: SandboxConfig,
     pub telemetry: TelemetryConfig,
+    pub gallery: GalleryConfig,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -183,6 +184,17 @@ pub struct SandboxConfig {
     pub kie_latency_secs: f64,
     /// Where the sandbox keeps its stand-ins' files.
     pub data_dir: PathBuf,
+}
+
+/// The gallery's ZIP download (issue 5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GalleryConfig {
+    /// Largest ZIP file sent as one document, bytes; bigger sets are split
+    /// into parts (Telegram takes at most 50 MB from a bot).
+    pub zip_part_max_bytes: u64,
+    /// Where archives are written while they are built and uploaded (removed after).
+    pub zip_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -441,6 +453,12 @@ impl Config {
         }
         if !(self.sandbox.kie_latency_secs >= 0.0 && self.sandbox.kie_latency_secs <= 3600.0) {
             return Err(invalid("sandbox.kie_latency_secs", "must be 0..=3600"));
+        }
+        if !(65_536..=50_000_000).contains(&self.gallery.zip_part_max_bytes) {
+            return Err(invalid(
+                "gallery.zip_part_max_bytes",
+                "must be 65536..=50000000 (Telegram takes at most 50 MB from a bot)",
+            ));
         }
         if let Err(e) = self
             .telemetry

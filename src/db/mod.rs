@@ -32,6 +32,7 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
+        M::up(include_str!("migrations/0002_shared_gallery_live.sql")),
     ])
 }
 

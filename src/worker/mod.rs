@@ -13,6 +13,7 @@ pub mod generation;
 pub mod outbox;
 pub mod payments;
 pub mod refunds;
+pub mod zip;
 
 use std::sync::Arc;
 use std::time::Duration;
