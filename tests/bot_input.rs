@@ -48,6 +48,10 @@ fn callback_data_round_trips_and_garbage_is_refused() {
             avatar_id: 3,
             tier: "premium_2".into(),
         },
+        Callback::ZipGallery(5),
+        Callback::ShareGallery(9_000_000_000),
+        Callback::RevokeShare(5),
+        Callback::StartOwn,
     ];
     for callback in valid {
         let data = callback.encode();
@@ -75,6 +79,12 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         "tier:3:-1",
         "tier::1",
         "gen:1:2",
+        "zip:",
+        "zip:-3",
+        "share:0",
+        "unshare:1:2",
+        "own:",
+        "own:1",
         "unknown:1",
         "PAID:1",
         "paid:١",

@@ -130,3 +130,25 @@ gallery-title = Ваши наборы портретов — какой прис
 gallery-button-show = Набор { $number } · { $portraits }
 gallery-caption = Ваши портреты ✨
 gallery-sending = Отправляю портреты…
+
+## Галерея: ZIP-архив и ссылка для друзей
+gallery-actions = Что ещё сделать с этим набором?
+gallery-button-zip = 📦 Скачать ZIP-архив
+gallery-button-share = 🔗 Ссылка для друзей
+gallery-button-revoke = 🚫 Отключить ссылку
+gallery-button-make-own = ✨ Сделать свои портреты
+gallery-zip-preparing = Собираю архив — он придёт сюда через минуту.
+gallery-zip-already = Архив уже собирается — он придёт сюда.
+gallery-zip-caption = 📦 { $portraits } в полном размере
+gallery-zip-part-caption = 📦 Часть { $part } из { $parts }: { $portraits } не помещаются в один файл Telegram.
+gallery-zip-failed = Не получилось собрать архив с портретами — мы уже разбираемся. Сами портреты всегда можно прислать снова через /gallery.
+gallery-share-link = Ссылка на этот набор:
+    { $link }
+
+    Кто её откроет, увидит только эти портреты — без вашего имени и других наборов. Отключить ссылку можно в любой момент.
+gallery-revoked = Ссылка отключена: кто откроет её теперь, увидит, что набор убран. Новую ссылку можно сделать в /gallery.
+gallery-revoked-toast = Ссылка отключена
+gallery-revoked-already = Эта ссылка уже отключена
+gallery-shared-caption = Портреты сделаны в PinGlass ✨
+gallery-shared-invite = Хотите такие же — со своим лицом? Пришлите несколько своих фото, и PinGlass сделает AI-портреты в разных стилях.
+gallery-shared-revoked = Владелец убрал этот набор портретов, и ссылка больше не работает. Но вы можете сделать свои!

@@ -21,6 +21,14 @@ pub enum Callback {
         avatar_id: i64,
         tier: String,
     },
+    /// Gallery: send every portrait of this set as a ZIP.
+    ZipGallery(i64),
+    /// Gallery: show (creating on the first press) this set's share link.
+    ShareGallery(i64),
+    /// Gallery: revoke this set's share link.
+    RevokeShare(i64),
+    /// Under a shared set: make one's own portraits (the usual onboarding).
+    StartOwn,
 }
 
 impl Callback {
@@ -32,6 +40,10 @@ impl Callback {
             Callback::Generate(id) => format!("gen:{id}"),
             Callback::ShowGallery(id) => format!("gal:{id}"),
             Callback::Tier { avatar_id, tier } => format!("tier:{avatar_id}:{tier}"),
+            Callback::ZipGallery(id) => format!("zip:{id}"),
+            Callback::ShareGallery(id) => format!("share:{id}"),
+            Callback::RevokeShare(id) => format!("unshare:{id}"),
+            Callback::StartOwn => "own:new".to_owned(),
         }
     }
 
@@ -62,6 +74,10 @@ impl Callback {
                     tier: tier.to_owned(),
                 })
             }
+            "zip" => parse_id(rest).map(Callback::ZipGallery),
+            "share" => parse_id(rest).map(Callback::ShareGallery),
+            "unshare" => parse_id(rest).map(Callback::RevokeShare),
+            "own" if rest == "new" => Some(Callback::StartOwn),
             _ => None,
         }
     }

@@ -20,7 +20,7 @@ use tokio::io::AsyncWrite;
 use zip::write::SimpleFileOptions;
 
 use super::outbox::{Outgoing, ZipEntry};
-use crate::i18n::{Lang, tr_args};
+use crate::i18n::{Arg, Lang, tr_args};
 use crate::store::{ObjectStore, StoreError};
 
 /// An upper bound of what a ZIP adds per stored entry besides its name and
@@ -152,20 +152,20 @@ pub async fn plan(
         limit,
     })?;
     let parts = ranges.len() as u32;
-    let total = portraits.len();
+    let total = tr_args(lang, "portraits", &[("count", portraits.len().into())]);
     Ok(ranges
         .into_iter()
         .enumerate()
         .map(|(i, range)| {
             let part = i as u32 + 1;
             let caption = if parts == 1 {
-                tr_args(lang, "gallery-zip-caption", &[("count", total.into())])
+                tr_args(lang, "gallery-zip-caption", &[("portraits", Arg::Str(&total))])
             } else {
                 tr_args(
                     lang,
                     "gallery-zip-part-caption",
                     &[
-                        ("count", total.into()),
+                        ("portraits", Arg::Str(&total)),
                         ("part", part.into()),
                         ("parts", parts.into()),
                     ],
