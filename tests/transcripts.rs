@@ -24,7 +24,9 @@
 //! `[video]`, `[contact]` (share one's own phone), `[press LABEL]`,
 //! `[raw-press DATA]` (a forged button press on the last bot message),
 //! `[pay]` / `[decline]` (on the checkout page of the last payment link),
-//! `[wait]` (the user does nothing: what follows, the bot does on its own).
+//! `[wait]` (the user does nothing: what follows, the bot does on its own),
+//! `[open-shared-link USER_ID]` (sends `/start g_…` with the last share link
+//! the bot gave that user).
 //! Directives: `@restart` (stop the bot and start it again on the same
 //! database), `@kie fail-transient N` / `@kie fail-moderation N` /
 //! `@kie never-finish N` (the next N Kie tasks), `@kie moderate TEXT N`
@@ -34,6 +36,8 @@
 //! does "H hours later", e.g. reminders; fractions allowed).
 //!
 //! Photos with the same NAME have the same bytes; different names differ.
+//! A document the bot sends shows as `[file NAME SIZE]`; share-link tokens
+//! (random) show as `g_<token N>`, the same token with the same N.
 //!
 //! # Re-recording after an intended change of wording
 //!
@@ -132,13 +136,60 @@ fn render_entry(prefix: &str, entry: &ChatEntry, out: &mut Vec<String>) {
     }
     if let Some(document) = &entry.document {
         body.push_str(&format!(
-            "[file {}] ",
-            document.file_name.as_deref().unwrap_or("?")
+            "[file {} {}] ",
+            document.file_name.as_deref().unwrap_or("?"),
+            human_size(document.file_size)
         ));
     }
     body.push_str(entry.text_or_caption().unwrap_or(""));
     render_text(prefix, body.trim_end(), out);
     render_keyboards(entry, out);
+}
+
+/// Sizes as Telegram shows them: "840 KB", "1.2 MB" (binary units).
+fn human_size(bytes: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    if (bytes as f64) < MB {
+        format!("{} KB", (bytes as f64 / 1024.0).round())
+    } else {
+        format!("{:.1} MB", bytes as f64 / MB)
+    }
+}
+
+/// The last share-link token (`start=g_…`) in a text.
+fn share_token(text: &str) -> Option<&str> {
+    let start = text.rfind("start=g_")? + "start=g_".len();
+    let token = &text[start..];
+    let end = token
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(token.len());
+    Some(&token[..end])
+}
+
+/// Share-link tokens are random: each distinct one is shown as `g_<token N>`,
+/// numbered in order of appearance in the transcript (`seen`).
+fn mask_share_tokens(line: &str, seen: &mut Vec<String>) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("start=g_") {
+        let (head, tail) = rest.split_at(at + "start=g_".len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(tail.len());
+        let token = &tail[..end];
+        let n = match seen.iter().position(|t| t == token) {
+            Some(i) => i + 1,
+            None => {
+                seen.push(token.to_owned());
+                seen.len()
+            }
+        };
+        out.push_str(&format!("<token {n}>"));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What the bot did in one step: edits of earlier messages, then new
@@ -223,6 +274,8 @@ struct Runner {
     app: TestApp,
     user: UserSpec,
     record: bool,
+    /// Share-link tokens seen so far (see [`mask_share_tokens`]).
+    tokens: std::sync::Mutex<Vec<String>>,
 }
 
 impl Runner {
@@ -315,6 +368,22 @@ impl Runner {
             }
             // The user does nothing; what the bot does on its own follows.
             "wait" => {}
+            "open-shared-link" => {
+                let owner: i64 = rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{action}: bad user id"))?;
+                let token = sandbox
+                    .history(owner)
+                    .iter()
+                    .rev()
+                    .filter(|e| e.is_from_bot())
+                    .find_map(|e| e.text_or_caption().and_then(share_token).map(str::to_owned))
+                    .ok_or_else(|| format!("{action}: user {owner} got no share link"))?;
+                sandbox
+                    .send_text(&user, &format!("/start g_{token}"))
+                    .map_err(|e| err(&e))?;
+            }
             "pay" | "decline" => {
                 let url = self
                     .last_bot_with(|e| {
@@ -363,8 +432,15 @@ impl Runner {
         let started = Instant::now();
         let mut last = Vec::new();
         let mut last_change = Instant::now();
+        let render = || {
+            let mut tokens = self.tokens.lock().unwrap();
+            render_step(before, &self.chat(), &self.toasts(queries))
+                .into_iter()
+                .map(|line| mask_share_tokens(&line, &mut tokens))
+                .collect::<Vec<_>>()
+        };
         loop {
-            let now = render_step(before, &self.chat(), &self.toasts(queries));
+            let now = render();
             if now != last {
                 last = now;
                 last_change = Instant::now();
@@ -385,7 +461,7 @@ impl Runner {
         }
         if !self.record {
             tokio::time::sleep(SETTLE).await;
-            last = render_step(before, &self.chat(), &self.toasts(queries));
+            last = render();
         }
         last
     }
@@ -447,6 +523,7 @@ async fn replay(path: &Path, record: bool) -> Result<String, String> {
         app,
         user: UserSpec::new(1001, "Анна").with_language("ru"),
         record,
+        tokens: Default::default(),
     };
     let mut actual = Vec::new();
     for item in parse(&text) {
