@@ -7,6 +7,7 @@ mod config;
 mod crash;
 mod db;
 mod funnel;
+mod gallery;
 mod kie;
 mod locales;
 mod media;
