@@ -369,12 +369,27 @@ async fn send_zip_part(
         return Err(super::zip::ZipError::ArchiveTooLarge { size, limit }.into());
     }
     let document = InputFile::file(path.to_owned()).file_name(file_name.to_owned());
-    let sent = ctx
-        .bot
+    let sent = upload_bot(ctx)?
         .send_document(chat, document)
         .caption(caption.to_owned())
         .await?;
     Ok((sent.id.0, size))
+}
+
+/// How long uploading one archive (up to 50 MB) may take.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The bot with an HTTP client that gives a large upload time: the usual
+/// client allows only the long-polling timeout plus a little. (Telegram's
+/// pacing is kept by the delivery loop itself.)
+fn upload_bot(ctx: &WorkerCtx) -> Result<teloxide::Bot, SendError> {
+    let bot = ctx.bot.inner().inner();
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(UPLOAD_TIMEOUT)
+        .build()
+        .map_err(|e| SendError::Telegram(RequestError::Network(std::sync::Arc::new(e))))?;
+    Ok(teloxide::Bot::with_client(bot.token(), client).set_api_url(bot.api_url()))
 }
 
 /// Edits a progress message in place (best effort: progress is not essential,
