@@ -166,7 +166,10 @@ async fn zip_holds_every_portrait_whole_and_splits_under_a_lower_limit() {
     for (i, bytes) in portraits.iter().enumerate() {
         assert!(files[&expected[i]] == *bytes, "{} differs", expected[i]);
     }
-    assert!(zip_dir_files(&app).is_empty(), "the temporary archive is removed");
+    assert!(
+        zip_dir_files(&app).is_empty(),
+        "the temporary archive is removed"
+    );
 
     // A part limit of about two portraits: several parts, each a valid ZIP
     // under the limit, together holding every portrait exactly once.
@@ -177,7 +180,10 @@ async fn zip_holds_every_portrait_whole_and_splits_under_a_lower_limit() {
     press(&app, &user, ZIP);
     let total = portraits.iter().map(Vec::len).sum::<usize>() as u64;
     let min_parts = total.div_ceil(limit) as usize;
-    assert!(min_parts >= 2, "the test needs a split ({total} bytes, limit {limit})");
+    assert!(
+        min_parts >= 2,
+        "the test needs a split ({total} bytes, limit {limit})"
+    );
     wait_for(
         &app.telegram,
         &user,
@@ -185,10 +191,13 @@ async fn zip_holds_every_portrait_whole_and_splits_under_a_lower_limit() {
         |e| {
             let docs = zip_documents(e);
             docs.len() > min_parts
-                && docs.last().and_then(|d| d.caption.as_deref()).is_some_and(|c| {
-                    let parts = docs.len() - 1;
-                    c.starts_with(&format!("📦 Часть {parts} из {parts}"))
-                })
+                && docs
+                    .last()
+                    .and_then(|d| d.caption.as_deref())
+                    .is_some_and(|c| {
+                        let parts = docs.len() - 1;
+                        c.starts_with(&format!("📦 Часть {parts} из {parts}"))
+                    })
         },
         LONG,
     )
@@ -208,9 +217,16 @@ async fn zip_holds_every_portrait_whole_and_splits_under_a_lower_limit() {
             "{caption}"
         );
         let (size, files) = open_zip(&app, part).await;
-        assert!(size <= limit, "part {} is {size} bytes, over {limit}", k + 1);
+        assert!(
+            size <= limit,
+            "part {} is {size} bytes, over {limit}",
+            k + 1
+        );
         for (name, bytes) in files {
-            assert!(seen.insert(name.clone(), bytes).is_none(), "{name} in two parts");
+            assert!(
+                seen.insert(name.clone(), bytes).is_none(),
+                "{name} in two parts"
+            );
         }
     }
     assert_eq!(seen.keys().cloned().collect::<Vec<_>>(), expected);
@@ -258,7 +274,10 @@ async fn a_zip_in_flight_at_a_crash_is_rebuilt_and_sent_after_the_restart() {
     assert_eq!(files.len(), 7);
     // Sent once, and nothing left on disk.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(zip_documents(&app.telegram.sandbox().history(user.id)).len(), 1);
+    assert_eq!(
+        zip_documents(&app.telegram.sandbox().history(user.id)).len(),
+        1
+    );
     assert!(zip_dir_files(&app).is_empty(), "{:?}", zip_dir_files(&app));
     app.shutdown().await;
 }
@@ -299,8 +318,16 @@ fn one_live_link_per_set_and_a_new_one_after_revoking() {
         let again = galleries::live_or_create(c, avatar.id, &new_share_token(), 3)?;
         assert_eq!(first, again, "the same live link");
         assert!(galleries::revoke(c, avatar.id, 4)?);
-        assert!(!galleries::revoke(c, avatar.id, 5)?, "nothing left to revoke");
-        assert!(galleries::by_token(c, &first.token)?.unwrap().revoked_at.is_some());
+        assert!(
+            !galleries::revoke(c, avatar.id, 5)?,
+            "nothing left to revoke"
+        );
+        assert!(
+            galleries::by_token(c, &first.token)?
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
         let fresh = galleries::live_or_create(c, avatar.id, &new_share_token(), 6)?;
         assert_ne!(fresh.token, first.token);
         // The index refuses a second live link even past the function.

@@ -122,8 +122,14 @@ pub fn action_buttons(lang: Lang, avatar_id: i64) -> Vec<Vec<Button>> {
         data: data.encode(),
     };
     vec![
-        vec![button("gallery-button-zip", Callback::ZipGallery(avatar_id))],
-        vec![button("gallery-button-share", Callback::ShareGallery(avatar_id))],
+        vec![button(
+            "gallery-button-zip",
+            Callback::ZipGallery(avatar_id),
+        )],
+        vec![button(
+            "gallery-button-share",
+            Callback::ShareGallery(avatar_id),
+        )],
     ]
 }
 
@@ -194,8 +200,7 @@ pub async fn zip(
 /// the thread-local CSPRNG (ChaCha, seeded by the OS): 144 bits.
 pub fn new_share_token() -> String {
     use rand::RngCore;
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bytes = [0u8; 24];
     rand::rng().fill_bytes(&mut bytes);
     bytes

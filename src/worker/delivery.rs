@@ -170,7 +170,9 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                     let admins = ctx.config.bot.admin_ids.clone();
                     let is_album = matches!(
                         message,
-                        Outgoing::Album { .. } | Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
+                        Outgoing::Album { .. }
+                            | Outgoing::ZipRequest { .. }
+                            | Outgoing::ZipPart { .. }
                     );
                     // A user who asked for a ZIP is told it did not come.
                     let is_zip = matches!(
@@ -189,7 +191,8 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                             queue::mark_failed(c, id, &reason)?;
                             if is_zip {
                                 let lang = super::lang_of(c, chat_id)?;
-                                let text = Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
+                                let text =
+                                    Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
                                 outbox::enqueue(c, chat_id, &text, &failed_key, true, now)?;
                             }
                             if is_album {

@@ -159,7 +159,11 @@ pub async fn plan(
         .map(|(i, range)| {
             let part = i as u32 + 1;
             let caption = if parts == 1 {
-                tr_args(lang, "gallery-zip-caption", &[("portraits", Arg::Str(&total))])
+                tr_args(
+                    lang,
+                    "gallery-zip-caption",
+                    &[("portraits", Arg::Str(&total))],
+                )
             } else {
                 tr_args(
                     lang,
@@ -271,16 +275,13 @@ pub async fn build(
             zip.start_file(entry.name.as_str(), options)?;
             // This thread belongs to the blocking pool: waiting here is fine,
             // and the store's I/O runs on the runtime meanwhile.
-            handle.block_on(
-                store.get_to_writer(&entry.object_key, &mut BlockingWrite(&mut zip)),
-            )?;
+            handle
+                .block_on(store.get_to_writer(&entry.object_key, &mut BlockingWrite(&mut zip)))?;
         }
         let mut file = zip.finish()?;
         file.flush()?;
         let size = file.stream_position()?;
-        file.into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(size)
     })
     .await
@@ -307,7 +308,10 @@ mod tests {
 
     #[test]
     fn everything_in_one_part_when_it_fits() {
-        assert_eq!(plan_parts(&[100, 200, 300], 50_000_000).unwrap(), vec![0..3]);
+        assert_eq!(
+            plan_parts(&[100, 200, 300], 50_000_000).unwrap(),
+            vec![0..3]
+        );
         assert_eq!(plan_parts(&[], 1_000).unwrap(), Vec::<Range<usize>>::new());
     }
 
