@@ -340,3 +340,57 @@ fn one_live_link_per_set_and_a_new_one_after_revoking() {
     })
     .unwrap();
 }
+
+/// The process's peak resident memory so far, in KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_near_the_upload_limit_is_built_entry_by_entry() {
+    use pinglass::store::{LocalStore, ObjectStore};
+    use pinglass::worker::outbox::ZipEntry;
+    use rand::RngCore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectStore::Local(LocalStore::new(dir.path().join("objects"), None));
+    // 23 portraits of 2 MiB of noise (incompressible, like PNG/JPEG): 46 MiB.
+    let mut entries = Vec::new();
+    let mut costs = Vec::new();
+    for i in 1..=23 {
+        let mut bytes = vec![0u8; 2 * 1024 * 1024];
+        rand::rng().fill_bytes(&mut bytes);
+        let key = format!("avatars/1/portraits/job1-{i:02}-v1.png");
+        store.put(&key, bytes.into(), "image/png").await.unwrap();
+        let name = format!("portrait-{i:02}.png");
+        costs.push(pinglass::worker::zip::entry_cost(2 * 1024 * 1024, &name));
+        entries.push(ZipEntry {
+            portrait_id: i,
+            object_key: key,
+            name,
+        });
+    }
+    let limit = 49_000_000;
+    let plan = pinglass::worker::zip::plan_parts(&costs, limit).unwrap();
+    assert_eq!(plan.len(), 1, "46 MiB fits one part under 49 MB");
+
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    let path = dir.path().join("tmp").join("queue-1.zip");
+    let size = pinglass::worker::zip::build(&store, &entries, &path, db::now_ms())
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let after = peak_rss_kib();
+    assert_eq!(size, std::fs::metadata(&path).unwrap().len());
+    assert!(size <= limit && size > 46 * 1024 * 1024, "{size}");
+    let archive = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(archive.len(), 23);
+    // A measurement, not an assertion: the peak is the whole process's.
+    eprintln!(
+        "built a {size}-byte ZIP of 23 entries in {took:?}; peak RSS {:?} KiB -> {:?} KiB",
+        before, after
+    );
+}
