@@ -133,8 +133,8 @@ pub fn action_buttons(lang: Lang, avatar_id: i64) -> Vec<Vec<Button>> {
     ]
 }
 
-/// The user's own ready avatar with portraits, or `None` (not theirs, not
-/// ready, forged): such a press changes nothing.
+/// Whether the avatar is the user's own, ready and with portraits; a press
+/// naming any other (not theirs, not ready, forged) changes nothing.
 async fn own_ready_set(ctx: &BotCtx, user_id: i64, avatar_id: i64) -> anyhow::Result<bool> {
     Ok(ctx
         .db
