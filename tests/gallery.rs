@@ -1,6 +1,7 @@
 //! The gallery's ZIP download and share links, where a transcript cannot
 //! look: the archive is opened and compared byte for byte with the object
-//! store, split under a lowered part limit, and rebuilt after a crash; share
+//! store, split under a lowered part limit, rebuilt after a crash, explained
+//! at once when a portrait is missing from the store; share
 //! tokens are unguessable and one live link per set.
 
 use std::collections::BTreeMap;
@@ -406,4 +407,48 @@ async fn a_part_near_the_upload_limit_is_built_entry_by_entry() {
         "built a {size}-byte ZIP of 23 entries in {took:?}; peak RSS {:?} KiB -> {:?} KiB",
         before, after
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portrait_missing_from_the_store_is_explained_at_once_not_retried() {
+    let app = TestApp::start().await;
+    let user = UserSpec::new(4103, "Ника").with_language("ru");
+    ready_set(&app, &user, "nika").await;
+    let first_key = app
+        .app()
+        .db
+        .run(|c| portraits::for_avatar(c, 1))
+        .await
+        .unwrap()[0]
+        .object_key
+        .clone();
+    app.app().services.store.delete(&first_key).await.unwrap();
+
+    press(&app, &user, ZIP);
+    let started = std::time::Instant::now();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the apology",
+        |e| crate::support::bot_text_contains(e, "Не получилось собрать архив"),
+        LONG,
+    )
+    .await;
+    // A permanent fault is not retried with back-off (8 attempts would take minutes).
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(zip_documents(&app.telegram.sandbox().history(user.id)).is_empty());
+    let failed = app
+        .app()
+        .db
+        .run(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM message_queue WHERE kind = 'document' AND status = 'failed'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed, 1);
+    app.shutdown().await;
 }
