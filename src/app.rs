@@ -67,6 +67,8 @@ impl App {
                 "resuming work a previous run left in flight"
             );
         }
+        // Archives a killed process was building are rebuilt from scratch.
+        worker::zip::clear_work_dir(&config.gallery.zip_dir);
         let services = services::start(&config).await?;
         for line in services.describe() {
             tracing::info!("{line}");

@@ -55,6 +55,7 @@ pub struct Config {
     pub experiments: Vec<Experiment>,
     pub referral: ReferralConfig,
     pub reminders: RemindersConfig,
+    pub gallery: GalleryConfig,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -190,6 +191,17 @@ pub struct SandboxConfig {
     pub kie_latency_secs: f64,
     /// Where the sandbox keeps its stand-ins' files.
     pub data_dir: PathBuf,
+}
+
+/// The gallery's ZIP download (issue 5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GalleryConfig {
+    /// Largest ZIP file sent as one document, bytes; bigger sets are split
+    /// into parts (Telegram takes at most 50 MB from a bot).
+    pub zip_part_max_bytes: u64,
+    /// Where archives are written while they are built and uploaded (removed after).
+    pub zip_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -604,6 +616,12 @@ impl Config {
         }
         if self.referral.percent > 50 {
             return Err(invalid("referral.percent", "must be 0..=50"));
+        }
+        if !(65_536..=50_000_000).contains(&self.gallery.zip_part_max_bytes) {
+            return Err(invalid(
+                "gallery.zip_part_max_bytes",
+                "must be 65536..=50000000 (Telegram takes at most 50 MB from a bot)",
+            ));
         }
         if let Err(e) = self
             .telemetry

@@ -53,6 +53,7 @@ pub fn local_config(dir: &Path) -> anyhow::Result<Config> {
     config.database.pool_size = 4;
     config.storage.local_dir = dir.join("objects");
     config.sandbox.data_dir = dir.join("sandbox");
+    config.gallery.zip_dir = dir.join("tmp");
     config.sandbox.chat_port = 0;
     config.telegram.poll_timeout_secs = 2;
     config.telegram.messages_per_sec_chat = 50;

@@ -50,6 +50,10 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         },
         Callback::RequestPayout,
         Callback::ResumeReminders,
+        Callback::ZipGallery(5),
+        Callback::ShareGallery(9_000_000_000),
+        Callback::RevokeShare(5),
+        Callback::StartOwn,
     ];
     for callback in valid {
         let data = callback.encode();
@@ -80,6 +84,12 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         "remind:",
         "remind:off",
         "remind:on:1",
+        "zip:",
+        "zip:-3",
+        "share:0",
+        "unshare:1:2",
+        "own:",
+        "own:1",
         "unknown:1",
         "PAID:1",
         "paid:١",

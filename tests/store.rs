@@ -573,6 +573,26 @@ async fn streaming_get_writes_the_right_bytes(backend: Backend) {
     );
 }
 
+async fn head_tells_size_and_content_type(backend: Backend) {
+    let store = &backend.store;
+    let key = "avatars/9/portraits/job1-01-v1.png";
+    let payload = random_bytes(70_001);
+    store.put(key, payload, "image/png").await.unwrap();
+    let info = store.head(key).await.unwrap();
+    assert_eq!(info.size, 70_001);
+    // s3s-fs answers every object as application/octet-stream (R2 keeps
+    // the type); the ZIP then names entries by the key's extension.
+    assert!(
+        ["image/png", "application/octet-stream"].contains(&info.content_type.as_str()),
+        "{}",
+        info.content_type
+    );
+    assert_not_found(
+        store.head("avatars/9/portraits/missing.png").await,
+        "head of a missing key",
+    );
+}
+
 macro_rules! both_backends {
     ($($check:ident),* $(,)?) => {
         mod local_backend {
@@ -605,6 +625,7 @@ both_backends!(
     tampered_presigned_url_is_refused,
     expired_presigned_url_is_refused,
     streaming_get_writes_the_right_bytes,
+    head_tells_size_and_content_type,
 );
 
 // ---------------------------------------------------------------------------

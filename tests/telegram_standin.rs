@@ -1077,3 +1077,22 @@ async fn send_document_stores_a_zip_that_both_sides_can_download() {
     );
     setup.bot.delete_webhook().await.expect("deleteWebhook");
 }
+
+#[tokio::test]
+async fn a_document_over_50_mb_is_refused_with_413_and_nothing_is_sent() {
+    let setup = setup().await;
+    let sandbox = setup.standin.sandbox();
+    let user = alice();
+    sandbox.send_text(&user, "/start").expect("user starts");
+    let too_big = vec![0u8; 50 * 1024 * 1024 + 1];
+    let result = setup
+        .bot
+        .send_document(
+            ChatId(user.id),
+            InputFile::memory(too_big).file_name("portraits.zip"),
+        )
+        .await;
+    assert_eq!(api_error(result), ApiError::RequestEntityTooLarge);
+    assert!(sandbox.bot_messages(user.id).is_empty());
+    setup.bot.delete_webhook().await.expect("deleteWebhook");
+}

@@ -8,6 +8,7 @@ mod crash;
 mod db;
 mod funnel;
 mod growth;
+mod gallery;
 mod kie;
 mod locales;
 mod media;

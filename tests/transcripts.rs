@@ -27,7 +27,9 @@
 //! `[wait]` (the user does nothing: what follows, the bot does on its own),
 //! `[wait 1.5h]` (the same, while the bot's clock jumps 1.5 hours: what the
 //! bot does "then", e.g. reminders, shows in this step),
-//! `[open-ref ID]` (open the referral link of user ID: `/start ref_<code>`).
+//! `[open-ref ID]` (open the referral link of user ID: `/start ref_<code>`),
+//! `[open-shared-link USER_ID]` (sends `/start g_…` with the last share link
+//! the bot gave that user).
 //!
 //! Several users may speak in one file: each `@user` line switches. The first
 //! step of a user after a switch also shows what the bot sent them while
@@ -46,6 +48,8 @@
 //! does "H hours later", e.g. reminders; fractions allowed).
 //!
 //! Photos with the same NAME have the same bytes; different names differ.
+//! A document the bot sends shows as `[file NAME SIZE]`; share-link tokens
+//! (random) show as `g_<token N>`, the same token with the same N.
 //!
 //! # Re-recording after an intended change of wording
 //!
@@ -144,13 +148,60 @@ fn render_entry(prefix: &str, entry: &ChatEntry, out: &mut Vec<String>) {
     }
     if let Some(document) = &entry.document {
         body.push_str(&format!(
-            "[file {}] ",
-            document.file_name.as_deref().unwrap_or("?")
+            "[file {} {}] ",
+            document.file_name.as_deref().unwrap_or("?"),
+            human_size(document.file_size)
         ));
     }
     body.push_str(entry.text_or_caption().unwrap_or(""));
     render_text(prefix, body.trim_end(), out);
     render_keyboards(entry, out);
+}
+
+/// Sizes as Telegram shows them: "840 KB", "1.2 MB" (binary units).
+fn human_size(bytes: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    if (bytes as f64) < MB {
+        format!("{} KB", (bytes as f64 / 1024.0).round())
+    } else {
+        format!("{:.1} MB", bytes as f64 / MB)
+    }
+}
+
+/// The last share-link token (`start=g_…`) in a text.
+fn share_token(text: &str) -> Option<&str> {
+    let start = text.rfind("start=g_")? + "start=g_".len();
+    let token = &text[start..];
+    let end = token
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(token.len());
+    Some(&token[..end])
+}
+
+/// Share-link tokens are random: each distinct one is shown as `g_<token N>`,
+/// numbered in order of appearance in the transcript (`seen`).
+fn mask_share_tokens(line: &str, seen: &mut Vec<String>) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("start=g_") {
+        let (head, tail) = rest.split_at(at + "start=g_".len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(tail.len());
+        let token = &tail[..end];
+        let n = match seen.iter().position(|t| t == token) {
+            Some(i) => i + 1,
+            None => {
+                seen.push(token.to_owned());
+                seen.len()
+            }
+        };
+        out.push_str(&format!("<token {n}>"));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What the bot did in one step: edits of earlier messages, then new
@@ -241,6 +292,8 @@ struct Runner {
     switched: bool,
     /// Referral codes of the users who spoke (random, so rendered by owner).
     codes: std::collections::HashMap<i64, String>,
+    /// Share-link tokens seen so far (see [`mask_share_tokens`]).
+    tokens: std::sync::Mutex<Vec<String>>,
 }
 
 impl Runner {
@@ -387,6 +440,22 @@ impl Runner {
                     .send_text(&user, &format!("/start ref_{code}"))
                     .map_err(|e| err(&e))?;
             }
+            "open-shared-link" => {
+                let owner: i64 = rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{action}: bad user id"))?;
+                let token = sandbox
+                    .history(owner)
+                    .iter()
+                    .rev()
+                    .filter(|e| e.is_from_bot())
+                    .find_map(|e| e.text_or_caption().and_then(share_token).map(str::to_owned))
+                    .ok_or_else(|| format!("{action}: user {owner} got no share link"))?;
+                sandbox
+                    .send_text(&user, &format!("/start g_{token}"))
+                    .map_err(|e| err(&e))?;
+            }
             "pay" | "decline" => {
                 let url = self
                     .last_bot_with(|e| {
@@ -426,6 +495,15 @@ impl Runner {
 
     /// Waits until the step's output equals `expected` (then lets it settle),
     /// or, when recording, until the chat has been quiet for a while.
+    /// The step as rendered now, share tokens masked.
+    fn render_now(&self, before: &[ChatEntry], queries: &[String]) -> Vec<String> {
+        let mut tokens = self.tokens.lock().unwrap();
+        render_step(before, &self.chat(), &self.toasts(queries))
+            .into_iter()
+            .map(|line| mask_share_tokens(&line, &mut tokens))
+            .collect()
+    }
+
     async fn observe(
         &mut self,
         before: &[ChatEntry],
@@ -436,8 +514,10 @@ impl Runner {
         let mut last = Vec::new();
         let mut last_change = Instant::now();
         loop {
-            let now = render_step(before, &self.chat(), &self.toasts(queries));
-            let now = self.mask_codes(now);
+            let now = {
+                let lines = self.render_now(before, queries);
+                self.mask_codes(lines)
+            };
             if now != last {
                 last = now;
                 last_change = Instant::now();
@@ -458,8 +538,10 @@ impl Runner {
         }
         if !self.record {
             tokio::time::sleep(SETTLE).await;
-            last = render_step(before, &self.chat(), &self.toasts(queries));
-            last = self.mask_codes(last);
+            last = {
+                let lines = self.render_now(before, queries);
+                self.mask_codes(lines)
+            };
         }
         self.seen.insert(self.user.id, self.chat());
         last
@@ -583,6 +665,7 @@ async fn replay(path: &Path, record: bool) -> Result<String, String> {
         seen: Default::default(),
         switched: false,
         codes: Default::default(),
+        tokens: Default::default(),
     };
     let mut actual = Vec::new();
     let mut acted = false;

@@ -135,7 +135,7 @@ preview-started = 🎁 First, a free trial portrait, so you can see the quality 
 preview-button-skip = Choose a package now
 preview-caption = Your free trial portrait 🎁 It is smaller and watermarked — the portraits of a package come full-size and without the mark.
 preview-failed = The trial portrait did not work out this time — sorry. It costs you nothing.
-delivery-actions = What next? If you do not like a portrait, it can be redone for free.
+delivery-actions = What next? You can download all portraits as one archive, share them by a link, or redo one you do not like for free.
 redo-button = 🔄 Redo a portrait
 redo-number-button = #{ $number }
 redo-choose = Which portrait should I redo? The numbers follow the albums above. Free redos left: { $left }.
@@ -180,3 +180,24 @@ reminder-footer-last = This is the last reminder — I will not bother you again
 stop-done = Done: no more reminders. Payment messages and your finished portraits will still arrive as usual. Changed your mind? Press the button below.
 stop-button-resume = 🔔 Send reminders again
 stop-resumed = Reminders are on again 🔔 To turn them off: /stop.
+## Gallery: ZIP download and share link
+gallery-actions = What else would you like to do with this set?
+gallery-button-zip = 📦 Download as ZIP
+gallery-button-share = 🔗 Link for friends
+gallery-button-revoke = 🚫 Turn the link off
+gallery-button-make-own = ✨ Make my own portraits
+gallery-zip-preparing = Packing the archive — it will arrive here in a minute.
+gallery-zip-already = The archive is already being packed — it will arrive here.
+gallery-zip-caption = 📦 { $portraits } in full size
+gallery-zip-part-caption = 📦 Part { $part } of { $parts }: { $portraits } do not fit in one Telegram file.
+gallery-zip-failed = Packing the archive of your portraits did not work — we are looking into it. The portraits themselves can always be sent again with /gallery.
+gallery-share-link = The link to this set:
+    { $link }
+
+    Whoever opens it sees only these portraits — not your name, not your other sets. You can turn the link off at any time.
+gallery-revoked = The link is off: whoever opens it now is told the set was removed. You can make a new link in /gallery.
+gallery-revoked-toast = The link is off
+gallery-revoked-already = This link is already off
+gallery-shared-caption = Portraits made with PinGlass ✨
+gallery-shared-invite = Would you like some like these — with your own face? Send a few photos of yourself, and PinGlass will make AI portraits in many styles.
+gallery-shared-revoked = The owner has removed this set of portraits, so the link no longer works. But you can make your own!

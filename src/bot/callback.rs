@@ -29,6 +29,14 @@ pub enum Callback {
     RequestPayout,
     /// Reminders on again after /stop.
     ResumeReminders,
+    /// Gallery: send every portrait of this set as a ZIP.
+    ZipGallery(i64),
+    /// Gallery: show (creating on the first press) this set's share link.
+    ShareGallery(i64),
+    /// Gallery: revoke this set's share link.
+    RevokeShare(i64),
+    /// Under a shared set: make one's own portraits (the usual onboarding).
+    StartOwn,
 }
 
 impl Callback {
@@ -44,6 +52,10 @@ impl Callback {
             Callback::RedoPortrait(id) => format!("rdp:{id}"),
             Callback::RequestPayout => "payout:all".to_owned(),
             Callback::ResumeReminders => "remind:on".to_owned(),
+            Callback::ZipGallery(id) => format!("zip:{id}"),
+            Callback::ShareGallery(id) => format!("share:{id}"),
+            Callback::RevokeShare(id) => format!("unshare:{id}"),
+            Callback::StartOwn => "own:new".to_owned(),
         }
     }
 
@@ -78,6 +90,10 @@ impl Callback {
                 })
             }
             "payout" => (rest == "all").then_some(Callback::RequestPayout),
+            "zip" => parse_id(rest).map(Callback::ZipGallery),
+            "share" => parse_id(rest).map(Callback::ShareGallery),
+            "unshare" => parse_id(rest).map(Callback::RevokeShare),
+            "own" if rest == "new" => Some(Callback::StartOwn),
             _ => None,
         }
     }

@@ -1,7 +1,11 @@
 //! `/gallery`: the user's sets of portraits, each one sent again on request —
 //! by the Telegram file_id remembered at the first delivery, so nothing is
 //! uploaded twice. The albums go through the persistent queue like any
-//! delivery (Telegram's limits, retries).
+//! delivery (Telegram's limits, retries), followed by a small message with
+//! the set's actions ([`action_buttons`]): download as ZIP (built by the side
+//! task, `worker::zip`) and a share link (`t.me/<bot>?start=g_<token>`) that
+//! shows this one set, and nothing else of its owner, to whoever opens it,
+//! until the owner revokes it.
 
 use std::sync::Arc;
 
@@ -11,10 +15,10 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use super::callback::Callback;
 use super::handlers::{HandlerResult, UserCtx};
 use super::{BotCtx, TgBot};
-use crate::db::{self, avatars, portraits};
-use crate::i18n::{Arg, tr, tr_args};
+use crate::db::{self, avatars, galleries, portraits, queue};
+use crate::i18n::{Arg, Lang, tr, tr_args};
 use crate::worker::generation::albums;
-use crate::worker::outbox;
+use crate::worker::outbox::{self, Button, Outgoing};
 
 pub async fn list(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
     let lang = me.lang;
@@ -87,6 +91,13 @@ pub async fn show(
                 let key = format!("gallery:{avatar_id}:{request_key}:{i}");
                 outbox::enqueue(&tx, user_id, album, &key, true, db::now_ms())?;
             }
+            // Under the set: what else can be done with it.
+            let actions = Outgoing::Text {
+                text: tr(lang, "gallery-actions"),
+                buttons: action_buttons(lang, avatar_id),
+            };
+            let key = format!("gallery:{avatar_id}:{request_key}:actions");
+            outbox::enqueue(&tx, user_id, &actions, &key, true, db::now_ms())?;
             tx.commit()?;
             Ok(true)
         })
@@ -99,6 +110,248 @@ pub async fn show(
     };
     bot.answer_callback_query(query.id.clone())
         .text(tr(lang, key))
+        .await?;
+    Ok(())
+}
+
+/// The action buttons of one ready set, one per row. Every gallery action is
+/// added here (and parsed in `callback.rs`).
+pub fn action_buttons(lang: Lang, avatar_id: i64) -> Vec<Vec<Button>> {
+    let button = |key: &str, data: Callback| Button::Callback {
+        text: tr(lang, key),
+        data: data.encode(),
+    };
+    vec![
+        vec![button(
+            "gallery-button-zip",
+            Callback::ZipGallery(avatar_id),
+        )],
+        vec![button(
+            "gallery-button-share",
+            Callback::ShareGallery(avatar_id),
+        )],
+        vec![button("redo-button", Callback::Redo(avatar_id))],
+    ]
+}
+
+/// Whether the avatar is the user's own, ready and with portraits; a press
+/// naming any other (not theirs, not ready, forged) changes nothing.
+async fn own_ready_set(ctx: &BotCtx, user_id: i64, avatar_id: i64) -> anyhow::Result<bool> {
+    Ok(ctx
+        .db
+        .run(move |c| {
+            let Some(avatar) = avatars::get_owned(c, avatar_id, user_id)? else {
+                return Ok(false);
+            };
+            Ok(avatar.status == avatars::AvatarStatus::Ready
+                && !portraits::for_avatar(c, avatar.id)?.is_empty())
+        })
+        .await?)
+}
+
+async fn refuse(bot: &TgBot, query: &CallbackQuery, lang: Lang) -> HandlerResult {
+    tracing::info!(query_id = %query.id.0, "gallery button for a set that is not the user's");
+    bot.answer_callback_query(query.id.clone())
+        .text(tr(lang, "unexpected-button"))
+        .await?;
+    Ok(())
+}
+
+/// "Download as ZIP": queues the request; the side task builds and sends it.
+/// A second press while the archive is still on its way queues nothing.
+pub async fn zip(
+    bot: &TgBot,
+    query: &CallbackQuery,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    avatar_id: i64,
+) -> HandlerResult {
+    let (lang, user_id) = (me.lang, me.user.id);
+    if !own_ready_set(ctx, user_id, avatar_id).await? {
+        return refuse(bot, query, lang).await;
+    }
+    let prefix = format!("zip:{avatar_id}:");
+    let key = format!("{prefix}{}", query.id.0);
+    let queued = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if queue::pending_with_prefix(&tx, &prefix)? {
+                return Ok(false);
+            }
+            let request = Outgoing::ZipRequest { avatar_id };
+            outbox::enqueue(&tx, user_id, &request, &key, true, db::now_ms())?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await?;
+    let answer = if queued {
+        ctx.wake.notify_one();
+        "gallery-zip-preparing"
+    } else {
+        "gallery-zip-already"
+    };
+    bot.answer_callback_query(query.id.clone())
+        .text(tr(lang, answer))
+        .await?;
+    Ok(())
+}
+
+/// An unguessable share token: 24 characters of the 64 URL-safe ones from
+/// the thread-local CSPRNG (ChaCha, seeded by the OS): 144 bits.
+pub fn new_share_token() -> String {
+    use rand::RngCore;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(b & 63)] as char)
+        .collect()
+}
+
+/// "Share link": the set's live link (made on the first press, the same one
+/// after), with a button to revoke it.
+pub async fn share(
+    bot: &TgBot,
+    query: &CallbackQuery,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    avatar_id: i64,
+) -> HandlerResult {
+    let (lang, user_id) = (me.lang, me.user.id);
+    if !own_ready_set(ctx, user_id, avatar_id).await? {
+        return refuse(bot, query, lang).await;
+    }
+    let token = new_share_token();
+    let gallery = ctx
+        .db
+        .run(move |c| galleries::live_or_create(c, avatar_id, &token, db::now_ms()))
+        .await?;
+    let me_bot = bot.get_me().await?;
+    let username = me_bot.user.username.clone().unwrap_or_default();
+    let link = format!("https://t.me/{username}?start=g_{}", gallery.token);
+    bot.answer_callback_query(query.id.clone()).await?;
+    let revoke = InlineKeyboardButton::callback(
+        tr(lang, "gallery-button-revoke"),
+        Callback::RevokeShare(avatar_id).encode(),
+    );
+    bot.send_message(
+        ChatId(user_id),
+        tr_args(lang, "gallery-share-link", &[("link", Arg::Str(&link))]),
+    )
+    .reply_markup(InlineKeyboardMarkup::new([[revoke]]))
+    .await?;
+    Ok(())
+}
+
+/// "Revoke link": whoever opens it from now on is told the owner removed it.
+pub async fn revoke(
+    bot: &TgBot,
+    query: &CallbackQuery,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    avatar_id: i64,
+) -> HandlerResult {
+    let (lang, user_id) = (me.lang, me.user.id);
+    let revoked = ctx
+        .db
+        .run(move |c| match avatars::get_owned(c, avatar_id, user_id)? {
+            Some(_) => galleries::revoke(c, avatar_id, db::now_ms()).map(Some),
+            None => Ok(None),
+        })
+        .await?;
+    let Some(revoked) = revoked else {
+        return refuse(bot, query, lang).await;
+    };
+    let toast = if revoked {
+        "gallery-revoked-toast"
+    } else {
+        "gallery-revoked-already"
+    };
+    bot.answer_callback_query(query.id.clone())
+        .text(tr(lang, toast))
+        .await?;
+    if revoked && let Some(message) = query.regular_message() {
+        bot.edit_message_text(message.chat.id, message.id, tr(lang, "gallery-revoked"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The button under a shared set: start one's own portraits.
+fn make_own_keyboard(lang: Lang) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
+        tr(lang, "gallery-button-make-own"),
+        Callback::StartOwn.encode(),
+    )]])
+}
+
+/// `/start g_<token>`: the shared set (its portraits by file_id, through
+/// the queue, captioned without anything of the owner) and a button to make
+/// one's own; a revoked or unknown link is explained politely.
+pub async fn open_shared(
+    bot: &TgBot,
+    msg: &Message,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    token: String,
+) -> HandlerResult {
+    enum Found {
+        Unknown,
+        Revoked,
+        Shown,
+    }
+    let (lang, viewer) = (me.lang, me.user.id);
+    let caption = tr(lang, "gallery-shared-caption");
+    let invite = Outgoing::Text {
+        text: tr(lang, "gallery-shared-invite"),
+        buttons: vec![vec![Button::Callback {
+            text: tr(lang, "gallery-button-make-own"),
+            data: Callback::StartOwn.encode(),
+        }]],
+    };
+    let request_key = format!("{}:{}", msg.chat.id.0, msg.id.0);
+    let found = ctx
+        .db
+        .run(move |c| {
+            let Some(gallery) = galleries::by_token(c, &token)? else {
+                return Ok(Found::Unknown);
+            };
+            if gallery.revoked_at.is_some() {
+                return Ok(Found::Revoked);
+            }
+            let shown = avatars::get(c, gallery.avatar_id)?
+                .filter(|a| a.status == avatars::AvatarStatus::Ready);
+            let made = match shown {
+                Some(avatar) => portraits::for_avatar(c, avatar.id)?,
+                None => Vec::new(),
+            };
+            if made.is_empty() {
+                return Ok(Found::Unknown);
+            }
+            let tx = c.transaction()?;
+            for (i, album) in albums(&made, &caption).iter().enumerate() {
+                let key = format!("shared:{}:{request_key}:{i}", gallery.id);
+                outbox::enqueue(&tx, viewer, album, &key, true, db::now_ms())?;
+            }
+            let key = format!("shared:{}:{request_key}:invite", gallery.id);
+            outbox::enqueue(&tx, viewer, &invite, &key, true, db::now_ms())?;
+            tx.commit()?;
+            Ok(Found::Shown)
+        })
+        .await?;
+    let key = match found {
+        Found::Shown => {
+            tracing::info!(viewer, "shared gallery opened");
+            ctx.wake.notify_one();
+            return Ok(());
+        }
+        Found::Revoked => "gallery-shared-revoked",
+        Found::Unknown => "gallery-not-found",
+    };
+    bot.send_message(msg.chat.id, tr(lang, key))
+        .reply_markup(make_own_keyboard(lang))
         .await?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use super::state::State;
 use super::storage::SqliteStorage;
 use super::{BotCtx, TgBot};
 use super::{purchase, upload};
-use crate::db::{self, avatars, events, galleries, users};
+use crate::db::{self, avatars, events, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
 pub type HandlerResult = anyhow::Result<()>;
@@ -213,21 +213,29 @@ async fn start(
     ctx: Arc<BotCtx>,
     payload: String,
 ) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
     match StartPayload::parse(&payload) {
         StartPayload::Referral(code) => {
             super::referral::arrived_by_link(&bot, msg.chat.id, &me, &ctx, code).await?;
         }
         StartPayload::Gallery(token) => {
-            let gallery = ctx.db.run(move |c| galleries::by_token(c, &token)).await?;
-            if gallery.is_none_or(|g| g.revoked_at.is_some()) {
-                bot.send_message(msg.chat.id, tr(lang, "gallery-not-found"))
-                    .await?;
-            }
+            // Someone's shared set, and a button to make one's own.
+            return super::gallery::open_shared(&bot, &msg, &me, &ctx, token).await;
         }
         StartPayload::None => {}
     }
+    onboard(&bot, msg.chat.id, &dialogue, &me, &ctx).await
+}
+
+/// The welcome, the tips and the prices; the latest draft (or a new one)
+/// takes photos. `/start` and the "make your own" button both come here.
+pub async fn onboard(
+    bot: &TgBot,
+    chat: ChatId,
+    dialogue: &Dlg,
+    me: &UserCtx,
+    ctx: &BotCtx,
+) -> HandlerResult {
+    let (lang, user_id) = (me.lang, me.user.id);
     let now = db::now_ms();
     let avatar = ctx
         .db
@@ -239,24 +247,21 @@ async fn start(
             }
         })
         .await?;
-    let [min, max] = photo_range_args(&ctx);
+    let [min, max] = photo_range_args(ctx);
     let welcome = tr_args(
         lang,
         "start-welcome",
         &[("name", Arg::Str(&me.user.first_name)), min, max],
     );
-    bot.send_message(
-        msg.chat.id,
-        format!("{welcome}\n\n{}", tr(lang, "start-tips")),
-    )
-    .await?;
+    bot.send_message(chat, format!("{welcome}\n\n{}", tr(lang, "start-tips")))
+        .await?;
     let prices = tr_args(
         lang,
         "start-prices",
-        &[("tiers", Arg::Str(&tier_lines(&ctx, lang)))],
+        &[("tiers", Arg::Str(&tier_lines(ctx, lang)))],
     );
     bot.send_message(
-        msg.chat.id,
+        chat,
         format!("{prices}\n\n{}", tr(lang, "start-send-photos")),
     )
     .await?;
@@ -401,6 +406,19 @@ async fn callback_inner(
         }
         Some(Callback::CheckPayment(payment_id)) => {
             purchase::check_payment(&bot, &query, &me, &ctx, payment_id).await?;
+        }
+        Some(Callback::ZipGallery(avatar_id)) => {
+            super::gallery::zip(&bot, &query, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::ShareGallery(avatar_id)) => {
+            super::gallery::share(&bot, &query, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::RevokeShare(avatar_id)) => {
+            super::gallery::revoke(&bot, &query, &me, &ctx, avatar_id).await?;
+        }
+        Some(Callback::StartOwn) => {
+            bot.answer_callback_query(query.id.clone()).await?;
+            onboard(&bot, chat, &dialogue, &me, &ctx).await?;
         }
         Some(Callback::SetLanguage(lang)) => {
             let user_id = me.user.id;

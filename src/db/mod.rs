@@ -35,6 +35,7 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
+        M::up(include_str!("migrations/0002_shared_gallery_live.sql")),
         M::up(include_str!("migrations/0003_referral.sql")),
         M::up(include_str!("migrations/0004_reminder_indexes.sql")),
         M::up(include_str!("migrations/0005_task_take.sql")),

@@ -208,3 +208,14 @@ pub fn sent_message_id(conn: &Connection, dedup_key: &str) -> rusqlite::Result<O
         .and_then(|json| serde_json::from_str::<Vec<i32>>(&json).ok())
         .and_then(|ids| ids.first().copied()))
 }
+
+/// Whether a message whose dedup key starts with `prefix` is still waiting
+/// to be sent (e.g. an archive already being made for this avatar).
+pub fn pending_with_prefix(conn: &Connection, prefix: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM message_queue
+                        WHERE status IN ('pending', 'sending') AND substr(dedup_key, 1, length(?1)) = ?1)",
+        [prefix],
+        |r| r.get(0),
+    )
+}

@@ -170,6 +170,21 @@ impl LocalStore {
         Ok(())
     }
 
+    pub(super) async fn head(&self, key: &str) -> Result<super::ObjectInfo, StoreError> {
+        let metadata = tokio::fs::metadata(self.object_path(key))
+            .await
+            .map_err(|error| map_read_error("head", key, error))?;
+        if !metadata.is_file() {
+            return Err(StoreError::NotFound {
+                key: key.to_owned(),
+            });
+        }
+        Ok(super::ObjectInfo {
+            size: metadata.len(),
+            content_type: self.content_type(key).await,
+        })
+    }
+
     async fn open(&self, key: &str) -> Result<tokio::fs::File, StoreError> {
         tokio::fs::File::open(self.object_path(key))
             .await

@@ -204,6 +204,14 @@ fn validate_ttl(ttl: Duration) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What [`ObjectStore::head`] tells about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Bytes.
+    pub size: u64,
+    pub content_type: String,
+}
+
 /// The object store the rest of the bot uses. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum ObjectStore {
@@ -277,6 +285,16 @@ impl ObjectStore {
             let _ = tokio::fs::remove_file(&partial_path).await;
         }
         result
+    }
+
+    /// The size and content type of an object, without reading it. A
+    /// missing object is [`StoreError::NotFound`].
+    pub async fn head(&self, key: &str) -> Result<ObjectInfo, StoreError> {
+        validate_key(key)?;
+        match self {
+            ObjectStore::Local(store) => store.head(key).await,
+            ObjectStore::S3(store) => store.head(key).await,
+        }
     }
 
     /// Deletes an object. Deleting a missing object succeeds.

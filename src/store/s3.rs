@@ -168,6 +168,33 @@ impl S3Store {
         Ok(())
     }
 
+    pub(super) async fn head(&self, key: &str) -> Result<super::ObjectInfo, StoreError> {
+        let (head, status) = self
+            .bucket
+            .head_object(key)
+            .await
+            .map_err(|error| map_s3_error("head", key, error))?;
+        if status == 404 {
+            return Err(StoreError::NotFound {
+                key: key.to_owned(),
+            });
+        }
+        let size = head
+            .content_length
+            .and_then(|length| u64::try_from(length).ok())
+            .ok_or_else(|| StoreError::Permanent {
+                operation: "head",
+                key: key.to_owned(),
+                detail: format!("HTTP {status} without a Content-Length"),
+            })?;
+        Ok(super::ObjectInfo {
+            size,
+            content_type: head
+                .content_type
+                .unwrap_or_else(|| "application/octet-stream".to_owned()),
+        })
+    }
+
     pub(super) async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self.bucket.delete_object(key).await {
             Ok(_) => {

@@ -73,6 +73,9 @@ pub fn keyboard(rows: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
 struct Sent {
     message_ids: Vec<i32>,
     portrait_file_ids: Vec<(i64, String)>,
+    /// Messages this row turned into (the parts of a planned ZIP), queued in
+    /// the same transaction that marks the row sent.
+    follow_ups: Vec<Outgoing>,
 }
 
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
@@ -104,7 +107,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 continue;
             }
         };
-        match send(ctx, chat_id, &message).await {
+        match send(ctx, id, chat_id, &message).await {
             Ok(sent) => {
                 if sent.message_ids.len() > 1 {
                     let per_sec = ctx.config.telegram.messages_per_sec_chat;
@@ -119,12 +122,17 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         .map(|(_, f)| f)
                         .collect::<Vec<_>>(),
                 )?;
+                let dedup_key = row.dedup_key.clone();
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
                         queue::mark_sent(&tx, id, &ids, &files, db::now_ms())?;
                         for (portrait_id, file_id) in &sent.portrait_file_ids {
                             portraits::set_file_id(&tx, *portrait_id, file_id)?;
+                        }
+                        for (i, follow_up) in sent.follow_ups.iter().enumerate() {
+                            let key = format!("{dedup_key}:part{}", i + 1);
+                            outbox::enqueue(&tx, chat_id, follow_up, &key, true, db::now_ms())?;
                         }
                         tx.commit()
                     })
@@ -164,11 +172,23 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             }
             Err(error) => {
                 let reason = error.to_string();
-                if attempts >= ctx.config.worker.delivery_max_attempts {
+                let permanent = matches!(&error, SendError::Zip(e) if e.is_permanent());
+                if attempts >= ctx.config.worker.delivery_max_attempts || permanent {
                     warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
                     // Portraits that did not reach the user are an incident for the admins.
                     let admins = ctx.config.bot.admin_ids.clone();
-                    let is_album = matches!(message, Outgoing::Album { .. });
+                    let is_album = matches!(
+                        message,
+                        Outgoing::Album { .. }
+                            | Outgoing::ZipRequest { .. }
+                            | Outgoing::ZipPart { .. }
+                    );
+                    // A user who asked for a ZIP is told it did not come.
+                    let is_zip = matches!(
+                        message,
+                        Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
+                    );
+                    let failed_key = format!("{}:failed", row.dedup_key);
                     let alert = format!(
                         "Delivery {} to chat {chat_id} failed after {attempts} attempts: {reason}",
                         row.dedup_key
@@ -178,6 +198,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                     ctx.db
                         .run(move |c| {
                             queue::mark_failed(c, id, &reason)?;
+                            if is_zip {
+                                let lang = super::lang_of(c, chat_id)?;
+                                let text =
+                                    Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
+                                outbox::enqueue(c, chat_id, &text, &failed_key, true, now)?;
+                            }
                             if is_album {
                                 super::alerts::raise(c, &admins, &key, "delivery", &alert, now)?;
                             }
@@ -208,6 +234,8 @@ enum SendError {
     Db(#[from] crate::db::DbError),
     #[error("an album needs at least one photo")]
     EmptyAlbum,
+    #[error("ZIP archive: {0}")]
+    Zip(#[from] super::zip::ZipError),
 }
 
 async fn photo_input(
@@ -228,7 +256,12 @@ async fn photo_input(
     })
 }
 
-async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent, SendError> {
+async fn send(
+    ctx: &WorkerCtx,
+    queue_id: i64,
+    chat_id: i64,
+    message: &Outgoing,
+) -> Result<Sent, SendError> {
     let chat = ChatId(chat_id);
     match message {
         Outgoing::Text { text, buttons } => {
@@ -240,6 +273,7 @@ async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent,
             Ok(Sent {
                 message_ids: vec![sent.id.0],
                 portrait_file_ids: Vec::new(),
+                follow_ups: Vec::new(),
             })
         }
         Outgoing::Photo {
@@ -262,6 +296,7 @@ async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent,
             Ok(Sent {
                 message_ids: vec![sent.id.0],
                 portrait_file_ids: Vec::new(),
+                follow_ups: Vec::new(),
             })
         }
         Outgoing::Album { photos, caption } => {
@@ -301,9 +336,95 @@ async fn send(ctx: &WorkerCtx, chat_id: i64, message: &Outgoing) -> Result<Sent,
             Ok(Sent {
                 message_ids: messages.iter().map(|m| m.id.0).collect(),
                 portrait_file_ids,
+                follow_ups: Vec::new(),
+            })
+        }
+        Outgoing::ZipRequest { avatar_id } => {
+            // Planned, not sent: the parts become rows of their own.
+            let avatar_id = *avatar_id;
+            let (portraits, lang) = ctx
+                .db
+                .run(move |c| {
+                    let made = portraits::for_avatar(c, avatar_id)?
+                        .into_iter()
+                        .map(|p| (p.id, p.object_key))
+                        .collect::<Vec<_>>();
+                    Ok((made, super::lang_of(c, chat_id)?))
+                })
+                .await?;
+            let limit = ctx.config.gallery.zip_part_max_bytes;
+            let parts = super::zip::plan(&ctx.store, avatar_id, &portraits, limit, lang).await?;
+            info!(chat_id, avatar_id, parts = parts.len(), "ZIP planned");
+            Ok(Sent {
+                message_ids: Vec::new(),
+                portrait_file_ids: Vec::new(),
+                follow_ups: parts,
+            })
+        }
+        Outgoing::ZipPart {
+            avatar_id,
+            part,
+            parts,
+            file_name,
+            caption,
+            entries,
+        } => {
+            let path = super::zip::work_path(&ctx.config.gallery.zip_dir, queue_id);
+            let result = send_zip_part(ctx, chat, &path, file_name, caption, entries).await;
+            // The archive is rebuilt on a retry: nothing is kept on disk.
+            if let Err(error) = tokio::fs::remove_file(&path).await
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                warn!(path = %path.display(), %error, "could not remove a temporary archive");
+            }
+            let (message_id, size) = result?;
+            info!(chat_id, avatar_id, part, parts, bytes = size, "ZIP sent");
+            Ok(Sent {
+                message_ids: vec![message_id],
+                portrait_file_ids: Vec::new(),
+                follow_ups: Vec::new(),
             })
         }
     }
+}
+
+/// Builds one part's archive at `path` and sends it as a document; returns
+/// the message id and the archive's size.
+async fn send_zip_part(
+    ctx: &WorkerCtx,
+    chat: ChatId,
+    path: &std::path::Path,
+    file_name: &str,
+    caption: &str,
+    entries: &[outbox::ZipEntry],
+) -> Result<(i32, u64), SendError> {
+    let size = super::zip::build(&ctx.store, entries, path, ctx.clock.now_ms()).await?;
+    let limit = ctx.config.gallery.zip_part_max_bytes;
+    if size > limit {
+        return Err(super::zip::ZipError::ArchiveTooLarge { size, limit }.into());
+    }
+    let document = InputFile::file(path.to_owned()).file_name(file_name.to_owned());
+    let sent = upload_bot(ctx)?
+        .send_document(chat, document)
+        .caption(caption.to_owned())
+        .await?;
+    Ok((sent.id.0, size))
+}
+
+/// How long uploading one archive (up to 50 MB) may take.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The bot with an HTTP client that gives a large upload time: the usual
+/// client allows only the long-polling timeout plus a little. (Telegram's
+/// pacing is kept by the delivery loop itself.)
+fn upload_bot(ctx: &WorkerCtx) -> Result<teloxide::Bot, SendError> {
+    let bot = ctx.bot.inner().inner();
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(UPLOAD_TIMEOUT)
+        .build()
+        .map_err(|e| SendError::Telegram(RequestError::Network(std::sync::Arc::new(e))))?;
+    Ok(teloxide::Bot::with_client(bot.token(), client).set_api_url(bot.api_url()))
 }
 
 /// Edits a progress message in place (best effort: progress is not essential,

@@ -160,13 +160,11 @@ pub async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<
     Ok(())
 }
 
-/// The text and buttons of a ready set's actions, queued after its albums.
+/// The text and buttons of a ready set's actions, queued after its albums:
+/// the same actions `/gallery` offers (ZIP, share link, redo a portrait).
 pub fn actions_message(lang: crate::i18n::Lang, avatar_id: i64) -> Outgoing {
     Outgoing::Text {
         text: tr(lang, "delivery-actions"),
-        buttons: vec![vec![Button::Callback {
-            text: tr(lang, "redo-button"),
-            data: crate::bot::callback::Callback::Redo(avatar_id).encode(),
-        }]],
+        buttons: crate::bot::gallery::action_buttons(lang, avatar_id),
     }
 }

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod referrals;
 pub mod refunds;
 pub mod reminders;
+pub mod zip;
 
 use std::sync::Arc;
 use std::time::Duration;

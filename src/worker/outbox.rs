@@ -22,6 +22,15 @@ pub struct AlbumPhoto {
     pub object_key: String,
 }
 
+/// One file of a ZIP archive: a portrait, read from the object store, stored
+/// under `name` without recompression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZipEntry {
+    pub portrait_id: i64,
+    pub object_key: String,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outgoing {
@@ -44,6 +53,20 @@ pub enum Outgoing {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         buttons: Vec<Vec<Button>>,
     },
+    /// "Every portrait of avatar N as a ZIP", as a handler asks for it. The
+    /// side task plans the parts (each under `gallery.zip_part_max_bytes`)
+    /// and queues one [`Outgoing::ZipPart`] each; nothing is sent for this row.
+    ZipRequest { avatar_id: i64 },
+    /// Part `part` of `parts` of avatar N's ZIP: built from the object store
+    /// into a temporary file, sent as one document, the file removed after.
+    ZipPart {
+        avatar_id: i64,
+        part: u32,
+        parts: u32,
+        file_name: String,
+        caption: String,
+        entries: Vec<ZipEntry>,
+    },
 }
 
 impl Outgoing {
@@ -59,6 +82,7 @@ impl Outgoing {
             Outgoing::Text { .. } => MessageKind::Text,
             Outgoing::Album { .. } => MessageKind::Album,
             Outgoing::Photo { .. } => MessageKind::Photo,
+            Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. } => MessageKind::Document,
         }
     }
 }
