@@ -5,7 +5,9 @@
 //! Every image is generated here with the `image` crate; the malformed ones
 //! (EXIF segments, a PNG bomb) are assembled byte by byte. The HEIC photos
 //! are small files of our own under `tests/fixtures/` (see the README there:
-//! the same quadrant pictures, encoded with x265 through libheif).
+//! the same quadrant pictures, encoded with x265 through libheif). One test
+//! at the end sends an iPhone-style HEIC as a file in the chat and checks
+//! what was stored.
 
 use std::collections::HashSet;
 use std::io::Cursor;
@@ -1276,4 +1278,81 @@ fn spread_references_small_and_degenerate_inputs() {
         vec![Vec::<String>::new(); 2]
     );
     assert!(spread_references(&fifteen, 0, 10).is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// In the chat: an iPhone photo sent as a file.
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heic_sent_as_a_file_is_stored_as_a_jpeg_and_counted() {
+    use crate::support::{LONG, TestApp, bot_text_contains, wait_for};
+    use pinglass::telegram::standin::{FileUpload, UserSpec};
+
+    const IPHONE_HEIC: &[u8] = include_bytes!("fixtures/IMG_0001.heic");
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(3101, "Ира").with_language("ru");
+    sandbox.send_text(&user, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    sandbox
+        .send_document(
+            &user,
+            FileUpload::new(IPHONE_HEIC.to_vec(), "IMG_0001.HEIC"),
+            None,
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the counter",
+        |e| bot_text_contains(e, "Принято: 1 фото"),
+        LONG,
+    )
+    .await;
+
+    let rows: Vec<(String, String, i64, i64, i64)> = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT sha256, object_key, width, height, size_bytes FROM reference_photos",
+            )?;
+            let rows = statement
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one reference photo: {rows:?}");
+    let (sha256, object_key, width, height, size_bytes) = &rows[0];
+    use sha2::Digest;
+    assert_eq!(*sha256, hex::encode(sha2::Sha256::digest(IPHONE_HEIC)));
+    assert_eq!((*width, *height), (800, 1000));
+    assert_eq!(
+        *size_bytes,
+        IPHONE_HEIC.len() as i64,
+        "the size the user sent"
+    );
+
+    // What the store holds, and what Kie will be given, is a JPEG of that size.
+    let stored = app.app().services.store.get(object_key).await.unwrap();
+    assert_eq!(
+        image::guess_format(&stored).unwrap(),
+        ImageFormat::Jpeg,
+        "stored as {object_key}"
+    );
+    let decoded = image::load_from_memory_with_format(&stored, ImageFormat::Jpeg).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (800, 1000));
+    app.shutdown().await;
 }
