@@ -387,8 +387,10 @@ fn decode_upright(
 /// libheif reads only the boxes here; the size it reports for the primary
 /// image is the displayed one (after `irot`, `imir` and `clap`), and it is
 /// checked before any pixel is decoded. libheif's own security limits are set
-/// to the same bounds, so a file whose coded stream is larger than its header
-/// says is refused by libheif before the codec allocates for it. EXIF
+/// to the same bounds, and libheif holds the codec to the declared size: a
+/// file whose HEVC configuration (`hvcC`) claims a larger picture than its
+/// header is refused before the codec allocates for it, and a decoded picture
+/// of another size is refused after. EXIF
 /// orientation inside a HEIF file is ignored, as the standard requires (an
 /// iPhone writes both `irot` and a matching EXIF tag; applying both would
 /// turn the photo twice).
