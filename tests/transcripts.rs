@@ -19,8 +19,10 @@
 //! ```
 //!
 //! User actions: `[photo NAME]`, `[photo NAME WxH]`, `[album NAME NAME …]`,
-//! `[file NAME.ext]` (jpg/png: an image sent as a file; txt, pdf, heic:
-//! other files; a name with "broken": a truncated JPEG), `[sticker]`,
+//! `[file NAME.ext]` (jpg/png/heic: an image sent as a file — every .heic
+//! name sends the same iPhone-style HEIC, `tests/fixtures/IMG_0001.heic`;
+//! txt, pdf: other files; a name with "broken": a truncated JPEG, or a
+//! truncated HEIC when it ends in .heic), `[sticker]`,
 //! `[video]`, `[contact]` (share one's own phone), `[press LABEL]`,
 //! `[raw-press DATA]` (a forged button press on the last bot message),
 //! `[pay]` / `[decline]` (on the checkout page of the last payment link),
@@ -250,7 +252,10 @@ fn render_step(before: &[ChatEntry], after: &[ChatEntry], toasts: &[String]) -> 
 
 fn file_upload(name: &str) -> FileUpload {
     let lower = name.to_ascii_lowercase();
-    let bytes = if lower.contains("broken") {
+    const HEIC: &[u8] = include_bytes!("fixtures/IMG_0001.heic");
+    let bytes = if lower.contains("broken") && lower.ends_with(".heic") {
+        HEIC[..HEIC.len() / 2].to_vec()
+    } else if lower.contains("broken") {
         let mut jpeg = photo_jpeg(name, 800, 1000);
         jpeg.truncate(jpeg.len() / 3);
         jpeg
@@ -259,10 +264,7 @@ fn file_upload(name: &str) -> FileUpload {
     } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
         photo_jpeg(name, 800, 1000)
     } else if lower.ends_with(".heic") {
-        let mut heic = vec![0, 0, 0, 24];
-        heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
-        heic.extend(std::iter::repeat_n(0u8, 512));
-        heic
+        HEIC.to_vec()
     } else if lower.ends_with(".pdf") {
         b"%PDF-1.4\n% a tiny document\n".to_vec()
     } else {

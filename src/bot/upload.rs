@@ -79,7 +79,6 @@ fn rejection_key(rejection: &Rejection) -> &'static str {
         Rejection::Empty => "upload-rejected-empty",
         Rejection::TooLarge { .. } => "upload-rejected-too-large",
         Rejection::NotAnImage { .. } => "upload-rejected-not-image",
-        Rejection::HeicUnsupported => "upload-rejected-heic",
         Rejection::TooManyPixels { .. } => "upload-rejected-too-many-pixels",
         Rejection::Undecodable { .. } | Rejection::ReencodeFailed { .. } => {
             "upload-rejected-undecodable"

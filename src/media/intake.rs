@@ -2,10 +2,14 @@
 //! or a typed [`Rejection`].
 //!
 //! The format is decided by the content (magic bytes), never by the file name
-//! or the MIME type the client declared. Dimensions are read from the header
+//! or the MIME type the client declared. JPEG, PNG and WebP are decoded by the
+//! `image` crate; HEIC/HEIF (iPhone photos sent as files) by libheif (through
+//! `libheif-rs`, built from the sources bundled in `libheif-sys`, decoding
+//! HEVC with the system's libde265). Dimensions are read from the header
 //! and checked against [`IntakeRules::max_pixels`] before a single pixel is
 //! decoded, so a decompression bomb costs a few bytes of parsing. The stored
-//! photo is upright (EXIF orientation applied), RGB, at most
+//! photo is upright (EXIF orientation applied; for HEIF the `irot`/`imir`
+//! boxes, which the standard makes authoritative over EXIF), RGB, at most
 //! [`IntakeRules::max_output_side_px`] on its long side, and re-encoded as a
 //! JPEG that carries no metadata at all (no EXIF, so no GPS position, no XMP,
 //! no ICC profile).
@@ -18,7 +22,12 @@ use std::io::Cursor;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+use image::{
+    DynamicImage, ImageBuffer, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
+};
+use libheif_rs::{
+    ColorSpace, DecodingOptions, HeifContext, HeifError, HeifErrorSubCode, LibHeif, RgbChroma,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -80,6 +89,8 @@ pub enum ImageKind {
     Jpeg,
     Png,
     Webp,
+    /// HEIF, in practice HEIC (HEVC-coded, as iPhones write it).
+    Heif,
 }
 
 impl ImageKind {
@@ -89,14 +100,17 @@ impl ImageKind {
             ImageKind::Jpeg => "jpeg",
             ImageKind::Png => "png",
             ImageKind::Webp => "webp",
+            ImageKind::Heif => "heif",
         }
     }
 
-    fn image_format(self) -> ImageFormat {
+    /// The `image` crate's format, for the kinds that crate decodes.
+    fn image_format(self) -> Option<ImageFormat> {
         match self {
-            ImageKind::Jpeg => ImageFormat::Jpeg,
-            ImageKind::Png => ImageFormat::Png,
-            ImageKind::Webp => ImageFormat::WebP,
+            ImageKind::Jpeg => Some(ImageFormat::Jpeg),
+            ImageKind::Png => Some(ImageFormat::Png),
+            ImageKind::Webp => Some(ImageFormat::WebP),
+            ImageKind::Heif => None,
         }
     }
 }
@@ -162,8 +176,6 @@ impl OtherKind {
 pub enum DetectedKind {
     /// A format intake decodes.
     Image(ImageKind),
-    /// HEIC/HEIF (iPhone photos sent as files); see [`Rejection::HeicUnsupported`].
-    Heif,
     /// Something recognisable that is not an accepted photo.
     Other(OtherKind),
     /// Nothing recognisable.
@@ -181,16 +193,10 @@ pub enum Rejection {
     #[error("the file has {size_bytes} bytes, more than the {max_bytes} accepted")]
     TooLarge { size_bytes: u64, max_bytes: u64 },
     #[error(
-        "the file is not a JPEG, PNG or WebP image (detected: {})",
+        "the file is not a JPEG, PNG, WebP or HEIC image (detected: {})",
         detected.map_or("unknown content", OtherKind::as_str)
     )]
     NotAnImage { detected: Option<OtherKind> },
-    /// HEIC/HEIF cannot be decoded here: libheif-rs needs libheif ≥ 1.17 and
-    /// Debian 12 ships 1.15, and no maintained pure-Rust HEVC decoder exists.
-    #[error(
-        "HEIC/HEIF photos are not supported; the user should send JPEG (or as a photo, not a file)"
-    )]
-    HeicUnsupported,
     #[error("the image claims {width}x{height} pixels, more than the {max_pixels} accepted")]
     TooManyPixels {
         width: u32,
@@ -214,7 +220,6 @@ impl Rejection {
             Rejection::Empty => "empty",
             Rejection::TooLarge { .. } => "too_large",
             Rejection::NotAnImage { .. } => "not_an_image",
-            Rejection::HeicUnsupported => "heic_unsupported",
             Rejection::TooManyPixels { .. } => "too_many_pixels",
             Rejection::Undecodable { .. } => "undecodable",
             Rejection::TooSmall { .. } => "too_small",
@@ -278,7 +283,6 @@ fn inspect_checked(bytes: &[u8], rules: &IntakeRules) -> Result<AcceptedPhoto, R
     rules.check_declared_size(bytes.len() as u64)?;
     let kind = match detect_kind(bytes) {
         DetectedKind::Image(kind) => kind,
-        DetectedKind::Heif => return Err(Rejection::HeicUnsupported),
         DetectedKind::Other(other) => {
             return Err(Rejection::NotAnImage {
                 detected: Some(other),
@@ -328,10 +332,13 @@ fn decode_upright(
     kind: ImageKind,
     rules: &IntakeRules,
 ) -> Result<DynamicImage, Rejection> {
+    let Some(format) = kind.image_format() else {
+        return decode_heif_upright(bytes, rules);
+    };
     let mut limits = Limits::default();
     limits.max_alloc = Some(rules.max_pixels.saturating_mul(MAX_BYTES_PER_DECODED_PIXEL));
 
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), kind.image_format());
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits.clone());
     // Only the header is parsed here (the JPEG decoder copies the input,
     // which is bounded by max_file_bytes).
@@ -363,13 +370,7 @@ fn decode_upright(
     } else {
         (width, height)
     };
-    if upright_width.min(upright_height) < rules.min_side_px {
-        return Err(Rejection::TooSmall {
-            width: upright_width,
-            height: upright_height,
-            min: rules.min_side_px,
-        });
-    }
+    check_min_side(upright_width, upright_height, rules)?;
 
     let mut image = DynamicImage::from_decoder(decoder).map_err(|error| match error {
         ImageError::Limits(_) => too_many_pixels.clone(),
@@ -379,6 +380,121 @@ fn decode_upright(
     })?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// Decodes the primary image of a HEIF file upright.
+///
+/// libheif reads only the boxes here; the size it reports for the primary
+/// image is the displayed one (after `irot`, `imir` and `clap`), and it is
+/// checked before any pixel is decoded. libheif's own security limits are set
+/// to the same bounds, and libheif holds the codec to the declared size: a
+/// file whose HEVC configuration (`hvcC`) claims a larger picture than its
+/// header is refused before the codec allocates for it, and a decoded picture
+/// of another size is refused after. EXIF
+/// orientation inside a HEIF file is ignored, as the standard requires (an
+/// iPhone writes both `irot` and a matching EXIF tag; applying both would
+/// turn the photo twice).
+fn decode_heif_upright(bytes: &[u8], rules: &IntakeRules) -> Result<DynamicImage, Rejection> {
+    /// libheif's registrations, made once and kept for the process.
+    static LIB_HEIF: std::sync::LazyLock<LibHeif> = std::sync::LazyLock::new(LibHeif::new);
+    let lib_heif = &*LIB_HEIF;
+
+    let mut context = HeifContext::new().map_err(heif_error)?;
+    let mut limits = context.security_limits();
+    limits.set_max_image_size_pixels(rules.max_pixels);
+    // Room for the coded planes (up to 16 bits a sample), the RGBA output and
+    // the tiles of a grid image, all bounded by `max_pixels`.
+    limits.set_max_total_memory(
+        rules
+            .max_pixels
+            .saturating_mul(2 * MAX_BYTES_PER_DECODED_PIXEL),
+    );
+    context.set_security_limits(&limits).map_err(heif_error)?;
+    context.read_bytes(bytes).map_err(heif_error)?;
+    let handle = context.primary_image_handle().map_err(heif_error)?;
+
+    let (width, height) = (handle.width(), handle.height());
+    if width == 0 || height == 0 {
+        return Err(Rejection::Undecodable {
+            reason: format!("the HEIF header claims {width}x{height} pixels"),
+        });
+    }
+    if u64::from(width) * u64::from(height) > rules.max_pixels {
+        return Err(Rejection::TooManyPixels {
+            width,
+            height,
+            max_pixels: rules.max_pixels,
+        });
+    }
+    check_min_side(width, height, rules)?;
+
+    let has_alpha = handle.has_alpha_channel();
+    let chroma = if has_alpha {
+        RgbChroma::Rgba
+    } else {
+        RgbChroma::Rgb
+    };
+    let mut options = DecodingOptions::new().ok_or_else(|| Rejection::Undecodable {
+        reason: "libheif could not allocate decoding options".to_owned(),
+    })?;
+    options.set_convert_hdr_to_8bit(true);
+    let decoded = lib_heif
+        .decode(&handle, ColorSpace::Rgb(chroma), Some(options))
+        .map_err(|error| match error.sub_code {
+            HeifErrorSubCode::SecurityLimitExceeded => Rejection::TooManyPixels {
+                width,
+                height,
+                max_pixels: rules.max_pixels,
+            },
+            _ => heif_error(error),
+        })?;
+
+    let planes = decoded.planes();
+    let plane = planes.interleaved.ok_or_else(|| Rejection::Undecodable {
+        reason: "libheif returned no interleaved RGB plane".to_owned(),
+    })?;
+    if (plane.width, plane.height) != (width, height) {
+        return Err(Rejection::Undecodable {
+            reason: format!(
+                "the HEIF header says {width}x{height}, the decoded image is {}x{}",
+                plane.width, plane.height
+            ),
+        });
+    }
+    let channels: usize = if has_alpha { 4 } else { 3 };
+    let row_bytes = width as usize * channels;
+    let mut pixels = Vec::with_capacity(row_bytes * height as usize);
+    for row in plane.data.chunks(plane.stride).take(height as usize) {
+        let row = row.get(..row_bytes).ok_or_else(|| Rejection::Undecodable {
+            reason: "libheif returned a plane shorter than its width".to_owned(),
+        })?;
+        pixels.extend_from_slice(row);
+    }
+    let image = if has_alpha {
+        ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8)
+    } else {
+        ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8)
+    };
+    image.ok_or_else(|| Rejection::Undecodable {
+        reason: "libheif returned fewer rows than its height".to_owned(),
+    })
+}
+
+fn heif_error(error: HeifError) -> Rejection {
+    Rejection::Undecodable {
+        reason: format!("libheif: {error}"),
+    }
+}
+
+fn check_min_side(width: u32, height: u32, rules: &IntakeRules) -> Result<(), Rejection> {
+    if width.min(height) < rules.min_side_px {
+        return Err(Rejection::TooSmall {
+            width,
+            height,
+            min: rules.min_side_px,
+        });
+    }
+    Ok(())
 }
 
 fn header_error(error: ImageError) -> Rejection {
@@ -525,13 +641,13 @@ fn detect_iso_media(bytes: &[u8]) -> DetectedKind {
 
     match major {
         Some(brand) if brand_in(&AVIF_BRANDS, brand) => DetectedKind::Other(OtherKind::Avif),
-        Some(brand) if brand_in(&HEIF_BRANDS[..8], brand) => DetectedKind::Heif,
+        Some(brand) if brand_in(&HEIF_BRANDS[..8], brand) => DetectedKind::Image(ImageKind::Heif),
         Some(brand) if brand_in(&HEIF_BRANDS, brand) => {
             // `mif1`/`msf1` is the generic HEIF brand used by AVIF too.
             if compatible.iter().any(|brand| brand_in(&AVIF_BRANDS, brand)) {
                 DetectedKind::Other(OtherKind::Avif)
             } else {
-                DetectedKind::Heif
+                DetectedKind::Image(ImageKind::Heif)
             }
         }
         _ => DetectedKind::Other(OtherKind::Video),
