@@ -25,6 +25,12 @@ pub enum Callback {
     Redo(i64),
     /// Redo this portrait (a new take of its style).
     RedoPortrait(i64),
+    /// Admin: yes, refund this payment in full (`/refund`).
+    AdminRefund(i64),
+    /// Admin: yes, cancel this unpaid payment (`/cancel`).
+    AdminCancel(i64),
+    /// Admin: no, leave this payment as it is.
+    AdminKeep(i64),
 }
 
 impl Callback {
@@ -38,6 +44,9 @@ impl Callback {
             Callback::Tier { avatar_id, tier } => format!("tier:{avatar_id}:{tier}"),
             Callback::Redo(id) => format!("rdo:{id}"),
             Callback::RedoPortrait(id) => format!("rdp:{id}"),
+            Callback::AdminRefund(id) => format!("arf:{id}"),
+            Callback::AdminCancel(id) => format!("acn:{id}"),
+            Callback::AdminKeep(id) => format!("akp:{id}"),
         }
     }
 
@@ -54,6 +63,9 @@ impl Callback {
             "gal" => parse_id(rest).map(Callback::ShowGallery),
             "rdo" => parse_id(rest).map(Callback::Redo),
             "rdp" => parse_id(rest).map(Callback::RedoPortrait),
+            "arf" => parse_id(rest).map(Callback::AdminRefund),
+            "acn" => parse_id(rest).map(Callback::AdminCancel),
+            "akp" => parse_id(rest).map(Callback::AdminKeep),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
                 // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod portraits;
 pub mod queue;
 pub mod refunds;
+pub mod reports;
 pub mod service_state;
 pub mod users;
 
