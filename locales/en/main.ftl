@@ -231,3 +231,20 @@ admin-credits-unknown = No Kie balance known yet. Asking Kie…
 admin-credits-now = Kie balance now: { $credits } credits.
 admin-credits-failed = Kie did not tell the balance: { $error }
 payment-stuck-canceled = The payment was not completed in two days, so I closed the bill. No money was taken. If you still want the portraits, choose a package again.
+admin-cmd-retry = Admin: make the failed portraits of a set again <job id>
+admin-syntax-funnel = /funnel [days 1–3650]
+admin-syntax-revenue = /revenue [days 1–3650]
+admin-syntax-users = /users [count 1–50]
+admin-syntax-user = /user <telegram id>
+admin-syntax-jobs = /jobs [count 1–50]
+admin-syntax-refund = /refund <payment id>
+admin-syntax-cancel = /cancel <payment id>
+admin-syntax-retry = /retry <job id>
+admin-job-not-found = No job with id { $id }.
+admin-retry-started = Job #{ $id }: the failed portraits ({ $tasks }) are queued again; what comes is sent to the user, and I will report.
+admin-retry-impossible = Job #{ $id } cannot be retried: { $kind }, { $status }, failed { $failed } (only a finished paid set with failed portraits can).
+admin-retry-done = ✅ Retry of job #{ $id }: { $made } more portraits made and sent, { $failed } failed again.
+retry-caption = { $count ->
+    [one] ✨ One more portrait of your set — it could not be made the first time.
+   *[other] ✨ { $count } more portraits of your set — they could not be made the first time.
+}

@@ -234,3 +234,21 @@ admin-credits-unknown = Баланс Kie пока неизвестен. Спра
 admin-credits-now = Баланс Kie сейчас: { $credits } кредитов.
 admin-credits-failed = Kie не сообщил баланс: { $error }
 payment-stuck-canceled = Оплата не завершилась за двое суток, поэтому я закрыл счёт. Деньги не списаны. Если портреты ещё нужны — выберите пакет снова.
+admin-cmd-retry = Админ: переделать не получившиеся портреты набора <id генерации>
+admin-syntax-funnel = /funnel [дней 1–3650]
+admin-syntax-revenue = /revenue [дней 1–3650]
+admin-syntax-users = /users [сколько 1–50]
+admin-syntax-user = /user <telegram id>
+admin-syntax-jobs = /jobs [сколько 1–50]
+admin-syntax-refund = /refund <id оплаты>
+admin-syntax-cancel = /cancel <id оплаты>
+admin-syntax-retry = /retry <id генерации>
+admin-job-not-found = Генерации с id { $id } нет.
+admin-retry-started = Генерация #{ $id }: не получившиеся портреты ({ $tasks }) снова в очереди; что получится, уйдёт пользователю, я сообщу.
+admin-retry-impossible = Генерацию #{ $id } нельзя повторить: { $kind }, { $status }, не удалось { $failed } (повторяют только завершённый оплаченный набор с неудачными портретами).
+admin-retry-done = ✅ Повтор генерации #{ $id }: сделано и отправлено ещё { $made }, снова не удалось { $failed }.
+retry-caption = { $count ->
+    [one] ✨ Ещё один портрет вашего набора — в первый раз он не получился.
+    [few] ✨ Ещё { $count } портрета вашего набора — в первый раз они не получились.
+   *[other] ✨ Ещё { $count } портретов вашего набора — в первый раз они не получились.
+}

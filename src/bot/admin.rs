@@ -19,7 +19,7 @@ use super::{BotCtx, TgBot};
 use crate::admin_charts::{Bars, bar_chart_png};
 use crate::db::events::Stage;
 use crate::db::payments::PaymentStatus;
-use crate::db::{payments, refunds, reports, service_state};
+use crate::db::{jobs, payments, refunds, reports, service_state};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 use crate::worker::admin::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
 
@@ -42,10 +42,11 @@ pub enum AdminCommand {
     Refund(String),
     Cancel(String),
     Credits(String),
+    Retry(String),
 }
 
 /// The admin menu, with its locale keys (shown only in admin chats).
-pub const MENU: [(&str, &str); 10] = [
+pub const MENU: [(&str, &str); 11] = [
     ("stats", "admin-cmd-stats"),
     ("funnel", "admin-cmd-funnel"),
     ("revenue", "admin-cmd-revenue"),
@@ -56,6 +57,7 @@ pub const MENU: [(&str, &str); 10] = [
     ("refund", "admin-cmd-refund"),
     ("cancel", "admin-cmd-cancel"),
     ("credits", "admin-cmd-credits"),
+    ("retry", "admin-cmd-retry"),
 ];
 
 /// The branch of the handler tree: admins' commands only.
@@ -98,34 +100,38 @@ async fn handle(
         AdminCommand::Stats(_) => stats(&bot, chat, lang, &ctx, now).await,
         AdminCommand::Funnel(arg) => match optional_count(&arg, 30, MAX_DAYS) {
             Some(days) => funnel(&bot, chat, lang, &ctx, days, now).await,
-            None => say(&bot, chat, usage("/funnel [days 1–3650]")).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-funnel"))).await,
         },
         AdminCommand::Revenue(arg) => match optional_count(&arg, 30, MAX_DAYS) {
             Some(days) => revenue(&bot, chat, lang, &ctx, days, now).await,
-            None => say(&bot, chat, usage("/revenue [days 1–3650]")).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-revenue"))).await,
         },
         AdminCommand::Users(arg) => match optional_count(&arg, 10, MAX_LINES) {
             Some(n) => users(&bot, chat, lang, &ctx, n, now).await,
-            None => say(&bot, chat, usage("/users [count 1–50]")).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-users"))).await,
         },
         AdminCommand::User(arg) => match parse_count(&arg, i64::MAX / 2) {
             Some(id) => user(&bot, chat, lang, &ctx, id, now).await,
-            None => say(&bot, chat, usage("/user <telegram id>")).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-user"))).await,
         },
         AdminCommand::Pending(_) => pending(&bot, chat, lang, &ctx, now).await,
         AdminCommand::Jobs(arg) => match optional_count(&arg, 10, MAX_LINES) {
             Some(n) => jobs(&bot, chat, lang, &ctx, n, now).await,
-            None => say(&bot, chat, usage("/jobs [count 1–50]")).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-jobs"))).await,
         },
         AdminCommand::Refund(arg) => match parse_count(&arg, i64::MAX / 2) {
             Some(id) => ask_refund(&bot, chat, lang, &ctx, id, false).await,
-            None => say(&bot, chat, usage("/refund <payment id>")).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-refund"))).await,
         },
         AdminCommand::Cancel(arg) => match parse_count(&arg, i64::MAX / 2) {
             Some(id) => ask_refund(&bot, chat, lang, &ctx, id, true).await,
-            None => say(&bot, chat, usage("/cancel <payment id>")).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-cancel"))).await,
         },
         AdminCommand::Credits(_) => credits(&bot, chat, lang, &ctx, me.user.id, now).await,
+        AdminCommand::Retry(arg) => match parse_count(&arg, i64::MAX / 2) {
+            Some(id) => retry(&bot, chat, lang, &ctx, id, now).await,
+            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-retry"))).await,
+        },
     };
     super::handlers::apologize_on_error(&bot, chat, lang, result).await
 }
@@ -811,12 +817,17 @@ pub async fn on_callback(
                     // The plan again: the payment may have changed since the question.
                     let result = match plan(&tx, id, cancel)? {
                         None => Err("admin-payment-not-found"),
+                        // A new key per request: one that T-Bank refused may be asked again.
                         Some((p, Plan::Refund(amount))) => refunds::request(
                             &tx,
                             p.id,
                             amount,
                             "admin_refund",
-                            &format!("refund-{}-admin-{}", p.id, p.refunded_kopecks),
+                            &format!(
+                                "refund-{}-admin-{}",
+                                p.id,
+                                refunds::for_payment(&tx, p.id)?.len()
+                            ),
                             Some(admin),
                             now,
                         )
@@ -884,6 +895,52 @@ async fn credits(
             ],
         ),
         None => tr(lang, "admin-credits-unknown"),
+    };
+    say(bot, chat, text).await
+}
+
+/// `/retry <job>`: the failed tasks of a finished paid set are queued again;
+/// the side task makes them and sends what comes (no money moves).
+async fn retry(
+    bot: &TgBot,
+    chat: ChatId,
+    lang: Lang,
+    ctx: &BotCtx,
+    job_id: i64,
+    now: i64,
+) -> HandlerResult {
+    let outcome = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            let Some(job) = jobs::get(&tx, job_id)? else {
+                return Ok(None);
+            };
+            let queued = jobs::requeue_failed(&tx, job_id, now)?;
+            tx.commit()?;
+            Ok(Some((job, queued)))
+        })
+        .await?;
+    let text = match outcome {
+        None => tr_args(lang, "admin-job-not-found", &[("id", Arg::Num(job_id))]),
+        Some((_, Some((_, tasks)))) => {
+            ctx.wake.notify_one();
+            tr_args(
+                lang,
+                "admin-retry-started",
+                &[("id", Arg::Num(job_id)), ("tasks", Arg::Num(i64::from(tasks)))],
+            )
+        }
+        Some((job, None)) => tr_args(
+            lang,
+            "admin-retry-impossible",
+            &[
+                ("id", Arg::Num(job_id)),
+                ("kind", Arg::Str(&job.kind)),
+                ("status", Arg::Str(&job.status)),
+                ("failed", Arg::Num(i64::from(job.failed))),
+            ],
+        ),
     };
     say(bot, chat, text).await
 }

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod avatars;
 pub mod dialogues;
 pub mod events;
+pub mod fixtures;
 pub mod galleries;
 pub mod jobs;
 pub mod payments;
@@ -35,6 +36,7 @@ pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
         M::up(include_str!("migrations/0005_task_take.sql")),
+        M::up(include_str!("migrations/0006_job_retry.sql")),
     ])
 }
 

@@ -9,7 +9,7 @@ use super::WorkerCtx;
 use super::outbox::{self, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
 use crate::db::refunds::{self, Refund};
-use crate::db::{self, service_state};
+use crate::db::{self, avatars, jobs, portraits, service_state};
 use crate::i18n::{Arg, Lang, rub, tr_args};
 
 /// `service_state` name: the admin who asked for the Kie balance (one at a time).
@@ -315,4 +315,66 @@ pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 pub fn format_credits(credits: f64) -> String {
     let text = format!("{credits:.2}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// A set an admin retried (`/retry`) is final again: what the retry made is
+/// sent as albums of its own (the earlier albums were delivered already; the
+/// share of what failed the first time was refunded then, so nothing more is
+/// refunded now), and the admins are told how it went.
+pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::Result<()> {
+    let admins = ctx.config.bot.admin_ids.clone();
+    let job_id = job.id;
+    let done = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+                return Ok(None);
+            }
+            let (round, retried_at) = jobs::retry_round(&tx, job.id)?;
+            let retried_at = retried_at.unwrap_or(0);
+            let made = portraits::for_job_since(&tx, job.id, retried_at)?;
+            let lang = super::lang_of(&tx, job.user_id)?;
+            if !made.is_empty() {
+                avatars::transition(
+                    &tx,
+                    job.avatar_id,
+                    avatars::AvatarStatus::Failed,
+                    avatars::AvatarStatus::Ready,
+                    now,
+                )?;
+                let caption = tr_args(lang, "retry-caption", &[("count", made.len().into())]);
+                for (i, album) in super::generation::albums(&made, &caption).iter().enumerate() {
+                    outbox::enqueue(
+                        &tx,
+                        job.user_id,
+                        album,
+                        &format!("job:{}:retry{round}:album:{i}", job.id),
+                        true,
+                        now,
+                    )?;
+                }
+            }
+            let still_failed = job.failed;
+            tell_admins(
+                &tx,
+                &admins,
+                "admin-retry-done",
+                &[
+                    ("id", Arg::Num(job.id)),
+                    ("made", Arg::Num(made.len() as i64)),
+                    ("failed", Arg::Num(i64::from(still_failed))),
+                ],
+                &format!("job:{}:retry{round}:admins", job.id),
+                now,
+            )?;
+            tx.commit()?;
+            Ok(Some(made.len()))
+        })
+        .await?;
+    if let Some(made) = done {
+        info!(job_id, made, "retried job finished");
+        ctx.wake.notify_one();
+    }
+    Ok(())
 }
