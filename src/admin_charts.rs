@@ -75,17 +75,20 @@ fn draw<DB: DrawingBackend>(
     root.draw(&Text::new(bars.title.clone(), (30, 20), title))?;
 
     let (left, right, top, bottom) = (90, w - 30, 110, h - 90);
-    let max = bars
+    let highest = bars
         .series
         .iter()
         .flat_map(|(_, values, _)| values.iter().copied())
         .fold(0.0f64, f64::max);
-    let max = if max > 0.0 { max * 1.12 } else { 1.0 };
+    // Round steps (1, 2 or 5 × 10^k) and room above the highest bar for its label.
+    let step = nice_step(highest.max(1.0) * 1.08);
+    let ticks = ((highest.max(1.0) * 1.08) / step).ceil().max(1.0);
+    let max = step * ticks;
     let y_of = |v: f64| bottom - ((v / max) * f64::from(bottom - top)) as i32;
 
     // Grid and y labels.
-    for i in 0..=5 {
-        let v = max * f64::from(i) / 5.0;
+    for i in 0..=(ticks as i32) {
+        let v = step * f64::from(i);
         let y = y_of(v);
         root.draw(&PathElement::new(
             vec![(left, y), (right, y)],
@@ -138,16 +141,31 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A step of 1, 2 or 5 × 10^k giving about five grid lines up to `max`.
+fn nice_step(max: f64) -> f64 {
+    let raw = max / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let m = raw / magnitude;
+    let nice = if m <= 1.0 {
+        1.0
+    } else if m <= 2.0 {
+        2.0
+    } else if m <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    (nice * magnitude).max(1.0)
+}
+
 /// 1234 → "1234", 12500 → "12.5k", 2_000_000 → "2M".
 fn short_number(v: f64) -> String {
     if v >= 1_000_000.0 {
         format!("{:.1}M", v / 1_000_000.0).replace(".0M", "M")
     } else if v >= 10_000.0 {
         format!("{:.1}k", v / 1000.0).replace(".0k", "k")
-    } else if v >= 10.0 || v == 0.0 {
-        format!("{v:.0}")
     } else {
-        format!("{v:.1}")
+        format!("{v:.0}")
     }
 }
 
