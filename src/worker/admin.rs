@@ -153,6 +153,58 @@ pub async fn cancel_unpaid(
         ctx.wake.notify_one();
         return Ok(());
     }
+    // The user may have paid at the last moment, before our next GetState:
+    // such a payment is left to the payment step (it confirms it), never
+    // cancelled (Cancel of a paid payment would be a refund).
+    if let Some(bank_id) = payment.bank_payment_id.as_deref() {
+        use crate::tbank::PaymentStatus as Bank;
+        match ctx.tbank.get_state(bank_id).await {
+            Ok(state)
+                if matches!(
+                    state.status,
+                    Bank::Authorizing
+                        | Bank::ThreeDsChecking
+                        | Bank::ThreeDsChecked
+                        | Bank::PayChecking
+                        | Bank::Authorized
+                        | Bank::Confirming
+                        | Bank::Confirmed
+                ) =>
+            {
+                let why = format!("the user paid at the bank meanwhile ({})", state.status.as_str());
+                warn!(refund_id, payment_id = payment.id, %why, "cancellation not sent");
+                let payment_id = payment.id;
+                ctx.db
+                    .run(move |c| {
+                        let tx = c.transaction()?;
+                        refunds::mark_failed(&tx, refund_id, &why)?;
+                        payments::check_now(&tx, payment_id, now)?;
+                        tell_admins(
+                            &tx,
+                            &admins,
+                            "admin-cancel-not-needed",
+                            &[("payment", Arg::Num(payment_id)), ("why", Arg::Str(&why))],
+                            &format!("refund:{refund_id}:failed"),
+                            now,
+                        )?;
+                        tx.commit()
+                    })
+                    .await?;
+                ctx.wake.notify_one();
+                return Ok(());
+            }
+            Err(error) if error.is_transient() => {
+                let msg = error.to_string();
+                let next = now + (10_000i64 << refund.attempts.min(6));
+                ctx.db
+                    .run(move |c| refunds::mark_retry(c, refund_id, &msg, next))
+                    .await?;
+                return Ok(());
+            }
+            // Unpaid, or GetState refused: Cancel tells.
+            _ => {}
+        }
+    }
     let bank_status = match payment.bank_payment_id.as_deref() {
         // Init never answered: there is nothing at the bank to cancel.
         None => None,
