@@ -354,7 +354,8 @@ async fn funnel(
                 &[
                     ("variant", Arg::Str(variant)),
                     ("steps", Arg::Str(&steps)),
-                    ("conversion", Arg::Str(&percent(lang, counts[2], counts[0]))),
+                    // Generation is reached when the payment is confirmed: "paid".
+                    ("conversion", Arg::Str(&percent(lang, counts[3], counts[0]))),
                 ],
             ));
             series.push((
