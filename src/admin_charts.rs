@@ -96,7 +96,10 @@ fn draw<DB: DrawingBackend>(
         ))?;
         root.draw(&Text::new(short_number(v), (10, y - 10), small.clone()))?;
     }
-    root.draw(&PathElement::new(vec![(left, bottom), (right, bottom)], BLACK))?;
+    root.draw(&PathElement::new(
+        vec![(left, bottom), (right, bottom)],
+        BLACK,
+    ))?;
 
     let groups = bars.groups.len().max(1) as i32;
     let series = bars.series.len().max(1) as i32;

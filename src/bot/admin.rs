@@ -163,7 +163,11 @@ pub fn span(lang: Lang, ms: i64) -> String {
     if d > 0 {
         format!("{d} {} {h} {}", unit("admin-unit-d"), unit("admin-unit-h"))
     } else if h > 0 {
-        format!("{h} {} {m} {}", unit("admin-unit-h"), unit("admin-unit-min"))
+        format!(
+            "{h} {} {m} {}",
+            unit("admin-unit-h"),
+            unit("admin-unit-min")
+        )
     } else if m > 0 {
         format!("{m} {}", unit("admin-unit-min"))
     } else {
@@ -462,7 +466,11 @@ async fn revenue(
             .map_or(0, |(_, _, n)| *n);
         groups.push(day.format("%d.%m").to_string());
         values.push(net as f64 / 100.0);
-        labels.push(if net > 0 { (net / 100).to_string() } else { String::new() });
+        labels.push(if net > 0 {
+            (net / 100).to_string()
+        } else {
+            String::new()
+        });
         day = day.succ_opt().unwrap_or(day);
         if day == last && groups.len() > 61 {
             break;
@@ -485,10 +493,7 @@ fn user_line(lang: Lang, line: &reports::UserLine) -> String {
         .stage
         .map(|s| stage_name(lang, s))
         .unwrap_or_else(|| tr(lang, "admin-stage-none"));
-    let payment = line
-        .last_payment
-        .clone()
-        .unwrap_or_else(|| "—".to_owned());
+    let payment = line.last_payment.clone().unwrap_or_else(|| "—".to_owned());
     tr_args(
         lang,
         "admin-users-line",
@@ -516,7 +521,11 @@ async fn users(
         .db
         .run(move |c| reports::last_users(c, n as u32, now))
         .await?;
-    let mut text = tr_args(lang, "admin-users-title", &[("count", Arg::Num(lines.len() as i64))]);
+    let mut text = tr_args(
+        lang,
+        "admin-users-title",
+        &[("count", Arg::Num(lines.len() as i64))],
+    );
     for line in &lines {
         text.push('\n');
         text.push_str(&user_line(lang, line));
@@ -564,7 +573,11 @@ fn job_text(lang: Lang, j: &reports::JobLine) -> String {
     );
     if let Some(error) = &j.last_error {
         text.push_str("\n   ");
-        text.push_str(&tr_args(lang, "admin-job-error", &[("error", Arg::Str(error))]));
+        text.push_str(&tr_args(
+            lang,
+            "admin-job-error",
+            &[("error", Arg::Str(error))],
+        ));
     }
     text
 }
@@ -585,7 +598,11 @@ async fn user(
         return say(
             bot,
             chat,
-            tr_args(lang, "admin-user-not-found", &[("id", Arg::Str(&id.to_string()))]),
+            tr_args(
+                lang,
+                "admin-user-not-found",
+                &[("id", Arg::Str(&id.to_string()))],
+            ),
         )
         .await;
     };
@@ -660,7 +677,11 @@ async fn pending(bot: &TgBot, chat: ChatId, lang: Lang, ctx: &BotCtx, now: i64) 
     if open.is_empty() {
         return say(bot, chat, tr(lang, "admin-pending-empty")).await;
     }
-    let mut text = tr_args(lang, "admin-pending-title", &[("count", Arg::Num(open.len() as i64))]);
+    let mut text = tr_args(
+        lang,
+        "admin-pending-title",
+        &[("count", Arg::Num(open.len() as i64))],
+    );
     for p in &open {
         text.push('\n');
         text.push_str(&payment_text(lang, now, p));
@@ -689,7 +710,11 @@ async fn jobs(
     if lines.is_empty() {
         return say(bot, chat, tr(lang, "admin-jobs-empty")).await;
     }
-    let mut text = tr_args(lang, "admin-jobs-title", &[("count", Arg::Num(lines.len() as i64))]);
+    let mut text = tr_args(
+        lang,
+        "admin-jobs-title",
+        &[("count", Arg::Num(lines.len() as i64))],
+    );
     for j in &lines {
         text.push('\n');
         text.push_str(&job_text(lang, j));
@@ -749,7 +774,11 @@ async fn ask_refund(
         return say(
             bot,
             chat,
-            tr_args(lang, "admin-payment-not-found", &[("id", Arg::Num(payment_id))]),
+            tr_args(
+                lang,
+                "admin-payment-not-found",
+                &[("id", Arg::Num(payment_id))],
+            ),
         )
         .await;
     };
@@ -832,7 +861,13 @@ pub async fn on_callback(
                             Some(admin),
                             now,
                         )
-                        .map(|added| if added { Ok("admin-refund-requested") } else { Err("admin-already-requested") })?,
+                        .map(|added| {
+                            if added {
+                                Ok("admin-refund-requested")
+                            } else {
+                                Err("admin-already-requested")
+                            }
+                        })?,
                         Some((p, Plan::Cancel)) => refunds::request(
                             &tx,
                             p.id,
@@ -842,7 +877,13 @@ pub async fn on_callback(
                             Some(admin),
                             now,
                         )
-                        .map(|added| if added { Ok("admin-cancel-requested") } else { Err("admin-already-requested") })?,
+                        .map(|added| {
+                            if added {
+                                Ok("admin-cancel-requested")
+                            } else {
+                                Err("admin-already-requested")
+                            }
+                        })?,
                         Some((_, Plan::Refused(_))) => Err("admin-already-requested"),
                     };
                     tx.commit()?;
@@ -929,7 +970,10 @@ async fn retry(
             tr_args(
                 lang,
                 "admin-retry-started",
-                &[("id", Arg::Num(job_id)), ("tasks", Arg::Num(i64::from(tasks)))],
+                &[
+                    ("id", Arg::Num(job_id)),
+                    ("tasks", Arg::Num(i64::from(tasks))),
+                ],
             )
         }
         Some((job, None)) => tr_args(

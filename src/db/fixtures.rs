@@ -23,14 +23,78 @@ type Row = (
 );
 
 const USERS: [Row; 20] = [
-    (7001, "Анна", 400, 5, Some(("starter", "confirmed")), Some((7, 0, "done")), None),
-    (7002, "Борис", 380, 5, Some(("standard", "partially_refunded")), Some((13, 2, "partial")), None),
-    (7003, "Вика", 300, 5, Some(("premium", "confirmed")), Some((23, 0, "done")), None),
-    (7004, "Глеб", 250, 5, Some(("starter", "refunded")), Some((7, 0, "done")), None),
-    (7005, "Дина", 200, 5, Some(("standard", "confirmed")), Some((15, 0, "done")), Some(7001)),
-    (7006, "Егор", 150, 4, Some(("premium", "refunded")), Some((0, 23, "failed")), None),
-    (7007, "Жанна", 120, 3, Some(("starter", "rejected")), None, None),
-    (7008, "Зоя", 100, 3, Some(("standard", "expired")), None, None),
+    (
+        7001,
+        "Анна",
+        400,
+        5,
+        Some(("starter", "confirmed")),
+        Some((7, 0, "done")),
+        None,
+    ),
+    (
+        7002,
+        "Борис",
+        380,
+        5,
+        Some(("standard", "partially_refunded")),
+        Some((13, 2, "partial")),
+        None,
+    ),
+    (
+        7003,
+        "Вика",
+        300,
+        5,
+        Some(("premium", "confirmed")),
+        Some((23, 0, "done")),
+        None,
+    ),
+    (
+        7004,
+        "Глеб",
+        250,
+        5,
+        Some(("starter", "refunded")),
+        Some((7, 0, "done")),
+        None,
+    ),
+    (
+        7005,
+        "Дина",
+        200,
+        5,
+        Some(("standard", "confirmed")),
+        Some((15, 0, "done")),
+        Some(7001),
+    ),
+    (
+        7006,
+        "Егор",
+        150,
+        4,
+        Some(("premium", "refunded")),
+        Some((0, 23, "failed")),
+        None,
+    ),
+    (
+        7007,
+        "Жанна",
+        120,
+        3,
+        Some(("starter", "rejected")),
+        None,
+        None,
+    ),
+    (
+        7008,
+        "Зоя",
+        100,
+        3,
+        Some(("standard", "expired")),
+        None,
+        None,
+    ),
     (7009, "Игорь", 30, 3, Some(("starter", "open")), None, None),
     (7010, "Катя", 5, 3, Some(("premium", "open")), None, None),
     (7011, "Лев", 100, 2, None, None, None),
@@ -41,7 +105,15 @@ const USERS: [Row; 20] = [
     (7016, "Рита", 10, 1, None, None, None),
     (7017, "Сева", 3, 2, None, None, None),
     (7018, "Таня", 2, 1, None, None, None),
-    (7019, "Ульяна", 150, 5, Some(("starter", "confirmed")), Some((7, 0, "done")), Some(7001)),
+    (
+        7019,
+        "Ульяна",
+        150,
+        5,
+        Some(("starter", "confirmed")),
+        Some((7, 0, "done")),
+        Some(7001),
+    ),
     (7020, "Фёдор", 1, 1, None, None, None),
 ];
 
@@ -62,7 +134,11 @@ pub fn seed_business(conn: &mut Connection, now: i64) -> rusqlite::Result<()> {
         // Ten seconds past the minute: a report made a few seconds later
         // still shows the same ages.
         let created = now - hours * HOUR - 10_000;
-        let variant = if i % 2 == 0 { "generate" } else { "see-yourself" };
+        let variant = if i % 2 == 0 {
+            "generate"
+        } else {
+            "see-yourself"
+        };
         tx.execute(
             "INSERT INTO users (id, username, first_name, language, referral_code, referred_by,
                                 receipt_email, created_at, last_seen_at)
@@ -224,7 +300,13 @@ pub fn seed_business(conn: &mut Connection, now: i64) -> rusqlite::Result<()> {
         for t in 0..portraits {
             let ok = t < *completed;
             // Every third task of a set needed a second attempt; failed ones used all four.
-            let attempts = if !ok { 4 } else if t % 3 == 0 { 2 } else { 1 };
+            let attempts = if !ok {
+                4
+            } else if t % 3 == 0 {
+                2
+            } else {
+                1
+            };
             tx.execute(
                 "INSERT INTO generation_tasks (job_id, prompt_index, reference_keys, state, kie_task_id,
                                                attempts, next_attempt_at, submitted_at, finished_at,

@@ -144,8 +144,10 @@ pub fn revenue_by_day(
                 SUM(amount_kopecks - refunded_kopecks)
          FROM payments WHERE confirmed_at > ?1 AND confirmed_at <= ?2 GROUP BY day ORDER BY day",
     )?;
-    stmt.query_map(params![since, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect()
+    stmt.query_map(params![since, now], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?
+    .collect()
 }
 
 /// One line of `/users`: who, when, and where they stopped.

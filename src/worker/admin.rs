@@ -132,7 +132,10 @@ pub async fn cancel_unpaid(
     if !payment.status.is_open() {
         // Paid, expired or ended meanwhile: nothing to cancel, and a paid
         // payment is never refunded by a cancellation meant for an unpaid one.
-        let why = format!("the payment is no longer open (status {})", payment.status.as_str());
+        let why = format!(
+            "the payment is no longer open (status {})",
+            payment.status.as_str()
+        );
         warn!(refund_id, payment_id = payment.id, %why, "cancellation not sent");
         let args_payment = payment.id;
         ctx.db
@@ -171,7 +174,10 @@ pub async fn cancel_unpaid(
                         | Bank::Confirmed
                 ) =>
             {
-                let why = format!("the user paid at the bank meanwhile ({})", state.status.as_str());
+                let why = format!(
+                    "the user paid at the bank meanwhile ({})",
+                    state.status.as_str()
+                );
                 warn!(refund_id, payment_id = payment.id, %why, "cancellation not sent");
                 let payment_id = payment.id;
                 ctx.db
@@ -339,8 +345,17 @@ pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             let lang = admin_lang(&tx, admin)?;
             let text = match &answer {
                 Ok(credits) => {
-                    service_state::set_i64(&tx, CREDITS_MILLI, (credits * 1000.0).round() as i64, now)?;
-                    tr_args(lang, "admin-credits-now", &[("credits", Arg::Str(&format_credits(*credits)))])
+                    service_state::set_i64(
+                        &tx,
+                        CREDITS_MILLI,
+                        (credits * 1000.0).round() as i64,
+                        now,
+                    )?;
+                    tr_args(
+                        lang,
+                        "admin-credits-now",
+                        &[("credits", Arg::Str(&format_credits(*credits)))],
+                    )
                 }
                 Err(error) => tr_args(
                     lang,
@@ -396,7 +411,10 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
                     now,
                 )?;
                 let caption = tr_args(lang, "retry-caption", &[("count", made.len().into())]);
-                for (i, album) in super::generation::albums(&made, &caption).iter().enumerate() {
+                for (i, album) in super::generation::albums(&made, &caption)
+                    .iter()
+                    .enumerate()
+                {
                     outbox::enqueue(
                         &tx,
                         job.user_id,
