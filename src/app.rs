@@ -78,7 +78,7 @@ impl App {
             services.telegram_api.clone(),
             &config.telegram,
         )?;
-        bot::register_commands(&bot)
+        bot::register_commands(&bot, &config)
             .await
             .context("registering the command menu (setMyCommands)")?;
         let config = Arc::new(config);

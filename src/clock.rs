@@ -21,6 +21,13 @@ impl Clock {
         crate::db::now_ms() + self.offset_ms.load(Ordering::Relaxed)
     }
 
+    /// Sets this clock to `now_ms` (tests and transcripts that report on a
+    /// fixed business: `@seed business`), forwards or backwards.
+    pub fn set_now(&self, now_ms: i64) {
+        self.offset_ms
+            .store(now_ms - crate::db::now_ms(), Ordering::Relaxed);
+    }
+
     /// Moves this clock forward (tests: "a day passes").
     pub fn advance(&self, by: Duration) {
         self.offset_ms

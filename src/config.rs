@@ -178,6 +178,10 @@ pub struct WorkerConfig {
     pub payment_poll_slow_secs: u64,
     /// Attempts to send one queued Telegram message before it is marked failed.
     pub delivery_max_attempts: u32,
+    /// An open payment this many hours old raises one alert to the admins.
+    pub stuck_alert_hours: u32,
+    /// An open payment this many hours old is cancelled through T-Bank Cancel.
+    pub stuck_cancel_hours: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -525,6 +529,14 @@ impl Config {
         }
         if self.worker.tick_ms == 0 {
             return Err(invalid("worker.tick_ms", "must be at least 1"));
+        }
+        if self.worker.stuck_alert_hours == 0
+            || self.worker.stuck_cancel_hours <= self.worker.stuck_alert_hours
+        {
+            return Err(invalid(
+                "worker.stuck_cancel_hours",
+                "stuck_alert_hours must be at least 1 and stuck_cancel_hours greater than it",
+            ));
         }
         if self.worker.delivery_max_attempts == 0 {
             return Err(invalid(

@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md for the code map and the invariants.
 
 pub mod ab;
+pub mod admin_charts;
 pub mod app;
 pub mod bot;
 pub mod clock;

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each `mod` is one area of the product;
 //! `support` builds the real application against the stand-ins.
 
+mod admin;
 mod bot_input;
 mod browser;
 mod config;

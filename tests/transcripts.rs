@@ -47,7 +47,13 @@
 //! (the next N prompts containing TEXT are refused by moderation),
 //! `@tbank advance-hours H` (the bank's clock jumps, e.g. past a deadline),
 //! `@clock advance-hours H` (the bot's own clock jumps: what the side task
-//! does "H hours later", e.g. reminders; fractions allowed).
+//! does "H hours later", e.g. reminders; fractions allowed), `@seed business`
+//! (the bot's clock is set to 2026-03-16 12:00 UTC and a small business of 20
+//! users, payments, jobs and referrals is written to the database: what the
+//! admin commands report on; `@user 900000001 Админ ru` is the tests' admin;
+//! `@seed business live`: the same, seeded at the running clock's now).
+//! A photo from the bot shows as `[photo 1200×800 PNG]`: the size and format
+//! of the largest size the stand-in stored, decoded from its bytes.
 //!
 //! Photos with the same NAME have the same bytes; different names differ.
 //! A document the bot sends shows as `[file NAME SIZE]`; share-link tokens
@@ -72,6 +78,10 @@ use crate::support::{TestApp, photo_jpeg, photo_png};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(45);
 const SETTLE: Duration = Duration::from_millis(400);
+
+/// What each photo the bot sent is, by the file_id of its largest size:
+/// "1200×800 PNG", decoded from the bytes the stand-in stored.
+type Photos = std::collections::HashMap<String, String>;
 
 #[derive(Debug)]
 enum Item {
@@ -133,7 +143,7 @@ fn render_keyboards(entry: &ChatEntry, out: &mut Vec<String>) {
     }
 }
 
-fn render_entry(prefix: &str, entry: &ChatEntry, out: &mut Vec<String>) {
+fn render_entry(prefix: &str, entry: &ChatEntry, photos: &Photos, out: &mut Vec<String>) {
     if entry.deleted {
         let first_line = entry
             .text_or_caption()
@@ -145,8 +155,12 @@ fn render_entry(prefix: &str, entry: &ChatEntry, out: &mut Vec<String>) {
         return;
     }
     let mut body = String::new();
-    if !entry.photo.is_empty() {
-        body.push_str("[photo] ");
+    if let Some(largest) = entry.photo.last() {
+        let about = photos
+            .get(&largest.file_id)
+            .map(String::as_str)
+            .unwrap_or("not decoded");
+        body.push_str(&format!("[photo {about}] "));
     }
     if let Some(document) = &entry.document {
         body.push_str(&format!(
@@ -208,7 +222,12 @@ fn mask_share_tokens(line: &str, seen: &mut Vec<String>) -> String {
 
 /// What the bot did in one step: edits of earlier messages, then new
 /// messages in order (an album as one line), then toasts.
-fn render_step(before: &[ChatEntry], after: &[ChatEntry], toasts: &[String]) -> Vec<String> {
+fn render_step(
+    before: &[ChatEntry],
+    after: &[ChatEntry],
+    toasts: &[String],
+    photos: &Photos,
+) -> Vec<String> {
     let mut out = Vec::new();
     let last_before = before.iter().map(|e| e.message_id).max().unwrap_or(0);
     for entry in after
@@ -217,7 +236,7 @@ fn render_step(before: &[ChatEntry], after: &[ChatEntry], toasts: &[String]) -> 
     {
         let old = before.iter().find(|b| b.message_id == entry.message_id);
         if old.is_some_and(|old| old != entry) {
-            render_entry("bot edits:", entry, &mut out);
+            render_entry("bot edits:", entry, photos, &mut out);
         }
     }
     let new: Vec<&ChatEntry> = after
@@ -240,7 +259,7 @@ fn render_step(before: &[ChatEntry], after: &[ChatEntry], toasts: &[String]) -> 
             );
             i += count;
         } else {
-            render_entry("bot:", entry, &mut out);
+            render_entry("bot:", entry, photos, &mut out);
             i += 1;
         }
     }
@@ -296,6 +315,7 @@ struct Runner {
     codes: std::collections::HashMap<i64, String>,
     /// Share-link tokens seen so far (see [`mask_share_tokens`]).
     tokens: std::sync::Mutex<Vec<String>>,
+    photos: Photos,
 }
 
 impl Runner {
@@ -332,6 +352,34 @@ impl Runner {
                 line
             })
             .collect()
+    }
+
+    /// Decodes every photo of the bot not seen yet.
+    async fn decode_photos(&mut self, entries: &[ChatEntry]) {
+        for entry in entries.iter().filter(|e| e.is_from_bot()) {
+            let Some(largest) = entry.photo.last() else {
+                continue;
+            };
+            if self.photos.contains_key(&largest.file_id) {
+                continue;
+            }
+            let about = match self.app.telegram.sandbox().file_bytes(&largest.file_id).await {
+                None => "missing".to_owned(),
+                Some(bytes) => match (
+                    image::guess_format(&bytes),
+                    image::load_from_memory(&bytes),
+                ) {
+                    (Ok(format), Ok(image)) => format!(
+                        "{}×{} {}",
+                        image.width(),
+                        image.height(),
+                        format!("{format:?}").to_uppercase()
+                    ),
+                    _ => "undecodable".to_owned(),
+                },
+            };
+            self.photos.insert(largest.file_id.clone(), about);
+        }
     }
 
     fn last_bot_with(&self, pick: impl Fn(&ChatEntry) -> bool) -> Option<ChatEntry> {
@@ -498,9 +546,14 @@ impl Runner {
     /// Waits until the step's output equals `expected` (then lets it settle),
     /// or, when recording, until the chat has been quiet for a while.
     /// The step as rendered now, share tokens masked.
-    fn render_now(&self, before: &[ChatEntry], queries: &[String]) -> Vec<String> {
+    fn render_now(
+        &self,
+        before: &[ChatEntry],
+        chat: &[ChatEntry],
+        queries: &[String],
+    ) -> Vec<String> {
         let mut tokens = self.tokens.lock().unwrap();
-        render_step(before, &self.chat(), &self.toasts(queries))
+        render_step(before, chat, &self.toasts(queries), &self.photos)
             .into_iter()
             .map(|line| mask_share_tokens(&line, &mut tokens))
             .collect()
@@ -516,8 +569,10 @@ impl Runner {
         let mut last = Vec::new();
         let mut last_change = Instant::now();
         loop {
+            let chat = self.chat();
+            self.decode_photos(&chat).await;
             let now = {
-                let lines = self.render_now(before, queries);
+                let lines = self.render_now(before, &chat, queries);
                 self.mask_codes(lines)
             };
             if now != last {
@@ -540,8 +595,10 @@ impl Runner {
         }
         if !self.record {
             tokio::time::sleep(SETTLE).await;
+            let chat = self.chat();
+            self.decode_photos(&chat).await;
             last = {
-                let lines = self.render_now(before, queries);
+                let lines = self.render_now(before, &chat, queries);
                 self.mask_codes(lines)
             };
         }
@@ -562,6 +619,26 @@ impl Runner {
                 self.switched = true;
             }
             ["@restart"] => self.app.restart().await,
+            ["@seed", "business"] => {
+                // 2026-03-16 12:00:00 UTC: the same dates in every run.
+                const SEED_NOW: i64 = 1_773_662_400_000;
+                self.app.clock.set_now(SEED_NOW);
+                self.app
+                    .app()
+                    .db
+                    .run_blocking(|c| pinglass::db::fixtures::seed_business(c, SEED_NOW))
+                    .map_err(|e| format!("{line}: {e}"))?;
+            }
+            // The same business, seeded "now" on the running clock (no fixed
+            // dates): for conversations where live users pay beside it.
+            ["@seed", "business", "live"] => {
+                let now = self.app.clock.now_ms();
+                self.app
+                    .app()
+                    .db
+                    .run_blocking(|c| pinglass::db::fixtures::seed_business(c, now))
+                    .map_err(|e| format!("{line}: {e}"))?;
+            }
             ["@kie", "moderate", text, n] => {
                 let n: u32 = n.parse().map_err(|_| format!("bad count in {line:?}"))?;
                 for _ in 0..n {
@@ -668,6 +745,7 @@ async fn replay(path: &Path, record: bool) -> Result<String, String> {
         switched: false,
         codes: Default::default(),
         tokens: Default::default(),
+        photos: Photos::new(),
     };
     let mut actual = Vec::new();
     let mut acted = false;

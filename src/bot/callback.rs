@@ -37,6 +37,12 @@ pub enum Callback {
     RevokeShare(i64),
     /// Under a shared set: make one's own portraits (the usual onboarding).
     StartOwn,
+    /// Admin: yes, refund this payment in full (`/refund`).
+    AdminRefund(i64),
+    /// Admin: yes, cancel this unpaid payment (`/cancel`).
+    AdminCancel(i64),
+    /// Admin: no, leave this payment as it is.
+    AdminKeep(i64),
 }
 
 impl Callback {
@@ -56,6 +62,9 @@ impl Callback {
             Callback::ShareGallery(id) => format!("share:{id}"),
             Callback::RevokeShare(id) => format!("unshare:{id}"),
             Callback::StartOwn => "own:new".to_owned(),
+            Callback::AdminRefund(id) => format!("arf:{id}"),
+            Callback::AdminCancel(id) => format!("acn:{id}"),
+            Callback::AdminKeep(id) => format!("akp:{id}"),
         }
     }
 
@@ -73,6 +82,9 @@ impl Callback {
             "rdo" => parse_id(rest).map(Callback::Redo),
             "rdp" => parse_id(rest).map(Callback::RedoPortrait),
             "remind" => (rest == "on").then_some(Callback::ResumeReminders),
+            "arf" => parse_id(rest).map(Callback::AdminRefund),
+            "acn" => parse_id(rest).map(Callback::AdminCancel),
+            "akp" => parse_id(rest).map(Callback::AdminKeep),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
                 // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).

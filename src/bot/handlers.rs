@@ -49,6 +49,7 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
     let private_messages = Update::filter_message()
         .filter(|m: Message| m.chat.is_private())
         .branch(commands)
+        .branch(super::admin::branch())
         .branch(
             dptree::filter(|m: Message| m.text().is_some_and(|t| t.starts_with('/')))
                 .endpoint(unknown_command),
@@ -433,6 +434,11 @@ async fn callback_inner(
         }
         Some(Callback::ResumeReminders) => {
             super::stop::resume(&bot, &query, &me, &ctx).await?;
+        }
+        Some(
+            admin @ (Callback::AdminRefund(_) | Callback::AdminCancel(_) | Callback::AdminKeep(_)),
+        ) => {
+            super::admin::on_callback(&bot, &query, &me, &ctx, admin).await?;
         }
         None => {
             tracing::info!(user_id = me.user.id, "unknown or stale callback data");

@@ -2,6 +2,7 @@
 //! SQLite, long polling. Handlers talk to the database and send messages;
 //! they never call Kie or T-Bank (the side task does).
 
+pub mod admin;
 pub mod callback;
 pub mod commands;
 pub mod free;
@@ -65,7 +66,7 @@ pub fn build_bot(token: &str, api_url: Url, telegram: &TelegramConfig) -> anyhow
 }
 
 /// Registers the command menu in every language (and Russian as the default).
-pub async fn register_commands(bot: &TgBot) -> anyhow::Result<()> {
+pub async fn register_commands(bot: &TgBot, config: &Config) -> anyhow::Result<()> {
     let commands = |lang: Lang| -> Vec<BotCommand> {
         commands::MENU
             .iter()
@@ -77,6 +78,29 @@ pub async fn register_commands(bot: &TgBot) -> anyhow::Result<()> {
         bot.set_my_commands(commands(lang))
             .language_code(lang.code())
             .await?;
+    }
+    // The admin menu: the user commands and the admin ones, in each admin's
+    // chat only. Telegram refuses a chat that never wrote to the bot ("chat
+    // not found"): that admin gets the menu after a restart, once they have.
+    for &admin in &config.bot.admin_ids {
+        let chat = teloxide::types::Recipient::Id(ChatId(admin));
+        for lang in Lang::ALL {
+            let mut all = commands(lang);
+            all.extend(
+                admin::MENU
+                    .iter()
+                    .map(|(command, key)| BotCommand::new(*command, tr(lang, key))),
+            );
+            let mut request = bot
+                .set_my_commands(all)
+                .scope(teloxide::types::BotCommandScope::Chat { chat_id: chat.clone() });
+            if lang != Lang::Ru {
+                request = request.language_code(lang.code());
+            }
+            if let Err(error) = request.await {
+                tracing::warn!(admin, %error, "could not set the admin command menu");
+            }
+        }
     }
     Ok(())
 }

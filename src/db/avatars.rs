@@ -46,6 +46,8 @@ impl AvatarStatus {
                 | (Draft, Generating)
                 | (Generating, Ready)
                 | (Generating, Failed)
+                // An admin's /retry made portraits of a set that had none.
+                | (Failed, Ready)
         )
     }
 }

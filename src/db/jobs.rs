@@ -551,3 +551,46 @@ pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> 
         [now],
     )
 }
+
+/// An admin's `/retry`: the failed tasks of a finished paid set are queued
+/// again from scratch, and the job runs again as retry round n+1. Returns
+/// (round, tasks queued), or None when the job is not a finished paid set
+/// with failed tasks.
+pub fn requeue_failed(
+    conn: &Connection,
+    job_id: i64,
+    now: i64,
+) -> rusqlite::Result<Option<(u32, u32)>> {
+    let tasks = conn.execute(
+        "UPDATE generation_tasks SET state = 'queued', attempts = 0, kie_task_id = NULL,
+                prompt_variant = 0, next_attempt_at = ?2, submitted_at = NULL, finished_at = NULL
+         WHERE job_id = ?1 AND state = 'failed'
+           AND EXISTS (SELECT 1 FROM generation_jobs j WHERE j.id = ?1 AND j.kind = 'paid'
+                       AND j.status IN ('partial', 'failed'))",
+        params![job_id, now],
+    )? as u32;
+    if tasks == 0 {
+        return Ok(None);
+    }
+    conn.execute(
+        "UPDATE generation_jobs SET failed = failed - ?2, status = 'running', finished_at = NULL,
+                retry_round = retry_round + 1, retried_at = ?3
+         WHERE id = ?1",
+        params![job_id, tasks, now],
+    )?;
+    let round: u32 = conn.query_row(
+        "SELECT retry_round FROM generation_jobs WHERE id = ?1",
+        [job_id],
+        |r| r.get(0),
+    )?;
+    Ok(Some((round, tasks)))
+}
+
+/// The retry round of a job (0: never retried) and when it was retried.
+pub fn retry_round(conn: &Connection, job_id: i64) -> rusqlite::Result<(u32, Option<i64>)> {
+    conn.query_row(
+        "SELECT retry_round, retried_at FROM generation_jobs WHERE id = ?1",
+        [job_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}

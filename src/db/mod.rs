@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod avatars;
 pub mod dialogues;
 pub mod events;
+pub mod fixtures;
 pub mod galleries;
 pub mod jobs;
 pub mod payments;
@@ -18,6 +19,7 @@ pub mod queue;
 pub mod referrals;
 pub mod refunds;
 pub mod reminders;
+pub mod reports;
 pub mod service_state;
 pub mod users;
 
@@ -39,6 +41,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0003_referral.sql")),
         M::up(include_str!("migrations/0004_reminder_indexes.sql")),
         M::up(include_str!("migrations/0005_task_take.sql")),
+        M::up(include_str!("migrations/0006_job_retry.sql")),
     ])
 }
 

@@ -290,3 +290,35 @@ pub fn check_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool>
         params![id, now],
     )? == 1)
 }
+
+/// Open payments created at or before `before` that the admins were not yet
+/// alerted about, oldest first.
+pub fn stuck_unalerted(conn: &Connection, before: i64, limit: u32) -> rusqlite::Result<Vec<Payment>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE status IN ('new', 'open') AND stuck_alerted_at IS NULL AND created_at <= ?1
+         ORDER BY created_at, id LIMIT ?2"
+    ))?;
+    stmt.query_map(params![before, limit], from_row)?.collect()
+}
+
+/// Remembers that the admins were alerted about a stuck payment (once).
+pub fn mark_stuck_alerted(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE payments SET stuck_alerted_at = ?2 WHERE id = ?1 AND stuck_alerted_at IS NULL",
+        params![id, now],
+    )? == 1)
+}
+
+/// Open payments created at or before `before` whose cancellation nobody has
+/// asked for yet (a cancellation that failed is not asked for again).
+pub fn stuck_to_cancel(conn: &Connection, before: i64, limit: u32) -> rusqlite::Result<Vec<Payment>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM payments p
+         WHERE status IN ('new', 'open') AND created_at <= ?1
+           AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id
+                           AND r.reason IN ('stuck', 'admin_cancel'))
+         ORDER BY created_at, id LIMIT ?2"
+    ))?;
+    stmt.query_map(params![before, limit], from_row)?.collect()
+}

@@ -71,3 +71,13 @@ pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<O
     )
     .optional()
 }
+
+/// The portraits of a job made at or after `since` (what a retry made).
+pub fn for_job_since(conn: &Connection, job_id: i64, since: i64) -> rusqlite::Result<Vec<Portrait>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
+         FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
+         WHERE t.job_id = ?1 AND p.created_at >= ?2 ORDER BY p.position",
+    )?;
+    stmt.query_map(params![job_id, since], from_row)?.collect()
+}

@@ -114,3 +114,43 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<
     )?;
     Ok(())
 }
+
+/// Asks for a refund or cancellation (`admin_refund`, `admin_cancel`,
+/// `stuck`) under the idempotency key `external_request_id`: a second request
+/// with the same key adds nothing. Returns whether a row was added.
+pub fn request(
+    conn: &Connection,
+    payment_id: i64,
+    amount: i64,
+    reason: &str,
+    external_request_id: &str,
+    requested_by: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "INSERT INTO refunds (payment_id, amount_kopecks, reason, external_request_id,
+                              next_attempt_at, requested_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5)
+         ON CONFLICT DO NOTHING",
+        params![payment_id, amount, reason, external_request_id, now, requested_by],
+    )? == 1)
+}
+
+/// Refunds of a payment still waiting for T-Bank, in kopecks.
+pub fn pending_kopecks(conn: &Connection, payment_id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(amount_kopecks), 0) FROM refunds WHERE payment_id = ?1 AND status = 'pending'",
+        [payment_id],
+        |r| r.get(0),
+    )
+}
+
+/// A cancellation of an unpaid payment is done: no money moved, so the
+/// payment's refunded amount stays as it is.
+pub fn mark_done_without_money(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE refunds SET status = 'done', done_at = ?2, attempts = attempts + 1, last_error = NULL
+         WHERE id = ?1 AND status = 'pending'",
+        params![id, now],
+    )? == 1)
+}

@@ -26,3 +26,13 @@ pub fn remove(conn: &Connection, name: &str) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM service_state WHERE name = ?1", [name])?;
     Ok(())
 }
+
+/// When the fact `name` was last written.
+pub fn updated_at(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT updated_at FROM service_state WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+}

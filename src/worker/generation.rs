@@ -465,6 +465,10 @@ async fn finish_jobs(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 }
 
 async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
+    let id = job.id;
+    if ctx.db.run(move |c| jobs::retry_round(c, id)).await?.0 > 0 {
+        return super::admin::finish_retry(ctx, job, now).await;
+    }
     match job.kind.as_str() {
         "preview" => return super::free::finish_preview(ctx, job, now).await,
         "regenerate" => return super::free::finish_redo(ctx, job, now).await,

@@ -7,6 +7,7 @@
 //! delivery, so that waiting out Telegram's sending limits never delays a
 //! payment check or a Kie poll.
 
+pub mod admin;
 pub mod alerts;
 pub mod delivery;
 pub mod free;
@@ -108,6 +109,7 @@ pub async fn run_round(ctx: &WorkerCtx) -> usize {
         + guarded("generation", generation::step(ctx, ctx.clock.now_ms())).await
         + guarded("refunds", refunds::step(ctx, ctx.clock.now_ms())).await
         + guarded("reminders", reminders::step(ctx, ctx.clock.now_ms())).await
+        + guarded("admin", admin::step(ctx, ctx.clock.now_ms())).await
 }
 
 /// Runs the delivery step once.

@@ -399,7 +399,7 @@ pub async fn confirm(
 
 /// A payment that ended without money: the avatar goes back to draft and the
 /// user gets the reason and a button to choose a package again.
-async fn end_without_money(
+pub(crate) async fn end_without_money(
     ctx: &WorkerCtx,
     payment: &Payment,
     status: PaymentStatus,

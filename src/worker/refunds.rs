@@ -17,6 +17,11 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         let Some(payment) = ctx.db.run(move |c| payments::get(c, payment_id)).await? else {
             continue;
         };
+        // A cancellation of an unpaid payment (stuck, or /cancel) moves no money.
+        if matches!(refund.reason.as_str(), "stuck" | "admin_cancel") {
+            super::admin::cancel_unpaid(ctx, refund, payment, now).await?;
+            continue;
+        }
         let Some(bank_id) = payment.bank_payment_id.clone() else {
             continue;
         };
@@ -40,6 +45,8 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 info!(refund_id, payment_id, bank_payment_id = %bank_id, amount = refund.amount_kopecks, status = answer.status.as_str(), "refund done");
                 let status = answer.status.as_str().to_owned();
                 let amount = refund.amount_kopecks;
+                let admins = ctx.config.bot.admin_ids.clone();
+                let done = refund.clone();
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
@@ -59,6 +66,9 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 true,
                                 now,
                             )?;
+                            if done.reason == "admin_refund" {
+                                super::admin::admin_refund_done(&tx, &admins, &done, &status, now)?;
+                            }
                         }
                         tx.commit()
                     })

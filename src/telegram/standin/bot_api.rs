@@ -664,6 +664,13 @@ fn set_my_commands(shared: &Shared, request: &BotRequest) -> ApiResult {
         });
     }
     let key = scope_key(request)?;
+    // Like Telegram: a chat scope must name a chat the bot knows.
+    if let Some(Value::Object(scope)) = request.json("scope")?
+        && let Some(chat_id) = scope.get("chat_id").and_then(Value::as_i64)
+        && !shared.lock().chats.contains_key(&chat_id)
+    {
+        return Err(ApiFailure::bad_request("chat not found"));
+    }
     shared.lock().commands.insert(key, commands);
     shared.notify();
     Ok(json!(true))

@@ -1,0 +1,450 @@
+//! What the side task does for the admins: stuck payments (one alert at
+//! `stuck_alert_hours`, a T-Bank Cancel at `stuck_cancel_hours`), the
+//! cancellation of unpaid payments (stuck, or `/cancel` by an admin), and the
+//! Kie balance an admin asked for with `/credits` (handlers never call Kie).
+
+use tracing::{info, warn};
+
+use super::WorkerCtx;
+use super::outbox::{self, Outgoing};
+use crate::db::payments::{self, Payment, PaymentStatus};
+use crate::db::refunds::{self, Refund};
+use crate::db::{self, avatars, jobs, portraits, service_state};
+use crate::i18n::{Arg, Lang, rub, tr_args};
+
+/// `service_state` name: the admin who asked for the Kie balance (one at a time).
+pub const CREDITS_REQUEST: &str = "kie_credits_requested_by";
+/// `service_state` name: the last Kie balance known, in thousandths of a credit.
+pub const CREDITS_MILLI: &str = "kie_credits_milli";
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// One round: stuck payments, then a Kie balance asked for.
+pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+    Ok(stuck_payments(ctx, now).await? + credits(ctx, now).await?)
+}
+
+fn admin_lang(conn: &rusqlite::Connection, admin: i64) -> rusqlite::Result<Lang> {
+    super::lang_of(conn, admin)
+}
+
+/// Queues `key` (with `args`) to every admin, each in their language.
+pub fn tell_admins(
+    conn: &rusqlite::Connection,
+    admins: &[i64],
+    key: &str,
+    args: &[(&str, Arg<'_>)],
+    dedup: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    for &admin in admins {
+        let lang = admin_lang(conn, admin)?;
+        outbox::enqueue(
+            conn,
+            admin,
+            &Outgoing::text(tr_args(lang, key, args)),
+            &format!("{dedup}:admin:{admin}"),
+            true,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Alerts about open payments older than `stuck_alert_hours` (once per
+/// payment: `payments.stuck_alerted_at`), and asks for the cancellation of
+/// those older than `stuck_cancel_hours` (once: a `stuck` refunds row, which
+/// the refund step carries out through [`cancel_unpaid`]).
+pub async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+    let alert_before = now - i64::from(ctx.config.worker.stuck_alert_hours) * HOUR_MS;
+    let cancel_before = now - i64::from(ctx.config.worker.stuck_cancel_hours) * HOUR_MS;
+    let admins = ctx.config.bot.admin_ids.clone();
+    let worked = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            let mut worked = 0;
+            for payment in payments::stuck_unalerted(&tx, alert_before, 16)? {
+                if !payments::mark_stuck_alerted(&tx, payment.id, now)? {
+                    continue;
+                }
+                let hours = (now - payment.created_at) / HOUR_MS;
+                let message = format!(
+                    "Payment {} (user {}, {}, {} kopecks) has been open for {hours} h; T-Bank status {}. It is cancelled automatically when {} h old.",
+                    payment.id,
+                    payment.user_id,
+                    payment.tier_id,
+                    payment.amount_kopecks,
+                    payment.bank_status.as_deref().unwrap_or("—"),
+                    cancel_before_hours(now, cancel_before),
+                );
+                super::alerts::raise(
+                    &tx,
+                    &admins,
+                    &format!("stuck_payment:{}", payment.id),
+                    "stuck_payment",
+                    &message,
+                    now,
+                )?;
+                worked += 1;
+            }
+            for payment in payments::stuck_to_cancel(&tx, cancel_before, 16)? {
+                if refunds::request(
+                    &tx,
+                    payment.id,
+                    payment.amount_kopecks,
+                    "stuck",
+                    &format!("cancel-{}-stuck", payment.id),
+                    None,
+                    now,
+                )? {
+                    info!(payment_id = payment.id, "stuck payment: cancellation requested");
+                    worked += 1;
+                }
+            }
+            tx.commit()?;
+            Ok(worked)
+        })
+        .await?;
+    if worked > 0 {
+        ctx.wake.notify_one();
+    }
+    Ok(worked)
+}
+
+fn cancel_before_hours(now: i64, cancel_before: i64) -> i64 {
+    (now - cancel_before) / HOUR_MS
+}
+
+/// Carries out a `stuck` or `admin_cancel` row: T-Bank Cancel of a payment
+/// nobody paid (or, when Init never answered, just closing it here), then
+/// the payment ends without money like any abandoned one: the user is told
+/// with a button to choose a package again, and the admins are told.
+pub async fn cancel_unpaid(
+    ctx: &WorkerCtx,
+    refund: Refund,
+    payment: Payment,
+    now: i64,
+) -> anyhow::Result<()> {
+    let admins = ctx.config.bot.admin_ids.clone();
+    let refund_id = refund.id;
+    let stuck = refund.reason == "stuck";
+    if !payment.status.is_open() {
+        // Paid, expired or ended meanwhile: nothing to cancel, and a paid
+        // payment is never refunded by a cancellation meant for an unpaid one.
+        let why = format!(
+            "the payment is no longer open (status {})",
+            payment.status.as_str()
+        );
+        warn!(refund_id, payment_id = payment.id, %why, "cancellation not sent");
+        let args_payment = payment.id;
+        ctx.db
+            .run(move |c| {
+                let tx = c.transaction()?;
+                refunds::mark_failed(&tx, refund_id, &why)?;
+                tell_admins(
+                    &tx,
+                    &admins,
+                    "admin-cancel-not-needed",
+                    &[("payment", Arg::Num(args_payment)), ("why", Arg::Str(&why))],
+                    &format!("refund:{refund_id}:failed"),
+                    now,
+                )?;
+                tx.commit()
+            })
+            .await?;
+        ctx.wake.notify_one();
+        return Ok(());
+    }
+    // The user may have paid at the last moment, before our next GetState:
+    // such a payment is left to the payment step (it confirms it), never
+    // cancelled (Cancel of a paid payment would be a refund).
+    if let Some(bank_id) = payment.bank_payment_id.as_deref() {
+        use crate::tbank::PaymentStatus as Bank;
+        match ctx.tbank.get_state(bank_id).await {
+            Ok(state)
+                if matches!(
+                    state.status,
+                    Bank::Authorizing
+                        | Bank::ThreeDsChecking
+                        | Bank::ThreeDsChecked
+                        | Bank::PayChecking
+                        | Bank::Authorized
+                        | Bank::Confirming
+                        | Bank::Confirmed
+                ) =>
+            {
+                let why = format!(
+                    "the user paid at the bank meanwhile ({})",
+                    state.status.as_str()
+                );
+                warn!(refund_id, payment_id = payment.id, %why, "cancellation not sent");
+                let payment_id = payment.id;
+                ctx.db
+                    .run(move |c| {
+                        let tx = c.transaction()?;
+                        refunds::mark_failed(&tx, refund_id, &why)?;
+                        payments::check_now(&tx, payment_id, now)?;
+                        tell_admins(
+                            &tx,
+                            &admins,
+                            "admin-cancel-not-needed",
+                            &[("payment", Arg::Num(payment_id)), ("why", Arg::Str(&why))],
+                            &format!("refund:{refund_id}:failed"),
+                            now,
+                        )?;
+                        tx.commit()
+                    })
+                    .await?;
+                ctx.wake.notify_one();
+                return Ok(());
+            }
+            Err(error) if error.is_transient() => {
+                let msg = error.to_string();
+                let next = now + (10_000i64 << refund.attempts.min(6));
+                ctx.db
+                    .run(move |c| refunds::mark_retry(c, refund_id, &msg, next))
+                    .await?;
+                return Ok(());
+            }
+            // Unpaid, or GetState refused: Cancel tells.
+            _ => {}
+        }
+    }
+    let bank_status = match payment.bank_payment_id.as_deref() {
+        // Init never answered: there is nothing at the bank to cancel.
+        None => None,
+        Some(bank_id) => match ctx
+            .tbank
+            .cancel(bank_id, None, None, &refund.external_request_id)
+            .await
+        {
+            Ok(answer) => Some(answer.status.as_str().to_owned()),
+            Err(error) if error.is_transient() => {
+                warn!(refund_id, payment_id = payment.id, %error, "Cancel failed, will retry");
+                let msg = error.to_string();
+                let next = now + (10_000i64 << refund.attempts.min(6));
+                ctx.db
+                    .run(move |c| refunds::mark_retry(c, refund_id, &msg, next))
+                    .await?;
+                return Ok(());
+            }
+            Err(error) => {
+                warn!(refund_id, payment_id = payment.id, %error, "Cancel refused");
+                let msg = error.to_string();
+                let alert = format!(
+                    "T-Bank refused to cancel payment {} (order {}): {msg}. The payment stays open; cancel it in the T-Bank cabinet.",
+                    payment.id, payment.order_id
+                );
+                ctx.db
+                    .run(move |c| {
+                        let tx = c.transaction()?;
+                        refunds::mark_failed(&tx, refund_id, &msg)?;
+                        super::alerts::raise(
+                            &tx,
+                            &admins,
+                            &format!("cancel:{refund_id}"),
+                            "cancel",
+                            &alert,
+                            now,
+                        )?;
+                        tx.commit()
+                    })
+                    .await?;
+                ctx.wake.notify_one();
+                return Ok(());
+            }
+        },
+    };
+    info!(refund_id, payment_id = payment.id, bank_status = ?bank_status, stuck, "unpaid payment cancelled");
+    let key = if stuck {
+        "payment-stuck-canceled"
+    } else {
+        "payment-canceled"
+    };
+    super::payments::end_without_money(
+        ctx,
+        &payment,
+        PaymentStatus::Canceled,
+        bank_status.as_deref(),
+        key,
+        now,
+    )
+    .await?;
+    let (payment_id, user_id, amount) = (payment.id, payment.user_id, payment.amount_kopecks);
+    ctx.db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            if refunds::mark_done_without_money(&tx, refund_id, db::now_ms())? {
+                let lang = Lang::Ru;
+                let amount_text = rub(lang, amount);
+                tell_admins(
+                    &tx,
+                    &admins,
+                    if stuck {
+                        "admin-stuck-canceled"
+                    } else {
+                        "admin-cancel-done"
+                    },
+                    &[
+                        ("payment", Arg::Num(payment_id)),
+                        ("user", Arg::Num(user_id)),
+                        ("amount", Arg::Str(&amount_text)),
+                        ("status", Arg::Str(bank_status.as_deref().unwrap_or("—"))),
+                    ],
+                    &format!("refund:{refund_id}:done"),
+                    now,
+                )?;
+                super::alerts::resolve(&tx, &format!("stuck_payment:{payment_id}"), now)?;
+            }
+            tx.commit()
+        })
+        .await?;
+    ctx.wake.notify_one();
+    Ok(())
+}
+
+/// A full refund an admin asked for is done: tell the admins.
+pub fn admin_refund_done(
+    conn: &rusqlite::Connection,
+    admins: &[i64],
+    refund: &Refund,
+    bank_status: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let amount = rub(Lang::Ru, refund.amount_kopecks);
+    tell_admins(
+        conn,
+        admins,
+        "admin-refund-done",
+        &[
+            ("payment", Arg::Num(refund.payment_id)),
+            ("amount", Arg::Str(&amount)),
+            ("status", Arg::Str(bank_status)),
+        ],
+        &format!("refund:{}:done", refund.id),
+        now,
+    )
+}
+
+/// The Kie balance an admin asked for: fetched once, kept as the last
+/// known balance, and sent to that admin through the queue.
+pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+    let Some(admin) = ctx
+        .db
+        .run(|c| service_state::get_i64(c, CREDITS_REQUEST))
+        .await?
+    else {
+        return Ok(0);
+    };
+    let answer = ctx.kie.credit().await;
+    ctx.db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            service_state::remove(&tx, CREDITS_REQUEST)?;
+            let lang = admin_lang(&tx, admin)?;
+            let text = match &answer {
+                Ok(credits) => {
+                    service_state::set_i64(
+                        &tx,
+                        CREDITS_MILLI,
+                        (credits * 1000.0).round() as i64,
+                        now,
+                    )?;
+                    tr_args(
+                        lang,
+                        "admin-credits-now",
+                        &[("credits", Arg::Str(&format_credits(*credits)))],
+                    )
+                }
+                Err(error) => tr_args(
+                    lang,
+                    "admin-credits-failed",
+                    &[("error", Arg::Str(&error.to_string()))],
+                ),
+            };
+            outbox::enqueue(
+                &tx,
+                admin,
+                &Outgoing::text(text),
+                &format!("credits:{now}:{admin}"),
+                true,
+                now,
+            )?;
+            tx.commit()
+        })
+        .await?;
+    ctx.wake.notify_one();
+    Ok(1)
+}
+
+/// Credits with at most two decimals, no trailing zeros.
+pub fn format_credits(credits: f64) -> String {
+    let text = format!("{credits:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// A set an admin retried (`/retry`) is final again: what the retry made is
+/// sent as albums of its own (the earlier albums were delivered already; the
+/// share of what failed the first time was refunded then, so nothing more is
+/// refunded now), and the admins are told how it went.
+pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::Result<()> {
+    let admins = ctx.config.bot.admin_ids.clone();
+    let job_id = job.id;
+    let done = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+                return Ok(None);
+            }
+            let (round, retried_at) = jobs::retry_round(&tx, job.id)?;
+            let retried_at = retried_at.unwrap_or(0);
+            let made = portraits::for_job_since(&tx, job.id, retried_at)?;
+            let lang = super::lang_of(&tx, job.user_id)?;
+            if !made.is_empty() {
+                avatars::transition(
+                    &tx,
+                    job.avatar_id,
+                    avatars::AvatarStatus::Failed,
+                    avatars::AvatarStatus::Ready,
+                    now,
+                )?;
+                let caption = tr_args(lang, "retry-caption", &[("count", made.len().into())]);
+                for (i, album) in super::generation::albums(&made, &caption)
+                    .iter()
+                    .enumerate()
+                {
+                    outbox::enqueue(
+                        &tx,
+                        job.user_id,
+                        album,
+                        &format!("job:{}:retry{round}:album:{i}", job.id),
+                        true,
+                        now,
+                    )?;
+                }
+            }
+            let still_failed = job.failed;
+            tell_admins(
+                &tx,
+                &admins,
+                "admin-retry-done",
+                &[
+                    ("id", Arg::Num(job.id)),
+                    ("made", Arg::Num(made.len() as i64)),
+                    ("failed", Arg::Num(i64::from(still_failed))),
+                ],
+                &format!("job:{}:retry{round}:admins", job.id),
+                now,
+            )?;
+            tx.commit()?;
+            Ok(Some(made.len()))
+        })
+        .await?;
+    if let Some(made) = done {
+        info!(job_id, made, "retried job finished");
+        ctx.wake.notify_one();
+    }
+    Ok(())
+}

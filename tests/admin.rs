@@ -1,0 +1,372 @@
+//! The admin commands: hidden from everyone else (the very answer of an
+//! unknown command, for every one of them), shown in the admins' menu only,
+//! and stuck payments alerted about once at 24 h and cancelled once at 48 h.
+
+use std::time::Duration;
+
+use pinglass::telegram::standin::UserSpec;
+
+use crate::support::{LONG, TestApp, bot_text_contains, up_to_payment_link, wait_for};
+
+const ADMIN: i64 = 900_000_001;
+
+/// Every admin command, with and without arguments.
+const ADMIN_COMMANDS: [&str; 18] = [
+    "/stats",
+    "/funnel",
+    "/funnel 7",
+    "/revenue",
+    "/revenue 30",
+    "/users",
+    "/users 5",
+    "/user 7001",
+    "/pending",
+    "/jobs",
+    "/jobs 3",
+    "/refund 1",
+    "/cancel 1",
+    "/credits",
+    "/retry 1",
+    "/retry",
+    "/user abc",
+    "/funnel 99999999",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_admins_have_admin_commands() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let stranger = UserSpec::new(5101, "Вася").with_language("ru");
+    // The reference: what an unknown command gets.
+    sandbox.send_text(&stranger, "/nosuchcommand").unwrap();
+    wait_for(
+        &app.telegram,
+        &stranger,
+        "the unknown-command answer",
+        |c| c.iter().filter(|e| e.is_from_bot()).count() == 1,
+        LONG,
+    )
+    .await;
+    let unknown = sandbox.bot_messages(stranger.id)[0].text.clone().unwrap();
+    for (i, command) in ADMIN_COMMANDS.iter().enumerate() {
+        sandbox.send_text(&stranger, command).unwrap();
+        wait_for(
+            &app.telegram,
+            &stranger,
+            command,
+            |c| c.iter().filter(|e| e.is_from_bot()).count() == i + 2,
+            LONG,
+        )
+        .await;
+        let answer = sandbox.bot_messages(stranger.id).last().unwrap().clone();
+        assert_eq!(
+            answer.text.as_deref(),
+            Some(unknown.as_str()),
+            "{command} answered a stranger differently"
+        );
+        assert!(
+            answer.photo.is_empty() && answer.inline_keyboard.is_empty(),
+            "{command}"
+        );
+    }
+    // A forged confirmation button changes nothing either.
+    let last = sandbox.bot_messages(stranger.id).last().unwrap().message_id;
+    sandbox.press_button_raw(&stranger, last, "arf:1").unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refunds: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| c.query_row("SELECT COUNT(*) FROM refunds", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(refunds, 0);
+
+    // The admin gets real answers to the same commands (never the unknown one).
+    let admin = UserSpec::new(ADMIN, "Админ").with_language("ru");
+    for command in ["/stats", "/pending", "/user abc", "/refund -1"] {
+        let before = sandbox.bot_messages(ADMIN).len();
+        sandbox.send_text(&admin, command).unwrap();
+        wait_for(
+            &app.telegram,
+            &admin,
+            command,
+            |c| c.iter().filter(|e| e.is_from_bot()).count() > before,
+            LONG,
+        )
+        .await;
+        let answer = sandbox
+            .bot_messages(ADMIN)
+            .last()
+            .unwrap()
+            .text
+            .clone()
+            .unwrap();
+        assert_ne!(answer, unknown, "{command}");
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_admin_menu_is_set_in_admin_chats_only() {
+    let mut app = TestApp::start().await;
+    // Telegram refuses a menu for a chat that never wrote to the bot; the
+    // bot starts anyway.
+    assert!(
+        app.telegram
+            .sandbox()
+            .commands(&format!("chat:{ADMIN}"), "")
+            .is_empty()
+    );
+    let admin = UserSpec::new(ADMIN, "Админ").with_language("ru");
+    app.telegram.sandbox().send_text(&admin, "/stats").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "stats",
+        |c| bot_text_contains(c, "Статистика"),
+        LONG,
+    )
+    .await;
+    // Telegram knows the admin's chat now: the menu is set at the next start.
+    app.restart().await;
+    let sandbox = app.telegram.sandbox();
+    let admin_menu: Vec<String> = sandbox
+        .commands(&format!("chat:{ADMIN}"), "")
+        .into_iter()
+        .map(|c| c.command)
+        .collect();
+    let everyone: Vec<String> = sandbox
+        .commands("default", "")
+        .into_iter()
+        .map(|c| c.command)
+        .collect();
+    for command in [
+        "stats", "funnel", "revenue", "users", "user", "pending", "jobs", "refund", "cancel",
+        "credits", "retry",
+    ] {
+        assert!(
+            admin_menu.iter().any(|c| c == command),
+            "{command} missing from the admin menu {admin_menu:?}"
+        );
+        assert!(
+            !everyone.iter().any(|c| c == command),
+            "{command} shown to everyone"
+        );
+    }
+    assert!(
+        admin_menu.iter().any(|c| c == "start"),
+        "the admin keeps the user commands"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stuck_payment_is_alerted_once_and_cancelled_once() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let admin = UserSpec::new(ADMIN, "Админ").with_language("ru");
+    sandbox.send_text(&admin, "/pending").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "pending",
+        |c| bot_text_contains(c, "Незавершённых оплат нет"),
+        LONG,
+    )
+    .await;
+    let user = UserSpec::new(5201, "Оля").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "stuck",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    let alerts = |needle: &str| {
+        sandbox
+            .bot_messages(ADMIN)
+            .iter()
+            .filter(|e| e.text.as_deref().is_some_and(|t| t.contains(needle)))
+            .count()
+    };
+
+    // 23 hours: nothing yet.
+    app.advance_clock(Duration::from_secs(23 * 3600));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(alerts("has been open"), 0);
+
+    // 25 hours: one alert, and only one however long it stays open.
+    app.advance_clock(Duration::from_secs(2 * 3600));
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the stuck alert",
+        |c| bot_text_contains(c, "has been open for 25 h"),
+        LONG,
+    )
+    .await;
+    for _ in 0..3 {
+        app.advance_clock(Duration::from_secs(6 * 3600));
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert_eq!(
+        alerts("has been open"),
+        1,
+        "{:#?}",
+        sandbox.bot_messages(ADMIN)
+    );
+    assert_eq!(alerts("слишком долго"), 0, "cancelled before 48 h");
+
+    // 49 hours: cancelled at the bank, the user told (with a way to pay again), the admins told.
+    app.advance_clock(Duration::from_secs(6 * 3600));
+    wait_for(
+        &app.telegram,
+        &user,
+        "the cancellation",
+        |c| bot_text_contains(c, "закрыл счёт"),
+        LONG,
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admins' note",
+        |c| bot_text_contains(c, "слишком долго"),
+        LONG,
+    )
+    .await;
+    assert_eq!(
+        app.tbank
+            .status(&bank_id)
+            .map(|s| s.as_str().to_owned())
+            .as_deref(),
+        Some("CANCELED")
+    );
+    let told = sandbox.bot_messages(user.id);
+    let note = told
+        .iter()
+        .rev()
+        .find(|e| e.text.as_deref().is_some_and(|t| t.contains("закрыл счёт")))
+        .unwrap();
+    assert!(
+        note.inline_buttons()
+            .any(|b| b.text == "Выбрать пакет снова"),
+        "no way to pay again: {note:#?}"
+    );
+
+    // Days later: still one alert, one cancellation, one message each.
+    for _ in 0..3 {
+        app.advance_clock(Duration::from_secs(24 * 3600));
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert_eq!(alerts("has been open"), 1);
+    assert_eq!(alerts("слишком долго"), 1);
+    assert_eq!(
+        sandbox
+            .bot_messages(user.id)
+            .iter()
+            .filter(|e| e.text.as_deref().is_some_and(|t| t.contains("закрыл счёт")))
+            .count(),
+        1
+    );
+    let (status, cancels): (String, i64) = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT p.status, (SELECT COUNT(*) FROM refunds r WHERE r.payment_id = p.id AND r.reason = 'stuck')
+                 FROM payments p WHERE p.user_id = 5201",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .unwrap();
+    assert_eq!((status.as_str(), cancels), ("canceled", 1));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_set_sends_only_what_the_retry_made() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(5301, "Вера").with_language("ru");
+    // One style refused by moderation in both of its wordings: 6 of 7 arrive.
+    app.kie.faults().moderate_next_prompt_containing("blinds");
+    app.kie.faults().moderate_next_prompt_containing("blinds");
+    crate::support::buy(
+        &app.telegram,
+        &app.tbank,
+        &user,
+        "retry",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &user,
+        "the refund",
+        |c| bot_text_contains(c, "Возврат 71,28 ₽ оформлен"),
+        LONG,
+    )
+    .await;
+    let photos_before = crate::support::portraits_received(&sandbox.history(user.id)).len();
+    assert_eq!(photos_before, 6);
+
+    let admin = UserSpec::new(ADMIN, "Админ").with_language("ru");
+    sandbox.send_text(&admin, "/retry 1").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the retry",
+        |c| bot_text_contains(c, "снова в очереди"),
+        LONG,
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &user,
+        "the retried portrait",
+        |c| bot_text_contains(c, "Ещё один портрет"),
+        LONG,
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admins' note",
+        |c| bot_text_contains(c, "сделано и отправлено ещё 1"),
+        LONG,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let history = sandbox.history(user.id);
+    assert_eq!(
+        crate::support::portraits_received(&history).len(),
+        7,
+        "only the new portrait is sent"
+    );
+    let (status, completed, failed, refunded): (String, i64, i64, i64) = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT j.status, j.completed, j.failed, p.refunded_kopecks
+                 FROM generation_jobs j JOIN payments p ON p.id = j.payment_id WHERE j.id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+        })
+        .unwrap();
+    assert_eq!((status.as_str(), completed, failed), ("done", 7, 0));
+    assert_eq!(refunded, 7128, "the first refund stands, and no second one");
+    // Nothing failed now: a second retry is refused and changes nothing.
+    sandbox.send_text(&admin, "/retry 1").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the refusal",
+        |c| bot_text_contains(c, "нельзя повторить"),
+        LONG,
+    )
+    .await;
+    app.shutdown().await;
+}
