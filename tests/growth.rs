@@ -3,7 +3,7 @@
 //! the free preview's image, the free redo quota, one preview per user.
 
 use pinglass::config::{Config, Experiment, Variant};
-use pinglass::db::{self, Db, avatars, events, jobs, users};
+use pinglass::db::{self, avatars, events, jobs};
 use pinglass::telegram::standin::UserSpec;
 
 use crate::support::{LONG, TestApp, bot_text_contains, photo_jpeg, photo_png, wait_for};
@@ -48,26 +48,7 @@ fn variants_are_picked_deterministically_by_weight() {
     assert!((0..1_000i64).all(|id| pinglass::ab::pick(&closed, id) == Some("v1")));
 }
 
-fn open() -> (tempfile::TempDir, Db) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("test.sqlite3"), 2).unwrap();
-    (dir, db)
-}
-
-fn user(c: &rusqlite::Connection, id: i64) {
-    users::touch(
-        c,
-        &users::SeenUser {
-            id,
-            username: None,
-            first_name: "Anna",
-            language: "ru",
-        },
-        &format!("code{id}"),
-        1_000,
-    )
-    .unwrap();
-}
+use crate::support::{open_db as open, seed_user as user};
 
 #[test]
 fn an_assignment_is_stored_once_and_never_changes() {

@@ -14,26 +14,7 @@ use pinglass::telegram::standin::UserSpec;
 
 use crate::support::{LONG, TestApp, bot_text_contains, portraits_received, wait_for};
 
-fn open() -> (tempfile::TempDir, Db) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("test.sqlite3"), 2).unwrap();
-    (dir, db)
-}
-
-fn user(c: &rusqlite::Connection, id: i64) {
-    users::touch(
-        c,
-        &users::SeenUser {
-            id,
-            username: None,
-            first_name: "Anna",
-            language: "ru",
-        },
-        &format!("code{id}"),
-        1_000,
-    )
-    .unwrap();
-}
+use crate::support::{open_db as open, seed_user as user};
 
 /// A payment of `user` for a new avatar: `price` with `discount` taken off,
 /// the spend reserved as `purchase::request_payment` does.

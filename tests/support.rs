@@ -109,3 +109,26 @@ pub async fn wait_for(
         panic!("{error:#}");
     }
 }
+
+/// A database of its own in a temporary directory (keep the directory).
+pub fn open_db() -> (tempfile::TempDir, pinglass::db::Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = pinglass::db::Db::open(&dir.path().join("test.sqlite3"), 2).unwrap();
+    (dir, db)
+}
+
+/// A Russian-speaking user `id` (referral code `code<id>`), as the first update makes one.
+pub fn seed_user(c: &rusqlite::Connection, id: i64) {
+    pinglass::db::users::touch(
+        c,
+        &pinglass::db::users::SeenUser {
+            id,
+            username: None,
+            first_name: "Anna",
+            language: "ru",
+        },
+        &format!("code{id}"),
+        1_000,
+    )
+    .unwrap();
+}
