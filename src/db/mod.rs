@@ -12,6 +12,7 @@ pub mod dialogues;
 pub mod events;
 pub mod galleries;
 pub mod jobs;
+pub mod ops;
 pub mod payments;
 pub mod portraits;
 pub mod queue;
@@ -34,6 +35,7 @@ pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")).foreign_key_check(),
         M::up(include_str!("migrations/0005_task_take.sql")),
+        M::up(include_str!("migrations/0007_queue_failed_at.sql")),
     ])
 }
 

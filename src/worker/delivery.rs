@@ -91,7 +91,8 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             Err(error) => {
                 warn!(queue_id = id, chat_id, %error, "unreadable queued message");
                 let e = format!("unreadable payload: {error}");
-                ctx.db.run(move |c| queue::mark_failed(c, id, &e)).await?;
+                let now = ctx.clock.now_ms();
+                ctx.db.run(move |c| queue::mark_failed(c, id, &e, now)).await?;
                 continue;
             }
         };
@@ -123,6 +124,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
             }
             Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
+                crate::ops::metrics::telegram_retry_after();
                 let next = db::now_ms() + wait.duration().as_millis() as i64;
                 warn!(
                     queue_id = id,
@@ -165,10 +167,10 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         row.dedup_key
                     );
                     let key = format!("delivery:{}", row.dedup_key);
-                    let now = db::now_ms();
+                    let now = ctx.clock.now_ms();
                     ctx.db
                         .run(move |c| {
-                            queue::mark_failed(c, id, &reason)?;
+                            queue::mark_failed(c, id, &reason, now)?;
                             if is_album {
                                 super::alerts::raise(c, &admins, &key, "delivery", &alert, now)?;
                             }
