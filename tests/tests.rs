@@ -11,6 +11,7 @@ mod growth;
 mod kie;
 mod locales;
 mod media;
+mod ops;
 mod store;
 mod support;
 mod tbank;

@@ -48,8 +48,9 @@ impl Default for Ops {
 pub(crate) struct WatchState {
     /// Application time of the last check (None: not checked yet).
     pub last_at: Option<i64>,
-    /// [`Ops::errors`] at the last check.
-    pub errors_then: u64,
+    /// (application time, [`Ops::errors`]) at each check of the last minute,
+    /// and the newest one before it: the error rate is over a rolling minute.
+    pub error_samples: std::collections::VecDeque<(i64, u64)>,
     /// Items overdue at the last check: (queue, due since).
     pub overdue: Vec<(&'static str, i64)>,
 }

@@ -15,12 +15,13 @@ pub const BEHIND: &str = "side_task_behind";
 pub const ERROR_RATE: &str = "error_rate";
 
 const HOUR_MS: i64 = 3_600_000;
+const MINUTE_MS: i64 = 60_000;
 
 /// Never counts as work (the loop pauses between rounds as usual).
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let config = ctx.config.alerts.clone();
     let errors_now = ctx.ops.errors();
-    let (previous_at, errors_then, was_overdue) = {
+    let (error_rate, was_overdue) = {
         let mut watch = ctx.ops.watch.lock().unwrap_or_else(|e| e.into_inner());
         if watch
             .last_at
@@ -28,17 +29,21 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         {
             return Ok(0);
         }
-        let previous = (watch.last_at, watch.errors_then, watch.overdue.clone());
         watch.last_at = Some(now);
-        watch.errors_then = errors_now;
-        previous
+        // Errors per minute over the last minute (or since the last check,
+        // when that was longer ago), never over less than a minute.
+        let samples = &mut watch.error_samples;
+        while samples.len() > 1 && samples[1].0 <= now - MINUTE_MS {
+            samples.pop_front();
+        }
+        let rate = samples.front().map(|&(at, errors)| {
+            let count = errors_now.saturating_sub(errors);
+            let minutes = ((now - at) as f64 / MINUTE_MS as f64).max(1.0);
+            (count as f64 / minutes, count)
+        });
+        samples.push_back((now, errors_now));
+        (rate, watch.overdue.clone())
     };
-    // Errors per minute since the last check (over at least a minute, so a
-    // short check interval does not turn two errors into a storm).
-    let error_rate = previous_at.map(|at| {
-        let minutes = ((now - at) as f64 / 60_000.0).max(1.0);
-        (errors_now.saturating_sub(errors_then) as f64 / minutes, errors_now.saturating_sub(errors_then))
-    });
     let admins = ctx.config.bot.admin_ids.clone();
     let overdue = ctx
         .db
@@ -74,7 +79,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             if let Some((rate, count)) = error_rate {
                 if rate >= f64::from(config.errors_per_min) {
                     let message = format!(
-                        "Error rate above the limit: {count} errors (handlers and side-task steps) since the last check, {rate:.1}/min (limit {}/min). See the log.",
+                        "Error rate above the limit: {count} errors (handlers and side-task steps) within the last minute or so, {rate:.1}/min (limit {}/min). See the log.",
                         config.errors_per_min
                     );
                     super::alerts::raise(&tx, &admins, ERROR_RATE, "errors", &message, now)?;
