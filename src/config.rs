@@ -575,13 +575,19 @@ impl Config {
             return Err(invalid("SENTRY_DSN", "is not a valid Sentry DSN"));
         }
         if self.telemetry.healthz_stale_secs == 0 {
-            return Err(invalid("telemetry.healthz_stale_secs", "must be at least 1"));
+            return Err(invalid(
+                "telemetry.healthz_stale_secs",
+                "must be at least 1",
+            ));
         }
         let a = &self.alerts;
         for (field, value) in [
             ("alerts.check_secs", a.check_secs),
             ("alerts.summary_every_mins", a.summary_every_mins),
-            ("alerts.delivery_failures_per_hour", u64::from(a.delivery_failures_per_hour)),
+            (
+                "alerts.delivery_failures_per_hour",
+                u64::from(a.delivery_failures_per_hour),
+            ),
             ("alerts.behind_secs", a.behind_secs),
             ("alerts.errors_per_min", u64::from(a.errors_per_min)),
         ] {

@@ -76,8 +76,8 @@ fn start_sentry(dsn: &str) -> Option<sentry::ClientInitGuard> {
         dsn: Some(dsn),
         release: sentry::release_name!(),
         send_default_pii: false,
-        before_send: Some(Arc::new(|event| scrub_event(event))),
-        before_breadcrumb: Some(Arc::new(|crumb| scrub_breadcrumb(crumb))),
+        before_send: Some(Arc::new(scrub_event)),
+        before_breadcrumb: Some(Arc::new(scrub_breadcrumb)),
         ..Default::default()
     }))
 }
@@ -88,8 +88,21 @@ const REDACTED: &str = "[redacted]";
 fn is_sensitive_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     const WORDS: [&str; 16] = [
-        "password", "passwd", "token", "secret", "api_key", "apikey", "terminal_key",
-        "terminalkey", "authorization", "cookie", "dsn", "photo", "file_id", "image", "email",
+        "password",
+        "passwd",
+        "token",
+        "secret",
+        "api_key",
+        "apikey",
+        "terminal_key",
+        "terminalkey",
+        "authorization",
+        "cookie",
+        "dsn",
+        "photo",
+        "file_id",
+        "image",
+        "email",
         "phone",
     ];
     WORDS.iter().any(|w| key.contains(w))
@@ -170,7 +183,10 @@ fn scrub_key_values(text: &str) -> String {
             }
             let value_start = j;
             while j < bytes.len()
-                && !matches!(bytes[j], b'"' | b'\'' | b'&' | b',' | b' ' | b'}' | b'\\' | b'\n')
+                && !matches!(
+                    bytes[j],
+                    b'"' | b'\'' | b'&' | b',' | b' ' | b'}' | b'\\' | b'\n'
+                )
             {
                 j += 1;
             }
@@ -228,7 +244,9 @@ fn find_user_id(value: &Value) -> Option<String> {
 /// removed everywhere in it (message, exception, fields, breadcrumbs,
 /// contexts), no request data, and the user by id only. An event that cannot
 /// be checked is dropped.
-pub fn scrub_event(event: sentry::protocol::Event<'static>) -> Option<sentry::protocol::Event<'static>> {
+pub fn scrub_event(
+    event: sentry::protocol::Event<'static>,
+) -> Option<sentry::protocol::Event<'static>> {
     let mut value = serde_json::to_value(&event).ok()?;
     if let Value::Object(map) = &mut value {
         map.remove("request");
@@ -246,7 +264,9 @@ pub fn scrub_event(event: sentry::protocol::Event<'static>) -> Option<sentry::pr
 }
 
 /// The same for a breadcrumb (a warning logged before an error).
-pub fn scrub_breadcrumb(crumb: sentry::protocol::Breadcrumb) -> Option<sentry::protocol::Breadcrumb> {
+pub fn scrub_breadcrumb(
+    crumb: sentry::protocol::Breadcrumb,
+) -> Option<sentry::protocol::Breadcrumb> {
     let mut value = serde_json::to_value(&crumb).ok()?;
     scrub_value(&mut value);
     serde_json::from_value(value).ok()

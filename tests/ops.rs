@@ -53,7 +53,14 @@ async fn admin_started(app: &TestApp) -> UserSpec {
     // The admin has talked to the bot (a bot cannot write first).
     let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
     app.telegram.sandbox().send_text(&admin, "/start").unwrap();
-    wait_for(&app.telegram, &admin, "the admin's onboarding", |e| bot_text_contains(e, "Пакеты"), LONG).await;
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admin's onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
     admin
 }
 
@@ -63,7 +70,10 @@ async fn a_funnel_moves_the_metrics_and_healthz_names_a_stopped_side_task() {
         c.telemetry.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
-    let addr = app.app().metrics_addr().expect("the endpoint is configured");
+    let addr = app
+        .app()
+        .metrics_addr()
+        .expect("the endpoint is configured");
 
     let (status, health) = get(addr, "/healthz").await;
     assert_eq!(status, 200, "{health}");
@@ -73,35 +83,106 @@ async fn a_funnel_moves_the_metrics_and_healthz_names_a_stopped_side_task() {
 
     let (status, before) = get(addr, "/metrics").await;
     assert_eq!(status, 200);
-    assert_eq!(metric(&before, "pinglass_payments", &[("status", "confirmed")]), 0.0);
+    assert_eq!(
+        metric(&before, "pinglass_payments", &[("status", "confirmed")]),
+        0.0
+    );
 
     let user = UserSpec::new(5101, "Вера").with_language("ru");
-    buy(&app.telegram, &app.tbank, &user, "vera", "Starter · 7 портретов · 499 ₽").await;
-    wait_for(&app.telegram, &user, "all 7 portraits", |e| portraits_received(e).len() == 7, LONG).await;
+    buy(
+        &app.telegram,
+        &app.tbank,
+        &user,
+        "vera",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &user,
+        "all 7 portraits",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
     let deadline = std::time::Instant::now() + LONG;
     while !app.is_idle() {
-        assert!(std::time::Instant::now() < deadline, "the bot did not settle");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bot did not settle"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     let (_, after) = get(addr, "/metrics").await;
-    let delta = |name: &str, labels: &[(&str, &str)]| metric(&after, name, labels) - metric(&before, name, labels);
+    let delta = |name: &str, labels: &[(&str, &str)]| {
+        metric(&after, name, labels) - metric(&before, name, labels)
+    };
     // Counters (process-wide): at least this funnel's share.
-    assert!(delta("pinglass_updates_total", &[("outcome", "handled")]) >= 5.0, "{after}");
-    assert!(delta("pinglass_handler_seconds_count", &[]) >= 5.0, "{after}");
-    assert!(delta("pinglass_external_calls_total", &[("service", "kie"), ("method", "createTask"), ("outcome", "ok")]) >= 7.0);
-    assert!(delta("pinglass_external_calls_total", &[("service", "kie"), ("method", "recordInfo")]) >= 7.0);
-    assert!(delta("pinglass_external_calls_total", &[("service", "tbank"), ("method", "Init"), ("outcome", "ok")]) >= 1.0);
-    assert!(delta("pinglass_external_calls_total", &[("service", "tbank"), ("method", "GetState")]) >= 1.0);
-    assert!(delta("pinglass_external_call_seconds_count", &[("service", "kie")]) >= 14.0);
+    assert!(
+        delta("pinglass_updates_total", &[("outcome", "handled")]) >= 5.0,
+        "{after}"
+    );
+    assert!(
+        delta("pinglass_handler_seconds_count", &[]) >= 5.0,
+        "{after}"
+    );
+    assert!(
+        delta(
+            "pinglass_external_calls_total",
+            &[
+                ("service", "kie"),
+                ("method", "createTask"),
+                ("outcome", "ok")
+            ]
+        ) >= 7.0
+    );
+    assert!(
+        delta(
+            "pinglass_external_calls_total",
+            &[("service", "kie"), ("method", "recordInfo")]
+        ) >= 7.0
+    );
+    assert!(
+        delta(
+            "pinglass_external_calls_total",
+            &[("service", "tbank"), ("method", "Init"), ("outcome", "ok")]
+        ) >= 1.0
+    );
+    assert!(
+        delta(
+            "pinglass_external_calls_total",
+            &[("service", "tbank"), ("method", "GetState")]
+        ) >= 1.0
+    );
+    assert!(
+        delta(
+            "pinglass_external_call_seconds_count",
+            &[("service", "kie")]
+        ) >= 14.0
+    );
     // Gauges (this application's database): exact.
-    assert_eq!(delta("pinglass_payments", &[("status", "confirmed")]), 1.0, "{after}");
-    assert_eq!(metric(&after, "pinglass_payments", &[("status", "open")]), 0.0);
+    assert_eq!(
+        delta("pinglass_payments", &[("status", "confirmed")]),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(
+        metric(&after, "pinglass_payments", &[("status", "open")]),
+        0.0
+    );
     assert_eq!(delta("pinglass_tasks", &[("state", "succeeded")]), 7.0);
     assert_eq!(metric(&after, "pinglass_jobs", &[("status", "done")]), 1.0);
     assert!(delta("pinglass_queue_messages", &[("status", "sent")]) >= 3.0);
-    assert_eq!(metric(&after, "pinglass_queue_depth", &[]), 0.0, "everything was sent");
-    assert!(after.contains("# TYPE pinglass_handler_seconds histogram"), "{after}");
+    assert_eq!(
+        metric(&after, "pinglass_queue_depth", &[]),
+        0.0,
+        "everything was sent"
+    );
+    assert!(
+        after.contains("# TYPE pinglass_handler_seconds histogram"),
+        "{after}"
+    );
 
     app.app_mut().stop_side_task().await;
     let (status, health) = get(addr, "/healthz").await;
@@ -125,28 +206,64 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
     let admin = admin_started(&app).await;
 
     // (user, whether one of the seven portraits fails for good)
-    let buyers = [(5201, "vika", true), (5202, "dina", false), (5203, "gleb", true), (5204, "ilya", true)];
+    let buyers = [
+        (5201, "vika", true),
+        (5202, "dina", false),
+        (5203, "gleb", true),
+        (5204, "ilya", true),
+    ];
     for (i, (id, name, fails)) in buyers.into_iter().enumerate() {
         if fails {
             app.kie.faults().next_tasks(TaskFault::FailModeration, 1);
         }
         let user = UserSpec::new(id, name).with_language("ru");
-        buy(&app.telegram, &app.tbank, &user, name, "Starter · 7 портретов · 499 ₽").await;
+        buy(
+            &app.telegram,
+            &app.tbank,
+            &user,
+            name,
+            "Starter · 7 портретов · 499 ₽",
+        )
+        .await;
         let expected = if fails { 6 } else { 7 };
-        wait_for(&app.telegram, &user, "the portraits", |e| portraits_received(e).len() == expected, LONG).await;
+        wait_for(
+            &app.telegram,
+            &user,
+            "the portraits",
+            |e| portraits_received(e).len() == expected,
+            LONG,
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let alerts = bot_texts_containing(&sandbox.history(ADMIN), "came short");
         match i {
             // The first shortfall alerts.
             0 => {
-                wait_for(&app.telegram, &admin, "the alert", |e| bot_text_contains(e, "came short"), LONG).await;
-                assert!(bot_text_contains(&sandbox.history(ADMIN), "6 of 7 portraits made"));
+                wait_for(
+                    &app.telegram,
+                    &admin,
+                    "the alert",
+                    |e| bot_text_contains(e, "came short"),
+                    LONG,
+                )
+                .await;
+                assert!(bot_text_contains(
+                    &sandbox.history(ADMIN),
+                    "6 of 7 portraits made"
+                ));
             }
             // A job that delivers everything ends the incident, quietly.
             1 => assert_eq!(alerts, 1),
             // So the next shortfall is a new incident: alerted again.
             2 => {
-                wait_for(&app.telegram, &admin, "the second alert", |e| bot_texts_containing(e, "came short") == 2, LONG).await;
+                wait_for(
+                    &app.telegram,
+                    &admin,
+                    "the second alert",
+                    |e| bot_texts_containing(e, "came short") == 2,
+                    LONG,
+                )
+                .await;
             }
             // While it goes on, a repeat only counts.
             _ => assert_eq!(alerts, 2, "a repeat of an open incident is not sent again"),
@@ -171,9 +288,19 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
 
     // An hour later the incident is still open: one summary, not more.
     app.advance_clock(Duration::from_secs(61 * 60));
-    wait_for(&app.telegram, &admin, "the summary", |e| bot_text_contains(e, "Still happening: 2 times"), LONG).await;
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the summary",
+        |e| bot_text_contains(e, "Still happening: 2 times"),
+        LONG,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(bot_texts_containing(&sandbox.history(ADMIN), "Still happening"), 1);
+    assert_eq!(
+        bot_texts_containing(&sandbox.history(ADMIN), "Still happening"),
+        1
+    );
     app.shutdown().await;
 }
 
@@ -188,20 +315,41 @@ async fn failing_handlers_raise_one_error_rate_alert() {
     let admin = admin_started(&app).await;
     let user = UserSpec::new(5301, "Оля").with_language("ru");
     sandbox.send_text(&user, "/start").unwrap();
-    wait_for(&app.telegram, &user, "the onboarding", |e| bot_text_contains(e, "Пакеты"), LONG).await;
+    wait_for(
+        &app.telegram,
+        &user,
+        "the onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
     // The object store breaks: its directory becomes a file; every photo fails.
     let objects = app.config.storage.local_dir.clone();
     std::fs::remove_dir_all(&objects).unwrap();
     std::fs::write(&objects, b"not a directory").unwrap();
     for i in 0..4 {
         sandbox
-            .send_photo(&user, crate::support::photo_jpeg(&format!("olya-{i}"), 800, 1000), None)
+            .send_photo(
+                &user,
+                crate::support::photo_jpeg(&format!("olya-{i}"), 800, 1000),
+                None,
+            )
             .await
             .unwrap();
     }
-    wait_for(&app.telegram, &admin, "the alert", |e| bot_text_contains(e, "Error rate above the limit"), LONG).await;
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the alert",
+        |e| bot_text_contains(e, "Error rate above the limit"),
+        LONG,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(bot_texts_containing(&sandbox.history(ADMIN), "Error rate above the limit"), 1);
+    assert_eq!(
+        bot_texts_containing(&sandbox.history(ADMIN), "Error rate above the limit"),
+        1
+    );
     app.shutdown().await;
 }
 
@@ -239,7 +387,14 @@ async fn the_monitor_raises_each_incident_once_and_summarises_repeats() {
         .db
         .run_blocking(move |c| {
             // A message due five minutes ago that nobody sends.
-            outbox::enqueue(c, 777, &Outgoing::text("late"), "test:late", true, t0 - 300_000)?;
+            outbox::enqueue(
+                c,
+                777,
+                &Outgoing::text("late"),
+                "test:late",
+                true,
+                t0 - 300_000,
+            )?;
             // Two messages given up within the hour.
             for i in 0..2 {
                 let key = format!("test:failed:{i}");
@@ -248,8 +403,17 @@ async fn the_monitor_raises_each_incident_once_and_summarises_repeats() {
                     "UPDATE message_queue SET status = 'sending' WHERE dedup_key = ?1",
                     [&key],
                 )?;
-                let id: i64 = c.query_row("SELECT id FROM message_queue WHERE dedup_key = ?1", [&key], |r| r.get(0))?;
-                pinglass::db::queue::mark_failed(c, id, "Bad Request: chat not found", t0 - 60_000)?;
+                let id: i64 = c.query_row(
+                    "SELECT id FROM message_queue WHERE dedup_key = ?1",
+                    [&key],
+                    |r| r.get(0),
+                )?;
+                pinglass::db::queue::mark_failed(
+                    c,
+                    id,
+                    "Bad Request: chat not found",
+                    t0 - 60_000,
+                )?;
             }
             Ok(())
         })
@@ -257,7 +421,11 @@ async fn the_monitor_raises_each_incident_once_and_summarises_repeats() {
 
     monitor::step(&ctx, t0).await.unwrap();
     assert_eq!(queued_alerts(&app, "alert:delivery_failures:%"), 1);
-    assert_eq!(queued_alerts(&app, "alert:side_task_behind:%"), 0, "behind needs two checks in a row");
+    assert_eq!(
+        queued_alerts(&app, "alert:side_task_behind:%"),
+        0,
+        "behind needs two checks in a row"
+    );
 
     for _ in 0..5 {
         ctx.ops.error();
@@ -296,35 +464,59 @@ async fn the_monitor_raises_each_incident_once_and_summarises_repeats() {
             )
         })
         .unwrap();
-    assert!(summary.contains("Still happening: 3 times since"), "{summary}");
+    assert!(
+        summary.contains("Still happening: 3 times since"),
+        "{summary}"
+    );
     for _ in 0..40 {
         ctx.ops.error();
     }
     monitor::step(&ctx, later + 60_000).await.unwrap();
-    assert_eq!(queued_alerts(&app, "alert:%:summary:%"), 3, "not again within summary_every_mins");
+    assert_eq!(
+        queued_alerts(&app, "alert:%:summary:%"),
+        3,
+        "not again within summary_every_mins"
+    );
 
     // The late message is sent, the errors stop: both incidents end; a new
     // error storm is a new incident with a new alert.
     app.app()
         .db
-        .run_blocking(|c| c.execute("UPDATE message_queue SET status = 'sent' WHERE chat_id = ?1", [ADMIN]).and(
-            c.execute("UPDATE message_queue SET status = 'sent' WHERE dedup_key = 'test:late'", [])))
+        .run_blocking(|c| {
+            c.execute(
+                "UPDATE message_queue SET status = 'sent' WHERE chat_id = ?1",
+                [ADMIN],
+            )
+            .and(c.execute(
+                "UPDATE message_queue SET status = 'sent' WHERE dedup_key = 'test:late'",
+                [],
+            ))
+        })
         .unwrap();
     monitor::step(&ctx, later + 120_000).await.unwrap();
     let open: Vec<String> = app
         .app()
         .db
         .run_blocking(|c| {
-            let mut stmt = c.prepare("SELECT incident_key FROM alerts WHERE resolved_at IS NULL ORDER BY 1")?;
+            let mut stmt =
+                c.prepare("SELECT incident_key FROM alerts WHERE resolved_at IS NULL ORDER BY 1")?;
             stmt.query_map([], |r| r.get(0))?.collect()
         })
         .unwrap();
-    assert_eq!(open, vec!["delivery_failures".to_owned()], "failures within the hour still count");
+    assert_eq!(
+        open,
+        vec!["delivery_failures".to_owned()],
+        "failures within the hour still count"
+    );
     for _ in 0..5 {
         ctx.ops.error();
     }
     monitor::step(&ctx, later + 122_000).await.unwrap();
-    assert_eq!(queued_alerts(&app, "alert:error_rate:%"), 2 + 1, "a new storm alerts again (plus the summary)");
+    assert_eq!(
+        queued_alerts(&app, "alert:error_rate:%"),
+        2 + 1,
+        "a new storm alerts again (plus the summary)"
+    );
     app.shutdown().await;
 }
 
@@ -344,12 +536,22 @@ fn sentry_events_carry_the_user_id_but_no_token_password_or_photo() {
         ..Default::default()
     });
     event.extra.insert("user_id".into(), Value::from(5101));
-    event.extra.insert("Password".into(), Value::from("hunter2-tbank"));
-    event.extra.insert("photo".into(), Value::from("/9j/4AAQSkZJRgABAQ"));
-    event.extra.insert("file_id".into(), Value::from("AgACAgIAAxkBAAIB"));
-    event.extra.insert("receipt_contact".into(), Value::from("vera@example.ru"));
+    event
+        .extra
+        .insert("Password".into(), Value::from("hunter2-tbank"));
+    event
+        .extra
+        .insert("photo".into(), Value::from("/9j/4AAQSkZJRgABAQ"));
+    event
+        .extra
+        .insert("file_id".into(), Value::from("AgACAgIAAxkBAAIB"));
+    event
+        .extra
+        .insert("receipt_contact".into(), Value::from("vera@example.ru"));
     event.breadcrumbs.values.push(Breadcrumb {
-        message: Some(format!("GET https://api.telegram.org/file/bot{token}/photos/file_1.jpg")),
+        message: Some(format!(
+            "GET https://api.telegram.org/file/bot{token}/photos/file_1.jpg"
+        )),
         ..Default::default()
     });
     event.user = Some(sentry::User {

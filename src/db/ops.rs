@@ -26,10 +26,22 @@ fn grouped(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, i64)>>
 
 pub fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     Ok(Snapshot {
-        payments: grouped(conn, "SELECT status, COUNT(*) FROM payments GROUP BY status")?,
-        jobs: grouped(conn, "SELECT status, COUNT(*) FROM generation_jobs GROUP BY status")?,
-        tasks: grouped(conn, "SELECT state, COUNT(*) FROM generation_tasks GROUP BY state")?,
-        queue: grouped(conn, "SELECT status, COUNT(*) FROM message_queue GROUP BY status")?,
+        payments: grouped(
+            conn,
+            "SELECT status, COUNT(*) FROM payments GROUP BY status",
+        )?,
+        jobs: grouped(
+            conn,
+            "SELECT status, COUNT(*) FROM generation_jobs GROUP BY status",
+        )?,
+        tasks: grouped(
+            conn,
+            "SELECT state, COUNT(*) FROM generation_tasks GROUP BY state",
+        )?,
+        queue: grouped(
+            conn,
+            "SELECT status, COUNT(*) FROM message_queue GROUP BY status",
+        )?,
     })
 }
 

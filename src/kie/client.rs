@@ -182,7 +182,9 @@ impl KieClient {
     pub async fn create_task(&self, request: &CreateTask) -> Result<String, KieError> {
         let url = self.endpoint("/api/v1/jobs/createTask")?;
         let body = request.request_body();
-        let answer = self.call("createTask", self.http.post(url).json(&body)).await?;
+        let answer = self
+            .call("createTask", self.http.post(url).json(&body))
+            .await?;
         let data = answer.into_data().inspect_err(|error| {
             tracing::debug!(model = %request.model, %error, "kie createTask refused");
         })?;

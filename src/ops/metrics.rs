@@ -51,18 +51,47 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!("pinglass_updates_total", "Telegram updates, by outcome (handled, error, ignored)");
-    describe_histogram!("pinglass_handler_seconds", metrics::Unit::Seconds, "Time to handle one update");
-    describe_counter!("pinglass_side_task_errors_total", "Side-task steps that failed, by step");
-    describe_counter!("pinglass_external_calls_total", "Calls to Kie and T-Bank, by service, method and outcome");
-    describe_histogram!("pinglass_external_call_seconds", metrics::Unit::Seconds, "Latency of calls to Kie and T-Bank");
-    describe_counter!("pinglass_telegram_retry_after_total", "Telegram 429 answers (RetryAfter) while sending");
-    describe_counter!("pinglass_alerts_total", "Admin alert messages queued, by kind and whether new or a summary");
+    describe_counter!(
+        "pinglass_updates_total",
+        "Telegram updates, by outcome (handled, error, ignored)"
+    );
+    describe_histogram!(
+        "pinglass_handler_seconds",
+        metrics::Unit::Seconds,
+        "Time to handle one update"
+    );
+    describe_counter!(
+        "pinglass_side_task_errors_total",
+        "Side-task steps that failed, by step"
+    );
+    describe_counter!(
+        "pinglass_external_calls_total",
+        "Calls to Kie and T-Bank, by service, method and outcome"
+    );
+    describe_histogram!(
+        "pinglass_external_call_seconds",
+        metrics::Unit::Seconds,
+        "Latency of calls to Kie and T-Bank"
+    );
+    describe_counter!(
+        "pinglass_telegram_retry_after_total",
+        "Telegram 429 answers (RetryAfter) while sending"
+    );
+    describe_counter!(
+        "pinglass_alerts_total",
+        "Admin alert messages queued, by kind and whether new or a summary"
+    );
     describe_gauge!("pinglass_payments", "Payments by status");
     describe_gauge!("pinglass_jobs", "Generation jobs by status");
     describe_gauge!("pinglass_tasks", "Generation tasks by state");
-    describe_gauge!("pinglass_queue_messages", "Queued Telegram messages by status");
-    describe_gauge!("pinglass_queue_depth", "Telegram messages waiting to be sent (pending or in flight)");
+    describe_gauge!(
+        "pinglass_queue_messages",
+        "Queued Telegram messages by status"
+    );
+    describe_gauge!(
+        "pinglass_queue_depth",
+        "Telegram messages waiting to be sent (pending or in flight)"
+    );
 }
 
 /// One update went through the handler tree.
@@ -95,14 +124,33 @@ pub fn alert_sent(kind: &str, summary: bool) {
 
 /// Every state a row can be in, so a gauge drops to 0 when its last row leaves.
 const PAYMENT_STATUSES: [&str; 9] = [
-    "new", "open", "confirmed", "rejected", "canceled", "expired", "failed", "refunded",
+    "new",
+    "open",
+    "confirmed",
+    "rejected",
+    "canceled",
+    "expired",
+    "failed",
+    "refunded",
     "partially_refunded",
 ];
 const JOB_STATUSES: [&str; 5] = ["running", "delivering", "done", "partial", "failed"];
-const TASK_STATES: [&str; 6] = ["queued", "creating", "running", "downloading", "succeeded", "failed"];
+const TASK_STATES: [&str; 6] = [
+    "queued",
+    "creating",
+    "running",
+    "downloading",
+    "succeeded",
+    "failed",
+];
 const QUEUE_STATUSES: [&str; 4] = ["pending", "sending", "sent", "failed"];
 
-fn set_by_label(name: &'static str, label: &'static str, all: &[&'static str], rows: &[(String, i64)]) {
+fn set_by_label(
+    name: &'static str,
+    label: &'static str,
+    all: &[&'static str],
+    rows: &[(String, i64)],
+) {
     for state in all {
         let n = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
         gauge!(name, label => *state).set(n as f64);
@@ -114,10 +162,20 @@ static RENDER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Sets the SQLite gauges from `snapshot` and renders everything, as one step.
 pub fn render(handle: &PrometheusHandle, snapshot: &Snapshot) -> String {
     let _one_at_a_time = RENDER.lock().unwrap_or_else(|e| e.into_inner());
-    set_by_label("pinglass_payments", "status", &PAYMENT_STATUSES, &snapshot.payments);
+    set_by_label(
+        "pinglass_payments",
+        "status",
+        &PAYMENT_STATUSES,
+        &snapshot.payments,
+    );
     set_by_label("pinglass_jobs", "status", &JOB_STATUSES, &snapshot.jobs);
     set_by_label("pinglass_tasks", "state", &TASK_STATES, &snapshot.tasks);
-    set_by_label("pinglass_queue_messages", "status", &QUEUE_STATUSES, &snapshot.queue);
+    set_by_label(
+        "pinglass_queue_messages",
+        "status",
+        &QUEUE_STATUSES,
+        &snapshot.queue,
+    );
     let depth: i64 = snapshot
         .queue
         .iter()

@@ -96,7 +96,8 @@ impl Ops {
 
     /// The delivery loop is going round.
     pub fn delivery_beat(&self) {
-        self.delivery_beat.store(self.elapsed_ms(), Ordering::Relaxed);
+        self.delivery_beat
+            .store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
     /// A handler or a side-task step failed (counted for the error-rate alert).
@@ -117,16 +118,25 @@ impl Ops {
             format!("last update {} s ago", (self.elapsed_ms() - last) / 1000)
         };
         if self.dispatcher_running.load(Ordering::SeqCst) {
-            Component { ok: true, detail: format!("polling; {seen}") }
+            Component {
+                ok: true,
+                detail: format!("polling; {seen}"),
+            }
         } else {
-            Component { ok: false, detail: format!("the dispatcher is not running; {seen}") }
+            Component {
+                ok: false,
+                detail: format!("the dispatcher is not running; {seen}"),
+            }
         }
     }
 
     /// The side task: both loops running and each gone round within `stale`.
     pub fn side_task(&self, stale: Duration) -> Component {
         if !self.worker_running.load(Ordering::SeqCst) {
-            return Component { ok: false, detail: "stopped".into() };
+            return Component {
+                ok: false,
+                detail: "stopped".into(),
+            };
         }
         let now = self.elapsed_ms();
         let main = now - self.worker_beat.load(Ordering::Relaxed);
@@ -137,6 +147,9 @@ impl Ops {
             main / 1000,
             delivery / 1000
         );
-        Component { ok: main <= limit && delivery <= limit, detail }
+        Component {
+            ok: main <= limit && delivery <= limit,
+            detail,
+        }
     }
 }

@@ -36,7 +36,12 @@ impl Running {
 }
 
 /// Binds `listen` and serves until stopped. Installs the metrics recorder.
-pub async fn start(listen: SocketAddr, ops: Arc<Ops>, db: Db, stale: Duration) -> anyhow::Result<Running> {
+pub async fn start(
+    listen: SocketAddr,
+    ops: Arc<Ops>,
+    db: Db,
+    stale: Duration,
+) -> anyhow::Result<Running> {
     super::metrics::install();
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
@@ -60,7 +65,11 @@ pub async fn start(listen: SocketAddr, ops: Arc<Ops>, db: Db, stale: Duration) -
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> axum::response::Response {
     let Some(handle) = super::metrics::install() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable\n",
+        )
+            .into_response();
     };
     let snapshot = match shared.db.run(|c| crate::db::ops::snapshot(c)).await {
         Ok(snapshot) => snapshot,
@@ -71,7 +80,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> axum::response::Response 
     };
     let text = super::metrics::render(handle, &snapshot);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -84,16 +96,29 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> axum::response::Response 
     )
     .await
     {
-        Ok(Ok(())) => Component { ok: true, detail: "answers".into() },
-        Ok(Err(error)) => Component { ok: false, detail: error.to_string() },
-        Err(_) => Component { ok: false, detail: "no answer within 2 s".into() },
+        Ok(Ok(())) => Component {
+            ok: true,
+            detail: "answers".into(),
+        },
+        Ok(Err(error)) => Component {
+            ok: false,
+            detail: error.to_string(),
+        },
+        Err(_) => Component {
+            ok: false,
+            detail: "no answer within 2 s".into(),
+        },
     };
     let components = [
         ("poller", shared.ops.poller()),
         ("side_task", shared.ops.side_task(shared.stale)),
         ("database", database),
     ];
-    let failing: Vec<&str> = components.iter().filter(|(_, c)| !c.ok).map(|(n, _)| *n).collect();
+    let failing: Vec<&str> = components
+        .iter()
+        .filter(|(_, c)| !c.ok)
+        .map(|(n, _)| *n)
+        .collect();
     let body = serde_json::json!({
         "status": if failing.is_empty() { "ok" } else { "unhealthy" },
         "failing": failing,
@@ -101,6 +126,10 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> axum::response::Response 
         "side_task": components[1].1,
         "database": components[2].1,
     });
-    let status = if failing.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if failing.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }

@@ -92,7 +92,9 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 warn!(queue_id = id, chat_id, %error, "unreadable queued message");
                 let e = format!("unreadable payload: {error}");
                 let now = ctx.clock.now_ms();
-                ctx.db.run(move |c| queue::mark_failed(c, id, &e, now)).await?;
+                ctx.db
+                    .run(move |c| queue::mark_failed(c, id, &e, now))
+                    .await?;
                 continue;
             }
         };

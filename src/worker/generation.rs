@@ -564,11 +564,17 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
             if missing > 0 {
                 let refunded = match job.payment_id {
                     Some(payment_id) => payments::get(&tx, payment_id)?
-                        .map(|p| p.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1)))
+                        .map(|p| {
+                            p.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1))
+                        })
                         .unwrap_or(0),
                     None => 0,
                 };
-                let what = if made.is_empty() { "failed" } else { "came short" };
+                let what = if made.is_empty() {
+                    "failed"
+                } else {
+                    "came short"
+                };
                 let alert = format!(
                     "Job {} of user {} {what}: {} of {} portraits made, {} kopecks to refund.",
                     job.id,

@@ -11,10 +11,10 @@ pub mod alerts;
 pub mod delivery;
 pub mod free;
 pub mod generation;
+pub mod monitor;
 pub mod outbox;
 pub mod payments;
 pub mod refunds;
-pub mod monitor;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -98,7 +98,11 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             Ok(overdue)
         })
         .await?;
-    ctx.ops.watch.lock().unwrap_or_else(|e| e.into_inner()).overdue = overdue;
+    ctx.ops
+        .watch
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .overdue = overdue;
     ctx.wake.delivery.notify_one();
     Ok(0)
 }
