@@ -87,6 +87,20 @@ impl App {
         let config = Arc::new(config);
         let wake = Arc::new(Wake::default());
         let ops = Arc::new(Ops::default());
+        // Bound first: a busy address fails the start before anything runs.
+        let metrics = match config.telemetry.metrics_listen {
+            Some(listen) => Some(
+                ops::server::start(
+                    listen,
+                    ops.clone(),
+                    db.clone(),
+                    std::time::Duration::from_secs(config.telemetry.healthz_stale_secs),
+                )
+                .await
+                .with_context(|| format!("metrics endpoint on {listen}"))?,
+            ),
+            None => None,
+        };
         let bot_ctx = Arc::new(BotCtx {
             config: config.clone(),
             db: db.clone(),
@@ -112,19 +126,6 @@ impl App {
         let (stop_worker, stop_rx) = watch::channel(false);
         ops.worker_started();
         let worker = tokio::spawn(worker::run(worker_ctx.clone(), stop_rx));
-        let metrics = match config.telemetry.metrics_listen {
-            Some(listen) => Some(
-                ops::server::start(
-                    listen,
-                    ops.clone(),
-                    db.clone(),
-                    std::time::Duration::from_secs(config.telemetry.healthz_stale_secs),
-                )
-                .await
-                .with_context(|| format!("metrics endpoint on {listen}"))?,
-            ),
-            None => None,
-        };
         Ok(App {
             config,
             db,

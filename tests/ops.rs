@@ -588,3 +588,35 @@ fn sentry_events_carry_the_user_id_but_no_token_password_or_photo() {
         "пароль password: [redacted], ещё"
     );
 }
+
+#[test]
+fn alert_thresholds_and_the_sentry_dsn_are_validated_by_name() {
+    use pinglass::config::{Config, Secrets};
+    let shipped = Config::shipped_toml();
+    let config = Config::from_toml_str(shipped, Secrets::default()).unwrap();
+    assert_eq!(config.alerts.check_secs, 60);
+    assert!(
+        config.telemetry.metrics_listen.is_none(),
+        "metrics are off unless asked for"
+    );
+
+    let zero = shipped.replace("errors_per_min = 10", "errors_per_min = 0");
+    let error = Config::from_toml_str(&zero, Secrets::default())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("alerts.errors_per_min"), "{error}");
+
+    let with_dsn = |dsn: &str| {
+        Config::from_toml_str(
+            shipped,
+            Secrets::from_lookup(|k| (k == "SENTRY_DSN").then(|| dsn.to_owned())),
+        )
+    };
+    let error = with_dsn("not a dsn").unwrap_err().to_string();
+    assert!(error.contains("SENTRY_DSN"), "{error}");
+    assert!(
+        !error.contains("not a dsn"),
+        "the secret is not repeated: {error}"
+    );
+    assert!(with_dsn("https://public@sentry.example.com/42").is_ok());
+}

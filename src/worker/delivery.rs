@@ -71,6 +71,9 @@ struct Sent {
     portrait_file_ids: Vec<(i64, String)>,
 }
 
+/// The incident of albums (portraits) that could not be delivered.
+pub const ALBUMS_FAILING: &str = "albums_failing";
+
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let claimed = ctx
         .db
@@ -98,6 +101,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 continue;
             }
         };
+        let is_album = matches!(message, Outgoing::Album { .. });
         match send(ctx, chat_id, &message).await {
             Ok(sent) => {
                 if sent.message_ids.len() > 1 {
@@ -119,6 +123,9 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         queue::mark_sent(&tx, id, &ids, &files, db::now_ms())?;
                         for (portrait_id, file_id) in &sent.portrait_file_ids {
                             portraits::set_file_id(&tx, *portrait_id, file_id)?;
+                        }
+                        if is_album {
+                            super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
                         }
                         tx.commit()
                     })
@@ -161,20 +168,27 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let reason = error.to_string();
                 if attempts >= ctx.config.worker.delivery_max_attempts {
                     warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
-                    // Portraits that did not reach the user are an incident for the admins.
+                    // Portraits that did not reach the user are an incident for the
+                    // admins: one incident while albums keep failing (counted and
+                    // summarised, not one message each), ended by the next album sent.
                     let admins = ctx.config.bot.admin_ids.clone();
-                    let is_album = matches!(message, Outgoing::Album { .. });
                     let alert = format!(
                         "Delivery {} to chat {chat_id} failed after {attempts} attempts: {reason}",
                         row.dedup_key
                     );
-                    let key = format!("delivery:{}", row.dedup_key);
                     let now = ctx.clock.now_ms();
                     ctx.db
                         .run(move |c| {
                             queue::mark_failed(c, id, &reason, now)?;
                             if is_album {
-                                super::alerts::raise(c, &admins, &key, "delivery", &alert, now)?;
+                                super::alerts::raise(
+                                    c,
+                                    &admins,
+                                    ALBUMS_FAILING,
+                                    "delivery",
+                                    &alert,
+                                    now,
+                                )?;
                             }
                             Ok(())
                         })
