@@ -14,7 +14,9 @@ use pinglass::telegram::standin::{ChatEntry, UserSpec};
 use pinglass::worker::monitor;
 use pinglass::worker::outbox::{self, Outgoing};
 
-use crate::support::{LONG, TestApp, bot_text_contains, buy, portraits_received, wait_for};
+use crate::support::{
+    LONG, TestApp, bot_text_contains, buy, portraits_received, up_to_payment_link, wait_for,
+};
 
 const ADMIN: i64 = 900_000_001;
 
@@ -89,14 +91,14 @@ async fn a_funnel_moves_the_metrics_and_healthz_names_a_stopped_side_task() {
     );
 
     let user = UserSpec::new(5101, "Вера").with_language("ru");
-    buy(
+    let payment = up_to_payment_link(
         &app.telegram,
-        &app.tbank,
         &user,
         "vera",
         "Starter · 7 портретов · 499 ₽",
     )
     .await;
+    app.tbank.pay(&payment).unwrap();
     wait_for(
         &app.telegram,
         &user,
@@ -619,4 +621,21 @@ fn alert_thresholds_and_the_sentry_dsn_are_validated_by_name() {
         "the secret is not repeated: {error}"
     );
     assert!(with_dsn("https://public@sentry.example.com/42").is_ok());
+}
+
+#[test]
+fn telegram_429s_the_throttle_waits_out_are_counted() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let handle = pinglass::ops::metrics::install().expect("the recorder");
+    let count = || metric(&handle.render(), "pinglass_telegram_retry_after_total", &[]);
+    let before = count();
+    let subscriber =
+        tracing_subscriber::registry().with(pinglass::ops::metrics::TelegramRetryAfterLayer);
+    tracing::subscriber::with_default(subscriber, || {
+        // What teloxide's Throttle logs when Telegram answers 429 (it retries itself).
+        tracing::warn!(target: "teloxide_core::adaptors::throttle::request", "Freezing, before retrying: Seconds(7)");
+        tracing::warn!(target: "teloxide_core::adaptors::throttle::worker", "freezing the bot for approximately 7s due to `RetryAfter` error from telegram");
+        tracing::warn!(target: "pinglass::worker", "Freezing, before retrying: not Telegram's");
+    });
+    assert_eq!(count() - before, 1.0, "one 429, counted once");
 }

@@ -185,3 +185,50 @@ pub fn render(handle: &PrometheusHandle, snapshot: &Snapshot) -> String {
     gauge!("pinglass_queue_depth").set(depth as f64);
     handle.render()
 }
+
+/// Counts Telegram's 429 answers that teloxide's `Throttle` adaptor waits out
+/// by itself (it retries after RetryAfter and only logs "Freezing, before
+/// retrying"); the delivery step counts the ones that reach it. Part of the
+/// global subscriber (`telemetry`), which bridges `log` records to `tracing`.
+pub struct TelegramRetryAfterLayer;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TelegramRetryAfterLayer {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if *event.metadata().level() != tracing::Level::WARN {
+            return;
+        }
+        #[derive(Default)]
+        struct Fields {
+            target: String,
+            message: String,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "log.target" {
+                    self.target = value.to_owned();
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.message = format!("{value:?}");
+                }
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let target = if fields.target.is_empty() {
+            event.metadata().target()
+        } else {
+            fields.target.as_str()
+        };
+        if target.starts_with("teloxide_core::adaptors::throttle")
+            && fields.message.starts_with("Freezing, before retrying")
+        {
+            telegram_retry_after();
+        }
+    }
+}
