@@ -97,7 +97,13 @@ impl Running {
         loop {
             match self.shutdown.shutdown() {
                 Ok(wait) => {
-                    wait.await;
+                    // teloxide's `wait` misses the dispatcher's "done" when
+                    // dispatching ends before `wait` is first polled (a lost
+                    // wake-up seen under load): the task's end counts too.
+                    tokio::select! {
+                        _ = wait => {}
+                        _ = &mut self.task => return,
+                    }
                     break;
                 }
                 Err(_) if self.task.is_finished() => break,
