@@ -11,6 +11,7 @@ use crate::bot::{self, BotCtx, TgBot};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::ops::{self, Ops};
 use crate::services::{self, Services};
 use crate::worker::{self, Wake, WorkerCtx};
 
@@ -37,8 +38,12 @@ pub struct App {
     pub services: Services,
     pub worker_ctx: Arc<WorkerCtx>,
     dispatcher: bot::Running,
-    worker: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
     stop_worker: watch::Sender<bool>,
+    /// Liveness of the poller and the side task, error counts.
+    pub ops: Arc<Ops>,
+    /// The metrics and `/healthz` endpoint, when `[telemetry] metrics_listen` is set.
+    metrics: Option<ops::server::Running>,
 }
 
 impl App {
@@ -83,12 +88,28 @@ impl App {
             .context("registering the command menu (setMyCommands)")?;
         let config = Arc::new(config);
         let wake = Arc::new(Wake::default());
+        let ops = Arc::new(Ops::default());
+        // Bound first: a busy address fails the start before anything runs.
+        let metrics = match config.telemetry.metrics_listen {
+            Some(listen) => Some(
+                ops::server::start(
+                    listen,
+                    ops.clone(),
+                    db.clone(),
+                    std::time::Duration::from_secs(config.telemetry.healthz_stale_secs),
+                )
+                .await
+                .with_context(|| format!("metrics endpoint on {listen}"))?,
+            ),
+            None => None,
+        };
         let bot_ctx = Arc::new(BotCtx {
             config: config.clone(),
             db: db.clone(),
             store: services.store.clone(),
             wake: wake.clone(),
             clock: clock.clone(),
+            ops: ops.clone(),
         });
         let dispatcher = bot::start(bot.clone(), bot_ctx).await?;
         let worker_ctx = Arc::new(WorkerCtx {
@@ -102,8 +123,10 @@ impl App {
             pacing: Default::default(),
             wake,
             clock,
+            ops: ops.clone(),
         });
         let (stop_worker, stop_rx) = watch::channel(false);
+        ops.worker_started();
         let worker = tokio::spawn(worker::run(worker_ctx.clone(), stop_rx));
         Ok(App {
             config,
@@ -112,18 +135,40 @@ impl App {
             services,
             worker_ctx,
             dispatcher,
-            worker,
+            worker: Some(worker),
             stop_worker,
+            ops,
+            metrics,
         })
     }
 
     /// Stops polling, lets the updates in flight finish, stops the side task
     /// after its current step, then the stand-ins.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.stop_worker.send(true);
         self.dispatcher.shutdown().await;
-        let _ = self.worker.await;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.await;
+        }
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop().await;
+        }
         self.services.shutdown().await;
+    }
+
+    /// Stops only the side task (after its current step); the dispatcher and
+    /// the metrics endpoint keep running. `/healthz` then reports it.
+    pub async fn stop_side_task(&mut self) {
+        let _ = self.stop_worker.send(true);
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.await;
+        }
+    }
+
+    /// Where the metrics and `/healthz` endpoint listens (the bound address,
+    /// also when configured with port 0).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|m| m.addr)
     }
 }
 

@@ -56,6 +56,8 @@ pub struct Config {
     pub referral: ReferralConfig,
     pub reminders: RemindersConfig,
     pub gallery: GalleryConfig,
+    /// Admin alerts: thresholds of the incidents the side task watches for.
+    pub alerts: AlertsConfig,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -221,8 +223,28 @@ pub struct TelemetryConfig {
     pub format: LogFormat,
     /// tracing-subscriber filter, e.g. `info,pinglass=debug`.
     pub filter: String,
-    /// Local address of the Prometheus endpoint; empty for none.
+    /// Local address of the Prometheus endpoint (also `/healthz`); empty for none.
     pub metrics_listen: Option<SocketAddr>,
+    /// `/healthz` reports the side task unhealthy when one of its loops has
+    /// not gone round for this many seconds.
+    pub healthz_stale_secs: u64,
+}
+
+/// Incidents the side task watches for; each alerts the admins once, and a
+/// repeating one is summarised at most every `summary_every_mins`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// How often the side task looks for incidents, seconds.
+    pub check_secs: u64,
+    /// An open incident that keeps repeating is summarised at most this often, minutes.
+    pub summary_every_mins: u64,
+    /// Messages given up (delivery attempts used up) within an hour that raise an alert.
+    pub delivery_failures_per_hour: u32,
+    /// The side task is behind when an item has been due for longer than this, seconds.
+    pub behind_secs: u64,
+    /// Errors per minute (handler errors plus side-task step errors) that raise an alert.
+    pub errors_per_min: u32,
 }
 
 /// The free preview portrait shown before the package choice.
@@ -634,6 +656,34 @@ impl Config {
                 "gallery.zip_part_max_bytes",
                 "must be 65536..=50000000 (Telegram takes at most 50 MB from a bot)",
             ));
+        }
+        if let Some(dsn) = &self.secrets.sentry_dsn
+            && secrecy::ExposeSecret::expose_secret(dsn)
+                .parse::<sentry::types::Dsn>()
+                .is_err()
+        {
+            return Err(invalid("SENTRY_DSN", "is not a valid Sentry DSN"));
+        }
+        if self.telemetry.healthz_stale_secs == 0 {
+            return Err(invalid(
+                "telemetry.healthz_stale_secs",
+                "must be at least 1",
+            ));
+        }
+        let a = &self.alerts;
+        for (field, value) in [
+            ("alerts.check_secs", a.check_secs),
+            ("alerts.summary_every_mins", a.summary_every_mins),
+            (
+                "alerts.delivery_failures_per_hour",
+                u64::from(a.delivery_failures_per_hour),
+            ),
+            ("alerts.behind_secs", a.behind_secs),
+            ("alerts.errors_per_min", u64::from(a.errors_per_min)),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
         }
         if let Err(e) = self
             .telemetry

@@ -142,6 +142,10 @@ impl Harness {
         self.app.as_ref().expect("the application is running")
     }
 
+    pub fn app_mut(&mut self) -> &mut App {
+        self.app.as_mut().expect("the application is running")
+    }
+
     /// Nothing in flight: no unfinished task or job, no queued message, no
     /// pending refund, no payment waiting for Init.
     pub fn is_idle(&self) -> bool {

@@ -14,6 +14,7 @@ pub mod harness;
 pub mod i18n;
 pub mod kie;
 pub mod media;
+pub mod ops;
 pub mod services;
 pub mod store;
 pub mod tbank;

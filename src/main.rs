@@ -37,7 +37,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    pinglass::telemetry::init(&config.telemetry);
+    // Kept to the end of main: dropping it sends what Sentry still holds.
+    let _sentry = pinglass::telemetry::init_with_sentry(&config);
     let result = match cli.command.unwrap_or(Commands::Run) {
         Commands::Migrate => pinglass::app::migrate(&config),
         Commands::Run => match tokio::runtime::Runtime::new() {

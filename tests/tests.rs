@@ -15,6 +15,7 @@ mod locales;
 mod media;
 mod referral;
 mod reminders;
+mod ops;
 mod store;
 mod support;
 mod tbank;

@@ -45,6 +45,8 @@ pub struct BotCtx {
     pub wake: Arc<Wake>,
     /// The application clock (moved only by tests).
     pub clock: Arc<crate::clock::Clock>,
+    /// Liveness and error counts for `/healthz` and the alerts.
+    pub ops: Arc<crate::ops::Ops>,
 }
 
 /// Builds the bot client. The HTTP client's timeout is longer than the
@@ -121,7 +123,13 @@ impl Running {
         loop {
             match self.shutdown.shutdown() {
                 Ok(wait) => {
-                    wait.await;
+                    // teloxide's `wait` misses the dispatcher's "done" when
+                    // dispatching ends before `wait` is first polled (a lost
+                    // wake-up seen under load): the task's end counts too.
+                    tokio::select! {
+                        _ = wait => {}
+                        _ = &mut self.task => return,
+                    }
                     break;
                 }
                 Err(_) if self.task.is_finished() => break,
@@ -146,7 +154,9 @@ pub async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
         .delete_webhook()
         .await
         .build();
-    let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
+    let ops = ctx.ops.clone();
+    let schema = timed(ops.clone()).chain(handlers::schema());
+    let mut dispatcher = Dispatcher::builder(bot, schema)
         .dependencies(dptree::deps![ctx, storage])
         .default_handler(|update| async move {
             tracing::debug!(update_id = update.id.0, "update ignored");
@@ -155,12 +165,47 @@ pub async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
         .build();
     let shutdown = dispatcher.shutdown_token();
     let task = tokio::spawn(async move {
+        ops.dispatcher_started();
         dispatcher
             .dispatch_with_listener(
                 listener,
                 teloxide::error_handlers::LoggingErrorHandler::with_custom_text("polling failed"),
             )
             .await;
+        ops.dispatcher_stopped();
     });
     Ok(Running { shutdown, task })
+}
+
+/// The first link of the handler tree: times every update through the rest
+/// of the tree and counts its outcome (handled, error, ignored) for the
+/// metrics, the error-rate alert and `/healthz`. It changes nothing else:
+/// the update goes on with the same dependencies, and an update no branch
+/// takes still reaches the dispatcher's default handler.
+fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyhow::Error> {
+    use std::ops::ControlFlow;
+    use teloxide::dispatching::DpHandlerDescription;
+    use teloxide::dptree::HandlerDescription;
+    dptree::from_fn_with_description(
+        DpHandlerDescription::entry(),
+        move |deps, cont| {
+            let ops = ops.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let flow = cont(deps).await;
+                let outcome = match &flow {
+                    ControlFlow::Break(Ok(())) => "handled",
+                    ControlFlow::Break(Err(_)) => {
+                        ops.error();
+                        "error"
+                    }
+                    ControlFlow::Continue(_) => "ignored",
+                };
+                ops.update_handled();
+                crate::ops::metrics::update_handled(outcome, started.elapsed());
+                flow
+            }
+        },
+        dptree::HandlerSignature::Entry,
+    )
 }

@@ -1,5 +1,7 @@
 //! Admin alerts: one row per incident. A repeat only counts; the message is
-//! sent once (and again only after the incident was resolved).
+//! sent once (and again only after the incident was resolved). An open
+//! incident that went on repeating after its last message is due for a
+//! summary (`sent_at` is when the admins last heard of it).
 
 use rusqlite::{Connection, params};
 
@@ -48,4 +50,46 @@ pub fn mark_sent(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<()>
         params![key, now],
     )?;
     Ok(())
+}
+
+/// An incident as the admins last heard of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub key: String,
+    pub kind: String,
+    pub message: String,
+    pub count: i64,
+    pub first_at: i64,
+    pub last_at: i64,
+}
+
+/// Open incidents that repeated after their last message, sent at or before
+/// `sent_before`: each is due for a "still happening" summary.
+pub fn due_for_summary(conn: &Connection, sent_before: i64) -> rusqlite::Result<Vec<Incident>> {
+    let mut stmt = conn.prepare(
+        "SELECT incident_key, kind, message, count, first_at, last_at FROM alerts
+         WHERE resolved_at IS NULL AND sent_at IS NOT NULL AND last_at > sent_at AND sent_at <= ?1
+         ORDER BY first_at LIMIT 20",
+    )?;
+    stmt.query_map(params![sent_before], |r| {
+        Ok(Incident {
+            key: r.get(0)?,
+            kind: r.get(1)?,
+            message: r.get(2)?,
+            count: r.get(3)?,
+            first_at: r.get(4)?,
+            last_at: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
+/// Whether incident `key` is open (raised and not resolved).
+pub fn is_open(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM alerts WHERE incident_key = ?1 AND resolved_at IS NULL",
+        params![key],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
 }

@@ -13,6 +13,7 @@ pub mod events;
 pub mod fixtures;
 pub mod galleries;
 pub mod jobs;
+pub mod ops;
 pub mod payments;
 pub mod portraits;
 pub mod queue;
@@ -42,6 +43,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0004_reminder_indexes.sql")),
         M::up(include_str!("migrations/0005_task_take.sql")),
         M::up(include_str!("migrations/0006_job_retry.sql")),
+        M::up(include_str!("migrations/0007_queue_failed_at.sql")),
     ])
 }
 

@@ -133,10 +133,11 @@ pub fn mark_retry(
     Ok(())
 }
 
-pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
+pub fn mark_failed(conn: &Connection, id: i64, error: &str, now: i64) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE message_queue SET status = 'failed', last_error = ?2 WHERE id = ?1 AND status <> 'sent'",
-        params![id, error],
+        "UPDATE message_queue SET status = 'failed', last_error = ?2, failed_at = ?3
+         WHERE id = ?1 AND status <> 'sent'",
+        params![id, error, now],
     )?;
     Ok(())
 }

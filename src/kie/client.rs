@@ -133,7 +133,24 @@ impl KieClient {
     }
 
     /// Sends one authorised call and reads the envelope of the answer.
-    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Answer, KieError> {
+    async fn call(
+        &self,
+        method: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, KieError> {
+        let started = std::time::Instant::now();
+        let result = self.call_inner(request).await;
+        // An answer Kie gave with an error code counts as an error too.
+        // (recordInfo's 422 "not visible yet" right after creation is normal.)
+        let ok = result.as_ref().is_ok_and(|a| {
+            (200..300).contains(&a.http_status)
+                && (a.code() == 200 || (method == "recordInfo" && a.code() == 422))
+        });
+        crate::ops::metrics::external_call("kie", method, ok, started.elapsed());
+        result
+    }
+
+    async fn call_inner(&self, request: reqwest::RequestBuilder) -> Result<Answer, KieError> {
         let response = request
             .bearer_auth(self.api_key.expose_secret())
             .send()
@@ -165,7 +182,9 @@ impl KieClient {
     pub async fn create_task(&self, request: &CreateTask) -> Result<String, KieError> {
         let url = self.endpoint("/api/v1/jobs/createTask")?;
         let body = request.request_body();
-        let answer = self.call(self.http.post(url).json(&body)).await?;
+        let answer = self
+            .call("createTask", self.http.post(url).json(&body))
+            .await?;
         let data = answer.into_data().inspect_err(|error| {
             tracing::debug!(model = %request.model, %error, "kie createTask refused");
         })?;
@@ -184,7 +203,7 @@ impl KieClient {
     pub async fn record_info(&self, task_id: &str) -> Result<TaskRecord, KieError> {
         let mut url = self.endpoint("/api/v1/jobs/recordInfo")?;
         url.query_pairs_mut().append_pair("taskId", task_id);
-        let answer = self.call(self.http.get(url)).await?;
+        let answer = self.call("recordInfo", self.http.get(url)).await?;
         let http_ok = (200..300).contains(&answer.http_status);
         if http_ok && answer.code() == 422 && answer.envelope.data.is_null() {
             tracing::debug!(%task_id, msg = %answer.envelope.message(), "kie task not visible yet");
@@ -202,7 +221,7 @@ impl KieClient {
     /// The credits left on the account.
     pub async fn credit(&self) -> Result<f64, KieError> {
         let url = self.endpoint("/api/v1/chat/credit")?;
-        let data = self.call(self.http.get(url)).await?.into_data()?;
+        let data = self.call("credit", self.http.get(url)).await?.into_data()?;
         match &data {
             Value::Number(number) => number.as_f64(),
             Value::String(text) => text.trim().parse::<f64>().ok(),

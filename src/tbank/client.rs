@@ -346,7 +346,14 @@ impl TbankClient {
             .base_url
             .join(&format!("v2/{}", method.name()))
             .map_err(|error| TbankError::InvalidRequest(format!("endpoint URL: {error}")))?;
+        let started = std::time::Instant::now();
         let result = self.send(method, &url, &fields).await;
+        crate::ops::metrics::external_call(
+            "tbank",
+            method.name(),
+            result.is_ok(),
+            started.elapsed(),
+        );
         if let Err(error) = &result {
             tracing::warn!(method = method.name(), %error, transient = error.is_transient(), "T-Bank call failed");
         }

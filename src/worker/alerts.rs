@@ -1,5 +1,7 @@
 //! Alerts to the admins: each incident is sent once through the message
-//! queue; repeats are only counted until the incident is resolved.
+//! queue; repeats are only counted until the incident is resolved, and an
+//! incident that keeps repeating is summarised ("still happening: N times
+//! since …") at most every `[alerts] summary_every_mins` by [`summarise`].
 
 use rusqlite::Connection;
 
@@ -30,10 +32,45 @@ pub fn raise(
             )?;
         }
         alerts::mark_sent(conn, key, now)?;
+        crate::ops::metrics::alert_sent(kind, false);
     }
     Ok(fresh)
 }
 
 pub fn resolve(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<bool> {
     alerts::resolve(conn, key, now)
+}
+
+/// Queues a summary of every open incident that repeated since the admins
+/// last heard of it, `every_ms` ago or longer. Returns how many were summarised.
+pub fn summarise(
+    conn: &Connection,
+    admin_ids: &[i64],
+    every_ms: i64,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let due = alerts::due_for_summary(conn, now - every_ms)?;
+    for incident in &due {
+        let since = chrono::DateTime::from_timestamp_millis(incident.first_at)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default();
+        let text = format!(
+            "🔁 Still happening: {} times since {since}. {}",
+            incident.count, incident.message
+        );
+        for admin in admin_ids {
+            outbox::enqueue(
+                conn,
+                *admin,
+                &Outgoing::text(text.clone()),
+                &format!("alert:{}:summary:{now}:{admin}", incident.key),
+                true,
+                now,
+            )?;
+        }
+        alerts::mark_sent(conn, &incident.key, now)?;
+        crate::ops::metrics::alert_sent(&incident.kind, true);
+        tracing::warn!(incident = %incident.key, count = incident.count, "admin alert summary");
+    }
+    Ok(due.len())
 }

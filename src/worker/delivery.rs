@@ -78,6 +78,9 @@ struct Sent {
     follow_ups: Vec<Outgoing>,
 }
 
+/// The incident of albums (portraits) that could not be delivered.
+pub const ALBUMS_FAILING: &str = "albums_failing";
+
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let claimed = ctx
         .db
@@ -103,10 +106,18 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             Err(error) => {
                 warn!(queue_id = id, chat_id, %error, "unreadable queued message");
                 let e = format!("unreadable payload: {error}");
-                ctx.db.run(move |c| queue::mark_failed(c, id, &e)).await?;
+                let now = ctx.clock.now_ms();
+                ctx.db
+                    .run(move |c| queue::mark_failed(c, id, &e, now))
+                    .await?;
                 continue;
             }
         };
+        // Portraits (albums and ZIPs of them): their failing is one admin incident.
+        let is_album = matches!(
+            message,
+            Outgoing::Album { .. } | Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
+        );
         match send(ctx, id, chat_id, &message).await {
             Ok(sent) => {
                 if sent.message_ids.len() > 1 {
@@ -134,12 +145,16 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                             let key = format!("{dedup_key}:part{}", i + 1);
                             outbox::enqueue(&tx, chat_id, follow_up, &key, true, db::now_ms())?;
                         }
+                        if is_album {
+                            super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
+                        }
                         tx.commit()
                     })
                     .await?;
                 info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
             }
             Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
+                crate::ops::metrics::telegram_retry_after();
                 let next = db::now_ms() + wait.duration().as_millis() as i64;
                 warn!(
                     queue_id = id,
@@ -175,14 +190,10 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let permanent = matches!(&error, SendError::Zip(e) if e.is_permanent());
                 if attempts >= ctx.config.worker.delivery_max_attempts || permanent {
                     warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
-                    // Portraits that did not reach the user are an incident for the admins.
+                    // Portraits that did not reach the user are an incident for the
+                    // admins: one incident while albums keep failing (counted and
+                    // summarised, not one message each), ended by the next album sent.
                     let admins = ctx.config.bot.admin_ids.clone();
-                    let is_album = matches!(
-                        message,
-                        Outgoing::Album { .. }
-                            | Outgoing::ZipRequest { .. }
-                            | Outgoing::ZipPart { .. }
-                    );
                     // A user who asked for a ZIP is told it did not come.
                     let is_zip = matches!(
                         message,
@@ -193,11 +204,10 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         "Delivery {} to chat {chat_id} failed after {attempts} attempts: {reason}",
                         row.dedup_key
                     );
-                    let key = format!("delivery:{}", row.dedup_key);
-                    let now = db::now_ms();
+                    let now = ctx.clock.now_ms();
                     ctx.db
                         .run(move |c| {
-                            queue::mark_failed(c, id, &reason)?;
+                            queue::mark_failed(c, id, &reason, now)?;
                             if is_zip {
                                 let lang = super::lang_of(c, chat_id)?;
                                 let text =
@@ -205,7 +215,14 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 outbox::enqueue(c, chat_id, &text, &failed_key, true, now)?;
                             }
                             if is_album {
-                                super::alerts::raise(c, &admins, &key, "delivery", &alert, now)?;
+                                super::alerts::raise(
+                                    c,
+                                    &admins,
+                                    ALBUMS_FAILING,
+                                    "delivery",
+                                    &alert,
+                                    now,
+                                )?;
                             }
                             Ok(())
                         })

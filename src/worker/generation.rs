@@ -464,6 +464,9 @@ async fn finish_jobs(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     Ok(count)
 }
 
+/// The incident of paid jobs that came short (failed or partly refunded).
+pub const JOBS_FAILING: &str = "jobs_failing";
+
 async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     let id = job.id;
     if ctx.db.run(move |c| jobs::retry_round(c, id)).await?.0 > 0 {
@@ -475,6 +478,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
         _ => {}
     }
     let job_id = job.id;
+    let admins = ctx.config.bot.admin_ids.clone();
     let done = ctx
         .db
         .run(move |c| {
@@ -557,6 +561,35 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     true,
                     now,
                 )?;
+            }
+            // A job that came short is an incident for the admins: one
+            // "jobs are failing" incident, counted and summarised while it
+            // goes on, resolved by the next job that delivers everything.
+            if missing > 0 {
+                let refunded = match job.payment_id {
+                    Some(payment_id) => payments::get(&tx, payment_id)?
+                        .map(|p| {
+                            p.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1))
+                        })
+                        .unwrap_or(0),
+                    None => 0,
+                };
+                let what = if made.is_empty() {
+                    "failed"
+                } else {
+                    "came short"
+                };
+                let alert = format!(
+                    "Job {} of user {} {what}: {} of {} portraits made, {} kopecks to refund.",
+                    job.id,
+                    job.user_id,
+                    made.len(),
+                    job.total,
+                    refunded
+                );
+                super::alerts::raise(&tx, &admins, JOBS_FAILING, "job", &alert, now)?;
+            } else {
+                super::alerts::resolve(&tx, JOBS_FAILING, now)?;
             }
             // Last, under everything else: what the user can do with the set.
             if !made.is_empty() {

@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod delivery;
 pub mod free;
 pub mod generation;
+pub mod monitor;
 pub mod outbox;
 pub mod payments;
 pub mod referrals;
@@ -60,6 +61,8 @@ pub struct WorkerCtx {
     pub wake: Arc<Wake>,
     /// The time every step works with (moved only by tests).
     pub clock: Arc<crate::clock::Clock>,
+    /// Heartbeats and error counts for `/healthz` and the alerts.
+    pub ops: Arc<crate::ops::Ops>,
 }
 
 /// The language a user's messages are written in (Russian if unknown).
@@ -70,10 +73,12 @@ pub fn lang_of(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<cr
         .unwrap_or(Lang::Ru))
 }
 
-fn log_step(name: &str, result: anyhow::Result<usize>) -> usize {
+fn log_step(ops: &crate::ops::Ops, name: &str, result: anyhow::Result<usize>) -> usize {
     match result {
         Ok(n) => n,
         Err(error) => {
+            ops.error();
+            crate::ops::metrics::side_task_error(name);
             tracing::error!(
                 step = name,
                 error = format!("{error:#}"),
@@ -87,13 +92,16 @@ fn log_step(name: &str, result: anyhow::Result<usize>) -> usize {
 /// Runs a step; a panic inside it is logged as an error of the step instead
 /// of silently ending the side task (the next round tries again).
 async fn guarded(
+    ctx: &WorkerCtx,
     name: &str,
     step: impl std::future::Future<Output = anyhow::Result<usize>>,
 ) -> usize {
     use futures::FutureExt;
     match std::panic::AssertUnwindSafe(step).catch_unwind().await {
-        Ok(result) => log_step(name, result),
+        Ok(result) => log_step(&ctx.ops, name, result),
         Err(_) => {
+            ctx.ops.error();
+            crate::ops::metrics::side_task_error(name);
             tracing::error!(
                 step = name,
                 "side task step panicked; it runs again next round"
@@ -105,16 +113,17 @@ async fn guarded(
 
 /// Runs payments, generation, refunds and reminders once. Returns how many items were worked on.
 pub async fn run_round(ctx: &WorkerCtx) -> usize {
-    guarded("payments", payments::step(ctx, ctx.clock.now_ms())).await
-        + guarded("generation", generation::step(ctx, ctx.clock.now_ms())).await
-        + guarded("refunds", refunds::step(ctx, ctx.clock.now_ms())).await
-        + guarded("reminders", reminders::step(ctx, ctx.clock.now_ms())).await
-        + guarded("admin", admin::step(ctx, ctx.clock.now_ms())).await
+    guarded(ctx, "payments", payments::step(ctx, ctx.clock.now_ms())).await
+        + guarded(ctx, "generation", generation::step(ctx, ctx.clock.now_ms())).await
+        + guarded(ctx, "refunds", refunds::step(ctx, ctx.clock.now_ms())).await
+        + guarded(ctx, "reminders", reminders::step(ctx, ctx.clock.now_ms())).await
+        + guarded(ctx, "admin", admin::step(ctx, ctx.clock.now_ms())).await
+        + guarded(ctx, "monitor", monitor::step(ctx, ctx.clock.now_ms())).await
 }
 
 /// Runs the delivery step once.
 pub async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
-    guarded("delivery", delivery::step(ctx, ctx.clock.now_ms())).await
+    guarded(ctx, "delivery", delivery::step(ctx, ctx.clock.now_ms())).await
 }
 
 async fn idle(ctx: &WorkerCtx, notify: &Notify, stop: &mut watch::Receiver<bool>) {
@@ -130,11 +139,13 @@ async fn idle(ctx: &WorkerCtx, notify: &Notify, stop: &mut watch::Receiver<bool>
 /// `worker.tick_ms` (cut short by a wake-up) — until `stop` turns true.
 pub async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
     tracing::info!("side task started");
+    ctx.ops.worker_started();
     let delivery = {
         let ctx = ctx.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
             while !*stop.borrow() {
+                ctx.ops.delivery_beat();
                 if run_delivery_round(&ctx).await == 0 {
                     idle(&ctx, &ctx.wake.delivery, &mut stop).await;
                 }
@@ -143,10 +154,12 @@ pub async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
     };
     let mut stop = stop;
     while !*stop.borrow() {
+        ctx.ops.worker_beat();
         if run_round(&ctx).await == 0 {
             idle(&ctx, &ctx.wake.main, &mut stop).await;
         }
     }
     let _ = delivery.await;
+    ctx.ops.worker_stopped();
     tracing::info!("side task stopped");
 }

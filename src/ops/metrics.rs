@@ -1,0 +1,234 @@
+//! Prometheus metrics through the `metrics` facade.
+//!
+//! One process-wide recorder (`metrics-exporter-prometheus`, without its own
+//! HTTP listener: axum serves the rendered text) is installed lazily by
+//! [`install`], the first time an application starts with
+//! `[telemetry] metrics_listen` set. A global recorder can be installed only
+//! once per process, and tests run many applications in one process: they
+//! all record into the same recorder, so tests compare counters before and
+//! after (deltas), never absolute values. The gauges read from SQLite (rows
+//! by state) are set at scrape time from the scraped application's database,
+//! under one lock, so a scrape shows its own application's numbers.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::db::ops::Snapshot;
+
+/// Seconds: from a fast SQLite handler to a slow Kie call.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once) and returns its handle; `None`
+/// when another recorder was installed first (then nothing can be served).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .expect("the latency buckets are not empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            match metrics::set_global_recorder(recorder) {
+                Ok(()) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(error) => {
+                    tracing::error!(%error, "another metrics recorder is installed; metrics are off");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "pinglass_updates_total",
+        "Telegram updates, by outcome (handled, error, ignored)"
+    );
+    describe_histogram!(
+        "pinglass_handler_seconds",
+        metrics::Unit::Seconds,
+        "Time to handle one update"
+    );
+    describe_counter!(
+        "pinglass_side_task_errors_total",
+        "Side-task steps that failed, by step"
+    );
+    describe_counter!(
+        "pinglass_external_calls_total",
+        "Calls to Kie and T-Bank, by service, method and outcome"
+    );
+    describe_histogram!(
+        "pinglass_external_call_seconds",
+        metrics::Unit::Seconds,
+        "Latency of calls to Kie and T-Bank"
+    );
+    describe_counter!(
+        "pinglass_telegram_retry_after_total",
+        "Telegram 429 answers (RetryAfter) while sending"
+    );
+    describe_counter!(
+        "pinglass_alerts_total",
+        "Admin alert messages queued, by kind and whether new or a summary"
+    );
+    describe_gauge!("pinglass_payments", "Payments by status");
+    describe_gauge!("pinglass_jobs", "Generation jobs by status");
+    describe_gauge!("pinglass_tasks", "Generation tasks by state");
+    describe_gauge!(
+        "pinglass_queue_messages",
+        "Queued Telegram messages by status"
+    );
+    describe_gauge!(
+        "pinglass_queue_depth",
+        "Telegram messages waiting to be sent (pending or in flight)"
+    );
+}
+
+/// One update went through the handler tree.
+pub fn update_handled(outcome: &'static str, took: Duration) {
+    counter!("pinglass_updates_total", "outcome" => outcome).increment(1);
+    histogram!("pinglass_handler_seconds", "outcome" => outcome).record(took.as_secs_f64());
+}
+
+pub fn side_task_error(step: &str) {
+    counter!("pinglass_side_task_errors_total", "step" => step.to_owned()).increment(1);
+}
+
+/// One call to an outside service (`kie`, `tbank`) ended.
+pub fn external_call(service: &'static str, method: &'static str, ok: bool, took: Duration) {
+    let outcome = if ok { "ok" } else { "error" };
+    counter!("pinglass_external_calls_total", "service" => service, "method" => method, "outcome" => outcome)
+        .increment(1);
+    histogram!("pinglass_external_call_seconds", "service" => service, "method" => method)
+        .record(took.as_secs_f64());
+}
+
+pub fn telegram_retry_after() {
+    counter!("pinglass_telegram_retry_after_total").increment(1);
+}
+
+pub fn alert_sent(kind: &str, summary: bool) {
+    let what = if summary { "summary" } else { "new" };
+    counter!("pinglass_alerts_total", "kind" => kind.to_owned(), "message" => what).increment(1);
+}
+
+/// Every state a row can be in, so a gauge drops to 0 when its last row leaves.
+const PAYMENT_STATUSES: [&str; 9] = [
+    "new",
+    "open",
+    "confirmed",
+    "rejected",
+    "canceled",
+    "expired",
+    "failed",
+    "refunded",
+    "partially_refunded",
+];
+const JOB_STATUSES: [&str; 5] = ["running", "delivering", "done", "partial", "failed"];
+const TASK_STATES: [&str; 6] = [
+    "queued",
+    "creating",
+    "running",
+    "downloading",
+    "succeeded",
+    "failed",
+];
+const QUEUE_STATUSES: [&str; 4] = ["pending", "sending", "sent", "failed"];
+
+fn set_by_label(
+    name: &'static str,
+    label: &'static str,
+    all: &[&'static str],
+    rows: &[(String, i64)],
+) {
+    for state in all {
+        let n = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+        gauge!(name, label => *state).set(n as f64);
+    }
+}
+
+static RENDER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Sets the SQLite gauges from `snapshot` and renders everything, as one step.
+pub fn render(handle: &PrometheusHandle, snapshot: &Snapshot) -> String {
+    let _one_at_a_time = RENDER.lock().unwrap_or_else(|e| e.into_inner());
+    set_by_label(
+        "pinglass_payments",
+        "status",
+        &PAYMENT_STATUSES,
+        &snapshot.payments,
+    );
+    set_by_label("pinglass_jobs", "status", &JOB_STATUSES, &snapshot.jobs);
+    set_by_label("pinglass_tasks", "state", &TASK_STATES, &snapshot.tasks);
+    set_by_label(
+        "pinglass_queue_messages",
+        "status",
+        &QUEUE_STATUSES,
+        &snapshot.queue,
+    );
+    let depth: i64 = snapshot
+        .queue
+        .iter()
+        .filter(|(s, _)| s == "pending" || s == "sending")
+        .map(|(_, n)| n)
+        .sum();
+    gauge!("pinglass_queue_depth").set(depth as f64);
+    handle.render()
+}
+
+/// Counts Telegram's 429 answers that teloxide's `Throttle` adaptor waits out
+/// by itself (it retries after RetryAfter and only logs "Freezing, before
+/// retrying"); the delivery step counts the ones that reach it. Part of the
+/// global subscriber (`telemetry`), which bridges `log` records to `tracing`.
+pub struct TelegramRetryAfterLayer;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TelegramRetryAfterLayer {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if *event.metadata().level() != tracing::Level::WARN {
+            return;
+        }
+        #[derive(Default)]
+        struct Fields {
+            target: String,
+            message: String,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "log.target" {
+                    self.target = value.to_owned();
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.message = format!("{value:?}");
+                }
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let target = if fields.target.is_empty() {
+            event.metadata().target()
+        } else {
+            fields.target.as_str()
+        };
+        if target.starts_with("teloxide_core::adaptors::throttle")
+            && fields.message.starts_with("Freezing, before retrying")
+        {
+            telegram_retry_after();
+        }
+    }
+}
