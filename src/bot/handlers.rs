@@ -237,7 +237,7 @@ pub async fn onboard(
     ctx: &BotCtx,
 ) -> HandlerResult {
     let (lang, user_id) = (me.lang, me.user.id);
-    let now = db::now_ms();
+    let now = ctx.clock.now_ms();
     let avatar = ctx
         .db
         .run(move |c| {

@@ -16,7 +16,7 @@ use super::state::State;
 use super::{BotCtx, TgBot};
 use crate::config::Tier;
 use crate::db::payments::{self, CreatePayment};
-use crate::db::{self, avatars, events, referrals, users};
+use crate::db::{avatars, events, referrals, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
 /// The package keyboard: one row per tier, in configuration order.
@@ -368,7 +368,7 @@ async fn request_payment(
     let user_id = me.user.id;
     let tier = tier.clone();
     let contact = contact.to_owned();
-    let now = db::now_ms();
+    let now = ctx.clock.now_ms();
     // Look first: an open payment is shown again, anything else that cannot
     // be bought is refused, and only then "creating…" is said, before the
     // side task can answer.
@@ -508,7 +508,7 @@ pub async fn check_payment(
 ) -> HandlerResult {
     let lang = me.lang;
     let user_id = me.user.id;
-    let now = db::now_ms();
+    let now = ctx.clock.now_ms();
     let payment = ctx
         .db
         .run(move |c| {
