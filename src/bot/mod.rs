@@ -59,9 +59,12 @@ pub fn build_bot(token: &str, api_url: Url, telegram: &TelegramConfig) -> anyhow
         ))
         .build()?;
     let bot = Bot::with_client(token, client).set_api_url(api_url);
+    // Telegram's 20-a-minute limit is for groups; in a private chat it is
+    // about one a second (teloxide applies its per-minute limit to every chat).
     let limits = Limits {
         messages_per_sec_chat: telegram.messages_per_sec_chat,
         messages_per_sec_overall: telegram.messages_per_sec_overall,
+        messages_per_min_chat: telegram.messages_per_sec_chat.saturating_mul(60),
         ..Limits::default()
     };
     Ok(bot.throttle(limits).cache_me())
