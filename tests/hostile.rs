@@ -18,6 +18,7 @@ const ATTACKER: i64 = 7002;
 const FRESH: i64 = 7003;
 const BUYER: i64 = 7004;
 const STRANGER: i64 = 7005;
+const PAYER: i64 = 7006;
 const GROUP: i64 = -100_700;
 const CHANNEL: i64 = -100_701;
 const STARTER: &str = "Starter · 7 портретов · 499 ₽";
@@ -277,6 +278,13 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
             }
         }
     }
+    let texts = bot_texts(&sandbox.history(chat_id));
+    if let Some(bad) = texts[bot_before.min(texts.len())..]
+        .iter()
+        .find(|t| t.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(format!("a control character reached the chat: {bad:?}"));
+    }
     let after = snapshot(app);
     for table in TABLES {
         if case.may_change.contains(&table) {
@@ -290,6 +298,63 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// /start, five photos, Generate, the Starter package: the receipt question.
+async fn to_receipt_question(app: &TestApp, payer: &UserSpec) {
+    use pinglass::harness::chat::{CTA_LABELS, last_bot_with_button};
+    let sandbox = app.telegram.sandbox();
+    sandbox.send_text(payer, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        payer,
+        "onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    let photos = (1..=5).map(|i| jpeg(800 + i, 1000)).collect();
+    sandbox.send_album(payer, photos, None).await.unwrap();
+    wait_for(
+        &app.telegram,
+        payer,
+        "the Generate button",
+        |e| {
+            CTA_LABELS
+                .iter()
+                .any(|l| last_bot_with_button(e, l).is_some())
+        },
+        LONG,
+    )
+    .await;
+    let entries = sandbox.history(payer.id);
+    let (label, counter) = CTA_LABELS
+        .iter()
+        .find_map(|l| last_bot_with_button(&entries, l).map(|id| (*l, id)))
+        .unwrap();
+    sandbox
+        .press_button_with_text(payer, counter, label)
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        payer,
+        "the packages",
+        |e| last_bot_with_button(e, STARTER).is_some(),
+        LONG,
+    )
+    .await;
+    let packages = last_bot_with_button(&sandbox.history(payer.id), STARTER).unwrap();
+    sandbox
+        .press_button_with_text(payer, packages, STARTER)
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        payer,
+        "the receipt question",
+        |e| bot_text_contains(e, "чек"),
+        LONG,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,6 +407,9 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
         .find(|b| b.text == STARTER)
         .and_then(|b| b.callback_data)
         .expect("the buyer's tier button");
+    // The payer is asked where to send the receipt.
+    let payer = user(PAYER, "Пётр");
+    to_receipt_question(&app, &payer).await;
     let buyer_payment = one_id(&app, "SELECT MAX(id) FROM payments WHERE user_id = 7004");
 
     let a = || attacker.clone();
@@ -652,6 +720,20 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
         failures.push(format!(
             "the EXIF-rotated photo is not stored upright: {sizes:?}"
         ));
+    }
+
+    // The name with control characters is stored clean and at most 64 long.
+    let stored: String = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row("SELECT first_name FROM users WHERE id = 7005", [], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap();
+    if stored.chars().count() > 64 || stored.chars().any(char::is_control) {
+        failures.push(format!("the name is stored as {stored:?}"));
     }
 
     assert!(

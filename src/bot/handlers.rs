@@ -120,6 +120,19 @@ impl ErrorHandler<anyhow::Error> for LogErrors {
     }
 }
 
+/// A user's name as the bot repeats it (greetings, admin notices): without
+/// control characters or bidirectional overrides, at most Telegram's 64.
+pub fn clean_name(name: &str) -> String {
+    name.chars()
+        .filter(|&c| {
+            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .take(64)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
 fn new_referral_code() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
@@ -133,6 +146,7 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
     if from.is_bot {
         return None;
     }
+    let first_name = clean_name(&from.first_name);
     let default = Lang::parse(&ctx.config.bot.default_language).unwrap_or(Lang::Ru);
     let telegram_lang = Lang::from_telegram(from.language_code.as_deref(), default);
     let picks = crate::ab::picks(&ctx.config, from.id.0 as i64);
@@ -142,7 +156,7 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
             let seen = users::SeenUser {
                 id: from.id.0 as i64,
                 username: from.username.as_deref(),
-                first_name: &from.first_name,
+                first_name: &first_name,
                 language: telegram_lang.code(),
             };
             // A referral code collision is astronomically rare; one retry covers it.
