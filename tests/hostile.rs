@@ -19,6 +19,7 @@ const FRESH: i64 = 7003;
 const BUYER: i64 = 7004;
 const STRANGER: i64 = 7005;
 const PAYER: i64 = 7006;
+const LEAVER: i64 = 7007;
 const GROUP: i64 = -100_700;
 const CHANNEL: i64 = -100_701;
 const STARTER: &str = "Starter · 7 портретов · 499 ₽";
@@ -91,6 +92,8 @@ enum Act {
     EditLast(UserSpec, String),
     Group(UserSpec, String),
     Channel(String),
+    /// The user blocks the bot.
+    Block(UserSpec),
 }
 
 enum Expect {
@@ -156,7 +159,8 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
         | Act::Video(u, _)
         | Act::Raw(u, _)
         | Act::Press(u, _)
-        | Act::EditLast(u, _) => u.id,
+        | Act::EditLast(u, _)
+        | Act::Block(u) => u.id,
         Act::Group(..) => GROUP,
         Act::Channel(_) => CHANNEL,
     };
@@ -202,6 +206,10 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
             .map(drop),
         Act::Channel(text) => {
             sandbox.send_channel_post(CHANNEL, text);
+            Ok(())
+        }
+        Act::Block(u) => {
+            sandbox.block_bot(u);
             Ok(())
         }
     };
@@ -407,6 +415,16 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
         .find(|b| b.text == STARTER)
         .and_then(|b| b.callback_data)
         .expect("the buyer's tier button");
+    let leaver = user(LEAVER, "Лена");
+    sandbox.send_text(&leaver, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &leaver,
+        "onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
     // The payer is asked where to send the receipt.
     let payer = user(PAYER, "Пётр");
     to_receipt_question(&app, &payer).await;
@@ -599,6 +617,15 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
             Expect::Silent,
         ),
     ];
+    // Blocking the bot is recorded (users.blocked_at) and answered by nothing.
+    cases.push(Case {
+        may_change: &["users"],
+        ..case(
+            "the user blocks the bot",
+            Act::Block(leaver.clone()),
+            Expect::Silent,
+        )
+    });
     // Non-admins sending the admin commands get the unknown-command answer.
     for command in [
         "/stats",
@@ -722,6 +749,18 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
         ));
     }
 
+    let blocked: Option<i64> = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row("SELECT blocked_at FROM users WHERE id = 7007", [], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap();
+    if blocked.is_none() {
+        failures.push("blocking the bot was not recorded".to_owned());
+    }
     // The name with control characters is stored clean and at most 64 long.
     let stored: String = app
         .app()

@@ -98,9 +98,12 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
 
     let callbacks = Update::filter_callback_query().endpoint(callback);
 
+    let chat_member = Update::filter_my_chat_member().endpoint(bot_blocked_or_unblocked);
+
     dptree::entry()
         .filter_map_async(load_user)
         .branch(group_messages)
+        .branch(chat_member)
         .branch(
             dptree::entry()
                 .enter_dialogue::<Update, SqliteStorage, State>()
@@ -118,6 +121,23 @@ impl ErrorHandler<anyhow::Error> for LogErrors {
             tracing::error!(error = format!("{error:#}"), "handler failed");
         })
     }
+}
+
+/// The user blocked the bot (or restarted it) in their private chat: blocking
+/// is recorded at once, so nothing more is queued for them; any later update
+/// from them clears it again (`users::touch`).
+async fn bot_blocked_or_unblocked(
+    update: ChatMemberUpdated,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+) -> HandlerResult {
+    if update.chat.is_private() && update.new_chat_member.kind.is_banned() {
+        let user_id = me.user.id;
+        ctx.db
+            .run(move |c| users::mark_blocked(c, user_id, db::now_ms()))
+            .await?;
+    }
+    Ok(())
 }
 
 /// A user's name as the bot repeats it (greetings, admin notices): without
