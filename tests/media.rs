@@ -62,7 +62,7 @@ fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
     bytes.into_inner()
 }
 
-fn jpeg(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32) -> Vec<u8> {
     encode(
         DynamicImage::ImageRgb8(quadrants(width, height)),
         ImageFormat::Jpeg,
@@ -111,7 +111,7 @@ fn webp(width: u32, height: u32) -> Vec<u8> {
 
 /// Inserts an APP1 segment holding `payload` right after the JPEG's SOI
 /// marker, where cameras put their EXIF.
-fn with_app1(jpeg: &[u8], payload: &[u8]) -> Vec<u8> {
+pub(crate) fn with_app1(jpeg: &[u8], payload: &[u8]) -> Vec<u8> {
     assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "not a JPEG");
     let length = u16::try_from(payload.len() + 2).expect("APP1 payload too long");
     let mut out = Vec::with_capacity(jpeg.len() + payload.len() + 4);
@@ -126,7 +126,7 @@ fn with_app1(jpeg: &[u8], payload: &[u8]) -> Vec<u8> {
 /// A minimal big-endian EXIF block: IFD0 with an Orientation entry and,
 /// optionally, a GPS IFD holding a latitude reference and a GPSMapDatum
 /// string (the marker a test looks for in the output).
-fn exif(orientation: u16, gps_marker: Option<&str>) -> Vec<u8> {
+pub(crate) fn exif(orientation: u16, gps_marker: Option<&str>) -> Vec<u8> {
     let mut tiff = Vec::new();
     tiff.extend_from_slice(b"MM\0\x2a");
     tiff.extend_from_slice(&8u32.to_be_bytes());
@@ -226,7 +226,7 @@ fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 
 /// A well-formed PNG (correct CRCs) whose IHDR claims `width`×`height` RGB
 /// pixels, followed by a tiny IDAT: a decompression bomb's header.
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&width.to_be_bytes());

@@ -9,6 +9,7 @@ mod crash;
 mod db;
 mod funnel;
 mod growth;
+mod hostile;
 mod gallery;
 mod kie;
 mod locales;

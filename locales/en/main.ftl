@@ -305,3 +305,6 @@ retry-caption = { $count ->
     [one] ✨ One more portrait of your set — it could not be made the first time.
    *[other] ✨ { $count } more portraits of your set — they could not be made the first time.
 }
+
+# Hostile inputs (tests/hostile.rs)
+contact-not-own = That is someone else's contact. The receipt can only go to your own number: press «📱 Share phone number» or type an email.

@@ -98,9 +98,12 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
 
     let callbacks = Update::filter_callback_query().endpoint(callback);
 
+    let chat_member = Update::filter_my_chat_member().endpoint(bot_blocked_or_unblocked);
+
     dptree::entry()
         .filter_map_async(load_user)
         .branch(group_messages)
+        .branch(chat_member)
         .branch(
             dptree::entry()
                 .enter_dialogue::<Update, SqliteStorage, State>()
@@ -120,6 +123,36 @@ impl ErrorHandler<anyhow::Error> for LogErrors {
     }
 }
 
+/// The user blocked the bot (or restarted it) in their private chat: blocking
+/// is recorded at once, so nothing more is queued for them; any later update
+/// from them clears it again (`users::touch`).
+async fn bot_blocked_or_unblocked(
+    update: ChatMemberUpdated,
+    me: UserCtx,
+    ctx: Arc<BotCtx>,
+) -> HandlerResult {
+    if update.chat.is_private() && update.new_chat_member.kind.is_banned() {
+        let user_id = me.user.id;
+        ctx.db
+            .run(move |c| users::mark_blocked(c, user_id, db::now_ms()))
+            .await?;
+    }
+    Ok(())
+}
+
+/// A user's name as the bot repeats it (greetings, admin notices): without
+/// control characters or bidirectional overrides, at most Telegram's 64.
+pub fn clean_name(name: &str) -> String {
+    name.chars()
+        .filter(|&c| {
+            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .take(64)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
 fn new_referral_code() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
@@ -133,6 +166,7 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
     if from.is_bot {
         return None;
     }
+    let first_name = clean_name(&from.first_name);
     let default = Lang::parse(&ctx.config.bot.default_language).unwrap_or(Lang::Ru);
     let telegram_lang = Lang::from_telegram(from.language_code.as_deref(), default);
     let picks = crate::ab::picks(&ctx.config, from.id.0 as i64);
@@ -142,7 +176,7 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
             let seen = users::SeenUser {
                 id: from.id.0 as i64,
                 username: from.username.as_deref(),
-                first_name: &from.first_name,
+                first_name: &first_name,
                 language: telegram_lang.code(),
             };
             // A referral code collision is astronomically rare; one retry covers it.

@@ -317,8 +317,12 @@ pub async fn receive_contact(
         match normalize_phone(&contact.phone_number).filter(|_| own) {
             Some(phone) => (None, Some(phone)),
             None => {
-                bot.send_message(msg.chat.id, tr(lang, "contact-invalid"))
-                    .await?;
+                let key = if own {
+                    "contact-invalid"
+                } else {
+                    "contact-not-own"
+                };
+                bot.send_message(msg.chat.id, tr(lang, key)).await?;
                 return Ok(());
             }
         }

@@ -422,6 +422,52 @@ impl Sandbox {
         })
     }
 
+    /// Sends a message of a kind the other helpers do not model (voice, location, poll, a
+    /// contact of someone else, …): the fields of `extra` are merged into the message JSON
+    /// as Telegram would send them. For hostile-input tests.
+    pub fn send_raw_message(
+        &self,
+        user: &UserSpec,
+        extra: Value,
+    ) -> Result<ChatEntry, UserActionError> {
+        let mut world = self.shared.lock();
+        world.users.insert(user.id, user.clone());
+        let chat = world.private_chat(user);
+        if chat.blocked {
+            return Err(UserActionError::BotBlocked { user_id: user.id });
+        }
+        let message_id = chat.take_message_id();
+        let entry = ChatEntry::new(
+            chat.info.id(),
+            message_id,
+            EntrySender::User(user.clone()),
+            now_unix(),
+        );
+        let mut payload = chat.message_json(&entry, &self.shared.bot);
+        if let (Some(object), Value::Object(extra)) = (payload.as_object_mut(), extra) {
+            object.extend(extra);
+        }
+        chat.entries.push(entry.clone());
+        world.push_update("message", payload);
+        drop(world);
+        self.shared.notify();
+        Ok(entry)
+    }
+
+    /// A post in a channel the bot was added to: a `channel_post` update, no `from`.
+    pub fn send_channel_post(&self, channel_id: i64, text: &str) {
+        let mut world = self.shared.lock();
+        let payload = json!({
+            "message_id": 1,
+            "date": now_unix(),
+            "chat": { "id": channel_id, "type": "channel", "title": "Channel" },
+            "text": text,
+        });
+        world.push_update("channel_post", payload);
+        drop(world);
+        self.shared.notify();
+    }
+
     /// Edits one of the user's own text messages; the bot gets an `edited_message` update.
     pub fn edit_text(
         &self,
