@@ -30,11 +30,11 @@ use pinglass::telegram::standin::{
     RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
 };
 use pinglass::worker::Wake;
+use teloxide::adaptors::throttle::Limits;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::dptree;
-use teloxide::types::{ChatId, Me, Update};
-use teloxide::adaptors::throttle::Limits;
 use teloxide::prelude::{Requester, RequesterExt};
+use teloxide::types::{ChatId, Me, Update};
 use tempfile::TempDir;
 use tokio::runtime::Runtime;
 
@@ -237,7 +237,11 @@ mod handler_tree {
         let rt = runtime();
         let world = rt.block_on(world()).expect("bench world");
         let handler = pinglass::bot::handlers::schema();
-        let before = world.ctx.db.run_blocking(|c| dialogues::get(c, USER)).expect("state");
+        let before = world
+            .ctx
+            .db
+            .run_blocking(|c| dialogues::get(c, USER))
+            .expect("state");
         let dispatched = std::cell::Cell::new(0usize);
         bencher.bench_local(|| {
             dispatched.set(dispatched.get() + 1);
@@ -255,7 +259,11 @@ mod handler_tree {
             }
         });
         // A stray text changes nothing: the state is as it was.
-        let after = world.ctx.db.run_blocking(|c| dialogues::get(c, USER)).expect("state");
+        let after = world
+            .ctx
+            .db
+            .run_blocking(|c| dialogues::get(c, USER))
+            .expect("state");
         assert_eq!(before, after);
         // And each dispatch answered the user (the stand-in got the message).
         let answers = world.standin.sandbox().bot_messages(USER);
@@ -326,9 +334,7 @@ mod queue_claim {
             })
             .bench_local_values(|id| {
                 let sent = db
-                    .run_blocking(|c| {
-                        queue::mark_sent(c, id, "[501]", "[]", db::now_ms())
-                    })
+                    .run_blocking(|c| queue::mark_sent(c, id, "[501]", "[]", db::now_ms()))
                     .expect("mark sent");
                 assert!(sent);
             });

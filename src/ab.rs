@@ -9,7 +9,11 @@ use crate::config::{Config, Experiment};
 
 /// The variant of `experiment` for `user_id` by weight (None if every weight is 0).
 pub fn pick(experiment: &Experiment, user_id: i64) -> Option<&str> {
-    let total: u64 = experiment.variants.iter().map(|v| u64::from(v.weight)).sum();
+    let total: u64 = experiment
+        .variants
+        .iter()
+        .map(|v| u64::from(v.weight))
+        .sum();
     if total == 0 {
         return None;
     }

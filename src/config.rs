@@ -612,8 +612,9 @@ impl Config {
             let name_ok = |s: &str| {
                 !s.is_empty()
                     && s.len() <= 24
-                    && s.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+                    && s.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                    })
             };
             if !name_ok(&experiment.name) {
                 return Err(invalid(field("name"), "must be 1–24 of a-z, 0-9, _, -"));

@@ -321,7 +321,11 @@ pub mod chat {
             telegram,
             user,
             "the Generate button",
-            |e| CTA_LABELS.iter().any(|l| last_bot_with_button(e, l).is_some()),
+            |e| {
+                CTA_LABELS
+                    .iter()
+                    .any(|l| last_bot_with_button(e, l).is_some())
+            },
             LONG,
         )
         .await?;

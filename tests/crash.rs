@@ -355,7 +355,10 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
         );
         resent += received.len() - unique.len();
         let count = |pick: &dyn Fn(&ChatEntry) -> bool| {
-            history.iter().filter(|e| e.is_from_bot() && pick(e)).count()
+            history
+                .iter()
+                .filter(|e| e.is_from_bot() && pick(e))
+                .count()
         };
         for (what, seen, key) in [
             (
@@ -365,12 +368,20 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
             ),
             (
                 "the set's actions",
-                count(&|e| e.text.as_deref().is_some_and(|t| t.starts_with("Что дальше?"))),
+                count(&|e| {
+                    e.text
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("Что дальше?"))
+                }),
                 format!("job:{job_id}:actions"),
             ),
             (
                 "the payment confirmation",
-                count(&|e| e.text.as_deref().is_some_and(|t| t.starts_with("Оплата получена"))),
+                count(&|e| {
+                    e.text
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("Оплата получена"))
+                }),
                 format!("payment:{payment_id}:confirmed"),
             ),
         ] {
@@ -384,7 +395,9 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
         }
     }
     if resent > 0 {
-        eprintln!("crash test: {resent} message(s) re-sent after a kill inside the documented window");
+        eprintln!(
+            "crash test: {resent} message(s) re-sent after a kill inside the documented window"
+        );
     }
 
     let (confirmed, jobs, pending, history_confirms): (i64, i64, i64, i64) = db

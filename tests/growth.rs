@@ -30,7 +30,11 @@ fn variants_are_picked_deterministically_by_weight() {
     let mut first = 0;
     for id in 0..10_000i64 {
         let pick = pinglass::ab::pick(&even, id).unwrap();
-        assert_eq!(pinglass::ab::pick(&even, id), Some(pick), "same user, same variant");
+        assert_eq!(
+            pinglass::ab::pick(&even, id),
+            Some(pick),
+            "same user, same variant"
+        );
         if pick == "v0" {
             first += 1;
         }
@@ -163,12 +167,20 @@ async fn funnel_events_carry_the_variant_and_conversion_is_counted_per_variant()
     .await;
     let sandbox = app.telegram.sandbox().clone();
     // 3001 lands in "see-yourself", 3002 in "generate" (see dialogues/ab-call-to-action.chat).
-    for (id, label) in [(3001, "👀 Посмотреть, что получится"), (3002, "✨ Создать портреты")]
-    {
+    for (id, label) in [
+        (3001, "👀 Посмотреть, что получится"),
+        (3002, "✨ Создать портреты"),
+    ] {
         let user = UserSpec::new(id, "Тест").with_language("ru");
         sandbox.send_text(&user, "/start").unwrap();
-        wait_for(&app.telegram, &user, "onboarding", |e| bot_text_contains(e, "Пакеты"), LONG)
-            .await;
+        wait_for(
+            &app.telegram,
+            &user,
+            "onboarding",
+            |e| bot_text_contains(e, "Пакеты"),
+            LONG,
+        )
+        .await;
         let photos = (0..5)
             .map(|i| photo_jpeg(&format!("{id}-{i}"), 800, 1000))
             .collect();

@@ -363,12 +363,16 @@ impl Runner {
             if self.photos.contains_key(&largest.file_id) {
                 continue;
             }
-            let about = match self.app.telegram.sandbox().file_bytes(&largest.file_id).await {
+            let about = match self
+                .app
+                .telegram
+                .sandbox()
+                .file_bytes(&largest.file_id)
+                .await
+            {
                 None => "missing".to_owned(),
-                Some(bytes) => match (
-                    image::guess_format(&bytes),
-                    image::load_from_memory(&bytes),
-                ) {
+                Some(bytes) => match (image::guess_format(&bytes), image::load_from_memory(&bytes))
+                {
                     (Ok(format), Ok(image)) => format!(
                         "{}×{} {}",
                         image.width(),

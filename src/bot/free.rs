@@ -119,7 +119,12 @@ pub async fn choose(
             }
             let (quota, used) = redo_quota(c, &config, avatar_id)?;
             let running = jobs::redo_running(c, avatar_id)?;
-            Ok(Some((portraits::for_avatar(c, avatar_id)?, quota, used, running)))
+            Ok(Some((
+                portraits::for_avatar(c, avatar_id)?,
+                quota,
+                used,
+                running,
+            )))
         })
         .await?;
     let Some((made, quota, used, running)) = found else {
@@ -223,7 +228,12 @@ pub async fn redo(
             tr_args(lang, "redo-quota-used", &[("quota", quota.into())])
         }
         Ok((job, number, left)) => {
-            tracing::info!(user_id, job_id = job.id, avatar_id = job.avatar_id, "redo started");
+            tracing::info!(
+                user_id,
+                job_id = job.id,
+                avatar_id = job.avatar_id,
+                "redo started"
+            );
             ctx.wake.notify_one();
             tr_args(
                 lang,

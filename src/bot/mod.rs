@@ -96,9 +96,11 @@ pub async fn register_commands(bot: &TgBot, config: &Config) -> anyhow::Result<(
                     .iter()
                     .map(|(command, key)| BotCommand::new(*command, tr(lang, key))),
             );
-            let mut request = bot
-                .set_my_commands(all)
-                .scope(teloxide::types::BotCommandScope::Chat { chat_id: chat.clone() });
+            let mut request =
+                bot.set_my_commands(all)
+                    .scope(teloxide::types::BotCommandScope::Chat {
+                        chat_id: chat.clone(),
+                    });
             if lang != Lang::Ru {
                 request = request.language_code(lang.code());
             }

@@ -133,7 +133,9 @@ pub fn create_preview(
 /// Whether the user has had (or is having) their free preview.
 pub fn preview_of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Job>> {
     conn.query_row(
-        &format!("SELECT {JOB_COLUMNS} FROM generation_jobs WHERE user_id = ?1 AND kind = 'preview'"),
+        &format!(
+            "SELECT {JOB_COLUMNS} FROM generation_jobs WHERE user_id = ?1 AND kind = 'preview'"
+        ),
         [user_id],
         job_from_row,
     )

@@ -293,7 +293,11 @@ pub fn check_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool>
 
 /// Open payments created at or before `before` that the admins were not yet
 /// alerted about, oldest first.
-pub fn stuck_unalerted(conn: &Connection, before: i64, limit: u32) -> rusqlite::Result<Vec<Payment>> {
+pub fn stuck_unalerted(
+    conn: &Connection,
+    before: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<Payment>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM payments
          WHERE status IN ('new', 'open') AND stuck_alerted_at IS NULL AND created_at <= ?1
@@ -312,7 +316,11 @@ pub fn mark_stuck_alerted(conn: &Connection, id: i64, now: i64) -> rusqlite::Res
 
 /// Open payments created at or before `before` whose cancellation nobody has
 /// asked for yet (a cancellation that failed is not asked for again).
-pub fn stuck_to_cancel(conn: &Connection, before: i64, limit: u32) -> rusqlite::Result<Vec<Payment>> {
+pub fn stuck_to_cancel(
+    conn: &Connection,
+    before: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<Payment>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM payments p
          WHERE status IN ('new', 'open') AND created_at <= ?1

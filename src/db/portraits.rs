@@ -73,7 +73,11 @@ pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<O
 }
 
 /// The portraits of a job made at or after `since` (what a retry made).
-pub fn for_job_since(conn: &Connection, job_id: i64, since: i64) -> rusqlite::Result<Vec<Portrait>> {
+pub fn for_job_since(
+    conn: &Connection,
+    job_id: i64,
+    since: i64,
+) -> rusqlite::Result<Vec<Portrait>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
          FROM portraits p JOIN generation_tasks t ON t.id = p.task_id

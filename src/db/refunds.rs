@@ -132,7 +132,14 @@ pub fn request(
                               next_attempt_at, requested_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5)
          ON CONFLICT DO NOTHING",
-        params![payment_id, amount, reason, external_request_id, now, requested_by],
+        params![
+            payment_id,
+            amount,
+            reason,
+            external_request_id,
+            now,
+            requested_by
+        ],
     )? == 1)
 }
 

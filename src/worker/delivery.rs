@@ -299,7 +299,11 @@ async fn send(
             buttons,
         } => {
             let bytes = ctx.store.get(object_key).await?;
-            let name = object_key.rsplit('/').next().unwrap_or("picture.jpg").to_owned();
+            let name = object_key
+                .rsplit('/')
+                .next()
+                .unwrap_or("picture.jpg")
+                .to_owned();
             let mut request = ctx
                 .bot
                 .send_photo(chat, InputFile::memory(bytes).file_name(name));
