@@ -136,25 +136,7 @@ pub async fn cancel_unpaid(
             "the payment is no longer open (status {})",
             payment.status.as_str()
         );
-        warn!(refund_id, payment_id = payment.id, %why, "cancellation not sent");
-        let args_payment = payment.id;
-        ctx.db
-            .run(move |c| {
-                let tx = c.transaction()?;
-                refunds::mark_failed(&tx, refund_id, &why)?;
-                tell_admins(
-                    &tx,
-                    &admins,
-                    "admin-cancel-not-needed",
-                    &[("payment", Arg::Num(args_payment)), ("why", Arg::Str(&why))],
-                    &format!("refund:{refund_id}:failed"),
-                    now,
-                )?;
-                tx.commit()
-            })
-            .await?;
-        ctx.wake.notify_one();
-        return Ok(());
+        return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, false, now).await;
     }
     // The user may have paid at the last moment, before our next GetState:
     // such a payment is left to the payment step (it confirms it), never
@@ -178,26 +160,7 @@ pub async fn cancel_unpaid(
                     "the user paid at the bank meanwhile ({})",
                     state.status.as_str()
                 );
-                warn!(refund_id, payment_id = payment.id, %why, "cancellation not sent");
-                let payment_id = payment.id;
-                ctx.db
-                    .run(move |c| {
-                        let tx = c.transaction()?;
-                        refunds::mark_failed(&tx, refund_id, &why)?;
-                        payments::check_now(&tx, payment_id, now)?;
-                        tell_admins(
-                            &tx,
-                            &admins,
-                            "admin-cancel-not-needed",
-                            &[("payment", Arg::Num(payment_id)), ("why", Arg::Str(&why))],
-                            &format!("refund:{refund_id}:failed"),
-                            now,
-                        )?;
-                        tx.commit()
-                    })
-                    .await?;
-                ctx.wake.notify_one();
-                return Ok(());
+                return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, true, now).await;
             }
             Err(error) if error.is_transient() => {
                 let msg = error.to_string();
@@ -446,5 +409,41 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
         info!(job_id, made, "retried job finished");
         ctx.wake.notify_one();
     }
+    Ok(())
+}
+
+/// A cancellation that is not sent (the payment is no longer open, or the
+/// user paid at the bank meanwhile): the refund row fails with the reason and
+/// the admins are told; with `check_now` the payment step asks T-Bank at once.
+async fn cancel_not_sent(
+    ctx: &WorkerCtx,
+    admins: &[i64],
+    refund_id: i64,
+    payment_id: i64,
+    why: String,
+    check_now: bool,
+    now: i64,
+) -> anyhow::Result<()> {
+    warn!(refund_id, payment_id, %why, "cancellation not sent");
+    let admins = admins.to_vec();
+    ctx.db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            refunds::mark_failed(&tx, refund_id, &why)?;
+            if check_now {
+                payments::check_now(&tx, payment_id, now)?;
+            }
+            tell_admins(
+                &tx,
+                &admins,
+                "admin-cancel-not-needed",
+                &[("payment", Arg::Num(payment_id)), ("why", Arg::Str(&why))],
+                &format!("refund:{refund_id}:failed"),
+                now,
+            )?;
+            tx.commit()
+        })
+        .await?;
+    ctx.wake.notify_one();
     Ok(())
 }
