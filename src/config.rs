@@ -58,6 +58,8 @@ pub struct Config {
     pub gallery: GalleryConfig,
     /// Admin alerts: thresholds of the incidents the side task watches for.
     pub alerts: AlertsConfig,
+    /// Privacy: how long reference photos are kept after delivery.
+    pub privacy: PrivacyConfig,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -245,6 +247,22 @@ pub struct AlertsConfig {
     pub behind_secs: u64,
     /// Errors per minute (handler errors plus side-task step errors) that raise an alert.
     pub errors_per_min: u32,
+}
+
+/// What the bot keeps of a user's photos, and for how long.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Days after a set is delivered (or failed) before the side task deletes
+    /// its reference photos from the store and the database (1..=3650).
+    pub retention_days: u32,
+}
+
+impl PrivacyConfig {
+    /// The retention period in milliseconds.
+    pub fn retention_ms(&self) -> i64 {
+        i64::from(self.retention_days) * 24 * 3_600_000
+    }
 }
 
 /// The free preview portrait shown before the package choice.
@@ -685,6 +703,9 @@ impl Config {
             if value == 0 {
                 return Err(invalid(field, "must be at least 1"));
             }
+        }
+        if !(1..=3650).contains(&self.privacy.retention_days) {
+            return Err(invalid("privacy.retention_days", "must be 1..=3650"));
         }
         if let Err(e) = self
             .telemetry

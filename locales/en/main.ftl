@@ -308,3 +308,42 @@ retry-caption = { $count ->
 
 # Hostile inputs (tests/hostile.rs)
 contact-not-own = That is someone else's contact. The receipt can only go to your own number: press «📱 Share phone number» or type an email.
+
+# Privacy: policy before paying, /terms, /delete_my_data, retention (issue 8)
+cmd-terms = Terms: refunds and data
+cmd-delete-my-data = Delete my data
+packages-policy =
+    🛡 If some portraits cannot be made, their share of the price goes back to your card by itself.
+    🔄 Free redos after delivery: { $quotas }. Details: /terms
+terms =
+    📄 PinGlass terms
+
+    💳 Payment. A package is paid for before the portraits are made, through T-Bank; the receipt goes to the email or phone you gave. An unpaid link works for { $deadline } h.
+
+    🛡 If portraits fail. Each portrait of a package is an equal share of the price. If some cannot be made, the bot itself returns their share to your card (a partial cancellation of the T-Bank payment) and tells you; if none can be made, the whole amount comes back. You do not need to ask.
+
+    🔄 Free redos. After delivery you can have single portraits made again in the same style for free: one redo per { $per_free } portraits of the package, at least one ({ $quotas }). A redo that fails does not count. Redos are possible while the original photos are kept.
+
+    🗂 Retention. Your original photos are only needed to make the portraits: { $days } days after a set is delivered, the bot deletes them from the store and the database by itself. Photos of a set you have not paid for are kept until you pay for it or delete your data. Portraits are kept until you delete them, so that /gallery, the archive and share links work.
+
+    🗑 Deletion. /delete_my_data deletes everything at once: original photos, portraits, galleries and their share links, the dialogue history, your name and the receipt contact. While portraits are being made, a payment is open or a refund is on its way, the deletion waits, so no money is lost. The bot cannot delete the messages in this Telegram chat; you can delete them in Telegram.
+
+    📒 What is kept for accounting. Records of payments and refunds (package, amount, date, status) with your numeric Telegram id, without name or contact. Referral earnings and payouts are kept too.
+delivery-retention = 🗂 Your original photos are kept for { $days } days and then deleted automatically; the portraits stay in /gallery until you delete them (/delete_my_data).
+redo-photos-expired = The original photos of this set have been deleted (we keep them for { $days } days after delivery), so a portrait can no longer be redone. New portraits come with a new set: /start.
+gallery-shared-deleted = The owner has deleted these portraits together with their data, so the link no longer works. But you can make your own!
+privacy-confirm =
+    Delete all your data? This deletes your original photos, all portraits and galleries (their share links stop working), the dialogue history, your name and the receipt contact, from the store and the database.
+    Only the records of payments and refunds remain, without name or contact: accounting needs them. A deletion cannot be undone.
+privacy-button-confirm = 🗑 Yes, delete everything
+privacy-button-cancel = Cancel
+privacy-kept = All right, nothing is deleted.
+privacy-deleting = Deleting your data… I will write when everything is gone.
+privacy-deleting-now = Deleting your data; I will write when it is done (usually a few seconds).
+privacy-deleted = ✅ Done: your photos, portraits, galleries, dialogue history, name and receipt contact are deleted. Payment records are kept for accounting only, without name or contact. The bot cannot delete the messages in this chat; you can delete them in Telegram. To start again, press /start.
+privacy-button-stale = This button is out of date. To delete your data, send /delete_my_data again.
+privacy-already-deleting = Your data is already being deleted; I will write when it is done.
+privacy-busy-payment = You have an open payment. So that no money is lost, your data can be deleted after it: pay (and wait for the portraits) or let the link expire ({ $hours } h after it was made). Then send /delete_my_data again.
+privacy-busy-generating = Your portraits are being made right now. Your data can be deleted once they arrive; then send /delete_my_data again. If some cannot be made, their share goes back to your card automatically.
+privacy-busy-refund = A refund to your card is on its way. Wait for the message about it and send /delete_my_data again.
+privacy-busy-payout = Your referral payout request has not been handled yet. Your data can be deleted after the payout; then send /delete_my_data again.

@@ -43,6 +43,15 @@ pub enum Callback {
     AdminCancel(i64),
     /// Admin: no, leave this payment as it is.
     AdminKeep(i64),
+    /// `/delete_my_data`: yes, delete everything of this user. Carries whose
+    /// data and when the question was asked (application clock, ms), so a
+    /// press of another user's or an old question changes nothing.
+    DeleteData {
+        user_id: i64,
+        issued_ms: i64,
+    },
+    /// `/delete_my_data`: no, keep it (this user's question).
+    KeepData(i64),
 }
 
 impl Callback {
@@ -65,6 +74,8 @@ impl Callback {
             Callback::AdminRefund(id) => format!("arf:{id}"),
             Callback::AdminCancel(id) => format!("acn:{id}"),
             Callback::AdminKeep(id) => format!("akp:{id}"),
+            Callback::DeleteData { user_id, issued_ms } => format!("deldata:{user_id}:{issued_ms}"),
+            Callback::KeepData(user_id) => format!("keepdata:{user_id}"),
         }
     }
 
@@ -106,6 +117,14 @@ impl Callback {
             "share" => parse_id(rest).map(Callback::ShareGallery),
             "unshare" => parse_id(rest).map(Callback::RevokeShare),
             "own" if rest == "new" => Some(Callback::StartOwn),
+            "deldata" => {
+                let (user, issued) = rest.split_once(':')?;
+                Some(Callback::DeleteData {
+                    user_id: parse_id(user)?,
+                    issued_ms: parse_id(issued)?,
+                })
+            }
+            "keepdata" => parse_id(rest).map(Callback::KeepData),
             _ => None,
         }
     }

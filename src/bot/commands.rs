@@ -11,16 +11,22 @@ pub enum Command {
     Gallery,
     Referral,
     Stop,
+    /// The full terms: refunds, redos, retention, deletion.
+    Terms,
+    #[command(rename = "delete_my_data")]
+    DeleteMyData,
 }
 
 /// The commands shown in Telegram's menu, with their locale keys.
-pub const MENU: [(&str, &str); 6] = [
+pub const MENU: [(&str, &str); 8] = [
     ("start", "cmd-start"),
     ("gallery", "cmd-gallery"),
     ("help", "cmd-help"),
     ("language", "cmd-language"),
     ("referral", "cmd-referral"),
     ("stop", "cmd-stop"),
+    ("terms", "cmd-terms"),
+    ("delete_my_data", "cmd-delete-my-data"),
 ];
 
 /// What a `/start` deep link carries.

@@ -119,15 +119,17 @@ pub async fn choose(
             }
             let (quota, used) = redo_quota(c, &config, avatar_id)?;
             let running = jobs::redo_running(c, avatar_id)?;
+            let expired = crate::db::privacy::photos_expired(c, avatar_id)?;
             Ok(Some((
                 portraits::for_avatar(c, avatar_id)?,
                 quota,
                 used,
-                running,
+                running || expired,
+                expired,
             )))
         })
         .await?;
-    let Some((made, quota, used, running)) = found else {
+    let Some((made, quota, used, running, expired)) = found else {
         bot.answer_callback_query(query.id.clone())
             .text(tr(lang, "unexpected-button"))
             .await?;
@@ -135,6 +137,13 @@ pub async fn choose(
     };
     bot.answer_callback_query(query.id.clone()).await?;
     let chat = ChatId(user_id);
+    if expired {
+        // Retention deleted the reference photos a redo would need.
+        let days = ctx.config.privacy.retention_days;
+        let text = tr_args(lang, "redo-photos-expired", &[("days", days.into())]);
+        bot.send_message(chat, text).await?;
+        return Ok(());
+    }
     if running {
         bot.send_message(chat, tr(lang, "redo-running")).await?;
         return Ok(());
@@ -172,6 +181,7 @@ enum RedoRefusal {
     NotOwned,
     Running,
     QuotaUsed(u32),
+    PhotosExpired,
 }
 
 /// Redo one portrait: a new take of its style, counted against the free quota.
@@ -200,6 +210,9 @@ pub async fn redo(
             let Some(original) = jobs::task(&tx, portrait.task_id)?.filter(|_| ready) else {
                 return Ok(Err(RedoRefusal::NotOwned));
             };
+            if crate::db::privacy::photos_expired(&tx, portrait.avatar_id)? {
+                return Ok(Err(RedoRefusal::PhotosExpired));
+            }
             if jobs::redo_running(&tx, portrait.avatar_id)? {
                 return Ok(Err(RedoRefusal::Running));
             }
@@ -224,6 +237,11 @@ pub async fn redo(
             return Ok(());
         }
         Err(RedoRefusal::Running) => tr(lang, "redo-running"),
+        Err(RedoRefusal::PhotosExpired) => tr_args(
+            lang,
+            "redo-photos-expired",
+            &[("days", ctx.config.privacy.retention_days.into())],
+        ),
         Err(RedoRefusal::QuotaUsed(quota)) => {
             tr_args(lang, "redo-quota-used", &[("quota", quota.into())])
         }

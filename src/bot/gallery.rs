@@ -300,6 +300,7 @@ pub async fn open_shared(
     enum Found {
         Unknown,
         Revoked,
+        Deleted,
         Shown,
     }
     let (lang, viewer) = (me.lang, me.user.id);
@@ -318,6 +319,10 @@ pub async fn open_shared(
             let Some(gallery) = galleries::by_token(c, &token)? else {
                 return Ok(Found::Unknown);
             };
+            // The owner deleted their data (`/delete_my_data`): said as such.
+            if db::privacy::avatar_deleted(c, gallery.avatar_id)? {
+                return Ok(Found::Deleted);
+            }
             if gallery.revoked_at.is_some() {
                 return Ok(Found::Revoked);
             }
@@ -348,6 +353,7 @@ pub async fn open_shared(
             return Ok(());
         }
         Found::Revoked => "gallery-shared-revoked",
+        Found::Deleted => "gallery-shared-deleted",
         Found::Unknown => "gallery-not-found",
     };
     bot.send_message(msg.chat.id, tr(lang, key))

@@ -32,6 +32,9 @@ pub struct UserCtx {
     pub is_new: bool,
     /// The user's A/B variants, (experiment, variant), assigned at the first update.
     pub assignments: crate::ab::Assignments,
+    /// The user asked to delete their data and it is not finished yet:
+    /// every update gets "deleting, one moment" and changes nothing.
+    pub deleting: bool,
 }
 
 pub fn schema() -> UpdateHandler<anyhow::Error> {
@@ -43,7 +46,9 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(case![Command::Language].endpoint(language))
         .branch(case![Command::Gallery].endpoint(super::gallery::list))
         .branch(case![Command::Referral].endpoint(super::referral::show))
-        .branch(case![Command::Stop].endpoint(super::stop::stop));
+        .branch(case![Command::Stop].endpoint(super::stop::stop))
+        .branch(case![Command::Terms].endpoint(super::privacy::terms))
+        .branch(case![Command::DeleteMyData].endpoint(super::privacy::ask));
 
     let not_text = |m: Message| m.text().is_none() && m.contact().is_none();
     let private_messages = Update::filter_message()
@@ -104,6 +109,7 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .filter_map_async(load_user)
         .branch(group_messages)
         .branch(chat_member)
+        .branch(dptree::filter(|me: UserCtx| me.deleting).endpoint(super::privacy::deleting_now))
         .branch(
             dptree::entry()
                 .enter_dialogue::<Update, SqliteStorage, State>()
@@ -187,17 +193,19 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
                 other => other,
             }?;
             let assignments = crate::db::ab::ensure(c, user.id, &picks, db::now_ms())?;
-            Ok((user, is_new, assignments))
+            let deleting = crate::db::privacy::pending_for_user(c, user.id)?.is_some();
+            Ok((user, is_new, assignments, deleting))
         })
         .await;
     match result {
-        Ok((user, is_new, assignments)) => {
+        Ok((user, is_new, assignments, deleting)) => {
             let lang = Lang::parse(&user.language).unwrap_or(default);
             Some(UserCtx {
                 user,
                 lang,
                 is_new,
                 assignments,
+                deleting,
             })
         }
         Err(error) => {
@@ -473,6 +481,9 @@ async fn callback_inner(
             admin @ (Callback::AdminRefund(_) | Callback::AdminCancel(_) | Callback::AdminKeep(_)),
         ) => {
             super::admin::on_callback(&bot, &query, &me, &ctx, admin).await?;
+        }
+        Some(privacy @ (Callback::DeleteData { .. } | Callback::KeepData(_))) => {
+            super::privacy::on_callback(&bot, &query, &me, &ctx, privacy).await?;
         }
         None => {
             tracing::info!(user_id = me.user.id, "unknown or stale callback data");

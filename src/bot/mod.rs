@@ -8,6 +8,7 @@ pub mod commands;
 pub mod free;
 pub mod gallery;
 pub mod handlers;
+pub mod privacy;
 pub mod purchase;
 pub mod referral;
 pub mod state;

@@ -109,6 +109,9 @@ pub fn packages_content(
             .encode(),
         ));
     }
+    // What happens if portraits fail, and the free redos (issue 8).
+    lines.push(String::new());
+    lines.push(super::privacy::policy_lines(config, lang));
     (lines.join("\n"), rows)
 }
 

@@ -101,11 +101,12 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Avatar>> {
     .optional()
 }
 
-/// The avatar `id` if it belongs to `user_id`: the only lookup handlers use
-/// for ids that arrive from a user (callback data can be forged).
+/// The avatar `id` if it belongs to `user_id` (and was not deleted by them):
+/// the only lookup handlers use for ids that arrive from a user (callback
+/// data can be forged).
 pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<Option<Avatar>> {
     conn.query_row(
-        &format!("SELECT {AVATAR_COLUMNS} FROM avatars WHERE id = ?1 AND user_id = ?2"),
+        &format!("SELECT {AVATAR_COLUMNS} FROM avatars WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL"),
         params![id, user_id],
         avatar_from_row,
     )
@@ -117,6 +118,7 @@ pub fn latest_draft(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<
     conn.query_row(
         &format!(
             "SELECT {AVATAR_COLUMNS} FROM avatars WHERE user_id = ?1 AND status = 'draft'
+               AND deleted_at IS NULL
              ORDER BY id DESC LIMIT 1"
         ),
         [user_id],
@@ -127,7 +129,7 @@ pub fn latest_draft(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<
 
 pub fn list_for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Avatar>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {AVATAR_COLUMNS} FROM avatars WHERE user_id = ?1 ORDER BY id"
+        "SELECT {AVATAR_COLUMNS} FROM avatars WHERE user_id = ?1 AND deleted_at IS NULL ORDER BY id"
     ))?;
     stmt.query_map([user_id], avatar_from_row)?.collect()
 }

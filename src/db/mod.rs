@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod ops;
 pub mod payments;
 pub mod portraits;
+pub mod privacy;
 pub mod queue;
 pub mod referrals;
 pub mod refunds;
@@ -44,6 +45,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0005_task_take.sql")),
         M::up(include_str!("migrations/0006_job_retry.sql")),
         M::up(include_str!("migrations/0007_queue_failed_at.sql")),
+        M::up(include_str!("migrations/0008_data_deletion.sql")),
     ])
 }
 

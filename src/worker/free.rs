@@ -162,9 +162,15 @@ pub async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<
 
 /// The text and buttons of a ready set's actions, queued after its albums:
 /// the same actions `/gallery` offers (ZIP, share link, redo a portrait).
-pub fn actions_message(lang: crate::i18n::Lang, avatar_id: i64) -> Outgoing {
+pub fn actions_message(lang: crate::i18n::Lang, avatar_id: i64, retention_days: u32) -> Outgoing {
+    // How long the reference photos are kept, said at delivery (issue 8).
+    let retention = crate::i18n::tr_args(
+        lang,
+        "delivery-retention",
+        &[("days", retention_days.into())],
+    );
     Outgoing::Text {
-        text: tr(lang, "delivery-actions"),
+        text: format!("{}\n\n{retention}", tr(lang, "delivery-actions")),
         buttons: crate::bot::gallery::action_buttons(lang, avatar_id),
     }
 }

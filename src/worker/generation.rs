@@ -479,6 +479,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     }
     let job_id = job.id;
     let admins = ctx.config.bot.admin_ids.clone();
+    let retention_days = ctx.config.privacy.retention_days;
     let done = ctx
         .db
         .run(move |c| {
@@ -596,7 +597,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                 outbox::enqueue(
                     &tx,
                     job.user_id,
-                    &super::free::actions_message(lang, job.avatar_id),
+                    &super::free::actions_message(lang, job.avatar_id, retention_days),
                     &format!("job:{}:actions", job.id),
                     true,
                     now,

@@ -15,6 +15,7 @@ pub mod generation;
 pub mod monitor;
 pub mod outbox;
 pub mod payments;
+pub mod privacy;
 pub mod referrals;
 pub mod refunds;
 pub mod reminders;
@@ -119,6 +120,7 @@ pub async fn run_round(ctx: &WorkerCtx) -> usize {
         + guarded(ctx, "reminders", reminders::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "admin", admin::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "monitor", monitor::step(ctx, ctx.clock.now_ms())).await
+        + guarded(ctx, "privacy", privacy::step(ctx, ctx.clock.now_ms())).await
 }
 
 /// Runs the delivery step once.

@@ -84,6 +84,8 @@ pub(super) struct Payment {
     pub rrn: Option<String>,
     /// Amounts returned by each successful Cancel, in order.
     pub cancellations: Vec<i64>,
+    /// `Receipt.Items[].Name` of the Init, in order (what the receipt says was sold).
+    pub receipt_items: Vec<String>,
 }
 
 /// The stand-in's state: payments, its clock, idempotency memory and the
@@ -259,6 +261,13 @@ impl Ledger {
             Some(_) => return Err(ApiError::bad("Receipt", "ожидается объект")),
         };
         let receipt_total = check_receipt(receipt)?;
+        let receipt_items: Vec<String> = receipt
+            .get("Items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.get("Name").and_then(Value::as_str).map(str::to_owned))
+            .collect();
         if receipt_total != amount {
             return Err(receipt_sum_mismatch(receipt_total, amount));
         }
@@ -298,6 +307,7 @@ impl Ledger {
                 redirect_due_date,
                 rrn: None,
                 cancellations: Vec::new(),
+                receipt_items,
             },
         );
         tracing::info!(payment_id = id, order_id = %order_id, amount, "T-Bank stand-in: payment created");

@@ -398,6 +398,8 @@ pub struct StandinPayment {
     /// The amount each successful `Cancel` returned, in order.
     pub cancellations: Vec<i64>,
     pub redirect_due_date: DateTime<Utc>,
+    /// `Receipt.Items[].Name` the `Init` carried.
+    pub receipt_items: Vec<String>,
 }
 
 impl From<&Payment> for StandinPayment {
@@ -411,6 +413,7 @@ impl From<&Payment> for StandinPayment {
             amount: payment.amount,
             cancellations: payment.cancellations.clone(),
             redirect_due_date: payment.redirect_due_date,
+            receipt_items: payment.receipt_items.clone(),
         }
     }
 }

@@ -1,0 +1,215 @@
+//! The policy before paying and the user's control over their data:
+//! `/terms` (refunds, free redos, retention, deletion, what accounting
+//! keeps — all from the configuration, so the text says what the code does),
+//! the policy lines of the package screen, and `/delete_my_data` with its
+//! confirmation. The handler only writes the request; the side task
+//! (`worker::privacy`) deletes the objects and the rows and tells the user.
+
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+
+use super::callback::Callback;
+use super::handlers::{HandlerResult, UserCtx};
+use super::{BotCtx, TgBot};
+use crate::config::Config;
+use crate::db::privacy::{self, Busy};
+use crate::i18n::{Arg, Lang, tr, tr_args};
+
+/// A confirmation button is honoured for this long after the question.
+const CONFIRM_VALID_MS: i64 = 3_600_000;
+
+/// The free redos of each package, e.g. "Starter — 1, Standard — 3, Premium — 4".
+pub fn redo_quotas(config: &Config) -> String {
+    config
+        .tiers
+        .iter()
+        .map(|t| format!("{} — {}", t.name, config.regenerate.quota(t.portraits)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one or two lines under the packages: refunds and free redos.
+pub fn policy_lines(config: &Config, lang: Lang) -> String {
+    tr_args(
+        lang,
+        "packages-policy",
+        &[("quotas", Arg::Str(&redo_quotas(config)))],
+    )
+}
+
+/// The full terms, with the numbers of the configuration.
+pub fn terms_text(config: &Config, lang: Lang) -> String {
+    tr_args(
+        lang,
+        "terms",
+        &[
+            ("deadline", config.tbank.payment_deadline_hours.into()),
+            ("per_free", config.regenerate.portraits_per_free.into()),
+            ("quotas", Arg::Str(&redo_quotas(config))),
+            ("days", config.privacy.retention_days.into()),
+        ],
+    )
+}
+
+pub async fn terms(
+    bot: TgBot,
+    msg: Message,
+    me: UserCtx,
+    ctx: std::sync::Arc<BotCtx>,
+) -> HandlerResult {
+    bot.send_message(msg.chat.id, terms_text(&ctx.config, me.lang))
+        .await?;
+    Ok(())
+}
+
+/// Why not now, in the user's words.
+fn busy_text(config: &Config, lang: Lang, busy: Busy) -> String {
+    match busy {
+        Busy::OpenPayment => tr_args(
+            lang,
+            "privacy-busy-payment",
+            &[("hours", config.tbank.payment_deadline_hours.into())],
+        ),
+        Busy::Generating => tr(lang, "privacy-busy-generating"),
+        Busy::Refund => tr(lang, "privacy-busy-refund"),
+        Busy::Payout => tr(lang, "privacy-busy-payout"),
+        Busy::AlreadyDeleting => tr(lang, "privacy-already-deleting"),
+    }
+}
+
+/// `/delete_my_data`: what will be deleted and kept, with a confirmation
+/// and a cancel button — or, while money or portraits are on their way,
+/// why it has to wait.
+pub async fn ask(
+    bot: TgBot,
+    msg: Message,
+    me: UserCtx,
+    ctx: std::sync::Arc<BotCtx>,
+) -> HandlerResult {
+    let (lang, user_id) = (me.lang, me.user.id);
+    let busy = ctx.db.run(move |c| privacy::busy(c, user_id)).await?;
+    if let Some(busy) = busy {
+        bot.send_message(msg.chat.id, busy_text(&ctx.config, lang, busy))
+            .await?;
+        return Ok(());
+    }
+    let issued_ms = ctx.clock.now_ms();
+    let keyboard = InlineKeyboardMarkup::new([[
+        InlineKeyboardButton::callback(
+            tr(lang, "privacy-button-confirm"),
+            Callback::DeleteData { user_id, issued_ms }.encode(),
+        ),
+        InlineKeyboardButton::callback(
+            tr(lang, "privacy-button-cancel"),
+            Callback::KeepData(user_id).encode(),
+        ),
+    ]]);
+    bot.send_message(msg.chat.id, tr(lang, "privacy-confirm"))
+        .reply_markup(keyboard)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the question by `text` (its buttons go). A message that cannot
+/// be edited any more (too old, already edited) is left as it is.
+async fn settle_question(bot: &TgBot, query: &CallbackQuery, text: String) {
+    if let Some(message) = query.regular_message()
+        && let Err(error) = bot
+            .edit_message_text(message.chat.id, message.id, text)
+            .await
+    {
+        tracing::debug!(%error, "deletion question not edited");
+    }
+}
+
+/// The answer to the question's buttons.
+pub async fn on_callback(
+    bot: &TgBot,
+    query: &CallbackQuery,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    callback: Callback,
+) -> HandlerResult {
+    enum Outcome {
+        Requested,
+        Busy(Busy),
+        Stale,
+    }
+    let (lang, user_id) = (me.lang, me.user.id);
+    match callback {
+        Callback::KeepData(owner) if owner == user_id => {
+            bot.answer_callback_query(query.id.clone()).await?;
+            settle_question(bot, query, tr(lang, "privacy-kept")).await;
+        }
+        Callback::DeleteData {
+            user_id: owner,
+            issued_ms,
+        } if owner == user_id => {
+            let now = ctx.clock.now_ms();
+            let outcome = ctx
+                .db
+                .run(move |c| {
+                    let tx =
+                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    // A question older than the last deletion (a replayed
+                    // press after starting again), or simply too old.
+                    let stale = privacy::last_requested_at(&tx, user_id)?
+                        .is_some_and(|last| last >= issued_ms)
+                        || now - issued_ms > CONFIRM_VALID_MS
+                        || issued_ms > now + 60_000;
+                    if stale {
+                        return Ok(Outcome::Stale);
+                    }
+                    if let Some(busy) = privacy::busy(&tx, user_id)? {
+                        return Ok(Outcome::Busy(busy));
+                    }
+                    privacy::request(&tx, user_id, now)?;
+                    tx.commit()?;
+                    Ok(Outcome::Requested)
+                })
+                .await?;
+            match outcome {
+                Outcome::Requested => {
+                    tracing::info!(user_id, "data deletion requested");
+                    ctx.wake.notify_one();
+                    bot.answer_callback_query(query.id.clone()).await?;
+                    settle_question(bot, query, tr(lang, "privacy-deleting")).await;
+                }
+                Outcome::Busy(busy) => {
+                    bot.answer_callback_query(query.id.clone()).await?;
+                    settle_question(bot, query, busy_text(&ctx.config, lang, busy)).await;
+                }
+                Outcome::Stale => {
+                    bot.answer_callback_query(query.id.clone())
+                        .text(tr(lang, "privacy-button-stale"))
+                        .await?;
+                }
+            }
+        }
+        _ => {
+            // Someone else's question (a forged press): nothing changes.
+            tracing::info!(user_id, "deletion button naming another user");
+            bot.answer_callback_query(query.id.clone())
+                .text(tr(lang, "unexpected-button"))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// While the user's data is being deleted: every message and button gets
+/// "deleting, I will write when done", and nothing else happens.
+pub async fn deleting_now(bot: TgBot, update: Update, me: UserCtx) -> HandlerResult {
+    use teloxide::types::UpdateKind;
+    let text = tr(me.lang, "privacy-deleting-now");
+    match update.kind {
+        UpdateKind::CallbackQuery(query) => {
+            bot.answer_callback_query(query.id).text(text).await?;
+        }
+        UpdateKind::Message(msg) if msg.chat.is_private() => {
+            bot.send_message(msg.chat.id, text).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
