@@ -54,6 +54,11 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         Callback::ShareGallery(9_000_000_000),
         Callback::RevokeShare(5),
         Callback::StartOwn,
+        Callback::DeleteData {
+            user_id: 9_000_000_000,
+            issued_ms: 1_800_000_000_000,
+        },
+        Callback::KeepData(9_000_000_000),
     ];
     for callback in valid {
         let data = callback.encode();
@@ -97,6 +102,16 @@ fn callback_data_round_trips_and_garbage_is_refused() {
         "payout:",
         "payout:1",
         "payout:all:1",
+        "deldata:",
+        "deldata:1",
+        "deldata:1:",
+        "deldata::5",
+        "deldata:1:-5",
+        "deldata:1:2:3",
+        "deldata:0:5",
+        "keepdata:",
+        "keepdata:0",
+        "keepdata:1:2",
     ];
     for data in garbage {
         assert_eq!(Callback::parse(data), None, "{data:?} must be refused");

@@ -43,6 +43,7 @@ fn shipped_config_loads_with_the_documented_tiers() {
     assert_eq!(config.upload.min_photos, 5);
     assert_eq!(config.upload.max_photos, 15);
     assert_eq!(config.kie.max_references, 10);
+    assert_eq!(config.privacy.retention_days, 30);
 }
 
 #[test]
@@ -80,6 +81,10 @@ fn bad_values_name_the_field_and_the_reason() {
         &shipped_with("pool_size = 8", "pool_size = \"eight\""),
         &["pool_size"],
     );
+    check_rejected(
+        &shipped_with("retention_days = 30", "retention_days = 0"),
+        &["privacy.retention_days", "1..=3650"],
+    );
 }
 
 #[test]
@@ -91,6 +96,10 @@ fn unknown_fields_are_refused() {
     check_rejected(
         &shipped_with("[kie]\n", "[kie]\napi_key = \"x\"\n"),
         &["api_key"],
+    );
+    check_rejected(
+        &shipped_with("[privacy]\n", "[privacy]\nretention_hours = 5\n"),
+        &["retention_hours"],
     );
 }
 

@@ -58,6 +58,7 @@ fn migrate_twice_changes_nothing_and_creates_the_whole_schema() {
         "refunds",
         "portraits",
         "alerts",
+        "deletion_requests",
     ] {
         assert!(
             tables.iter().any(|t| t == expected),
