@@ -123,6 +123,9 @@ impl Harness {
             kie_api_key: Some(SecretString::from(KIE_KEY)),
             tbank_terminal_key: Some(SecretString::from(TERMINAL)),
             tbank_password: Some(SecretString::from(PASSWORD)),
+            // A test may run the store on an S3 server of its own.
+            s3_access_key: config.secrets.s3_access_key.take(),
+            s3_secret_key: config.secrets.s3_secret_key.take(),
             ..Secrets::default()
         };
         config.validate()?;

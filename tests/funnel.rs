@@ -300,10 +300,7 @@ async fn the_command_menu_is_registered_in_every_language() {
         ("referral".to_owned(), "Пригласить друзей".to_owned()),
         ("stop".to_owned(), "Не присылать напоминания".to_owned()),
         ("terms".to_owned(), "Условия: возвраты и данные".to_owned()),
-        (
-            "delete_my_data".to_owned(),
-            "Удалить мои данные".to_owned(),
-        ),
+        ("delete_my_data".to_owned(), "Удалить мои данные".to_owned()),
     ];
     assert_eq!(menu("ru"), ru);
     assert_eq!(menu(""), ru, "Russian is the menu for every other language");

@@ -698,3 +698,74 @@ async fn retention_deletes_reference_photos_of_delivered_sets_and_keeps_the_port
     .await;
     app.shutdown().await;
 }
+
+/// The same deletion with the production backend: the application runs on
+/// an in-process S3 server (s3s-fs), and the bucket is listed afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_the_bucket_holds_nothing_of_a_deleted_user_and_all_of_another() {
+    use crate::store::{ACCESS_KEY, BUCKET, SECRET_KEY, start_s3_server};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_s3_server(dir.path()).await;
+    let endpoint = server.endpoint.clone();
+    let app = TestApp::start_with(move |c| {
+        c.storage.backend = pinglass::config::StorageBackend::S3;
+        c.storage.s3_endpoint = endpoint;
+        c.storage.s3_bucket = BUCKET.to_owned();
+        c.secrets.s3_access_key = Some(secrecy::SecretString::from(ACCESS_KEY));
+        c.secrets.s3_secret_key = Some(secrecy::SecretString::from(SECRET_KEY));
+    })
+    .await;
+    let (db, store) = (app.app().db.clone(), app.app().services.store.clone());
+    assert!(matches!(store, ObjectStore::S3(_)));
+    let anna = UserSpec::new(5601, "Анна").with_language("ru");
+    let boris = UserSpec::new(5602, "Борис").with_language("ru");
+    ready_set(&app, &anna, "anna-s3").await;
+    draft_with_photos(&app, &boris, "boris-s3").await;
+    let (anna_avatars, boris_avatars) = (avatars_of(&db, anna.id), avatars_of(&db, boris.id));
+    let before = store.list("").await.unwrap();
+    let boris_keys = keys_of(&store, &boris_avatars).await;
+    assert_eq!(boris_keys.len(), 5);
+    assert!(
+        keys_of(&store, &anna_avatars).await.len() >= 12,
+        "{before:?}"
+    );
+
+    let sandbox = app.telegram.sandbox();
+    sandbox.send_text(&anna, "/delete_my_data").unwrap();
+    wait_for(
+        &app.telegram,
+        &anna,
+        "the question",
+        |e| last_bot_with_button(e, CONFIRM).is_some(),
+        LONG,
+    )
+    .await;
+    press(&app, &anna, CONFIRM);
+    wait_for(
+        &app.telegram,
+        &anna,
+        "the deletion done",
+        |e| bot_text_contains(e, DONE),
+        LONG,
+    )
+    .await;
+
+    let after = store.list("").await.unwrap();
+    let expected: Vec<String> = before
+        .into_iter()
+        .filter(|k| {
+            !anna_avatars
+                .iter()
+                .any(|a| k.starts_with(&format!("avatars/{a}/")))
+        })
+        .collect();
+    assert_eq!(
+        after, expected,
+        "exactly the deleted user's objects are gone"
+    );
+    for key in &boris_keys {
+        assert!(after.contains(key));
+    }
+    app.shutdown().await;
+    drop(server);
+}

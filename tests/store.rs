@@ -24,9 +24,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use url::Url;
 
-const ACCESS_KEY: &str = "test-access-key";
-const SECRET_KEY: &str = "test-secret-key-0123456789";
-const BUCKET: &str = "pinglass-test";
+pub(crate) const ACCESS_KEY: &str = "test-access-key";
+pub(crate) const SECRET_KEY: &str = "test-secret-key-0123456789";
+pub(crate) const BUCKET: &str = "pinglass-test";
 const SIGNING_KEY: [u8; 32] = [7; 32];
 
 /// A store under test and what keeps it alive.
@@ -44,7 +44,7 @@ enum ServerGuard {
     S3(AbortOnDrop),
 }
 
-struct AbortOnDrop(JoinHandle<()>);
+pub(crate) struct AbortOnDrop(JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -80,13 +80,13 @@ async fn local_backend() -> Backend {
 
 /// An s3s-fs server on a fresh port with one bucket, and how many HTTP
 /// requests it has received.
-struct S3Server {
-    endpoint: Url,
+pub(crate) struct S3Server {
+    pub(crate) endpoint: Url,
     requests: Arc<AtomicUsize>,
-    task: AbortOnDrop,
+    pub(crate) task: AbortOnDrop,
 }
 
-async fn start_s3_server(root: &Path) -> S3Server {
+pub(crate) async fn start_s3_server(root: &Path) -> S3Server {
     std::fs::create_dir_all(root.join(BUCKET)).unwrap();
     let file_system = s3s_fs::FileSystem::new(root).unwrap();
     let mut builder = s3s::service::S3ServiceBuilder::new(file_system);

@@ -13,7 +13,8 @@
 //! 5. the store is listed again: an object that arrived meanwhile (an upload
 //!    that was in flight) is deleted and the round repeats;
 //! 6. the request is closed and the user told, through the queue, in one
-//!    transaction.
+//!    transaction that erases the rows once more (whatever was written for
+//!    the user meanwhile).
 //!
 //! Retention: sets delivered (or failed) `[privacy] retention_days` ago
 //! give up their reference photos; the avatar is marked first (redos refuse
@@ -110,11 +111,20 @@ async fn delete_user(ctx: &WorkerCtx, request: DeletionRequest, now: i64) -> any
             .await?;
         return Ok(());
     }
-    // 6. Done, and the user is told.
+    // 6. Done, and the user is told. The rows are erased once more in the
+    //    closing transaction: anything written for the user since step 4 (a
+    //    referral notice, say) goes too; a message being sent right now
+    //    makes the round wait for it.
     let closed = ctx
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if privacy::sending_to(&tx, user_id)? {
+                privacy::postpone(&tx, id, now + 2_000, "a message to the user is being sent")?;
+                tx.commit()?;
+                return Ok(false);
+            }
+            privacy::erase_rows(&tx, user_id, now)?;
             let closed = privacy::finish(&tx, id, user_id, now)?;
             if closed {
                 let lang = super::lang_of(&tx, user_id)?;
