@@ -696,6 +696,26 @@ async fn retention_deletes_reference_photos_of_delivered_sets_and_keeps_the_port
         LONG,
     )
     .await;
+    // An admin's /retry of the set cannot make anything from deleted photos.
+    let admin = UserSpec::new(900_000_001, "Админ").with_language("ru");
+    let job: i64 = db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT id FROM generation_jobs WHERE avatar_id = ?1 AND kind = 'paid'",
+                [avatar],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    sandbox.send_text(&admin, &format!("/retry {job}")).unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the retry refusal",
+        |e| bot_text_contains(e, "исходные фото этого набора уже удалены"),
+        LONG,
+    )
+    .await;
     app.shutdown().await;
 }
 

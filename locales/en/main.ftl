@@ -347,3 +347,4 @@ privacy-busy-payment = You have an open payment. So that no money is lost, your 
 privacy-busy-generating = Your portraits are being made right now. Your data can be deleted once they arrive; then send /delete_my_data again. If some cannot be made, their share goes back to your card automatically.
 privacy-busy-refund = A refund to your card is on its way. Wait for the message about it and send /delete_my_data again.
 privacy-busy-payout = Your referral payout request has not been handled yet. Your data can be deleted after the payout; then send /delete_my_data again.
+admin-retry-no-photos = Generation #{ $id } cannot be retried: the original photos of this set are deleted (retention or /delete_my_data).

@@ -958,14 +958,23 @@ async fn retry(
             let Some(job) = jobs::get(&tx, job_id)? else {
                 return Ok(None);
             };
-            let queued = jobs::requeue_failed(&tx, job_id, now)?;
+            // The reference photos are gone (retention, /delete_my_data):
+            // nothing can be made again from them.
+            if crate::db::privacy::photos_expired(&tx, job.avatar_id)?
+                || crate::db::privacy::avatar_deleted(&tx, job.avatar_id)?
+            {
+                return Ok(Some((job, Err(true))));
+            }
+            // Err(false): not a finished paid set with failed portraits.
+            let queued = jobs::requeue_failed(&tx, job_id, now)?.ok_or(false);
             tx.commit()?;
             Ok(Some((job, queued)))
         })
         .await?;
     let text = match outcome {
         None => tr_args(lang, "admin-job-not-found", &[("id", Arg::Num(job_id))]),
-        Some((_, Some((_, tasks)))) => {
+        Some((_, Err(true))) => tr_args(lang, "admin-retry-no-photos", &[("id", Arg::Num(job_id))]),
+        Some((_, Ok((_, tasks)))) => {
             ctx.wake.notify_one();
             tr_args(
                 lang,
@@ -976,7 +985,7 @@ async fn retry(
                 ],
             )
         }
-        Some((job, None)) => tr_args(
+        Some((job, Err(false))) => tr_args(
             lang,
             "admin-retry-impossible",
             &[
