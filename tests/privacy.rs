@@ -789,3 +789,62 @@ async fn on_s3_the_bucket_holds_nothing_of_a_deleted_user_and_all_of_another() {
     app.shutdown().await;
     drop(server);
 }
+
+/// While a deletion is under way, every message and button of that user is
+/// answered "deleting, I will write when done", and nothing else happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_deletion_runs_the_user_is_told_to_wait_and_nothing_changes() {
+    let app = TestApp::start().await;
+    let user = UserSpec::new(5701, "Тая").with_language("ru");
+    draft_with_photos(&app, &user, "taya").await;
+    let db = app.app().db.clone();
+    // A request the side task will only take up tomorrow.
+    let now = app.clock.now_ms();
+    db.run_blocking(|c| {
+        let (request, _) = privacy::request(c, user.id, now)?;
+        privacy::postpone(c, request.id, now + 86_400_000, "test: later")
+    })
+    .unwrap();
+    let sandbox = app.telegram.sandbox();
+    let counter = last_bot_with_button(&sandbox.history(user.id), "✨ Создать портреты").unwrap();
+    let avatars_before = avatars_of(&db, user.id);
+
+    for text in ["/start", "/gallery", "/delete_my_data", "привет"] {
+        let before = sandbox.history(user.id).len();
+        sandbox.send_text(&user, text).unwrap();
+        wait_for(
+            &app.telegram,
+            &user,
+            "the wait answer",
+            |e| {
+                e.len() > before + 1
+                    && e.last().unwrap().text_or_caption()
+                        == Some("Удаляю ваши данные — напишу, когда закончу (обычно это несколько секунд).")
+            },
+            LONG,
+        )
+        .await;
+    }
+    let press = sandbox
+        .press_button_with_text(&user, counter, "✨ Создать портреты")
+        .unwrap();
+    assert!(toast(&app, &press).await.starts_with("Удаляю ваши данные"));
+    assert_eq!(avatars_of(&db, user.id), avatars_before);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM reference_photos WHERE avatar_id IN (SELECT id FROM avatars WHERE user_id = ?1)",
+            user.id
+        ),
+        5
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM payments WHERE user_id = ?1",
+            user.id
+        ),
+        0
+    );
+    app.shutdown().await;
+}

@@ -124,7 +124,7 @@ pub async fn choose(
                 portraits::for_avatar(c, avatar_id)?,
                 quota,
                 used,
-                running || expired,
+                running,
                 expired,
             )))
         })
