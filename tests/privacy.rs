@@ -848,3 +848,46 @@ async fn while_the_deletion_runs_the_user_is_told_to_wait_and_nothing_changes() 
     );
     app.shutdown().await;
 }
+
+/// Paid portraits still being made: the deletion waits for them (the money
+/// is either turned into portraits or refunded first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_waits_while_paid_portraits_are_being_made() {
+    let app = TestApp::start().await;
+    let user = UserSpec::new(5801, "Глеб").with_language("ru");
+    app.kie
+        .faults()
+        .next_tasks(pinglass::kie::standin::TaskFault::NeverFinish, 1);
+    buy(&app.telegram, &app.tbank, &user, "gleb", STARTER).await;
+    let db = app.app().db.clone();
+    wait_until("the job running", || {
+        count(
+            &db,
+            "SELECT COUNT(*) FROM generation_jobs WHERE user_id = ?1 AND status = 'running'",
+            user.id,
+        ) == 1
+    })
+    .await;
+    app.telegram
+        .sandbox()
+        .send_text(&user, "/delete_my_data")
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the refusal",
+        |e| bot_text_contains(e, "Сейчас для вас создаются портреты"),
+        LONG,
+    )
+    .await;
+    assert!(last_bot_with_button(&app.telegram.sandbox().history(user.id), CONFIRM).is_none());
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM deletion_requests WHERE user_id = ?1",
+            user.id
+        ),
+        0
+    );
+    app.shutdown().await;
+}
