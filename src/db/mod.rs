@@ -44,6 +44,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0005_task_take.sql")),
         M::up(include_str!("migrations/0006_job_retry.sql")),
         M::up(include_str!("migrations/0007_queue_failed_at.sql")),
+        M::up(include_str!("migrations/0009_photo_ahash.sql")),
     ])
 }
 
