@@ -690,7 +690,10 @@ impl Config {
         }
         let q = &self.quality;
         if !(q.face_score_min > 0.0 && q.face_score_min <= 20.0) {
-            return Err(invalid("quality.face_score_min", "must be above 0 and at most 20"));
+            return Err(invalid(
+                "quality.face_score_min",
+                "must be above 0 and at most 20",
+            ));
         }
         if !(5..=100).contains(&q.min_face_share_percent) {
             return Err(invalid(
@@ -708,7 +711,10 @@ impl Config {
             ));
         }
         if q.similar_max_distance > 64 {
-            return Err(invalid("quality.similar_max_distance", "must be 0..=64 (bits of the hash)"));
+            return Err(invalid(
+                "quality.similar_max_distance",
+                "must be 0..=64 (bits of the hash)",
+            ));
         }
         if let Err(e) = self
             .telemetry

@@ -327,7 +327,11 @@ pub mod chat {
             / u64::from(head.height()))
         .max(2) as u32;
         let head = head
-            .resize_exact(head_width, head_height, image::imageops::FilterType::Triangle)
+            .resize_exact(
+                head_width,
+                head_height,
+                image::imageops::FilterType::Triangle,
+            )
             .into_rgba8();
         let (hw, hh) = (head.width() as usize, head.height() as usize);
         let left = ((w.saturating_sub(hw)) as f32 * unit()) as usize;

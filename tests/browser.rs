@@ -19,7 +19,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// What `pinglass run` prints before the chat page's address.
 const CHAT_PAGE_LINE: &str = "Open the chat page and play the user: ";

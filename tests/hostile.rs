@@ -11,9 +11,7 @@ use pinglass::telegram::standin::{ChatEntry, FileUpload, GroupSpec, RateLimits, 
 use serde_json::{Value, json};
 
 use crate::media::{exif, png_claiming, with_app1};
-use crate::support::{
-    LONG, TestApp, bot_text_contains, photo_jpeg, up_to_payment_link, wait_for,
-};
+use crate::support::{LONG, TestApp, bot_text_contains, photo_jpeg, up_to_payment_link, wait_for};
 
 const VICTIM: i64 = 7001;
 const ATTACKER: i64 = 7002;
@@ -486,7 +484,10 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
             ..case(
                 "an EXIF-rotated photo (stored 1000×800, orientation 6)",
                 doc(
-                    with_app1(&crate::faces::sideways("rotated", 800, 1000), &exif(6, None)),
+                    with_app1(
+                        &crate::faces::sideways("rotated", 800, 1000),
+                        &exif(6, None),
+                    ),
                     "rotated.jpg",
                 ),
                 Expect::ChatShows(&["Принято: 2"]),

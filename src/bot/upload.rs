@@ -1,8 +1,11 @@
 //! Upload: reference photos arrive as photos, albums (one update per
 //! photo, sharing a `media_group_id`) or image files. Each is downloaded
-//! through getFile, checked, stored in the object store, then recorded. One
-//! counter message is edited as photos arrive, with a Generate button once
-//! the minimum is reached.
+//! through getFile, checked (format, size, orientation, then the
+//! face-quality gate of `media::quality`: a refused photo gets its reason
+//! and is neither stored nor counted), stored in the object store, then
+//! recorded. One counter message is edited as photos arrive, with a Generate
+//! button once the minimum is reached; if all the photos look nearly the
+//! same then, one gentle message suggests variety.
 
 use std::sync::Arc;
 

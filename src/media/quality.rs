@@ -102,7 +102,10 @@ pub enum QualityRejection {
     #[error("{faces} faces found (a group photo)")]
     SeveralFaces { faces: u32 },
     #[error("the face is {share_percent}% of the short side, below {min_percent}%")]
-    FaceTooSmall { share_percent: u32, min_percent: u32 },
+    FaceTooSmall {
+        share_percent: u32,
+        min_percent: u32,
+    },
     #[error("the face is blurred (sharpness {sharpness}, below {min})")]
     Blurred { sharpness: u32, min: u32 },
     #[error("far too dark (brightness {brightness} of 255)")]
@@ -230,9 +233,15 @@ pub fn laplacian_variance(gray: &GrayImage) -> f64 {
     let raw = gray.as_raw();
     let (mut sum, mut sum_sq) = (0i64, 0i64);
     for y in 1..h - 1 {
-        let (up, row, down) = (&raw[(y - 1) * w..y * w], &raw[y * w..(y + 1) * w], &raw[(y + 1) * w..(y + 2) * w]);
+        let (up, row, down) = (
+            &raw[(y - 1) * w..y * w],
+            &raw[y * w..(y + 1) * w],
+            &raw[(y + 1) * w..(y + 2) * w],
+        );
         for x in 1..w - 1 {
-            let l = i64::from(row[x - 1]) + i64::from(row[x + 1]) + i64::from(up[x])
+            let l = i64::from(row[x - 1])
+                + i64::from(row[x + 1])
+                + i64::from(up[x])
                 + i64::from(down[x])
                 - 4 * i64::from(row[x]);
             sum += l;
@@ -254,10 +263,9 @@ pub fn average_hash(gray: &GrayImage) -> u64 {
         .thumbnail_exact(8, 8)
         .into_luma8();
     let mean = cells.as_raw().iter().map(|&v| u32::from(v)).sum::<u32>() / 64;
-    cells
-        .as_raw()
-        .iter()
-        .fold(0u64, |hash, &v| (hash << 1) | u64::from(u32::from(v) > mean))
+    cells.as_raw().iter().fold(0u64, |hash, &v| {
+        (hash << 1) | u64::from(u32::from(v) > mean)
+    })
 }
 
 /// Bits in which two hashes differ.
@@ -301,9 +309,8 @@ fn distinct_faces(mut faces: Vec<FaceBox>) -> Vec<FaceBox> {
     let mut kept: Vec<FaceBox> = Vec::new();
     for face in faces {
         let (cx, cy) = (face.x + face.width / 2, face.y + face.height / 2);
-        let inside = |k: &FaceBox| {
-            (k.x..k.x + k.width).contains(&cx) && (k.y..k.y + k.height).contains(&cy)
-        };
+        let inside =
+            |k: &FaceBox| (k.x..k.x + k.width).contains(&cx) && (k.y..k.y + k.height).contains(&cy);
         if !kept.iter().any(inside) {
             kept.push(face);
         }
@@ -316,7 +323,10 @@ fn distinct_faces(mut faces: Vec<FaceBox>) -> Vec<FaceBox> {
 
 /// Measures an upright photo and gives its verdict (with the gate off, only
 /// the hash and the brightness are measured and every photo passes).
-pub fn assess(image: &DynamicImage, rules: &QualityRules) -> Result<QualityReport, QualityRejection> {
+pub fn assess(
+    image: &DynamicImage,
+    rules: &QualityRules,
+) -> Result<QualityReport, QualityRejection> {
     let (report, rejection) = measure(image, rules);
     match rejection {
         None => Ok(report),
@@ -332,7 +342,10 @@ pub fn assess(image: &DynamicImage, rules: &QualityRules) -> Result<QualityRepor
 /// at 10 %): every face the gate can accept is found, in a few tens of
 /// milliseconds. Only a photo without a face there (already refused) is
 /// looked at again, finer, to tell a face too small from no face.
-pub fn measure(image: &DynamicImage, rules: &QualityRules) -> (QualityReport, Option<QualityRejection>) {
+pub fn measure(
+    image: &DynamicImage,
+    rules: &QualityRules,
+) -> (QualityReport, Option<QualityRejection>) {
     let coarse_side = DETECTOR_WINDOW_PX * 100 / rules.min_face_share_percent.clamp(5, 100);
     let mut gray = grey_copy(image, coarse_side);
     let whole = FaceBox {
@@ -365,7 +378,10 @@ pub fn measure(image: &DynamicImage, rules: &QualityRules) -> (QualityReport, Op
     } else {
         None
     };
-    if faces.is_empty() && exposure.is_none() && gray.width().min(gray.height()) < image.width().min(image.height()) {
+    if faces.is_empty()
+        && exposure.is_none()
+        && gray.width().min(gray.height()) < image.width().min(image.height())
+    {
         gray = grey_copy(image, FINE_SHORT_SIDE_PX);
         faces = distinct_faces(detect(&gray, rules.face_score_min));
     }
