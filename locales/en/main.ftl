@@ -316,4 +316,4 @@ upload-rejected-face-too-small = The face in this photo is too small. Please sen
 upload-rejected-blurred = This photo is blurred — the features of the face are hard to see. Please send a sharp photo. This photo was not counted.
 upload-rejected-too-dark = This photo is too dark — the face is barely visible. Please send a photo in good light. This photo was not counted.
 upload-rejected-too-bright = This photo is too bright — the face is washed out. Please send a photo without a harsh flash or direct sun. This photo was not counted.
-upload-similar-photos = 💡 All your photos look very much alike: the same angle, the same background. Portraits come out closer to you with variety — profile and three-quarter views, different light, different backgrounds. You can also go on with these.
+upload-similar-photos = 💡 All your photos look very much alike: the same angle, the same background. Portraits come out closer to you with variety — three-quarter views, other expressions, different light, different backgrounds. You can also go on with these.
