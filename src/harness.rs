@@ -315,8 +315,8 @@ pub mod chat {
         let head_height = (short * (0.55 + 0.25 * unit())).max(2.0) as u32;
         let mut head = head_with_mask().clone();
         for pixel in head.pixels_mut() {
-            for c in 0..3 {
-                pixel.0[c] = (f32::from(pixel.0[c]) * tint[c]).min(255.0) as u8;
+            for (channel, gain) in pixel.0.iter_mut().zip(tint) {
+                *channel = (f32::from(*channel) * gain).min(255.0) as u8;
             }
         }
         let mut head = image::DynamicImage::ImageRgba8(head);
