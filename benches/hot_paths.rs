@@ -10,7 +10,11 @@
 //! * `queue`: `claim_due` of a batch from 10,000 pending messages, and
 //!   `mark_sent` of one claimed message;
 //! * `referral`: `credit_for_payment` for a fresh confirmed-size payment of a
-//!   referred user, in its own transaction (commit included).
+//!   referred user, in its own transaction (commit included);
+//! * `face_gate`: the face-quality gate (`media::quality::assess`) on a
+//!   typical upload, a 1280×960 photo of one person already decoded, and the
+//!   whole intake of the same photo as JPEG bytes (`inspect_upload_gated`:
+//!   decode, gate, re-encode) beside intake without the gate.
 //!
 //! Run: `cargo bench --locked --bench hot_paths` (figures in BENCHMARKS.md).
 
@@ -202,6 +206,7 @@ mod handler_tree {
             store,
             wake: Arc::new(Wake::default()),
             clock: Arc::new(Clock::system()),
+            ops: Arc::new(pinglass::ops::Ops::default()),
         });
         // (From text: teloxide's `Update` does not deserialize from a `Value`.)
         let update: Update = serde_json::from_str(&serde_json::json!({
@@ -405,5 +410,44 @@ mod referral {
                     .expect("an earning");
                 assert_eq!(earning.amount_kopecks, 14_900);
             });
+    }
+}
+
+mod face_gate {
+    use divan::Bencher;
+    use image::DynamicImage;
+    use pinglass::media::{self, IntakeRules, QualityRules, quality};
+
+    /// A typical upload: 1280×960, one person (the harness's generated photo,
+    /// the face about a quarter of the short side), as the user's JPEG.
+    fn upload_jpeg() -> Vec<u8> {
+        pinglass::harness::chat::photo_jpeg("bench", 1280, 960)
+    }
+
+    #[divan::bench(sample_count = 30, sample_size = 1)]
+    fn gate_decoded_1280x960(bencher: Bencher) {
+        let photo: DynamicImage = image::load_from_memory(&upload_jpeg()).expect("decodes");
+        let rules = QualityRules::default();
+        quality::assess(&photo, &rules).expect("the photo passes the gate");
+        bencher.bench_local(|| quality::assess(divan::black_box(&photo), &rules));
+    }
+
+    #[divan::bench(sample_count = 30, sample_size = 1)]
+    fn intake_with_gate_1280x960_jpeg(bencher: Bencher) {
+        let jpeg = upload_jpeg();
+        let (intake, gate) = (IntakeRules::default(), QualityRules::default());
+        bencher.bench_local(|| {
+            media::inspect_upload_gated(divan::black_box(&jpeg), None, None, &intake, &gate)
+                .expect("accepted")
+        });
+    }
+
+    #[divan::bench(sample_count = 30, sample_size = 1)]
+    fn intake_without_gate_1280x960_jpeg(bencher: Bencher) {
+        let jpeg = upload_jpeg();
+        let intake = IntakeRules::default();
+        bencher.bench_local(|| {
+            media::inspect_upload(divan::black_box(&jpeg), None, None, &intake).expect("accepted")
+        });
     }
 }

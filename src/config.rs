@@ -60,6 +60,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Privacy: how long reference photos are kept after delivery.
     pub privacy: PrivacyConfig,
+    /// The face-quality gate on uploaded photos (issue 8).
+    pub quality: crate::media::QualityRules,
     /// Secrets are never read from the file; they are filled from the
     /// environment by [`Config::load`].
     #[serde(skip)]
@@ -706,6 +708,34 @@ impl Config {
         }
         if !(1..=3650).contains(&self.privacy.retention_days) {
             return Err(invalid("privacy.retention_days", "must be 1..=3650"));
+        }
+        let q = &self.quality;
+        if !(q.face_score_min > 0.0 && q.face_score_min <= 20.0) {
+            return Err(invalid(
+                "quality.face_score_min",
+                "must be above 0 and at most 20",
+            ));
+        }
+        if !(5..=100).contains(&q.min_face_share_percent) {
+            return Err(invalid(
+                "quality.min_face_share_percent",
+                "must be 5..=100 (smaller faces make detection too slow)",
+            ));
+        }
+        if !(q.min_sharpness >= 0.0 && q.min_sharpness.is_finite()) {
+            return Err(invalid("quality.min_sharpness", "must be 0 or more"));
+        }
+        if q.min_brightness >= q.max_brightness {
+            return Err(invalid(
+                "quality.min_brightness",
+                "must be below quality.max_brightness",
+            ));
+        }
+        if q.similar_max_distance > 64 {
+            return Err(invalid(
+                "quality.similar_max_distance",
+                "must be 0..=64 (bits of the hash)",
+            ));
         }
         if let Err(e) = self
             .telemetry

@@ -19,9 +19,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use image::codecs::jpeg::JpegEncoder;
-use image::{Rgb, RgbImage};
-
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// What `pinglass run` prints before the chat page's address.
 const CHAT_PAGE_LINE: &str = "Open the chat page and play the user: ";
@@ -115,66 +112,18 @@ fn check_prerequisites(browser_dir: &Path) {
     );
 }
 
-/// Five distinct 800×1000 JPEG "photos": each its own background colour and
-/// a face-like figure (hair, face, eyes, mouth, shoulders) in its own place.
+/// Five distinct 800×1000 JPEG photos of one person (the harness's: one
+/// face the quality gate accepts, each with its own background and pose).
 fn write_test_photos(output_dir: &Path) {
-    let backgrounds = [
-        [200u8, 60, 60],
-        [60, 150, 70],
-        [50, 90, 200],
-        [220, 170, 40],
-        [150, 60, 180],
-    ];
-    for (index, background) in backgrounds.iter().enumerate().take(PHOTO_COUNT) {
-        let shift = index as f32 * 30.0 - 60.0;
-        let image = face_photo(*background, shift, 1.0 + index as f32 * 0.05);
+    for index in 0..PHOTO_COUNT {
+        let jpeg = pinglass::harness::chat::photo_jpeg(
+            &format!("browser-{}", index + 1),
+            PHOTO_WIDTH,
+            PHOTO_HEIGHT,
+        );
         let path = output_dir.join(format!("photo-{}.jpg", index + 1));
-        let file = File::create(&path).expect("creating a test photo");
-        JpegEncoder::new_with_quality(file, 90)
-            .encode_image(&image)
-            .expect("encoding a test photo");
+        std::fs::write(&path, jpeg).expect("writing a test photo");
     }
-}
-
-fn face_photo(background: [u8; 3], shift_x: f32, scale: f32) -> RgbImage {
-    let (width, height) = (PHOTO_WIDTH as f32, PHOTO_HEIGHT as f32);
-    let center_x = width / 2.0 + shift_x;
-    let face_y = height * 0.42;
-    let inside = |x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32| {
-        let (dx, dy) = ((x - cx) / rx, (y - cy) / ry);
-        dx * dx + dy * dy <= 1.0
-    };
-    RgbImage::from_fn(PHOTO_WIDTH, PHOTO_HEIGHT, |px, py| {
-        let (x, y) = (px as f32, py as f32);
-        let eye_dx = 70.0 * scale;
-        if inside(x, y, center_x - eye_dx, face_y - 30.0, 22.0, 14.0)
-            || inside(x, y, center_x + eye_dx, face_y - 30.0, 22.0, 14.0)
-        {
-            return Rgb([40, 30, 30]);
-        }
-        if inside(x, y, center_x, face_y + 95.0 * scale, 60.0 * scale, 16.0) {
-            return Rgb([170, 50, 60]);
-        }
-        if inside(x, y, center_x, face_y, 170.0 * scale, 230.0 * scale) {
-            return Rgb([236, 196, 164]);
-        }
-        if inside(
-            x,
-            y,
-            center_x,
-            face_y - 90.0 * scale,
-            200.0 * scale,
-            200.0 * scale,
-        ) {
-            return Rgb([70, 45, 30]);
-        }
-        if inside(x, y, center_x, height, 330.0 * scale, 260.0) {
-            return Rgb([40, 40, 60]);
-        }
-        // A soft vertical gradient of the photo's own colour.
-        let light = 0.75 + 0.25 * (1.0 - y / height);
-        Rgb(background.map(|channel| (f32::from(channel) * light) as u8))
-    })
 }
 
 /// Starts `pinglass run` in sandbox mode with its files in `temp` and its

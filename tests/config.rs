@@ -88,6 +88,24 @@ fn bad_values_name_the_field_and_the_reason() {
 }
 
 #[test]
+fn the_quality_gate_section_loads_and_is_checked() {
+    let config = Config::from_toml_str(Config::shipped_toml(), Secrets::default()).unwrap();
+    assert_eq!(config.quality, pinglass::media::QualityRules::default());
+    check_rejected(
+        &shipped_with("min_brightness = 45", "min_brightness = 240"),
+        &["quality.min_brightness", "max_brightness"],
+    );
+    check_rejected(
+        &shipped_with("min_face_share_percent = 10", "min_face_share_percent = 1"),
+        &["quality.min_face_share_percent"],
+    );
+    check_rejected(
+        &shipped_with("[quality]\n", "[quality]\nthreshold = 3\n"),
+        &["threshold"],
+    );
+}
+
+#[test]
 fn unknown_fields_are_refused() {
     check_rejected(
         &shipped_with("[bot]\n", "[bot]\nadmin_id = 5\n"),

@@ -10,8 +10,8 @@ use std::time::Duration;
 use pinglass::telegram::standin::{ChatEntry, FileUpload, GroupSpec, RateLimits, UserSpec};
 use serde_json::{Value, json};
 
-use crate::media::{exif, jpeg, png_claiming, with_app1};
-use crate::support::{LONG, TestApp, bot_text_contains, up_to_payment_link, wait_for};
+use crate::media::{exif, png_claiming, with_app1};
+use crate::support::{LONG, TestApp, bot_text_contains, photo_jpeg, up_to_payment_link, wait_for};
 
 const VICTIM: i64 = 7001;
 const ATTACKER: i64 = 7002;
@@ -321,7 +321,9 @@ async fn to_receipt_question(app: &TestApp, payer: &UserSpec) {
         LONG,
     )
     .await;
-    let photos = (1..=5).map(|i| jpeg(800 + i, 1000)).collect();
+    let photos = (1..=5)
+        .map(|i| photo_jpeg(&format!("payer-{i}"), 800 + i, 1000))
+        .collect();
     sandbox.send_album(payer, photos, None).await.unwrap();
     wait_for(
         &app.telegram,
@@ -472,7 +474,7 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
             pinned: true,
             ..case(
                 "a path as a name, a photo inside",
-                doc(jpeg(800, 1000), "../../etc/passwd.jpg"),
+                doc(photo_jpeg("passwd", 800, 1000), "../../etc/passwd.jpg"),
                 Expect::Reply(&["Принято: 1"]),
             )
         },
@@ -481,7 +483,13 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
             pinned: true,
             ..case(
                 "an EXIF-rotated photo (stored 1000×800, orientation 6)",
-                doc(with_app1(&jpeg(1000, 800), &exif(6, None)), "rotated.jpg"),
+                doc(
+                    with_app1(
+                        &crate::faces::sideways("rotated", 800, 1000),
+                        &exif(6, None),
+                    ),
+                    "rotated.jpg",
+                ),
                 Expect::ChatShows(&["Принято: 2"]),
             )
         },

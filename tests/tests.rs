@@ -7,6 +7,7 @@ mod browser;
 mod config;
 mod crash;
 mod db;
+mod faces;
 mod funnel;
 mod gallery;
 mod growth;

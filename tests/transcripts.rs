@@ -31,7 +31,10 @@
 //! bot does "then", e.g. reminders, shows in this step),
 //! `[open-ref ID]` (open the referral link of user ID: `/start ref_<code>`),
 //! `[open-shared-link USER_ID]` (sends `/start g_…` with the last share link
-//! the bot gave that user).
+//! the bot gave that user), `[photo faces/FILE]` (a shipped test image of
+//! `tests/fixtures/faces/` sent as a photo, e.g. `faces/blurred.jpg`; such
+//! names work in `[album …]` too). Generated photos (every other NAME) show
+//! one face that the quality gate accepts.
 //!
 //! Several users may speak in one file: each `@user` line switches. The first
 //! step of a user after a switch also shows what the bot sent them while
@@ -406,15 +409,22 @@ impl Runner {
         match verb {
             "photo" => {
                 let (name, w, h) = parse_photo_spec(rest);
+                let bytes = match name.strip_prefix("faces/") {
+                    Some(_) => crate::faces::fixture(&name["faces/".len()..]),
+                    None => photo_jpeg(&name, w, h),
+                };
                 sandbox
-                    .send_photo(&user, photo_jpeg(&name, w, h), None)
+                    .send_photo(&user, bytes, None)
                     .await
                     .map_err(|e| err(&e))?;
             }
             "album" => {
                 let photos = rest
                     .split_whitespace()
-                    .map(|name| photo_jpeg(name, 800, 1000))
+                    .map(|name| match name.strip_prefix("faces/") {
+                        Some(fixture) => crate::faces::fixture(fixture),
+                        None => photo_jpeg(name, 800, 1000),
+                    })
                     .collect();
                 sandbox
                     .send_album(&user, photos, None)

@@ -348,3 +348,11 @@ privacy-busy-generating = Your portraits are being made right now. Your data can
 privacy-busy-refund = A refund to your card is on its way. Wait for the message about it and send /delete_my_data again.
 privacy-busy-payout = Your referral payout request has not been handled yet. Your data can be deleted after the payout; then send /delete_my_data again.
 admin-retry-no-photos = Generation #{ $id } cannot be retried: the original photos of this set are deleted (retention or /delete_my_data).
+# Face-quality gate at upload (issue 8, src/media/quality.rs, src/bot/upload.rs)
+upload-rejected-no-face = I cannot find a face in this photo. I need photos where your face is clearly visible and looking at the camera — no sunglasses or masks. This photo was not counted.
+upload-rejected-several-faces = There are several people in this photo; I need photos of you alone, or I cannot tell whose face to draw. This photo was not counted.
+upload-rejected-face-too-small = The face in this photo is too small. Please send a photo taken closer: your face should fill a good part of the frame. This photo was not counted.
+upload-rejected-blurred = This photo is blurred — the features of the face are hard to see. Please send a sharp photo. This photo was not counted.
+upload-rejected-too-dark = This photo is too dark — the face is barely visible. Please send a photo in good light. This photo was not counted.
+upload-rejected-too-bright = This photo is too bright — the face is washed out. Please send a photo without a harsh flash or direct sun. This photo was not counted.
+upload-similar-photos = 💡 All your photos look very much alike: the same angle, the same background. Portraits come out closer to you with variety — three-quarter views, other expressions, different light, different backgrounds. You can also go on with these.

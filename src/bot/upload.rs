@@ -1,8 +1,11 @@
 //! Upload: reference photos arrive as photos, albums (one update per
 //! photo, sharing a `media_group_id`) or image files. Each is downloaded
-//! through getFile, checked, stored in the object store, then recorded. One
-//! counter message is edited as photos arrive, with a Generate button once
-//! the minimum is reached.
+//! through getFile, checked (format, size, orientation, then the
+//! face-quality gate of `media::quality`: a refused photo gets its reason
+//! and is neither stored nor counted), stored in the object store, then
+//! recorded. One counter message is edited as photos arrive, with a Generate
+//! button once the minimum is reached; if all the photos look nearly the
+//! same then, one gentle message suggests variety.
 
 use std::sync::Arc;
 
@@ -19,7 +22,7 @@ use super::state::State;
 use super::{BotCtx, TgBot};
 use crate::db::{avatars, events};
 use crate::i18n::{Arg, tr, tr_args};
-use crate::media::{self, IntakeRules, Rejection};
+use crate::media::{self, IntakeRules, QualityRejection, Rejection, quality};
 
 /// What the user sent, before any download.
 enum Incoming {
@@ -84,6 +87,14 @@ fn rejection_key(rejection: &Rejection) -> &'static str {
             "upload-rejected-undecodable"
         }
         Rejection::TooSmall { .. } => "upload-rejected-too-small",
+        Rejection::Quality(quality) => match quality {
+            QualityRejection::NoFace => "upload-rejected-no-face",
+            QualityRejection::SeveralFaces { .. } => "upload-rejected-several-faces",
+            QualityRejection::FaceTooSmall { .. } => "upload-rejected-face-too-small",
+            QualityRejection::Blurred { .. } => "upload-rejected-blurred",
+            QualityRejection::TooDark { .. } => "upload-rejected-too-dark",
+            QualityRejection::TooBright { .. } => "upload-rejected-too-bright",
+        },
     }
 }
 
@@ -280,12 +291,14 @@ async fn receive_inner(
     let mut bytes = Vec::with_capacity(telegram_file.size as usize);
     bot.download_file(&telegram_file.path, &mut bytes).await?;
 
+    // Decoding, EXIF orientation and the face-quality gate: one blocking step.
+    let gate = ctx.config.quality.clone();
     let inspected = tokio::task::spawn_blocking(move || {
-        media::inspect_upload(&bytes, mime.as_deref(), name.as_deref(), &rules)
+        media::inspect_upload_gated(&bytes, mime.as_deref(), name.as_deref(), &rules, &gate)
     })
     .await?;
-    let photo = match inspected {
-        Ok(photo) => photo,
+    let (photo, report) = match inspected {
+        Ok(accepted) => accepted,
         Err(rejection) => {
             tracing::info!(
                 user_id,
@@ -322,6 +335,11 @@ async fn receive_inner(
     let size = u64::from(file.size);
     // The application clock: reminders count from the last photo's time.
     let now = ctx.clock.now_ms();
+    let (min, similar) = (
+        ctx.config.upload.min_photos,
+        ctx.config.quality.similar_max_distance,
+    );
+    let ahash = report.hash;
     let added = ctx
         .db
         .run(move |c| {
@@ -335,13 +353,17 @@ async fn receive_inner(
                 height,
                 size_bytes: size.max(1),
             };
-            let added = avatars::add_photo(c, &new, max, now)?;
+            let added = avatars::add_photo_with_hash(c, &new, Some(ahash), max, now)?;
             if matches!(added, avatars::AddPhoto::Added { count: 1, .. }) {
                 events::record(c, user_id, events::Stage::Upload, avatar_id, None, now)?;
             }
-            Ok(added)
+            // Once, as the minimum is reached: do all the photos look the same?
+            let alike = matches!(added, avatars::AddPhoto::Added { count, .. } if count == min)
+                && quality::all_nearly_identical(&avatars::photo_hashes(c, avatar_id)?, similar);
+            Ok((added, alike))
         })
         .await?;
+    let (added, alike) = added;
     let count = match added {
         avatars::AddPhoto::Added { count, .. } => count,
         avatars::AddPhoto::Duplicate { .. } => {
@@ -365,12 +387,19 @@ async fn receive_inner(
             tracing::debug!(%error, "old counter not deleted");
         }
     }
-    if Some(counter_id) != counter_message_id || buried {
+    if alike {
+        // A gentle word, not a refusal; below the counter, so the next
+        // accepted photo brings the counter down again.
+        tracing::info!(user_id, avatar_id, count, "all photos look nearly the same");
+        bot.send_message(chat, tr(lang, "upload-similar-photos"))
+            .await?;
+    }
+    if Some(counter_id) != counter_message_id || buried || alike {
         dialogue
             .update(State::Uploading {
                 avatar_id,
                 counter_message_id: Some(counter_id),
-                buried: false,
+                buried: alike,
             })
             .await?;
     }

@@ -212,6 +212,17 @@ pub fn photo_count(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
     )
 }
 
+/// The average hashes of an avatar's photos (those uploaded before
+/// hashes were stored have none and are left out).
+pub fn photo_hashes(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<u64>> {
+    let mut statement = conn.prepare(
+        "SELECT ahash FROM reference_photos
+         WHERE avatar_id = ?1 AND deleted_at IS NULL AND ahash IS NOT NULL ORDER BY id",
+    )?;
+    let rows = statement.query_map([avatar_id], |r| r.get::<_, i64>(0))?;
+    rows.map(|h| h.map(|h| h as u64)).collect()
+}
+
 /// Whether this avatar already has a photo with this Telegram file or these bytes.
 pub fn has_photo(
     conn: &Connection,
@@ -235,6 +246,18 @@ pub fn add_photo(
     max: u32,
     now: i64,
 ) -> rusqlite::Result<AddPhoto> {
+    add_photo_with_hash(conn, photo, None, max, now)
+}
+
+/// [`add_photo`], storing the photo's average hash (`media::quality`)
+/// in the same insert.
+pub fn add_photo_with_hash(
+    conn: &mut Connection,
+    photo: &NewPhoto<'_>,
+    ahash: Option<u64>,
+    max: u32,
+    now: i64,
+) -> rusqlite::Result<AddPhoto> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let count = photo_count(&tx, photo.avatar_id)?;
     if has_photo(
@@ -250,8 +273,8 @@ pub fn add_photo(
     }
     tx.execute(
         "INSERT INTO reference_photos (avatar_id, file_id, file_unique_id, sha256, object_key,
-                                       width, height, size_bytes, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                       width, height, size_bytes, created_at, ahash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             photo.avatar_id,
             photo.file_id,
@@ -261,7 +284,9 @@ pub fn add_photo(
             photo.width,
             photo.height,
             photo.size_bytes,
-            now
+            now,
+            // The hash's 64 bits as SQLite's signed integer.
+            ahash.map(|h| h as i64)
         ],
     )?;
     let photo_id = tx.last_insert_rowid();

@@ -31,6 +31,8 @@ use libheif_rs::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::quality::{self, QualityRejection, QualityReport, QualityRules};
+
 /// JPEG quality of the normalized photo.
 pub const OUTPUT_JPEG_QUALITY: u8 = 90;
 
@@ -210,6 +212,10 @@ pub enum Rejection {
     /// Re-encoding the decoded photo failed; not the user's fault.
     #[error("re-encoding the photo as JPEG failed: {reason}")]
     ReencodeFailed { reason: String },
+    /// A readable photo that the face-quality gate refused
+    /// ([`inspect_upload_gated`] only).
+    #[error("face-quality gate: {0}")]
+    Quality(QualityRejection),
 }
 
 impl Rejection {
@@ -224,6 +230,7 @@ impl Rejection {
             Rejection::Undecodable { .. } => "undecodable",
             Rejection::TooSmall { .. } => "too_small",
             Rejection::ReencodeFailed { .. } => "reencode_failed",
+            Rejection::Quality(quality) => quality.code(),
         }
     }
 }
@@ -257,13 +264,39 @@ pub fn inspect_upload(
     file_name: Option<&str>,
     rules: &IntakeRules,
 ) -> Result<AcceptedPhoto, Rejection> {
-    let result = inspect_checked(bytes, rules);
+    inspect_logged(bytes, declared_mime, file_name, rules, None).map(|(photo, _)| photo)
+}
+
+/// [`inspect_upload`] plus the face-quality gate ([`quality::assess`]) on
+/// the upright photo, in the same step: a photo the gate refuses is never
+/// re-encoded. An accepted photo comes with what the gate measured (its
+/// hash, for the near-identical warning).
+pub fn inspect_upload_gated(
+    bytes: &[u8],
+    declared_mime: Option<&str>,
+    file_name: Option<&str>,
+    rules: &IntakeRules,
+    gate: &QualityRules,
+) -> Result<(AcceptedPhoto, QualityReport), Rejection> {
+    inspect_logged(bytes, declared_mime, file_name, rules, Some(gate))
+        .map(|(photo, report)| (photo, report.expect("the gate ran")))
+}
+
+fn inspect_logged(
+    bytes: &[u8],
+    declared_mime: Option<&str>,
+    file_name: Option<&str>,
+    rules: &IntakeRules,
+    gate: Option<&QualityRules>,
+) -> Result<(AcceptedPhoto, Option<QualityReport>), Rejection> {
+    let result = inspect_checked(bytes, rules, gate);
     match &result {
-        Ok(photo) => tracing::debug!(
+        Ok((photo, report)) => tracing::debug!(
             sha256 = %photo.sha256_hex,
             source_format = photo.source_format.as_str(),
             width = photo.width,
             height = photo.height,
+            ?report,
             ?declared_mime,
             ?file_name,
             "upload accepted"
@@ -279,7 +312,11 @@ pub fn inspect_upload(
     result
 }
 
-fn inspect_checked(bytes: &[u8], rules: &IntakeRules) -> Result<AcceptedPhoto, Rejection> {
+fn inspect_checked(
+    bytes: &[u8],
+    rules: &IntakeRules,
+    gate: Option<&QualityRules>,
+) -> Result<(AcceptedPhoto, Option<QualityReport>), Rejection> {
     rules.check_declared_size(bytes.len() as u64)?;
     let kind = match detect_kind(bytes) {
         DetectedKind::Image(kind) => kind,
@@ -301,7 +338,12 @@ fn inspect_checked(bytes: &[u8], rules: &IntakeRules) -> Result<AcceptedPhoto, R
     let upright = decode_upright(bytes, kind, rules)?;
     let (upright_width, upright_height) = (upright.width(), upright.height());
     let rgb = flatten_to_rgb(upright);
-    let output = downscale_to_fit(rgb, rules.max_output_side_px);
+    let output = DynamicImage::ImageRgb8(downscale_to_fit(rgb, rules.max_output_side_px));
+    // Upright (EXIF or irot applied), before any byte is encoded.
+    let report = gate
+        .map(|gate| quality::assess(&output, gate).map_err(Rejection::Quality))
+        .transpose()?;
+    let output = output.into_rgb8();
 
     let mut jpeg = Vec::new();
     JpegEncoder::new_with_quality(&mut jpeg, OUTPUT_JPEG_QUALITY)
@@ -316,13 +358,16 @@ fn inspect_checked(bytes: &[u8], rules: &IntakeRules) -> Result<AcceptedPhoto, R
         "photo normalized"
     );
 
-    Ok(AcceptedPhoto {
-        jpeg,
-        width: output.width(),
-        height: output.height(),
-        sha256_hex: hex::encode(Sha256::digest(bytes)),
-        source_format: kind,
-    })
+    Ok((
+        AcceptedPhoto {
+            jpeg,
+            width: output.width(),
+            height: output.height(),
+            sha256_hex: hex::encode(Sha256::digest(bytes)),
+            source_format: kind,
+        },
+        report,
+    ))
 }
 
 /// Reads the header, checks size limits, decodes, and applies the EXIF
