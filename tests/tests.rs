@@ -15,6 +15,7 @@ mod kie;
 mod locales;
 mod media;
 mod ops;
+mod pacing;
 mod referral;
 mod reminders;
 mod store;

@@ -187,7 +187,8 @@ pub fn render(handle: &PrometheusHandle, snapshot: &Snapshot) -> String {
 }
 
 /// Counts Telegram's 429 answers that teloxide's `Throttle` adaptor waits out
-/// by itself (it retries after RetryAfter and only logs "Freezing, before
+/// by itself (the bot now uses `bot::paced`, which counts its own; this stays
+/// for any Throttle-wrapped client) (it retries after RetryAfter and only logs "Freezing, before
 /// retrying"); the delivery step counts the ones that reach it. Part of the
 /// global subscriber (`telemetry`), which bridges `log` records to `tracing`.
 pub struct TelegramRetryAfterLayer;
