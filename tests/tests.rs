@@ -12,6 +12,7 @@ mod gallery;
 mod growth;
 mod hostile;
 mod kie;
+mod loadtest;
 mod locales;
 mod media;
 mod ops;
