@@ -2,7 +2,7 @@
 //! through the whole funnel against the stand-ins (Telegram's real limits),
 //! the real binary as the bot, Kie scaled down to 1–2 s a task. Kie's real
 //! creation limit (20 per 10 s, the bot uses 18) stays, so few users pay,
-//! each for the smallest package (7 portraits: ~10 jobs, ~70 tasks, ~40 s).
+//! each for the smallest package (7 portraits: ~7 jobs, ~50 tasks, ~30 s).
 //! Every invariant must hold and the report must add up with what was driven.
 
 use std::path::Path;
@@ -18,10 +18,10 @@ async fn fifty_users_through_the_funnel_every_invariant_holds() {
         kie_latency_min: Duration::from_secs(1),
         kie_latency_max: Duration::from_secs(2),
         package: Some(0),
-        decline_share: 0.2,
-        abandon_share: 0.6,
+        decline_share: 0.15,
+        abandon_share: 0.7,
         photos_min: 5,
-        photos_max: 8,
+        photos_max: 7,
         seed: 7,
         deadline: Duration::from_secs(120),
         config: Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml"),
@@ -39,7 +39,7 @@ async fn fifty_users_through_the_funnel_every_invariant_holds() {
     assert_eq!(d.user_errors, 0, "{:?}", d.errors);
     assert_eq!(d.reached_payment, 50);
     assert_eq!(d.paid + d.declined + d.abandoned, 50);
-    assert!(d.paid >= 5 && d.declined > 0 && d.abandoned > 0, "{d:?}");
+    assert!(d.paid >= 3 && d.declined > 0 && d.abandoned > 0, "{d:?}");
     assert_eq!(d.delivered, d.paid);
     // Every update driven was handled, inside the bot.
     assert_eq!(report.bot.updates_handled, d.updates, "{:?}", report.bot);

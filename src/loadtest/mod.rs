@@ -50,7 +50,8 @@ pub struct LoadtestOptions {
     pub decline_share: f64,
     /// Share of users who leave at the payment link.
     pub abandon_share: f64,
-    /// Photos per user, drawn from `photos_min..=photos_max` (5–15).
+    /// Photos per user, drawn from `photos_min..=photos_max` (5–15; 0 with
+    /// `front_only`: /start alone, no photo processing).
     pub photos_min: u32,
     pub photos_max: u32,
     /// Side of the (square-ish) test photos in pixels (the bot needs 512).
@@ -228,10 +229,7 @@ fn draw_plans(opts: &LoadtestOptions) -> Vec<Plan> {
             let id = FIRST_USER + i64::from(i);
             let window = opts.arrival_window.as_secs_f64();
             let arrives_after = Duration::from_secs_f64(rng.random_range(0.0..=window.max(0.0)));
-            let (lo, hi) = (
-                opts.photos_min.max(1),
-                opts.photos_max.max(opts.photos_min.max(1)),
-            );
+            let (lo, hi) = (opts.photos_min, opts.photos_max.max(opts.photos_min));
             let mut left = rng.random_range(lo..=hi) as usize;
             let mut batches = Vec::new();
             while left > 0 {
@@ -511,7 +509,10 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
 
     // Let the bot finish what it has: every update consumed, nothing pending.
     let db = Db::open(&bot.db_path(), 1)?;
-    let settle_deadline = Instant::now() + Duration::from_secs(120);
+    let settle_deadline = Instant::now()
+        + opts
+            .deadline
+            .clamp(Duration::from_secs(60), Duration::from_secs(900));
     let driven_updates: u64 = outcomes.iter().map(|o| o.updates).sum();
     loop {
         let _ = bot.sample().await;
