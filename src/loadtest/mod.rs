@@ -432,8 +432,14 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         telegram,
         tbank,
         photos: Arc::new(photos),
-        step_timeout: Duration::from_secs(120).min(opts.deadline),
+        step_timeout: if opts.kills > 0 {
+            Duration::from_secs(20)
+        } else {
+            Duration::from_secs(120)
+        }
+        .min(opts.deadline),
         delivery_timeout: opts.deadline,
+        attempts: if opts.kills > 0 { 6 } else { 1 },
     });
     let plans = draw_plans(&opts);
     let mut users = tokio::task::JoinSet::new();

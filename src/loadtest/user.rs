@@ -70,6 +70,30 @@ pub struct World {
     pub step_timeout: Duration,
     /// How long a paying user waits for the portraits.
     pub delivery_timeout: Duration,
+    /// When the bot is being killed, an update in flight can be lost (it
+    /// was fetched, the process died before answering): a user who got no
+    /// answer within `step_timeout` does it again, as a person would, up
+    /// to this many times in all.
+    pub attempts: u32,
+}
+
+/// Does `action`, then waits for `check`; does it again when no answer came.
+async fn act(
+    world: &World,
+    user: &UserSpec,
+    what: &str,
+    mut action: impl FnMut() -> anyhow::Result<()>,
+    check: impl Fn(&[ChatEntry]) -> bool + Copy,
+) -> anyhow::Result<Vec<ChatEntry>> {
+    let mut last_error = None;
+    for _ in 0..world.attempts.max(1) {
+        action()?;
+        match wait(world, user, what, check, world.step_timeout).await {
+            Ok(entries) => return Ok(entries),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no attempt")))
 }
 
 async fn wait(
@@ -157,49 +181,60 @@ pub async fn funnel(world: Arc<World>, plan: Plan) -> Outcome {
 async fn funnel_steps(world: &World, plan: &Plan, outcome: &mut Outcome) -> anyhow::Result<()> {
     let user = &plan.user;
     let sandbox = world.telegram.sandbox();
-    let step = world.step_timeout;
-    sandbox.send_text(user, "/start")?;
-    outcome.updates += 1;
-    wait(
+    let mut updates = 0u64;
+    act(
         world,
         user,
         "the onboarding",
+        || {
+            updates += 1;
+            Ok(sandbox.send_text(user, "/start").map(drop)?)
+        },
         |e| bot_text_contains(e, "Пакеты"),
-        step,
     )
     .await?;
-    send_photos(world, plan, outcome).await?;
     let n = plan.photos();
     let counter = format!("Принято: {n} фото");
-    let entries = wait(
-        world,
-        user,
-        &format!("the counter at {n} with the Generate button"),
-        |e| {
-            bot_text_contains(e, &counter)
-                && CTA_LABELS
-                    .iter()
-                    .any(|l| last_bot_with_button(e, l).is_some())
-        },
-        step,
-    )
-    .await?;
+    let has_counter = |e: &[ChatEntry]| {
+        bot_text_contains(e, &counter)
+            && CTA_LABELS
+                .iter()
+                .any(|l| last_bot_with_button(e, l).is_some())
+    };
+    let mut entries = Vec::new();
+    for attempt in 0..world.attempts.max(1) {
+        // Again after a lost update: the photos already taken are refused
+        // as duplicates, the missing ones taken.
+        send_photos(world, plan, outcome).await?;
+        let what = format!("the counter at {n} with the Generate button");
+        match wait(world, user, &what, has_counter, world.step_timeout).await {
+            Ok(found) => {
+                entries = found;
+                break;
+            }
+            Err(error) if attempt + 1 >= world.attempts.max(1) => return Err(error),
+            Err(_) => {}
+        }
+    }
     let (label, message) = CTA_LABELS
         .iter()
         .find_map(|l| last_bot_with_button(&entries, l).map(|id| (*l, id)))
         .context("no Generate button")?;
-    sandbox.press_button_with_text(user, message, label)?;
-    outcome.updates += 1;
     let is_package = |text: &str| text.contains('₽') && text.contains("портрет");
-    let entries = wait(
+    let entries = act(
         world,
         user,
         "the packages",
+        || {
+            updates += 1;
+            Ok(sandbox
+                .press_button_with_text(user, message, label)
+                .map(drop)?)
+        },
         |e| {
             e.iter()
                 .any(|m| m.is_from_bot() && m.inline_buttons().any(|b| is_package(&b.text)))
         },
-        step,
     )
     .await?;
     let (message, labels) = entries
@@ -222,26 +257,33 @@ async fn funnel_steps(world: &World, plan: &Plan, outcome: &mut Outcome) -> anyh
         .and_then(|head| head.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .with_context(|| format!("no portrait count in {label:?}"))?;
-    sandbox.press_button_with_text(user, message, label)?;
-    outcome.updates += 1;
-    wait(
+    act(
         world,
         user,
         "the receipt question",
+        || {
+            updates += 1;
+            Ok(sandbox
+                .press_button_with_text(user, message, label)
+                .map(drop)?)
+        },
         |e| bot_text_contains(e, "чек"),
-        step,
     )
     .await?;
-    sandbox.send_text(user, &format!("user{}@example.ru", user.id))?;
-    outcome.updates += 1;
-    let entries = wait(
+    let entries = act(
         world,
         user,
         "the payment link",
+        || {
+            updates += 1;
+            Ok(sandbox
+                .send_text(user, &format!("user{}@example.ru", user.id))
+                .map(drop)?)
+        },
         |e| last_bot_with_button(e, "💳 Оплатить").is_some(),
-        step,
     )
     .await?;
+    outcome.updates += updates;
     let url = entries
         .iter()
         .rev()
@@ -267,7 +309,7 @@ async fn funnel_steps(world: &World, plan: &Plan, outcome: &mut Outcome) -> anyh
                 user,
                 "the bank's refusal",
                 |e| bot_text_contains(e, "Банк отклонил оплату"),
-                step,
+                world.step_timeout * world.attempts.max(1),
             )
             .await?;
             Ok(())
