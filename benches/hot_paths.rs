@@ -34,7 +34,6 @@ use pinglass::telegram::standin::{
     RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
 };
 use pinglass::worker::Wake;
-use teloxide::adaptors::throttle::Limits;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::dptree;
 use teloxide::prelude::{Requester, RequesterExt};
@@ -167,18 +166,13 @@ mod handler_tree {
         standin.sandbox().register_user(&user);
         // The user opened the chat (otherwise the bot may not write first).
         standin.sandbox().send_text(&user, "/start")?;
-        // The bot as `build_bot` makes it (CacheMe over Throttle), with every
-        // limit out of reach: throttling is not what is measured (the default
-        // 20 a minute per chat would stall a loop on one chat).
-        let bot: TgBot = teloxide::Bot::new(TOKEN)
-            .set_api_url(standin.api_url())
-            .throttle(Limits {
-                messages_per_sec_chat: 1_000_000,
-                messages_per_min_chat: 1_000_000,
-                messages_per_min_channel_or_supergroup: 1_000_000,
-                messages_per_sec_overall: 1_000_000,
-            })
-            .cache_me();
+        // The bot as `build_bot` makes it (CacheMe over Paced), with every
+        // limit out of reach: pacing is not what is measured.
+        let bot: TgBot = pinglass::bot::paced::Paced::new(
+            teloxide::Bot::new(TOKEN).set_api_url(standin.api_url()),
+            pinglass::bot::paced::Limiter::new(1_000_000, 1_000_000),
+        )
+        .cache_me();
         let me = bot.get_me().await?;
 
         let db = Db::open(&config.database.path, config.database.pool_size)?;
@@ -234,10 +228,10 @@ mod handler_tree {
     /// One update through the whole tree, as the dispatcher runs it (the
     /// dependencies it inserts: bot, me, update, plus ours).
     ///
-    /// Each dispatch after the first takes ~250 ms on this machine (see
-    /// BENCHMARKS.md: a delay after the first send, not yet explained), so
-    /// this runs only 10 samples.
-    #[divan::bench(sample_count = 10, sample_size = 1)]
+    /// (Each dispatch after the first took ~250 ms while the bot used
+    /// teloxide's Throttle, whose worker sleeps 250 ms a round; `Paced`
+    /// replaced it — see BENCHMARKS.md.)
+    #[divan::bench(sample_count = 100, sample_size = 1)]
     fn text_while_uploading(bencher: Bencher) {
         let rt = runtime();
         let world = rt.block_on(world()).expect("bench world");

@@ -13,6 +13,7 @@ pub mod db;
 pub mod harness;
 pub mod i18n;
 pub mod kie;
+pub mod loadtest;
 pub mod media;
 pub mod ops;
 pub mod services;

@@ -26,6 +26,100 @@ enum Commands {
     Run,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Drive N simulated users through the funnel against in-process
+    /// stand-ins and this binary's bot as a child process; print and write a
+    /// report; exit non-zero when an invariant breaks.
+    Loadtest(LoadtestArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadtestArgs {
+    /// Simulated users.
+    #[arg(long, default_value_t = 100)]
+    users: u32,
+    /// Seconds within which all users arrive.
+    #[arg(long, default_value_t = 60.0)]
+    arrival_secs: f64,
+    /// Kie task latency, seconds: each task draws from min..=max (real: 100–160).
+    #[arg(long, default_value_t = 100.0)]
+    kie_min_secs: f64,
+    #[arg(long, default_value_t = 160.0)]
+    kie_max_secs: f64,
+    /// Every user picks this package (0 = the smallest); default: each at random.
+    #[arg(long)]
+    package: Option<usize>,
+    /// Share of users whose card is declined.
+    #[arg(long, default_value_t = 0.1)]
+    decline: f64,
+    /// Share of users who leave at the payment link.
+    #[arg(long, default_value_t = 0.1)]
+    abandon: f64,
+    /// Photos per user.
+    #[arg(long, default_value_t = 5)]
+    photos_min: u32,
+    #[arg(long, default_value_t = 15)]
+    photos_max: u32,
+    /// Only /start and the photos, without waiting for answers (throughput).
+    #[arg(long)]
+    front_only: bool,
+    /// Turn Telegram's rate limits off in the stand-in and the bot (isolates the dispatcher).
+    #[arg(long)]
+    no_telegram_limits: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// SIGKILL the bot this many times at random moments (restarting it).
+    #[arg(long, default_value_t = 0)]
+    kills: u32,
+    /// Give up on a user after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    deadline_secs: u64,
+    /// Write the JSON report here.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Keep the bot's database, logs and files here (default: a temporary directory).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+fn loadtest(args: LoadtestArgs, config: PathBuf) -> ExitCode {
+    use std::time::Duration;
+    let options = pinglass::loadtest::LoadtestOptions {
+        users: args.users,
+        arrival_window: Duration::from_secs_f64(args.arrival_secs.max(0.0)),
+        kie_latency_min: Duration::from_secs_f64(args.kie_min_secs.max(0.0)),
+        kie_latency_max: Duration::from_secs_f64(args.kie_max_secs.max(args.kie_min_secs).max(0.0)),
+        package: args.package,
+        decline_share: args.decline,
+        abandon_share: args.abandon,
+        photos_min: args.photos_min,
+        photos_max: args.photos_max,
+        front_only: args.front_only,
+        telegram_limits: !args.no_telegram_limits,
+        seed: args.seed,
+        kills: args.kills,
+        deadline: Duration::from_secs(args.deadline_secs),
+        output: args.output,
+        config,
+        work_dir: args.work_dir,
+        ..Default::default()
+    };
+    let result = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(pinglass::loadtest::run(options)));
+    match result {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("pinglass loadtest: {error:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -41,6 +135,7 @@ fn main() -> ExitCode {
     let _sentry = pinglass::telemetry::init_with_sentry(&config);
     let result = match cli.command.unwrap_or(Commands::Run) {
         Commands::Migrate => pinglass::app::migrate(&config),
+        Commands::Loadtest(args) => return loadtest(args, cli.config),
         Commands::Run => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(pinglass::app::run(config)),
             Err(error) => Err(error.into()),

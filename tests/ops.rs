@@ -185,6 +185,21 @@ async fn a_funnel_moves_the_metrics_and_healthz_names_a_stopped_side_task() {
         after.contains("# TYPE pinglass_handler_seconds histogram"),
         "{after}"
     );
+    // The update latency as a summary, the quantiles `pinglass loadtest` reads.
+    assert!(
+        after.contains("# TYPE pinglass_update_latency_seconds summary"),
+        "{after}"
+    );
+    for q in ["0.5", "0.95", "0.99", "1"] {
+        assert!(
+            metric(
+                &after,
+                "pinglass_update_latency_seconds",
+                &[("quantile", q)]
+            ) > 0.0,
+            "quantile {q}: {after}"
+        );
+    }
 
     app.app_mut().stop_side_task().await;
     let (status, health) = get(addr, "/healthz").await;

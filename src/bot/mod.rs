@@ -8,6 +8,7 @@ pub mod commands;
 pub mod free;
 pub mod gallery;
 pub mod handlers;
+pub mod paced;
 pub mod privacy;
 pub mod purchase;
 pub mod referral;
@@ -19,8 +20,7 @@ pub mod upload;
 use std::sync::Arc;
 use std::time::Duration;
 
-use teloxide::adaptors::throttle::Limits;
-use teloxide::adaptors::{CacheMe, Throttle};
+use teloxide::adaptors::CacheMe;
 use teloxide::dispatching::{Dispatcher, ShutdownToken};
 use teloxide::prelude::*;
 use teloxide::types::BotCommand;
@@ -33,9 +33,11 @@ use crate::i18n::{Lang, tr};
 use crate::store::ObjectStore;
 use crate::worker::Wake;
 
-/// The bot as handlers use it: getMe cached, sends throttled to Telegram's
-/// limits (Throttle is the innermost adaptor).
-pub type TgBot = CacheMe<Throttle<Bot>>;
+/// The bot as handlers and the side task use it: getMe cached, sends paced
+/// within Telegram's limits by [`paced::Paced`] (the innermost adaptor; it
+/// replaced teloxide's `Throttle`, whose fixed 250 ms loop made every
+/// handler reply wait up to 250 ms).
+pub type TgBot = CacheMe<paced::Paced>;
 
 /// What every handler may need, shared by the whole dispatcher.
 pub struct BotCtx {
@@ -60,15 +62,11 @@ pub fn build_bot(token: &str, api_url: Url, telegram: &TelegramConfig) -> anyhow
         ))
         .build()?;
     let bot = Bot::with_client(token, client).set_api_url(api_url);
-    // Telegram's 20-a-minute limit is for groups; in a private chat it is
-    // about one a second (teloxide applies its per-minute limit to every chat).
-    let limits = Limits {
-        messages_per_sec_chat: telegram.messages_per_sec_chat,
-        messages_per_sec_overall: telegram.messages_per_sec_overall,
-        messages_per_min_chat: telegram.messages_per_sec_chat.saturating_mul(60),
-        ..Limits::default()
-    };
-    Ok(bot.throttle(limits).cache_me())
+    let limiter = paced::Limiter::new(
+        telegram.messages_per_sec_chat,
+        telegram.messages_per_sec_overall,
+    );
+    Ok(paced::Paced::new(bot, limiter).cache_me())
 }
 
 /// Registers the command menu in every language (and Russian as the default).

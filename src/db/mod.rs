@@ -13,6 +13,7 @@ pub mod events;
 pub mod fixtures;
 pub mod galleries;
 pub mod jobs;
+pub mod loadtest;
 pub mod ops;
 pub mod payments;
 pub mod portraits;

@@ -363,6 +363,8 @@ impl Task {
 #[derive(Debug)]
 struct Book {
     latency: Duration,
+    /// Each task's latency is drawn from `latency..=latency_max`.
+    latency_max: Duration,
     clock_offset: Duration,
     credits: f64,
     create_limit_per_10s: u32,
@@ -461,6 +463,7 @@ impl KieStandin {
             faults: KieFaults::default(),
             book: Mutex::new(Book {
                 latency: options.latency,
+                latency_max: options.latency,
                 clock_offset: Duration::ZERO,
                 credits: options.initial_credits,
                 create_limit_per_10s: options.create_limit_per_10s,
@@ -523,7 +526,26 @@ impl KieStandinHandle {
 
     /// The latency of tasks created from now on.
     pub fn set_latency(&self, latency: Duration) {
-        self.shared.book().latency = latency;
+        let mut book = self.shared.book();
+        book.latency = latency;
+        book.latency_max = latency;
+    }
+
+    /// Tasks created from now on take a latency drawn uniformly from
+    /// `min..=max` (real Kie: 100–160 s a portrait).
+    pub fn set_latency_range(&self, min: Duration, max: Duration) {
+        let mut book = self.shared.book();
+        book.latency = min;
+        book.latency_max = max.max(min);
+    }
+
+    /// The latency a task was given at creation (creation to `success`).
+    pub fn task_latency(&self, task_id: &str) -> Option<Duration> {
+        self.shared
+            .book()
+            .tasks
+            .get(task_id)
+            .map(|task| task.latency)
     }
 
     /// Moves the stand-in's clock forward: tasks progress and the rate-limit
@@ -757,7 +779,11 @@ async fn create_task(
             param: request.to_string(),
             created_at: book.now(),
             create_time_ms: book.now_ms(),
-            latency: book.latency,
+            latency: if book.latency_max > book.latency {
+                rand::random_range(book.latency..=book.latency_max)
+            } else {
+                book.latency
+            },
             faults,
             hidden_polls_left: match faults.visibility {
                 Some(TaskFault::HiddenForPolls(polls)) => polls,

@@ -23,6 +23,9 @@ const LATENCY_BUCKETS: [f64; 13] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// The quantiles of `pinglass_update_latency_seconds` (1.0 is the maximum).
+pub const UPDATE_QUANTILES: [f64; 4] = [0.5, 0.95, 0.99, 1.0];
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide recorder (once) and returns its handle; `None`
@@ -31,8 +34,22 @@ pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
-                .expect("the latency buckets are not empty");
+                .set_buckets_for_metric(
+                    Matcher::Full("pinglass_handler_seconds".into()),
+                    &LATENCY_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("pinglass_external_call_seconds".into()),
+                        &LATENCY_BUCKETS,
+                    )
+                })
+                // Everything else recorded as a histogram (the update latency)
+                // renders as a summary: these quantiles over the last hour
+                // (three 20-minute buckets), for `pinglass loadtest`.
+                .and_then(|b| b.set_quantiles(&UPDATE_QUANTILES))
+                .and_then(|b| b.set_bucket_duration(Duration::from_secs(20 * 60)))
+                .expect("the latency buckets and quantiles are not empty");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
             match metrics::set_global_recorder(recorder) {
@@ -59,6 +76,11 @@ fn describe() {
         "pinglass_handler_seconds",
         metrics::Unit::Seconds,
         "Time to handle one update"
+    );
+    describe_histogram!(
+        "pinglass_update_latency_seconds",
+        metrics::Unit::Seconds,
+        "Time to handle one update, every outcome: a summary with quantiles"
     );
     describe_counter!(
         "pinglass_side_task_errors_total",
@@ -98,6 +120,7 @@ fn describe() {
 pub fn update_handled(outcome: &'static str, took: Duration) {
     counter!("pinglass_updates_total", "outcome" => outcome).increment(1);
     histogram!("pinglass_handler_seconds", "outcome" => outcome).record(took.as_secs_f64());
+    histogram!("pinglass_update_latency_seconds").record(took.as_secs_f64());
 }
 
 pub fn side_task_error(step: &str) {
@@ -187,7 +210,8 @@ pub fn render(handle: &PrometheusHandle, snapshot: &Snapshot) -> String {
 }
 
 /// Counts Telegram's 429 answers that teloxide's `Throttle` adaptor waits out
-/// by itself (it retries after RetryAfter and only logs "Freezing, before
+/// by itself (the bot now uses `bot::paced`, which counts its own; this stays
+/// for any Throttle-wrapped client) (it retries after RetryAfter and only logs "Freezing, before
 /// retrying"); the delivery step counts the ones that reach it. Part of the
 /// global subscriber (`telemetry`), which bridges `log` records to `tracing`.
 pub struct TelegramRetryAfterLayer;

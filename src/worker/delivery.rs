@@ -20,8 +20,8 @@ use super::outbox::{self, Button, Outgoing};
 use crate::db::{self, portraits, queue, users};
 
 /// When each chat may receive its next queued message. Telegram counts every
-/// photo of an album against the per-chat limit, while the Throttle adaptor
-/// counts one request; after an album the chat is given the rest of its time.
+/// photo of an album against the per-chat limit (so does `bot::paced`); after
+/// an album the chat's next row is postponed rather than held in a send.
 #[derive(Default)]
 pub struct Pacing {
     ready_at: std::sync::Mutex<std::collections::HashMap<i64, i64>>,

@@ -1,0 +1,561 @@
+//! `Paced`: the bot client's own pacing of sends within Telegram's limits,
+//! in place of teloxide's `Throttle` adaptor.
+//!
+//! `Throttle` (teloxide-core 0.13) releases queued requests from a worker
+//! loop that sleeps a fixed 250 ms after every round, so every send waits up
+//! to 250 ms even when no limit is near: a handler that answers one message
+//! took ~251 ms (benches/hot_paths.rs). `Paced` instead takes a token from
+//! two token buckets right before the request — the chat's (`[telegram]
+//! messages_per_sec_chat`, a burst of [`CHAT_BURST`]) and the bot's
+//! (`messages_per_sec_overall`, a burst of half a second's worth) — and waits
+//! only when one is empty, for exactly as long as it takes to refill. The
+//! bursts are kept below Telegram's (the stand-in's 3 and 30) because a
+//! request reaches Telegram some milliseconds after its token was taken, and
+//! requests overtake each other on the way: the margin absorbs that jitter. An album counts as
+//! one message per photo, as Telegram counts it. A 429 that still comes back
+//! is honoured: the chat is frozen for `retry_after`, the request sent again
+//! (up to [`MAX_RETRIES`] times), and the 429 counted in
+//! `pinglass_telegram_retry_after_total`. Every other method (edits, callback
+//! answers, getUpdates, downloads) is passed through untouched.
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use teloxide::net::Download;
+use teloxide::requests::{HasPayload, Output, Request, Requester};
+use teloxide::types::*;
+use teloxide::{Bot, RequestError};
+use url::Url;
+
+/// How many messages one chat may receive at once before its rate applies
+/// (one below Telegram's, see the module documentation).
+pub const CHAT_BURST: u32 = 2;
+/// How many times a request that met a 429 is sent again before the 429 is
+/// returned to the caller.
+pub const MAX_RETRIES: u32 = 3;
+
+/// A token bucket; `frozen_until` is set by a 429's `retry_after`.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    frozen_until: Option<Instant>,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Self {
+        Self {
+            tokens: burst,
+            at: now,
+            frozen_until: None,
+        }
+    }
+
+    fn refill(&mut self, rate: f64, burst: f64, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.at = now;
+    }
+
+    /// How long until one token is there (zero when it is).
+    fn wait(&self, rate: f64, now: Instant) -> Duration {
+        let frozen = self
+            .frozen_until
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
+        let empty = if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / rate)
+        };
+        frozen.max(empty)
+    }
+}
+
+/// The two limits every send passes: its chat's and the bot's.
+#[derive(Debug)]
+pub struct Limiter {
+    chat_rate: f64,
+    chat_burst: f64,
+    global_rate: f64,
+    global_burst: f64,
+    state: Mutex<(Bucket, HashMap<i64, Bucket>)>,
+}
+
+impl Limiter {
+    pub fn new(per_sec_chat: u32, per_sec_overall: u32) -> Self {
+        let now = Instant::now();
+        let global_burst = f64::from((per_sec_overall / 2).max(1));
+        Self {
+            chat_rate: f64::from(per_sec_chat.max(1)),
+            chat_burst: f64::from(CHAT_BURST),
+            global_rate: f64::from(per_sec_overall.max(1)),
+            global_burst,
+            state: Mutex::new((Bucket::full(global_burst, now), HashMap::new())),
+        }
+    }
+
+    /// Takes `weight` messages for `chat` when both buckets hold a token, or
+    /// says how long to wait.
+    fn try_take(&self, chat: i64, weight: u32, now: Instant) -> Result<(), Duration> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (global, chats) = &mut *state;
+        if chats.len() > 4096 {
+            // Chats whose bucket refilled completely need no entry.
+            let (rate, burst) = (self.chat_rate, self.chat_burst);
+            chats.retain(|_, b| {
+                b.frozen_until.is_some_and(|u| u > now)
+                    || b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst
+            });
+        }
+        global.refill(self.global_rate, self.global_burst, now);
+        let bucket = chats
+            .entry(chat)
+            .or_insert_with(|| Bucket::full(self.chat_burst, now));
+        bucket.refill(self.chat_rate, self.chat_burst, now);
+        let wait = bucket
+            .wait(self.chat_rate, now)
+            .max(global.wait(self.global_rate, now));
+        if wait > Duration::ZERO {
+            return Err(wait);
+        }
+        bucket.frozen_until = None;
+        bucket.tokens -= f64::from(weight);
+        global.tokens -= f64::from(weight);
+        Ok(())
+    }
+
+    /// Waits until `weight` messages may go to `chat`, and takes them.
+    pub async fn acquire(&self, chat: i64, weight: u32) {
+        loop {
+            match self.try_take(chat, weight, Instant::now()) {
+                Ok(()) => return,
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Telegram said "retry after": nothing more to this chat until then.
+    pub fn freeze(&self, chat: i64, after: Duration) {
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = state
+            .1
+            .entry(chat)
+            .or_insert_with(|| Bucket::full(self.chat_burst, now));
+        bucket.frozen_until = Some(now + after);
+    }
+}
+
+/// The key of a send's chat in the limiter.
+trait ChatKey {
+    fn chat_key(&self) -> i64;
+}
+
+impl ChatKey for Recipient {
+    fn chat_key(&self) -> i64 {
+        match self {
+            Recipient::Id(id) => id.0,
+            Recipient::ChannelUsername(name) => {
+                // A stable key for a channel named by its username.
+                name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                }) as i64
+            }
+        }
+    }
+}
+
+impl ChatKey for ChatId {
+    fn chat_key(&self) -> i64 {
+        self.0
+    }
+}
+
+/// The bot client with sends paced (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct Paced {
+    inner: Bot,
+    limiter: Arc<Limiter>,
+}
+
+impl Paced {
+    pub fn new(inner: Bot, limiter: Limiter) -> Self {
+        Self {
+            inner,
+            limiter: Arc::new(limiter),
+        }
+    }
+
+    pub fn inner(&self) -> &Bot {
+        &self.inner
+    }
+}
+
+/// A send request that waits for its tokens and retries after a 429.
+#[must_use = "Requests are lazy and do nothing unless sent"]
+#[derive(Clone)]
+pub struct PacedRequest<R: HasPayload> {
+    request: Arc<R>,
+    /// The chat and how many messages the request sends.
+    key: fn(&R::Payload) -> (i64, u32),
+    limiter: Arc<Limiter>,
+}
+
+impl<R: HasPayload + Clone> HasPayload for PacedRequest<R> {
+    type Payload = R::Payload;
+
+    fn payload_mut(&mut self) -> &mut Self::Payload {
+        Arc::make_mut(&mut self.request).payload_mut()
+    }
+
+    fn payload_ref(&self) -> &Self::Payload {
+        self.request.payload_ref()
+    }
+}
+
+async fn send_paced<R>(
+    request: Arc<R>,
+    (chat, weight): (i64, u32),
+    limiter: Arc<Limiter>,
+) -> Result<Output<R>, RequestError>
+where
+    R: Request<Err = RequestError> + Send + Sync + 'static,
+    Output<R>: Send,
+{
+    let mut retries = 0;
+    loop {
+        limiter.acquire(chat, weight).await;
+        match request.send_ref().await {
+            Err(RequestError::RetryAfter(after)) if retries < MAX_RETRIES => {
+                retries += 1;
+                crate::ops::metrics::telegram_retry_after();
+                tracing::warn!(
+                    chat_id = chat,
+                    retry_after_secs = after.seconds(),
+                    "Telegram asked to retry later; waiting"
+                );
+                limiter.freeze(chat, after.duration());
+            }
+            result => return result,
+        }
+    }
+}
+
+impl<R> Request for PacedRequest<R>
+where
+    R: Request<Err = RequestError> + Clone + Send + Sync + 'static,
+    Output<R>: Send,
+{
+    type Err = RequestError;
+    type Send = BoxFuture<'static, Result<Output<R>, RequestError>>;
+    type SendRef = BoxFuture<'static, Result<Output<R>, RequestError>>;
+
+    fn send(self) -> Self::Send {
+        let key = (self.key)(self.request.payload_ref());
+        Box::pin(send_paced(self.request, key, self.limiter))
+    }
+
+    fn send_ref(&self) -> Self::SendRef {
+        let key = (self.key)(self.request.payload_ref());
+        Box::pin(send_paced(self.request.clone(), key, self.limiter.clone()))
+    }
+}
+
+impl<R> IntoFuture for PacedRequest<R>
+where
+    R: Request<Err = RequestError> + Clone + Send + Sync + 'static,
+    Output<R>: Send,
+{
+    type Output = Result<Output<R>, RequestError>;
+    type IntoFuture = BoxFuture<'static, Result<Output<R>, RequestError>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
+include!("paced_forward.rs");
+
+/// A paced send: one message (an album: one per photo) to the payload's chat.
+macro_rules! paced {
+    (send_media_group $this:ident ($($arg:ident : $T:ty),*)) => {
+        PacedRequest {
+            request: Arc::new($this.inner().send_media_group($($arg),*)),
+            key: |p| (p.chat_id.chat_key(), u32::try_from(p.media.len()).unwrap_or(u32::MAX).max(1)),
+            limiter: $this.limiter.clone(),
+        }
+    };
+    ($m:ident $this:ident ($($arg:ident : $T:ty),*)) => {
+        PacedRequest {
+            request: Arc::new($this.inner().$m($($arg),*)),
+            key: |p| (p.chat_id.chat_key(), 1),
+            limiter: $this.limiter.clone(),
+        }
+    };
+}
+
+macro_rules! paced_ty {
+    ($T:ident) => {
+        PacedRequest<<Bot as Requester>::$T>
+    };
+}
+
+macro_rules! through {
+    ($m:ident $this:ident ($($arg:ident : $T:ty),*)) => {
+        $this.inner().$m($($arg),*)
+    };
+}
+
+macro_rules! through_ty {
+    ($T:ident) => {
+        <Bot as Requester>::$T
+    };
+}
+
+impl Requester for Paced {
+    type Err = RequestError;
+
+    paced_forward! {
+        send_message,
+        forward_message,
+        forward_messages,
+        copy_message,
+        copy_messages,
+        send_photo,
+        send_audio,
+        send_document,
+        send_video,
+        send_animation,
+        send_voice,
+        send_video_note,
+        send_paid_media,
+        send_media_group,
+        send_location,
+        send_venue,
+        send_contact,
+        send_poll,
+        send_checklist,
+        send_dice,
+        send_sticker,
+        send_invoice,
+        send_game
+        => paced, paced_ty
+    }
+
+    paced_forward! {
+        get_me,
+        log_out,
+        close,
+        get_updates,
+        set_webhook,
+        delete_webhook,
+        get_webhook_info,
+        edit_message_live_location,
+        edit_message_live_location_inline,
+        stop_message_live_location,
+        stop_message_live_location_inline,
+        edit_message_checklist,
+        send_chat_action,
+        set_message_reaction,
+        get_user_profile_photos,
+        set_user_emoji_status,
+        get_file,
+        kick_chat_member,
+        ban_chat_member,
+        unban_chat_member,
+        restrict_chat_member,
+        promote_chat_member,
+        set_chat_administrator_custom_title,
+        ban_chat_sender_chat,
+        unban_chat_sender_chat,
+        set_chat_permissions,
+        export_chat_invite_link,
+        create_chat_invite_link,
+        edit_chat_invite_link,
+        create_chat_subscription_invite_link,
+        edit_chat_subscription_invite_link,
+        revoke_chat_invite_link,
+        set_chat_photo,
+        delete_chat_photo,
+        set_chat_title,
+        set_chat_description,
+        pin_chat_message,
+        unpin_chat_message,
+        unpin_all_chat_messages,
+        leave_chat,
+        get_chat,
+        get_chat_administrators,
+        get_chat_members_count,
+        get_chat_member_count,
+        get_chat_member,
+        set_chat_sticker_set,
+        delete_chat_sticker_set,
+        get_forum_topic_icon_stickers,
+        create_forum_topic,
+        edit_forum_topic,
+        close_forum_topic,
+        reopen_forum_topic,
+        delete_forum_topic,
+        unpin_all_forum_topic_messages,
+        edit_general_forum_topic,
+        close_general_forum_topic,
+        reopen_general_forum_topic,
+        hide_general_forum_topic,
+        unhide_general_forum_topic,
+        unpin_all_general_forum_topic_messages,
+        answer_callback_query,
+        get_user_chat_boosts,
+        set_my_commands,
+        get_business_connection,
+        get_my_commands,
+        set_my_name,
+        get_my_name,
+        set_my_description,
+        get_my_description,
+        set_my_short_description,
+        get_my_short_description,
+        set_chat_menu_button,
+        get_chat_menu_button,
+        set_my_default_administrator_rights,
+        get_my_default_administrator_rights,
+        delete_my_commands,
+        answer_inline_query,
+        answer_web_app_query,
+        save_prepared_inline_message,
+        edit_message_text,
+        edit_message_text_inline,
+        edit_message_caption,
+        edit_message_caption_inline,
+        edit_message_media,
+        edit_message_media_inline,
+        edit_message_reply_markup,
+        edit_message_reply_markup_inline,
+        stop_poll,
+        delete_message,
+        delete_messages,
+        get_sticker_set,
+        get_custom_emoji_stickers,
+        upload_sticker_file,
+        create_new_sticker_set,
+        add_sticker_to_set,
+        set_sticker_position_in_set,
+        delete_sticker_from_set,
+        replace_sticker_in_set,
+        set_sticker_set_thumbnail,
+        set_custom_emoji_sticker_set_thumbnail,
+        set_sticker_set_title,
+        delete_sticker_set,
+        set_sticker_emoji_list,
+        set_sticker_keywords,
+        set_sticker_mask_position,
+        get_available_gifts,
+        send_gift,
+        send_gift_chat,
+        gift_premium_subscription,
+        verify_user,
+        verify_chat,
+        remove_user_verification,
+        remove_chat_verification,
+        read_business_message,
+        delete_business_messages,
+        set_business_account_name,
+        set_business_account_username,
+        set_business_account_bio,
+        set_business_account_profile_photo,
+        remove_business_account_profile_photo,
+        set_business_account_gift_settings,
+        get_business_account_star_balance,
+        transfer_business_account_stars,
+        get_business_account_gifts,
+        convert_gift_to_stars,
+        upgrade_gift,
+        transfer_gift,
+        post_story,
+        edit_story,
+        delete_story,
+        answer_shipping_query,
+        create_invoice_link,
+        answer_pre_checkout_query,
+        get_my_star_balance,
+        get_star_transactions,
+        refund_star_payment,
+        edit_user_star_subscription,
+        set_passport_data_errors,
+        set_game_score,
+        set_game_score_inline,
+        approve_chat_join_request,
+        decline_chat_join_request,
+        get_game_high_scores
+        => through, through_ty
+    }
+}
+
+impl Download for Paced {
+    type Err<'dst> = <Bot as Download>::Err<'dst>;
+    type Fut<'dst> = <Bot as Download>::Fut<'dst>;
+
+    fn download_file<'dst>(
+        &self,
+        path: &str,
+        destination: &'dst mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Self::Fut<'dst> {
+        self.inner.download_file(path, destination)
+    }
+
+    type StreamErr = <Bot as Download>::StreamErr;
+    type Stream = <Bot as Download>::Stream;
+
+    fn download_file_stream(&self, path: &str) -> Self::Stream {
+        self.inner.download_file_stream(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_gets_its_burst_then_one_a_second() {
+        let limiter = Limiter::new(1, 30);
+        let now = Instant::now();
+        for _ in 0..CHAT_BURST {
+            assert_eq!(limiter.try_take(1, 1, now), Ok(()));
+        }
+        let wait = limiter.try_take(1, 1, now).unwrap_err();
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
+        // Another chat is not held up.
+        assert_eq!(limiter.try_take(2, 1, now), Ok(()));
+        assert_eq!(limiter.try_take(1, 1, now + Duration::from_secs(1)), Ok(()));
+    }
+
+    #[test]
+    fn the_bot_sends_at_most_its_overall_rate() {
+        let limiter = Limiter::new(1, 30);
+        let now = Instant::now();
+        for chat in 0..15 {
+            assert_eq!(limiter.try_take(chat, 1, now), Ok(()));
+        }
+        let wait = limiter.try_take(100, 1, now).unwrap_err();
+        assert!(wait <= Duration::from_millis(34), "{wait:?}");
+        assert_eq!(
+            limiter.try_take(100, 1, now + Duration::from_millis(34)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_album_counts_every_photo_and_a_429_freezes_the_chat() {
+        let limiter = Limiter::new(1, 30);
+        let now = Instant::now();
+        assert_eq!(limiter.try_take(1, 10, now), Ok(()));
+        // 10 taken from a burst of 2: 9 s until the chat has a token again.
+        let wait = limiter.try_take(1, 1, now).unwrap_err();
+        assert!(wait >= Duration::from_secs(8), "{wait:?}");
+        limiter.freeze(2, Duration::from_secs(5));
+        let wait = limiter.try_take(2, 1, Instant::now()).unwrap_err();
+        assert!(wait > Duration::from_secs(4), "{wait:?}");
+    }
+}

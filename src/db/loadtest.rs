@@ -1,0 +1,123 @@
+//! The read-only queries of `pinglass loadtest`: what the database says
+//! after a run (job timings, payments, what is still pending).
+
+use rusqlite::Connection;
+
+/// One paid job, with the times the report compares.
+#[derive(Debug, Clone)]
+pub struct JobTiming {
+    pub job_id: i64,
+    pub user_id: i64,
+    pub payment_id: i64,
+    pub total: i64,
+    pub status: String,
+    /// When the payment turned `confirmed` (the first time), ms.
+    pub confirmed_at: Option<i64>,
+    /// When the job's last album row was sent, ms.
+    pub last_album_sent_at: Option<i64>,
+    /// The Kie task ids of the job's tasks (every attempt that got one).
+    pub kie_task_ids: Vec<String>,
+    /// How many times each album row was claimed (`attempts`), by part.
+    pub album_claims: Vec<i64>,
+}
+
+pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
+    let mut stmt = c.prepare(
+        "SELECT j.id, j.user_id, j.payment_id, j.total, j.status,
+                (SELECT MIN(h.at) FROM payment_status_history h
+                  WHERE h.payment_id = j.payment_id AND h.status = 'confirmed'),
+                (SELECT MAX(q.sent_at) FROM message_queue q
+                  WHERE q.dedup_key LIKE 'job:' || j.id || ':album:%' AND q.status = 'sent')
+           FROM generation_jobs j WHERE j.kind = 'paid' ORDER BY j.id",
+    )?;
+    let mut jobs = stmt
+        .query_map([], |r| {
+            Ok(JobTiming {
+                job_id: r.get(0)?,
+                user_id: r.get(1)?,
+                payment_id: r.get(2)?,
+                total: r.get(3)?,
+                status: r.get(4)?,
+                confirmed_at: r.get(5)?,
+                last_album_sent_at: r.get(6)?,
+                kie_task_ids: Vec::new(),
+                album_claims: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut tasks = c.prepare(
+        "SELECT kie_task_id FROM generation_tasks WHERE job_id = ?1 AND kie_task_id IS NOT NULL",
+    )?;
+    let mut albums = c.prepare(
+        "SELECT attempts FROM message_queue WHERE dedup_key LIKE 'job:' || ?1 || ':album:%'
+          ORDER BY dedup_key",
+    )?;
+    for job in &mut jobs {
+        job.kie_task_ids = tasks
+            .query_map([job.job_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        job.album_claims = albums
+            .query_map([job.job_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(jobs)
+}
+
+/// A payment and how many times it was recorded as confirmed.
+#[derive(Debug, Clone)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub status: String,
+    pub bank_payment_id: Option<String>,
+    pub confirmations: i64,
+    pub jobs: i64,
+}
+
+pub fn payments(c: &Connection) -> rusqlite::Result<Vec<PaymentRow>> {
+    let mut stmt = c.prepare(
+        "SELECT p.id, p.user_id, p.status, p.bank_payment_id,
+                (SELECT COUNT(*) FROM payment_status_history h
+                  WHERE h.payment_id = p.id AND h.status = 'confirmed'),
+                (SELECT COUNT(*) FROM generation_jobs j WHERE j.payment_id = p.id)
+           FROM payments p ORDER BY p.id",
+    )?;
+    stmt.query_map([], |r| {
+        Ok(PaymentRow {
+            id: r.get(0)?,
+            user_id: r.get(1)?,
+            status: r.get(2)?,
+            bank_payment_id: r.get(3)?,
+            confirmations: r.get(4)?,
+            jobs: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
+/// Work the bot has not finished.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pending {
+    /// Queue rows pending or in flight.
+    pub queue: i64,
+    /// Jobs running or delivering.
+    pub jobs: i64,
+    /// Generation tasks not yet succeeded or failed.
+    pub tasks: i64,
+    /// Refunds not yet done or failed.
+    pub refunds: i64,
+}
+
+pub fn pending(c: &Connection) -> rusqlite::Result<Pending> {
+    let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+    Ok(Pending {
+        queue: super::queue::depth(c)?,
+        jobs: count(
+            "SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering')",
+        )?,
+        tasks: count(
+            "SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed')",
+        )?,
+        refunds: count("SELECT COUNT(*) FROM refunds WHERE status = 'pending'")?,
+    })
+}
