@@ -46,6 +46,7 @@ impl Harness {
             public_base: None,
             initial_credits: 100_000.0,
             create_limit_per_10s: 20,
+            faults: pinglass::faults::FaultPlan::none(),
         })
         .await
         .unwrap();
@@ -54,6 +55,7 @@ impl Harness {
             terminal_key: "CrashTerminalDEMO".into(),
             password: "crash-password".into(),
             public_base: None,
+            faults: pinglass::faults::FaultPlan::none(),
         })
         .await
         .unwrap();
