@@ -22,3 +22,5 @@ mod support;
 mod tbank;
 mod telegram_standin;
 mod transcripts;
+mod faults;
+mod invariants;

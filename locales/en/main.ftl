@@ -308,3 +308,6 @@ retry-caption = { $count ->
 
 # Hostile inputs (tests/hostile.rs)
 contact-not-own = That is someone else's contact. The receipt can only go to your own number: press «📱 Share phone number» or type an email.
+
+# Fault recovery (issue 7): a handler's answer lost to a Telegram 5xx
+telegram-hiccup = Telegram lost my answer. Please repeat your last step.

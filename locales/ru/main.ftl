@@ -312,3 +312,6 @@ retry-caption = { $count ->
 
 # Hostile inputs (tests/hostile.rs)
 contact-not-own = Это чужой контакт. Чек можно прислать только на ваш номер — нажмите кнопку «📱 Поделиться номером» или напишите email.
+
+# Fault recovery (issue 7): a handler's answer lost to a Telegram 5xx
+telegram-hiccup = Telegram не донёс мой ответ. Пожалуйста, повторите последнее действие.
