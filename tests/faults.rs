@@ -174,3 +174,48 @@ async fn tbank_timeouts_and_errors_process_each_payment_and_refund_once() {
     assert_eq!(delivered.failed, 2, "{delivered:?}");
     assert!(delivered.refunds >= 1, "{delivered:?}");
 }
+
+/// S3 / R2 stumbling (500 InternalError, 503 SlowDown) at a high rate: the
+/// store's calls are retried with back-off and the bot's work gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_errors_are_retried_by_the_store() {
+    let mut plan = plan(15);
+    plan.s3.error = 0.3;
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::s3_standin::start(dir.path(), &plan).await;
+    let store = pinglass::store::ObjectStore::S3(
+        pinglass::store::S3Store::new(pinglass::store::S3Settings {
+            endpoint: server.endpoint.clone(),
+            region: "auto".to_owned(),
+            bucket: crate::s3_standin::BUCKET.to_owned(),
+            access_key: secrecy::SecretString::from(crate::s3_standin::ACCESS_KEY),
+            secret_key: secrecy::SecretString::from(crate::s3_standin::SECRET_KEY),
+            timeout: Duration::from_secs(10),
+        })
+        .unwrap(),
+    );
+    let (mut ok, mut failed) = (0, 0);
+    for i in 0..40 {
+        let key = format!("avatars/1/{i}.jpg");
+        let bytes = bytes::Bytes::from(format!("photo {i}"));
+        let round = async {
+            store.put(&key, bytes.clone(), "image/jpeg").await?;
+            assert_eq!(store.head(&key).await?.size, bytes.len() as u64);
+            assert_eq!(store.get(&key).await?, bytes);
+            store.get_to_file(&key, &dir.path().join("copy")).await?;
+            store.delete(&key).await
+        };
+        match round.await {
+            Ok(()) => ok += 1,
+            Err(error) => {
+                assert!(error.is_transient(), "only S3's stumbles fail: {error}");
+                failed += 1;
+            }
+        }
+    }
+    let met = plan.tally().snapshot();
+    eprintln!("S3: {ok} rounds through, {failed} failed after the retries; faults met {met:?}");
+    assert!(plan.tally().total("s3.") >= 20, "{met:?}");
+    // Five calls a round, each failing 3 tries in a row with 0.3³ ≈ 2.7 %.
+    assert!(ok >= 30, "{ok} of 40 rounds got through");
+}

@@ -24,3 +24,6 @@ mod telegram_standin;
 mod transcripts;
 mod faults;
 mod invariants;
+mod s3_standin;
+mod child;
+mod soak;
