@@ -89,8 +89,7 @@ impl Harness {
         assert!(running.is_none());
         let start = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml");
-        let log = std::fs::File::create(self.dir.path().join(format!("bot-{start}.log")))
-            .unwrap();
+        let log = std::fs::File::create(self.dir.path().join(format!("bot-{start}.log"))).unwrap();
         let dir = self.dir.path();
         let child = Command::new(env!("CARGO_BIN_EXE_pinglass"))
             .arg("--config")

@@ -219,3 +219,48 @@ async fn s3_errors_are_retried_by_the_store() {
     // Five calls a round, each failing 3 tries in a row with 0.3³ ≈ 2.7 %.
     assert!(ok >= 30, "{ok} of 40 rounds got through");
 }
+
+/// The welcome is lost to a Telegram 500: the user is asked (through the
+/// queue) to repeat, and the photos they send next are taken all the same —
+/// the onboarding stored the state before answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_lost_to_a_telegram_5xx_asks_to_repeat_and_the_state_holds() {
+    use crate::support::{LONG, TestApp, bot_text_contains, photo_jpeg, wait_for};
+    let h = TestApp::start().await;
+    let user = pinglass::telegram::standin::UserSpec::new(8501, "Ира").with_language("ru");
+    let sandbox = h.telegram.sandbox().clone();
+    sandbox.fail_next_sends(1);
+    sandbox.send_text(&user, "/start").unwrap();
+    wait_for(
+        &h.telegram,
+        &user,
+        "the request to repeat",
+        |e| bot_text_contains(e, "Telegram не донёс мой ответ"),
+        LONG,
+    )
+    .await;
+    assert!(!bot_text_contains(&sandbox.history(user.id), "Привет"));
+    let photos = (1..=5)
+        .map(|i| photo_jpeg(&format!("ira-{i}"), 800, 1000))
+        .collect();
+    sandbox.send_album(&user, photos, None).await.unwrap();
+    wait_for(
+        &h.telegram,
+        &user,
+        "the counter",
+        |e| bot_text_contains(e, "Принято: 5 фото"),
+        LONG,
+    )
+    .await;
+    let repeats = sandbox
+        .history(user.id)
+        .iter()
+        .filter(|e| {
+            e.text
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Telegram не донёс"))
+        })
+        .count();
+    assert_eq!(repeats, 1, "asked once");
+    h.shutdown().await;
+}

@@ -109,9 +109,15 @@ pub fn check(
             .unwrap();
         match outcome {
             Outcome::Declined | Outcome::Abandoned => {
-                assert_eq!(charged, 0, "user {uid} ({outcome:?}) was charged: {at_bank:?}");
+                assert_eq!(
+                    charged, 0,
+                    "user {uid} ({outcome:?}) was charged: {at_bank:?}"
+                );
                 assert!(jobs.is_empty(), "user {uid} ({outcome:?}) has a job");
-                assert!(received.is_empty(), "user {uid} ({outcome:?}) got portraits");
+                assert!(
+                    received.is_empty(),
+                    "user {uid} ({outcome:?}) got portraits"
+                );
                 let expected = if *outcome == Outcome::Declined {
                     "rejected"
                 } else {
@@ -185,15 +191,17 @@ pub fn check(
         // Refunds: exactly the share of the portraits that could not be made.
         let refunds: Vec<(i64, String)> = db
             .run_blocking(move |c| {
-                let mut stmt = c.prepare(
-                    "SELECT amount_kopecks, status FROM refunds WHERE payment_id = ?1",
-                )?;
+                let mut stmt =
+                    c.prepare("SELECT amount_kopecks, status FROM refunds WHERE payment_id = ?1")?;
                 stmt.query_map([payment_id], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect()
             })
             .unwrap();
         if failed == 0 {
-            assert!(refunds.is_empty(), "user {uid}: a refund nobody was due: {refunds:?}");
+            assert!(
+                refunds.is_empty(),
+                "user {uid}: a refund nobody was due: {refunds:?}"
+            );
             assert_eq!(refunded, 0);
             assert_eq!(status, "confirmed", "user {uid}: payment status");
         } else {
@@ -317,7 +325,10 @@ pub async fn buy_all(
 /// flight (declined payments settled too).
 pub fn settled(db: &Db, users: &[(UserSpec, Outcome)]) -> bool {
     let paid = users.iter().filter(|(_, o)| *o == Outcome::Paid).count() as i64;
-    let declined = users.iter().filter(|(_, o)| *o == Outcome::Declined).count() as i64;
+    let declined = users
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Declined)
+        .count() as i64;
     let counts: Result<(i64, i64, i64), _> = db.run_blocking(|c| {
         c.query_row(
             "SELECT (SELECT COUNT(*) FROM generation_jobs WHERE kind = 'paid' AND status IN ('done', 'partial', 'failed')),
@@ -394,7 +405,8 @@ async fn step(
     done: impl Fn(&[ChatEntry]) -> bool,
 ) -> bool {
     let sandbox = telegram.sandbox();
-    let repeats = |entries: &[ChatEntry]| bot_count(entries, |t| t.starts_with("Telegram не донёс"));
+    let repeats =
+        |entries: &[ChatEntry]| bot_count(entries, |t| t.starts_with("Telegram не донёс"));
     let restarts = |entries: &[ChatEntry]| bot_count(entries, |t| t.contains("Нажмите /start"));
     for round in 1..=5 {
         let history = sandbox.history(user.id);
@@ -404,7 +416,7 @@ async fn step(
             .wait_for(
                 user.id,
                 |e| done(e) || repeats(e) > asked_before || restarts(e) > restarts_before,
-                std::time::Duration::from_secs(25),
+                std::time::Duration::from_secs(15),
             )
             .await;
         let history = sandbox.history(user.id);
@@ -420,7 +432,11 @@ async fn step(
         .iter()
         .map(|e| format!("{:?}", e.text_or_caption()))
         .collect();
-    panic!("user {} never saw {what}; chat:\n{}", user.id, chat.join("\n"));
+    panic!(
+        "user {} never saw {what}; chat:\n{}",
+        user.id,
+        chat.join("\n")
+    );
 }
 
 /// From /start to the payment link (five photos, the tier's button, an
@@ -432,8 +448,8 @@ pub async fn up_to_payment_link(
     prefix: &str,
     tier: &str,
 ) -> String {
-    use pinglass::harness::chat::{CTA_LABELS, last_bot_with_button};
     use crate::support::bot_text_contains;
+    use pinglass::harness::chat::{CTA_LABELS, last_bot_with_button};
     let email = format!("{prefix}@example.ru");
     let sandbox = telegram.sandbox();
     for _start in 0..3 {
@@ -444,17 +460,36 @@ pub async fn up_to_payment_link(
             bot_text_contains(&after(e), "Пакеты")
         })
         .await
-            && step(telegram, user, "the Generate button", Act::Album(prefix), |e| {
-                CTA_LABELS.iter().any(|l| last_bot_with_button(&after(e), l).is_some())
-            })
+            && step(
+                telegram,
+                user,
+                "the Generate button",
+                Act::Album(prefix),
+                |e| {
+                    CTA_LABELS
+                        .iter()
+                        .any(|l| last_bot_with_button(&after(e), l).is_some())
+                },
+            )
             .await
-            && step(telegram, user, "the packages", Act::Press(&CTA_LABELS), |e| {
-                last_bot_with_button(&after(e), tier).is_some()
-            })
+            && step(
+                telegram,
+                user,
+                "the packages",
+                Act::Press(&CTA_LABELS),
+                |e| last_bot_with_button(&after(e), tier).is_some(),
+            )
             .await
-            && step(telegram, user, "the receipt question", Act::Press(&[tier]), |e| {
-                bot_text_contains(&after(e), "чек") || last_bot_with_button(e, "💳 Оплатить").is_some()
-            })
+            && step(
+                telegram,
+                user,
+                "the receipt question",
+                Act::Press(&[tier]),
+                |e| {
+                    bot_text_contains(&after(e), "чек")
+                        || last_bot_with_button(e, "💳 Оплатить").is_some()
+                },
+            )
             .await
             && (last_bot_with_button(&sandbox.history(user.id), "💳 Оплатить").is_some()
                 || step(telegram, user, "the payment link", Act::Text(&email), |e| {

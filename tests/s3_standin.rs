@@ -59,7 +59,11 @@ pub async fn start(root: &Path, plan: &FaultPlan) -> S3Standin {
                         if dice.roll(rate) {
                             let (status, code, message) = if dice.coin() {
                                 dice.record("s3.500_internal_error");
-                                (500, "InternalError", "We encountered an internal error. Please try again.")
+                                (
+                                    500,
+                                    "InternalError",
+                                    "We encountered an internal error. Please try again.",
+                                )
                             } else {
                                 dice.record("s3.503_slow_down");
                                 (503, "SlowDown", "Please reduce your request rate.")

@@ -8,12 +8,12 @@
 //! invariant of `invariants::check` holds: 0 lost, 0 doubled (beyond the one
 //! message a kill may catch in flight), 0 double-charged, nothing pending.
 //!
-//! Short by default (6 users); longer with PINGLASS_SOAK_USERS,
+//! Short by default (5 users); longer with PINGLASS_SOAK_USERS,
 //! PINGLASS_SOAK_KILLS, PINGLASS_SOAK_SECS (keep killing at least this
 //! long) and PINGLASS_SOAK_SEED (repeat a run's dice). `--nocapture` shows
 //! the summary.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pinglass::db::Db;
@@ -33,7 +33,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
-    let users_count: usize = env_or("PINGLASS_SOAK_USERS", 6);
+    let users_count: usize = env_or("PINGLASS_SOAK_USERS", 5);
     let kills_wanted: usize = env_or("PINGLASS_SOAK_KILLS", 10);
     let min_secs: u64 = env_or("PINGLASS_SOAK_SECS", 0);
     let seed: u64 = env_or("PINGLASS_SOAK_SEED", rand::random());
@@ -46,7 +46,7 @@ async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
     plan.tbank.timeout_hold = Duration::from_secs(3);
     let tally = plan.tally().clone();
 
-    let mut h = Harness::with_faults(Duration::from_millis(1500), plan.clone()).await;
+    let mut h = Harness::with_faults(Duration::from_millis(1000), plan.clone()).await;
     let s3 = s3_standin::start(&h.dir.path().join("s3"), &plan).await;
     for (key, value) in [
         ("PINGLASS_TBANK__REQUEST_TIMEOUT_SECS", "2".to_owned()),
@@ -66,18 +66,39 @@ async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
     let started = Instant::now();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let db = Db::open(&h.db_path(), 1).unwrap();
-    let funnel = invariants::buy_all(&h.telegram, &h.tbank, &users);
+    let funnel_done = AtomicBool::new(false);
+    let funnel = async {
+        invariants::buy_all(&h.telegram, &h.tbank, &users).await;
+        funnel_done.store(true, Ordering::SeqCst);
+    };
+    // Half the kills while users talk to the bot, the rest (and at least
+    // three) while payments are confirmed, portraits made and delivered.
     let killer = async {
-        let mut kills = 0usize;
-        while kills < kills_wanted || started.elapsed() < Duration::from_secs(min_secs) {
-            tokio::time::sleep(Duration::from_millis(rng.random_range(1500..4000))).await;
+        let (mut in_funnel, mut after) = (0usize, 0usize);
+        loop {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(1000..3500))).await;
+            let done = funnel_done.load(Ordering::SeqCst);
+            if !done && in_funnel >= kills_wanted / 2 {
+                continue;
+            }
+            if in_funnel + after >= kills_wanted
+                && after >= 3
+                && started.elapsed() >= Duration::from_secs(min_secs)
+            {
+                break;
+            }
             h.kill_bot();
             h.start_bot();
-            kills += 1;
+            if done {
+                after += 1;
+            } else {
+                in_funnel += 1;
+            }
         }
-        kills
+        (in_funnel, after)
     };
-    let ((), kills) = tokio::join!(funnel, killer);
+    let ((), (in_funnel, after)) = tokio::join!(funnel, killer);
+    let kills = in_funnel + after;
     let storm = started.elapsed();
 
     invariants::wait_settled(&db, &users, Duration::from_secs(240)).await;
@@ -88,12 +109,19 @@ async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
     let met = tally.snapshot();
     let by_service = |prefix: &str| tally.total(prefix);
     eprintln!(
-        "soak: {} users ({} paid, {} declined, {} abandoned), {kills} SIGKILLs in {storm:.0?}, \
+        "soak: {} users ({} paid, {} declined, {} abandoned), {kills} SIGKILLs in {storm:.0?} \
+         ({in_funnel} while users chatted, {after} during confirmation, generation and delivery), \
          {} starts; settled {settled_after:.0?} after the start",
         users.len(),
         delivered.paid,
-        users.iter().filter(|(_, o)| *o == Outcome::Declined).count(),
-        users.iter().filter(|(_, o)| *o == Outcome::Abandoned).count(),
+        users
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Declined)
+            .count(),
+        users
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Abandoned)
+            .count(),
         h.starts.load(Ordering::SeqCst),
     );
     eprintln!(
@@ -110,6 +138,9 @@ async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
     );
     assert!(kills >= kills_wanted);
     for service in ["kie.", "telegram.", "tbank.", "s3."] {
-        assert!(by_service(service) > 0, "no {service} fault was met: {met:?}");
+        assert!(
+            by_service(service) > 0,
+            "no {service} fault was met: {met:?}"
+        );
     }
 }

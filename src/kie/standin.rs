@@ -29,11 +29,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
 use super::render;
-use crate::faults::{FaultDice, FaultPlan as RatePlan};
 use super::types::{
     MODEL_NANO_BANANA_2, MODEL_NANO_BANANA_EDIT, MODEL_NANO_BANANA_PRO, MODEL_SEEDREAM_EDIT,
     TaskState, max_prompt_chars, max_references,
 };
+use crate::faults::{FaultDice, FaultPlan as RatePlan};
 
 /// What one created task costs (failed tasks are refunded).
 pub const CREDITS_PER_TASK: f64 = 5.0;

@@ -252,7 +252,9 @@ impl ObjectStore {
         validate_content_type(content_type)?;
         match self {
             ObjectStore::Local(store) => store.put(key, bytes, content_type).await,
-            ObjectStore::S3(store) => with_retries(|| store.put(key, bytes.clone(), content_type)).await,
+            ObjectStore::S3(store) => {
+                with_retries(|| store.put(key, bytes.clone(), content_type)).await
+            }
         }
     }
 

@@ -458,6 +458,26 @@ const SENDING_METHODS: [&str; 10] = [
 fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
     let (rates, dice) = (&shared.fault_rates, &shared.fault_dice);
     let sending = SENDING_METHODS.contains(&method);
+    let scripted = sending
+        && shared
+            .next_sends_5xx
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |left| left.checked_sub(1),
+            )
+            .is_ok();
+    if scripted {
+        shared.lock().count_error(500);
+        return Some(
+            ApiFailure {
+                status: 500,
+                description: "Internal Server Error".to_owned(),
+                retry_after: None,
+            }
+            .into_response(),
+        );
+    }
     let five_xx = if sending {
         let now = std::time::Instant::now();
         let mut storm = shared

@@ -296,6 +296,8 @@ pub(crate) struct Shared {
     pub(crate) fault_dice: crate::faults::FaultDice,
     /// Until when the current 429 storm of the fault plan lasts.
     pub(crate) storm_until: Mutex<Option<std::time::Instant>>,
+    /// Scripted: the next N sends answer `error_code` 500.
+    pub(crate) next_sends_5xx: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -316,6 +318,7 @@ impl Shared {
             fault_rates: faults.telegram.clone(),
             fault_dice: faults.dice("telegram"),
             storm_until: Mutex::new(None),
+            next_sends_5xx: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
