@@ -34,6 +34,9 @@ pub struct Delivered {
     pub resent: usize,
 }
 
+/// id, order_id, status, amount, portraits, refunded, bank_payment_id.
+type PaymentRow = (i64, String, String, i64, i64, i64, Option<String>);
+
 fn bot_count(history: &[ChatEntry], pick: impl Fn(&str) -> bool) -> usize {
     history
         .iter()
@@ -55,7 +58,7 @@ pub fn check(
     let mut resent_messages = 0usize;
     for (user, outcome) in users {
         let uid = user.id;
-        let payments: Vec<(i64, String, String, i64, i64, i64, Option<String>)> = db
+        let payments: Vec<PaymentRow> = db
             .run_blocking(move |c| {
                 let mut stmt = c.prepare(
                     "SELECT id, order_id, status, amount_kopecks, portraits, refunded_kopecks, bank_payment_id
@@ -282,7 +285,7 @@ pub fn users(
             };
             let id = first_id + i as i64;
             (
-                UserSpec::new(id, &format!("Пользователь {n}")).with_language("ru"),
+                UserSpec::new(id, format!("Пользователь {n}")).with_language("ru"),
                 outcome,
             )
         })
