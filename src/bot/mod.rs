@@ -225,17 +225,20 @@ fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyh
 /// 500, the network): the answer was lost, through no fault of the user.
 pub fn telegram_hiccup(error: &anyhow::Error) -> bool {
     use teloxide::{ApiError, RequestError};
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<RequestError>(),
-            Some(
-                RequestError::Network(_)
-                    | RequestError::InvalidJson { .. }
-                    | RequestError::Io(_)
-                    | RequestError::Api(ApiError::Unknown(_))
-            )
-        )
-    })
+    error
+        .chain()
+        .any(|cause| match cause.downcast_ref::<RequestError>() {
+            Some(RequestError::Network(_) | RequestError::InvalidJson { .. }) => true,
+            Some(RequestError::Api(ApiError::Unknown(description))) => [
+                "Internal Server Error",
+                "Bad Gateway",
+                "Service Unavailable",
+                "Gateway Timeout",
+            ]
+            .iter()
+            .any(|server| description.contains(server)),
+            _ => false,
+        })
 }
 
 /// A handler's answer was lost to a Telegram hiccup: the user, who would
