@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let options = HarnessOptions {
         kie_latency: Duration::from_secs_f64(latency_secs),
         telegram_limits: RateLimits::default(),
+        ..HarnessOptions::default()
     };
     let h = Harness::start(dir.path(), config, options).await?;
     println!(

@@ -201,6 +201,27 @@ pub struct SandboxConfig {
     pub kie_latency_secs: f64,
     /// Where the sandbox keeps its stand-ins' files.
     pub data_dir: PathBuf,
+    /// Faults the sandbox's stand-ins play at a rate: "none" or "realistic".
+    #[serde(default)]
+    pub faults: SandboxFaults,
+}
+
+/// `[sandbox] faults`: which [`crate::faults::FaultPlan`] the sandbox's stand-ins play.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxFaults {
+    #[default]
+    None,
+    Realistic,
+}
+
+impl SandboxFaults {
+    pub fn plan(self) -> crate::faults::FaultPlan {
+        match self {
+            SandboxFaults::None => crate::faults::FaultPlan::none(),
+            SandboxFaults::Realistic => crate::faults::FaultPlan::realistic(),
+        }
+    }
 }
 
 /// The gallery's ZIP download (issue 5).

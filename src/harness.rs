@@ -34,6 +34,8 @@ pub struct HarnessOptions {
     pub kie_latency: Duration,
     /// Telegram's sending limits as the stand-in enforces them.
     pub telegram_limits: RateLimits,
+    /// Faults every stand-in plays at a rate (none by default).
+    pub faults: crate::faults::FaultPlan,
 }
 
 impl Default for HarnessOptions {
@@ -41,6 +43,7 @@ impl Default for HarnessOptions {
         HarnessOptions {
             kie_latency: Duration::from_millis(200),
             telegram_limits: RateLimits::disabled(),
+            faults: crate::faults::FaultPlan::none(),
         }
     }
 }
@@ -93,6 +96,7 @@ impl Harness {
         let mut telegram_options =
             StandinOptions::new(TOKEN, "PinGlassLocalBot", dir.join("telegram"));
         telegram_options.limits = options.telegram_limits;
+        telegram_options.faults = options.faults.clone();
         let telegram = TelegramStandin::start(telegram_options)
             .await
             .context("Telegram stand-in")?;
@@ -104,6 +108,7 @@ impl Harness {
             public_base: None,
             initial_credits: 1_000_000.0,
             create_limit_per_10s: 20,
+            faults: options.faults.clone(),
         })
         .await
         .context("Kie stand-in")?;
@@ -112,6 +117,7 @@ impl Harness {
             terminal_key: TERMINAL.into(),
             password: PASSWORD.into(),
             public_base: None,
+            faults: options.faults.clone(),
         })
         .await
         .context("T-Bank stand-in")?;

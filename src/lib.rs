@@ -10,6 +10,7 @@ pub mod bot;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod faults;
 pub mod harness;
 pub mod i18n;
 pub mod kie;

@@ -155,6 +155,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
         }
     };
 
+    // The faults the sandbox's stand-ins play (`[sandbox] faults`).
+    let sandbox_faults = config.sandbox.faults.plan();
+
     // Telegram.
     let (telegram_api, telegram_token, telegram_standin, chat_page) = match &secrets.telegram_token
     {
@@ -166,6 +169,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
                 bot_username: SANDBOX_BOT_USERNAME.to_owned(),
                 data_dir: data_dir.join("telegram"),
                 limits: RateLimits::default(),
+                faults: sandbox_faults.clone(),
             })
             .await
             .context("starting the Telegram stand-in (is sandbox.chat_port free?)")?;
@@ -199,6 +203,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
                 public_base: None,
                 initial_credits: 1_000_000.0,
                 create_limit_per_10s: 20,
+                faults: sandbox_faults.clone(),
             })
             .await
             .context("starting the Kie stand-in")?;
@@ -232,6 +237,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Services> {
                     terminal_key: SANDBOX_TBANK_TERMINAL.to_owned(),
                     password: password.clone(),
                     public_base: None,
+                    faults: sandbox_faults.clone(),
                 })
                 .await
                 .context("starting the T-Bank stand-in")?;

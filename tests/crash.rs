@@ -2,152 +2,20 @@
 //! conversations resume from SQLite, and every paid user gets exactly their
 //! portraits, once, with every payment processed once.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pinglass::db::{self, Db};
-use pinglass::kie::standin::{KieStandin, KieStandinHandle, KieStandinOptions};
-use pinglass::tbank::standin::{
-    StandinHandle as TbankHandle, StandinOptions as TbankOptions, TbankStandin,
-};
-use pinglass::telegram::standin::{
-    ChatEntry, RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
-};
+use pinglass::telegram::standin::{ChatEntry, UserSpec};
 use rand::{Rng, SeedableRng};
 
 use crate::support::{LONG, bot_text_contains, photo_jpeg, portraits_received, up_to_payment_link};
 
-const TOKEN: &str = "5151:crash-test-token";
-
-/// The stand-ins (which outlive the bot, as the real services would) and the
-/// bot process.
-struct Harness {
-    dir: tempfile::TempDir,
-    telegram: StandinHandle,
-    kie: KieStandinHandle,
-    tbank: TbankHandle,
-    child: Option<Child>,
-    starts: u32,
-}
-
-impl Harness {
-    async fn new(kie_latency: Duration) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let mut options =
-            StandinOptions::new(TOKEN, "PinGlassCrashBot", dir.path().join("telegram"));
-        options.limits = RateLimits::disabled();
-        let telegram = TelegramStandin::start(options).await.unwrap();
-        let kie = KieStandin::start(KieStandinOptions {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            api_key: "crash-kie".into(),
-            latency: kie_latency,
-            data_dir: dir.path().join("kie"),
-            public_base: None,
-            initial_credits: 100_000.0,
-            create_limit_per_10s: 20,
-        })
-        .await
-        .unwrap();
-        let tbank = TbankStandin::start(TbankOptions {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            terminal_key: "CrashTerminalDEMO".into(),
-            password: "crash-password".into(),
-            public_base: None,
-        })
-        .await
-        .unwrap();
-        Harness {
-            dir,
-            telegram,
-            kie,
-            tbank,
-            child: None,
-            starts: 0,
-        }
-    }
-
-    fn db_path(&self) -> PathBuf {
-        self.dir.path().join("pinglass.sqlite3")
-    }
-
-    fn start_bot(&mut self) {
-        assert!(self.child.is_none());
-        self.starts += 1;
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml");
-        let log = std::fs::File::create(self.dir.path().join(format!("bot-{}.log", self.starts)))
-            .unwrap();
-        let dir = self.dir.path();
-        let child = Command::new(env!("CARGO_BIN_EXE_pinglass"))
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
-            .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .env("KIE_API_KEY", "crash-kie")
-            .env("TBANK_TERMINAL_KEY", "CrashTerminalDEMO")
-            .env("TBANK_PASSWORD", "crash-password")
-            .env(
-                "PINGLASS_TELEGRAM__API_URL",
-                self.telegram.api_url().as_str(),
-            )
-            .env("PINGLASS_TELEGRAM__POLL_TIMEOUT_SECS", "1")
-            .env("PINGLASS_KIE__BASE_URL", self.kie.base_url().as_str())
-            .env("PINGLASS_TBANK__BASE_URL", self.tbank.base_url().as_str())
-            .env("PINGLASS_DATABASE__PATH", self.db_path())
-            .env("PINGLASS_STORAGE__LOCAL_DIR", dir.join("objects"))
-            .env("PINGLASS_SANDBOX__DATA_DIR", dir.join("sandbox"))
-            .env("PINGLASS_WORKER__TICK_MS", "50")
-            // The free preview is its own test; here only paid sets are counted.
-            .env("PINGLASS_PREVIEW__ENABLED", "false")
-            .env("PINGLASS_WORKER__PAYMENT_POLL_FAST_SECS", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the pinglass binary starts");
-        self.child = Some(child);
-    }
-
-    /// SIGKILL: no graceful anything.
-    fn kill_bot(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    fn history(&self, user: &UserSpec) -> Vec<ChatEntry> {
-        self.telegram.sandbox().history(user.id)
-    }
-
-    async fn wait_for(
-        &self,
-        user: &UserSpec,
-        what: &str,
-        check: impl Fn(&[ChatEntry]) -> bool,
-        timeout: Duration,
-    ) {
-        crate::support::wait_for(&self.telegram, user, what, check, timeout).await;
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.kill_bot();
-        if std::thread::panicking() {
-            // Keep the database and the bot's logs of a failed run for a look.
-            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()).keep();
-            eprintln!("crash test files kept in {}", kept.display());
-        }
-    }
-}
+use crate::child::Harness;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_bot_resumes_the_conversation_from_sqlite() {
-    let mut h = Harness::new(Duration::from_millis(200)).await;
+    let h = Harness::new(Duration::from_millis(200)).await;
     let user = UserSpec::new(7001, "Катя").with_language("ru");
     h.start_bot();
     let sandbox = h.telegram.sandbox().clone();
@@ -222,7 +90,7 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
     eprintln!("crash test: seed {seed}, {kills} kills (repeat with PINGLASS_CRASH_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let mut h = Harness::new(Duration::from_millis(1500)).await;
+    let h = Harness::new(Duration::from_millis(1500)).await;
     let users = [
         (
             UserSpec::new(7101, "Аня").with_language("ru"),
@@ -428,13 +296,13 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
     eprintln!(
         "crash test: {done} kills in {storm:?} ({during_generation} while a user still waited for generation, \
          {during_delivery} while albums were going out), {} starts; all delivered {finished:?} after the last start",
-        h.starts
+        h.starts.load(std::sync::atomic::Ordering::SeqCst)
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_bot_gracefully() {
-    let mut h = Harness::new(Duration::from_millis(200)).await;
+    let h = Harness::new(Duration::from_millis(200)).await;
     let user = UserSpec::new(7201, "Тим").with_language("ru");
     h.start_bot();
     h.telegram.sandbox().send_text(&user, "/start").unwrap();
@@ -445,7 +313,7 @@ async fn sigterm_stops_the_bot_gracefully() {
         LONG,
     )
     .await;
-    let mut child = h.child.take().unwrap();
+    let mut child = h.child.lock().unwrap().take().unwrap();
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -487,7 +355,7 @@ async fn killed_around_a_confirmation_the_referrer_is_credited_and_told_once() {
         .unwrap_or_else(rand::random);
     eprintln!("referral crash test: seed {seed} (repeat with PINGLASS_CRASH_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut h = Harness::new(Duration::from_millis(300)).await;
+    let h = Harness::new(Duration::from_millis(300)).await;
     let (alla, boris) = (
         UserSpec::new(7301, "Алла").with_language("ru"),
         UserSpec::new(7302, "Борис").with_language("ru"),

@@ -167,6 +167,7 @@ async fn setup_with(options: SetupOptions) -> Setup {
         public_base: None,
         initial_credits: options.initial_credits,
         create_limit_per_10s: options.create_limit_per_10s,
+        faults: pinglass::faults::FaultPlan::none(),
     })
     .await
     .expect("start stand-in");

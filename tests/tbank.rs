@@ -22,6 +22,7 @@ async fn start_standin() -> StandinHandle {
         terminal_key: TERMINAL_KEY.to_owned(),
         password: PASSWORD.to_owned(),
         public_base: None,
+        faults: pinglass::faults::FaultPlan::none(),
     })
     .await
     .expect("stand-in starts")
@@ -911,6 +912,7 @@ async fn payment_url_uses_the_public_base_and_shutdown_stops_serving() {
         terminal_key: TERMINAL_KEY.to_owned(),
         password: PASSWORD.to_owned(),
         public_base: Some("https://pay.example.test/tbank".parse().expect("url")),
+        faults: pinglass::faults::FaultPlan::none(),
     })
     .await
     .expect("starts");

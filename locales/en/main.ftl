@@ -356,3 +356,5 @@ upload-rejected-blurred = This photo is blurred — the features of the face are
 upload-rejected-too-dark = This photo is too dark — the face is barely visible. Please send a photo in good light. This photo was not counted.
 upload-rejected-too-bright = This photo is too bright — the face is washed out. Please send a photo without a harsh flash or direct sun. This photo was not counted.
 upload-similar-photos = 💡 All your photos look very much alike: the same angle, the same background. Portraits come out closer to you with variety — three-quarter views, other expressions, different light, different backgrounds. You can also go on with these.
+# Fault recovery (issue 7): a handler's answer lost to a Telegram 5xx
+telegram-hiccup = Telegram lost my answer. Please repeat your last step.

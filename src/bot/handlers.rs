@@ -290,6 +290,15 @@ pub async fn onboard(
             }
         })
         .await?;
+    // The state first: the photos that follow are taken even when an answer
+    // below is lost (a Telegram 5xx, a kill between the sends).
+    dialogue
+        .update(State::Uploading {
+            avatar_id: avatar.id,
+            counter_message_id: None,
+            buried: false,
+        })
+        .await?;
     let [min, max] = photo_range_args(ctx);
     let welcome = tr_args(
         lang,
@@ -308,13 +317,6 @@ pub async fn onboard(
         format!("{prices}\n\n{}", tr(lang, "start-send-photos")),
     )
     .await?;
-    dialogue
-        .update(State::Uploading {
-            avatar_id: avatar.id,
-            counter_message_id: None,
-            buried: false,
-        })
-        .await?;
     Ok(())
 }
 

@@ -194,13 +194,18 @@ fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyh
         DpHandlerDescription::entry(),
         move |deps, cont| {
             let ops = ops.clone();
+            let update = deps.try_get::<Update>();
+            let ctx = deps.try_get::<Arc<BotCtx>>();
             async move {
                 let started = std::time::Instant::now();
                 let flow = cont(deps).await;
                 let outcome = match &flow {
                     ControlFlow::Break(Ok(())) => "handled",
-                    ControlFlow::Break(Err(_)) => {
+                    ControlFlow::Break(Err(error)) => {
                         ops.error();
+                        if let (Some(update), Some(ctx)) = (update, ctx) {
+                            ask_to_repeat(&ctx, &update, error).await;
+                        }
                         "error"
                     }
                     ControlFlow::Continue(_) => "ignored",
@@ -212,4 +217,60 @@ fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyh
         },
         dptree::HandlerSignature::Entry,
     )
+}
+
+/// Whether a handler failed because Telegram itself failed for a moment
+/// (5xx — teloxide reads nginx's 502 page as invalid JSON —, `error_code`
+/// 500, the network): the answer was lost, through no fault of the user.
+pub fn telegram_hiccup(error: &anyhow::Error) -> bool {
+    use teloxide::{ApiError, RequestError};
+    error
+        .chain()
+        .any(|cause| match cause.downcast_ref::<RequestError>() {
+            Some(RequestError::Network(_) | RequestError::InvalidJson { .. }) => true,
+            Some(RequestError::Api(ApiError::Unknown(description))) => [
+                "Internal Server Error",
+                "Bad Gateway",
+                "Service Unavailable",
+                "Gateway Timeout",
+            ]
+            .iter()
+            .any(|server| description.contains(server)),
+            _ => false,
+        })
+}
+
+/// A handler's answer was lost to a Telegram hiccup: the user, who would
+/// otherwise wait for nothing, is asked to repeat the step — through the
+/// persistent queue, which retries until Telegram takes it, once per update.
+async fn ask_to_repeat(ctx: &BotCtx, update: &Update, error: &anyhow::Error) {
+    if !telegram_hiccup(error) {
+        return;
+    }
+    let Some(chat) = update.chat().filter(|chat| chat.is_private()) else {
+        return;
+    };
+    let (chat_id, update_id, now) = (chat.id.0, update.id.0, ctx.clock.now_ms());
+    let queued = ctx
+        .db
+        .run(move |c| {
+            let lang = crate::worker::lang_of(c, chat_id)?;
+            let message = crate::worker::outbox::Outgoing::Text {
+                text: tr(lang, "telegram-hiccup"),
+                buttons: vec![],
+            };
+            crate::worker::outbox::enqueue(
+                c,
+                chat_id,
+                &message,
+                &format!("update:{update_id}:repeat"),
+                true,
+                now,
+            )
+        })
+        .await;
+    match queued {
+        Ok(_) => ctx.wake.notify_one(),
+        Err(error) => tracing::warn!(%error, "could not queue the request to repeat"),
+    }
 }

@@ -33,6 +33,7 @@ use super::types::{
     MODEL_NANO_BANANA_2, MODEL_NANO_BANANA_EDIT, MODEL_NANO_BANANA_PRO, MODEL_SEEDREAM_EDIT,
     TaskState, max_prompt_chars, max_references,
 };
+use crate::faults::{FaultDice, FaultPlan as RatePlan};
 
 /// What one created task costs (failed tasks are refunded).
 pub const CREDITS_PER_TASK: f64 = 5.0;
@@ -66,6 +67,9 @@ pub struct KieStandinOptions {
     pub initial_credits: f64,
     /// At most this many createTask calls per rolling 10 seconds (Kie: 20).
     pub create_limit_per_10s: u32,
+    /// Faults played at a rate on top of the scripted ones
+    /// (`FaultPlan::none()` for none).
+    pub faults: crate::faults::FaultPlan,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -231,7 +235,7 @@ impl KieFaults {
             .map(|(fault, _)| *fault)
     }
 
-    fn take_task_faults(&self, prompt: &str) -> TaskFaults {
+    fn take_task_faults(&self, prompt: &str, rates: &RatePlan, dice: &FaultDice) -> TaskFaults {
         let mut plan = self.plan();
         let mut faults = TaskFaults {
             outcome: plan.next_outcomes.pop_front(),
@@ -255,6 +259,25 @@ impl KieFaults {
             if slot.is_none() && rand::random::<f64>() < *probability {
                 *slot = Some(*fault);
             }
+        }
+        // The fault plan's rates, for what is still free.
+        let kie = &rates.kie;
+        if faults.outcome.is_none() {
+            if dice.roll(kie.moderation) {
+                dice.record("kie.moderation");
+                faults.outcome = Some(TaskFault::FailModeration);
+            } else if dice.roll(kie.transient_fail) {
+                dice.record("kie.task_fail_500");
+                faults.outcome = Some(TaskFault::FailTransient);
+            }
+        }
+        if faults.result.is_none() && dice.roll(kie.slow_result) {
+            dice.record("kie.slow_result");
+            faults.result = Some(TaskFault::SlowResult(kie.slow_result_delay));
+        }
+        if faults.visibility.is_none() && dice.roll(kie.record_info_null) {
+            dice.record("kie.record_info_null");
+            faults.visibility = Some(TaskFault::HiddenForPolls(kie.record_info_null_polls));
         }
         faults
     }
@@ -372,6 +395,8 @@ struct Book {
     tasks: HashMap<String, Task>,
     create_requests: Vec<Value>,
     created_count: usize,
+    /// createTask calls still to refuse with 429 in a burst of the fault plan.
+    burst_left: u32,
 }
 
 impl Book {
@@ -393,6 +418,8 @@ struct Shared {
     public_base: Url,
     http: reqwest::Client,
     faults: KieFaults,
+    rates: RatePlan,
+    dice: FaultDice,
     book: Mutex<Book>,
     jobs: Mutex<JoinSet<()>>,
 }
@@ -461,6 +488,8 @@ impl KieStandin {
             public_base: options.public_base.unwrap_or_else(|| base_url.clone()),
             http,
             faults: KieFaults::default(),
+            dice: options.faults.dice("kie"),
+            rates: options.faults,
             book: Mutex::new(Book {
                 latency: options.latency,
                 latency_max: options.latency,
@@ -471,6 +500,7 @@ impl KieStandin {
                 tasks: HashMap::new(),
                 create_requests: Vec::new(),
                 created_count: 0,
+                burst_left: 0,
             }),
             jobs: Mutex::new(JoinSet::new()),
         });
@@ -746,7 +776,11 @@ async fn create_task(
             return envelope(505, "The feature is disabled.", Value::Null);
         }
         Some(CreateFault::SlowAnswer(delay)) => tokio::time::sleep(delay).await,
-        None => {}
+        None => {
+            if let Some(refusal) = rated_create_fault(&shared) {
+                return refusal;
+            }
+        }
     }
 
     let request: Value = match serde_json::from_slice(&body) {
@@ -763,7 +797,9 @@ async fn create_task(
     };
 
     let task_id = hex::encode(rand::random::<[u8; 16]>());
-    let faults = shared.faults.take_task_faults(&valid.prompt);
+    let faults = shared
+        .faults
+        .take_task_faults(&valid.prompt, &shared.rates, &shared.dice);
     {
         let mut book = shared.book();
         if book.credits < CREDITS_PER_TASK {
@@ -812,6 +848,58 @@ async fn create_task(
     }
     tracing::info!(%task_id, model = %valid.model, "kie stand-in: task created");
     envelope(200, "success", json!({ "taskId": task_id }))
+}
+
+/// The fault plan's createTask faults: a 429 burst, the CDN's 502, or
+/// `code` 500.
+fn rated_create_fault(shared: &Shared) -> Option<Response> {
+    let (kie, dice) = (&shared.rates.kie, &shared.dice);
+    let in_burst = {
+        let mut book = shared.book();
+        if book.burst_left == 0 && dice.roll(kie.rate_limit_burst) {
+            book.burst_left = kie.rate_limit_burst_len.max(1);
+        }
+        let in_burst = book.burst_left > 0;
+        book.burst_left = book.burst_left.saturating_sub(1);
+        in_burst
+    };
+    if in_burst {
+        dice.record("kie.rate_limit_429");
+        return Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({
+                    "code": 429,
+                    "msg": "The request rate is too high, please try again later.",
+                    "data": null,
+                })),
+            )
+                .into_response(),
+        );
+    }
+    if dice.roll(kie.http_5xx) {
+        dice.record("kie.http_502");
+        return Some(bad_gateway());
+    }
+    if dice.roll(kie.create_server_error) {
+        dice.record("kie.code_500");
+        return Some(envelope(
+            500,
+            "Server error, please try again later.",
+            Value::Null,
+        ));
+    }
+    None
+}
+
+/// The CDN's answer when Kie's origin is down: HTTP 502 with an HTML page.
+fn bad_gateway() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(CONTENT_TYPE, "text/html")],
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+    )
+        .into_response()
 }
 
 /// The parts of a valid createTask request the stand-in uses.
@@ -1012,6 +1100,10 @@ async fn record_info(
     let Some(task_id) = query.get("taskId").filter(|id| !id.is_empty()) else {
         return envelope(422, "taskId is required", Value::Null);
     };
+    if shared.dice.roll(shared.rates.kie.http_5xx) {
+        shared.dice.record("kie.http_502");
+        return bad_gateway();
+    }
     let mut book = shared.book();
     let (now, now_ms) = (book.now(), book.now_ms());
     let Book { tasks, credits, .. } = &mut *book;

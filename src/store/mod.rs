@@ -212,6 +212,32 @@ pub struct ObjectInfo {
     pub content_type: String,
 }
 
+/// Tries of one S3 call that fails transiently.
+const S3_TRIES: u32 = 3;
+
+/// S3 and R2 answer a 500 `InternalError` or a 503 `SlowDown` now and then,
+/// and both ask clients to retry with back-off: a call that fails
+/// transiently is tried again after 100 ms, then 400 ms. (Streamed reads,
+/// which may have written part of an object, are left to their callers.)
+async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = std::time::Duration::from_millis(100);
+    for _ in 1..S3_TRIES {
+        match call().await {
+            Err(error) if error.is_transient() => {
+                tracing::debug!(%error, ?delay, "S3 call failed, trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+            }
+            done => return done,
+        }
+    }
+    call().await
+}
+
 /// The object store the rest of the bot uses. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum ObjectStore {
@@ -226,7 +252,9 @@ impl ObjectStore {
         validate_content_type(content_type)?;
         match self {
             ObjectStore::Local(store) => store.put(key, bytes, content_type).await,
-            ObjectStore::S3(store) => store.put(key, bytes, content_type).await,
+            ObjectStore::S3(store) => {
+                with_retries(|| store.put(key, bytes.clone(), content_type)).await
+            }
         }
     }
 
@@ -236,7 +264,7 @@ impl ObjectStore {
         validate_key(key)?;
         match self {
             ObjectStore::Local(store) => store.get(key).await,
-            ObjectStore::S3(store) => store.get(key).await,
+            ObjectStore::S3(store) => with_retries(|| store.get(key)).await,
         }
     }
 
@@ -262,8 +290,13 @@ impl ObjectStore {
     /// Downloads an object into the file at `path`. The file appears only
     /// when complete (written beside it as `<path>.part`, then renamed); on
     /// failure nothing is left at `path`.
+    /// A transient failure starts the download again (see `with_retries`).
     pub async fn get_to_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
         validate_key(key)?;
+        with_retries(|| self.get_to_file_once(key, path)).await
+    }
+
+    async fn get_to_file_once(&self, key: &str, path: &Path) -> Result<(), StoreError> {
         let mut partial_name = path.as_os_str().to_owned();
         partial_name.push(".part");
         let partial_path = std::path::PathBuf::from(partial_name);
@@ -293,7 +326,7 @@ impl ObjectStore {
         validate_key(key)?;
         match self {
             ObjectStore::Local(store) => store.head(key).await,
-            ObjectStore::S3(store) => store.head(key).await,
+            ObjectStore::S3(store) => with_retries(|| store.head(key)).await,
         }
     }
 
@@ -302,7 +335,7 @@ impl ObjectStore {
         validate_key(key)?;
         match self {
             ObjectStore::Local(store) => store.delete(key).await,
-            ObjectStore::S3(store) => store.delete(key).await,
+            ObjectStore::S3(store) => with_retries(|| store.delete(key)).await,
         }
     }
 
@@ -312,7 +345,7 @@ impl ObjectStore {
         validate_prefix(prefix)?;
         let mut keys = match self {
             ObjectStore::Local(store) => store.list(prefix).await?,
-            ObjectStore::S3(store) => store.list(prefix).await?,
+            ObjectStore::S3(store) => with_retries(|| store.list(prefix)).await?,
         };
         // Real S3 already filters by prefix; some S3-compatible servers treat
         // `avatars/a1/` as matching `avatars/a10/…`, so filter again.

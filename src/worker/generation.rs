@@ -243,8 +243,15 @@ async fn on_create_error(
             Ok(false)
         }
         ErrorClass::Transient => {
+            // Kie (or the way to it) stumbled: 5xx, code 500/455, a timeout.
+            // Not the portrait's fault either: the attempt is given back, so
+            // a minute of Kie trouble delays portraits instead of refunding
+            // them (a long outage shows in the side-task and error alerts).
             warn!(task_id, job_id = task.job_id, %error, "createTask failed, will retry");
-            retry_or_fail(ctx, task, &msg, now, false).await?;
+            let next = now + retry_delay_ms(task.attempts.max(1));
+            ctx.db
+                .run(move |c| jobs::retry_without_attempt(c, task_id, &msg, next))
+                .await?;
             Ok(true)
         }
     }

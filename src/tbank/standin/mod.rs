@@ -48,6 +48,9 @@ pub struct StandinOptions {
     /// The base of the `PaymentURL`s it hands out, when buyers reach it
     /// through another address; `None` uses the listening address.
     pub public_base: Option<Url>,
+    /// Faults played at a rate on Init, GetState and Cancel, after the
+    /// scripted ones (`FaultPlan::none()` for none).
+    pub faults: crate::faults::FaultPlan,
 }
 
 /// Errors of the stand-in's own API (not T-Bank answers).
@@ -124,6 +127,8 @@ struct Shared {
     public_base: Url,
     ledger: Mutex<Ledger>,
     faults: Mutex<FaultPlan>,
+    rates: crate::faults::TbankFaultRates,
+    dice: crate::faults::FaultDice,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -244,6 +249,8 @@ impl TbankStandin {
             public_base,
             ledger: Mutex::new(Ledger::new()),
             faults: Mutex::new(FaultPlan::default()),
+            dice: options.faults.dice("tbank"),
+            rates: options.faults.tbank.clone(),
             shutdown: shutdown_receiver.clone(),
         });
         let router = Router::new()
@@ -496,7 +503,9 @@ async fn api(
     let Some(method) = TbankMethod::from_name(&method_name) else {
         return (StatusCode::NOT_FOUND, "Not Found").into_response();
     };
-    let fault = lock(&shared.faults).take(method);
+    let fault = lock(&shared.faults)
+        .take(method)
+        .or_else(|| rated_fault(&shared, method));
     match fault {
         None => json_response(shared.answer(method, &body)),
         Some(Fault::HttpStatus(status)) => {
@@ -540,6 +549,39 @@ async fn api(
             (StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout").into_response()
         }
     }
+}
+
+/// The fault plan's faults of Init, GetState and Cancel.
+fn rated_fault(shared: &Shared, method: TbankMethod) -> Option<Fault> {
+    if method == TbankMethod::CheckOrder {
+        return None;
+    }
+    let (rates, dice) = (&shared.rates, &shared.dice);
+    let name = method.name();
+    if dice.roll(rates.timeout) {
+        let processed = dice.coin();
+        dice.record(&format!(
+            "tbank.{name}.timeout{}",
+            if processed { "_processed" } else { "" }
+        ));
+        return Some(Fault::Timeout {
+            hold: rates.timeout_hold,
+            processed,
+        });
+    }
+    if dice.roll(rates.error) {
+        dice.record(&format!("tbank.{name}.error"));
+        return Some(if dice.coin() {
+            Fault::internal_error()
+        } else {
+            Fault::error_code("3", "Внутренняя ошибка")
+        });
+    }
+    if dice.roll(rates.http_5xx) {
+        dice.record(&format!("tbank.{name}.http_503"));
+        return Some(Fault::HttpStatus(503));
+    }
+    None
 }
 
 fn json_response((status, body): (StatusCode, Value)) -> Response {

@@ -418,6 +418,9 @@ async fn bot_endpoint(
         return ApiFailure::not_found().into_response();
     };
     shared.lock().count_request(method);
+    if let Some(fault) = rated_fault(&shared, method) {
+        return fault;
+    }
     let result = match parse_request(request).await {
         Ok(parsed) => dispatch(&shared, method, parsed).await,
         Err(failure) => Err(failure),
@@ -432,6 +435,98 @@ async fn bot_endpoint(
             shared.lock().count_error(failure.status);
             failure.into_response()
         }
+    }
+}
+
+/// Methods that send or change something in a chat.
+const SENDING_METHODS: [&str; 10] = [
+    "sendMessage",
+    "sendPhoto",
+    "sendMediaGroup",
+    "sendDocument",
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageReplyMarkup",
+    "deleteMessage",
+    "answerCallbackQuery",
+    "sendChatAction",
+];
+
+/// The fault plan's faults, played before the request is looked at (so
+/// nothing is sent): a 429 storm on every sending method while it lasts,
+/// and 5xx (nginx's 502 page, or `error_code` 500) on sends and getUpdates.
+fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
+    let (rates, dice) = (&shared.fault_rates, &shared.fault_dice);
+    let sending = SENDING_METHODS.contains(&method);
+    let scripted = sending
+        && shared
+            .next_sends_5xx
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |left| left.checked_sub(1),
+            )
+            .is_ok();
+    if scripted {
+        shared.lock().count_error(500);
+        return Some(
+            ApiFailure {
+                status: 500,
+                description: "Internal Server Error".to_owned(),
+                retry_after: None,
+            }
+            .into_response(),
+        );
+    }
+    let five_xx = if sending {
+        let now = std::time::Instant::now();
+        let mut storm = shared
+            .storm_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if storm.is_none_or(|until| until <= now) && dice.roll(rates.storm) {
+            dice.record("telegram.storm");
+            *storm = Some(now + Duration::from_secs(rates.storm_secs.max(1)));
+        }
+        if let Some(until) = storm.filter(|until| *until > now) {
+            let left = until.saturating_duration_since(now).as_secs_f64().ceil() as u64;
+            drop(storm);
+            dice.record("telegram.429");
+            shared.lock().count_error(429);
+            return Some(ApiFailure::too_many_requests(left.max(1)).into_response());
+        }
+        rates.send_5xx
+    } else if method == "getUpdates" {
+        rates.get_updates_5xx
+    } else {
+        0.0
+    };
+    if !dice.roll(five_xx) {
+        return None;
+    }
+    let kind = if sending { "send" } else { "get_updates" };
+    if dice.coin() {
+        dice.record(&format!("telegram.{kind}_502"));
+        shared.lock().count_error(502);
+        Some(
+            (
+                StatusCode::BAD_GATEWAY,
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n",
+            )
+                .into_response(),
+        )
+    } else {
+        dice.record(&format!("telegram.{kind}_500"));
+        shared.lock().count_error(500);
+        Some(
+            ApiFailure {
+                status: 500,
+                description: "Internal Server Error".to_owned(),
+                retry_after: None,
+            }
+            .into_response(),
+        )
     }
 }
 

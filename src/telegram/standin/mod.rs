@@ -66,6 +66,9 @@ pub struct StandinOptions {
     /// Where uploaded files are stored.
     pub data_dir: PathBuf,
     pub limits: RateLimits,
+    /// Faults played at a rate: 429 storms and 5xx on sends and getUpdates
+    /// (`FaultPlan::none()` for none).
+    pub faults: crate::faults::FaultPlan,
 }
 
 impl std::fmt::Debug for StandinOptions {
@@ -77,6 +80,7 @@ impl std::fmt::Debug for StandinOptions {
             .field("bot_username", &self.bot_username)
             .field("data_dir", &self.data_dir)
             .field("limits", &self.limits)
+            .field("faults", &self.faults)
             .finish()
     }
 }
@@ -94,6 +98,7 @@ impl StandinOptions {
             bot_username: bot_username.into(),
             data_dir: data_dir.into(),
             limits: RateLimits::default(),
+            faults: crate::faults::FaultPlan::none(),
         }
     }
 }
@@ -136,6 +141,7 @@ impl TelegramStandin {
             bot,
             files_dir,
             options.limits,
+            &options.faults,
         ));
         let sandbox = Sandbox {
             shared: shared.clone(),

@@ -98,6 +98,14 @@ fn storage_error(error: impl std::fmt::Display) -> UserActionError {
 }
 
 impl Sandbox {
+    /// The next `count` sends of the bot (sendMessage, sendPhoto, edits…)
+    /// answer `error_code` 500 and send nothing.
+    pub fn fail_next_sends(&self, count: u32) {
+        self.shared
+            .next_sends_5xx
+            .store(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
     // ----- Users and chats -----
 
     /// Makes a user known without starting a chat (the bot then gets 403 "bot can't initiate

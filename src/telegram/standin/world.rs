@@ -292,6 +292,12 @@ pub(crate) struct Shared {
     pub(crate) files_dir: PathBuf,
     world: Mutex<World>,
     changes: watch::Sender<u64>,
+    pub(crate) fault_rates: crate::faults::TelegramFaultRates,
+    pub(crate) fault_dice: crate::faults::FaultDice,
+    /// Until when the current 429 storm of the fault plan lasts.
+    pub(crate) storm_until: Mutex<Option<std::time::Instant>>,
+    /// Scripted: the next N sends answer `error_code` 500.
+    pub(crate) next_sends_5xx: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -300,6 +306,7 @@ impl Shared {
         bot: BotIdentity,
         files_dir: PathBuf,
         limits: RateLimits,
+        faults: &crate::faults::FaultPlan,
     ) -> Self {
         let (changes, _) = watch::channel(0);
         Self {
@@ -308,6 +315,10 @@ impl Shared {
             files_dir,
             world: Mutex::new(World::new(limits)),
             changes,
+            fault_rates: faults.telegram.clone(),
+            fault_dice: faults.dice("telegram"),
+            storm_until: Mutex::new(None),
+            next_sends_5xx: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

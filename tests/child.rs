@@ -1,0 +1,160 @@
+//! The real binary as a child process against stand-ins in the test
+//! process (which outlive the bot, as the real services would): started,
+//! SIGKILLed and started again on the same database. Used by `crash.rs` and
+//! `soak.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use pinglass::faults::FaultPlan;
+use pinglass::kie::standin::{KieStandin, KieStandinHandle, KieStandinOptions};
+use pinglass::tbank::standin::{
+    StandinHandle as TbankHandle, StandinOptions as TbankOptions, TbankStandin,
+};
+use pinglass::telegram::standin::{
+    ChatEntry, RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
+};
+
+const TOKEN: &str = "5151:crash-test-token";
+
+/// The stand-ins and the bot process.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub telegram: StandinHandle,
+    pub kie: KieStandinHandle,
+    pub tbank: TbankHandle,
+    /// The running bot, if any (behind a lock, so that a killer can run
+    /// beside the users).
+    pub child: Mutex<Option<Child>>,
+    pub starts: AtomicU32,
+    /// More `PINGLASS_*` (and other) variables for the bot.
+    pub env: Vec<(String, String)>,
+}
+
+impl Harness {
+    /// Stand-ins without faults.
+    pub async fn new(kie_latency: Duration) -> Harness {
+        Self::with_faults(kie_latency, FaultPlan::none()).await
+    }
+
+    /// Stand-ins playing `faults`.
+    pub async fn with_faults(kie_latency: Duration, faults: FaultPlan) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options =
+            StandinOptions::new(TOKEN, "PinGlassCrashBot", dir.path().join("telegram"));
+        options.limits = RateLimits::disabled();
+        options.faults = faults.clone();
+        let telegram = TelegramStandin::start(options).await.unwrap();
+        let kie = KieStandin::start(KieStandinOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            api_key: "crash-kie".into(),
+            latency: kie_latency,
+            data_dir: dir.path().join("kie"),
+            public_base: None,
+            initial_credits: 100_000.0,
+            create_limit_per_10s: 20,
+            faults: faults.clone(),
+        })
+        .await
+        .unwrap();
+        let tbank = TbankStandin::start(TbankOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            terminal_key: "CrashTerminalDEMO".into(),
+            password: "crash-password".into(),
+            public_base: None,
+            faults,
+        })
+        .await
+        .unwrap();
+        Harness {
+            dir,
+            telegram,
+            kie,
+            tbank,
+            child: Mutex::new(None),
+            starts: AtomicU32::new(0),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("pinglass.sqlite3")
+    }
+
+    pub fn start_bot(&self) {
+        let mut running = self.child.lock().unwrap();
+        assert!(running.is_none());
+        let start = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml");
+        let log = std::fs::File::create(self.dir.path().join(format!("bot-{start}.log"))).unwrap();
+        let dir = self.dir.path();
+        let child = Command::new(env!("CARGO_BIN_EXE_pinglass"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("TELEGRAM_BOT_TOKEN", TOKEN)
+            .env("KIE_API_KEY", "crash-kie")
+            .env("TBANK_TERMINAL_KEY", "CrashTerminalDEMO")
+            .env("TBANK_PASSWORD", "crash-password")
+            .env(
+                "PINGLASS_TELEGRAM__API_URL",
+                self.telegram.api_url().as_str(),
+            )
+            .env("PINGLASS_TELEGRAM__POLL_TIMEOUT_SECS", "1")
+            .env("PINGLASS_KIE__BASE_URL", self.kie.base_url().as_str())
+            .env("PINGLASS_TBANK__BASE_URL", self.tbank.base_url().as_str())
+            .env("PINGLASS_DATABASE__PATH", self.db_path())
+            .env("PINGLASS_STORAGE__LOCAL_DIR", dir.join("objects"))
+            .env("PINGLASS_SANDBOX__DATA_DIR", dir.join("sandbox"))
+            .env("PINGLASS_WORKER__TICK_MS", "50")
+            // The free preview is its own test; here only paid sets are counted.
+            .env("PINGLASS_PREVIEW__ENABLED", "false")
+            .env("PINGLASS_WORKER__PAYMENT_POLL_FAST_SECS", "1")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the pinglass binary starts");
+        *running = Some(child);
+    }
+
+    /// SIGKILL: no graceful anything.
+    pub fn kill_bot(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn history(&self, user: &UserSpec) -> Vec<ChatEntry> {
+        self.telegram.sandbox().history(user.id)
+    }
+
+    pub async fn wait_for(
+        &self,
+        user: &UserSpec,
+        what: &str,
+        check: impl Fn(&[ChatEntry]) -> bool,
+        timeout: Duration,
+    ) {
+        crate::support::wait_for(&self.telegram, user, what, check, timeout).await;
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.kill_bot();
+        if std::thread::panicking() {
+            // Keep the database and the bot's logs of a failed run for a look.
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()).keep();
+            eprintln!("crash test files kept in {}", kept.display());
+        }
+    }
+}
