@@ -70,6 +70,11 @@ struct LoadtestArgs {
     /// SIGKILL the bot this many times at random moments (restarting it).
     #[arg(long, default_value_t = 0)]
     kills: u32,
+    /// Faults the stand-ins inject: none, or realistic (Kie 5xx, 429 bursts,
+    /// moderation, recordInfo null, slow downloads; Telegram 429 storms and
+    /// 5xx; T-Bank timeouts and errors). With --kills: the crash-and-fault soak.
+    #[arg(long, default_value = "none", value_parser = ["none", "realistic"])]
+    faults: String,
     /// Give up on a user after this many seconds.
     #[arg(long, default_value_t = 1800)]
     deadline_secs: u64,
@@ -97,6 +102,7 @@ fn loadtest(args: LoadtestArgs, config: PathBuf) -> ExitCode {
         telegram_limits: !args.no_telegram_limits,
         seed: args.seed,
         kills: args.kills,
+        faults: args.faults,
         deadline: Duration::from_secs(args.deadline_secs),
         output: args.output,
         config,

@@ -19,6 +19,11 @@ pub struct JobTiming {
     pub kie_task_ids: Vec<String>,
     /// How many times each album row was claimed (`attempts`), by part.
     pub album_claims: Vec<i64>,
+    /// Portraits made, and given up (refunded), by the job.
+    pub completed: i64,
+    pub failed: i64,
+    /// Kopecks refunded on the job's payment (done refunds).
+    pub refunded_kopecks: i64,
 }
 
 pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
@@ -27,7 +32,10 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
                 (SELECT MIN(h.at) FROM payment_status_history h
                   WHERE h.payment_id = j.payment_id AND h.status = 'confirmed'),
                 (SELECT MAX(q.sent_at) FROM message_queue q
-                  WHERE q.dedup_key LIKE 'job:' || j.id || ':album:%' AND q.status = 'sent')
+                  WHERE q.dedup_key LIKE 'job:' || j.id || ':album:%' AND q.status = 'sent'),
+                j.completed, j.failed,
+                (SELECT COALESCE(SUM(r.amount_kopecks), 0) FROM refunds r
+                  WHERE r.payment_id = j.payment_id AND r.status = 'done')
            FROM generation_jobs j WHERE j.kind = 'paid' ORDER BY j.id",
     )?;
     let mut jobs = stmt
@@ -42,6 +50,9 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
                 last_album_sent_at: r.get(6)?,
                 kie_task_ids: Vec::new(),
                 album_claims: Vec::new(),
+                completed: r.get(7)?,
+                failed: r.get(8)?,
+                refunded_kopecks: r.get(9)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

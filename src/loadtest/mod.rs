@@ -65,6 +65,10 @@ pub struct LoadtestOptions {
     pub seed: u64,
     /// SIGKILL the bot this many times at random moments, restarting it.
     pub kills: u32,
+    /// The stand-ins' faults (`crate::faults::FaultPlan::named`): "none" or
+    /// "realistic" (Kie 5xx, 429 bursts, moderation, recordInfo null, slow
+    /// downloads; Telegram 429 storms and 5xx; T-Bank timeouts and errors).
+    pub faults: String,
     /// Give up waiting for a user after this long.
     #[serde(with = "secs")]
     pub deadline: Duration,
@@ -96,6 +100,7 @@ impl Default for LoadtestOptions {
             telegram_limits: true,
             seed: 1,
             kills: 0,
+            faults: "none".into(),
             deadline: Duration::from_secs(1800),
             output: None,
             config: PathBuf::from("bot.toml"),
@@ -209,6 +214,8 @@ pub struct Report {
     pub jobs: JobFigures,
     pub db_bytes: u64,
     pub pending: db::loadtest::Pending,
+    /// Faults the stand-ins played, by kind.
+    pub faults_met: std::collections::BTreeMap<String, u64>,
     pub invariants: Vec<Invariant>,
     pub ok: bool,
     pub work_dir: Option<PathBuf>,
@@ -334,8 +341,13 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         }
     };
 
-    // The stand-ins, in this process.
+    // The stand-ins, in this process, with the faults asked for.
+    let faults = crate::faults::FaultPlan::named(&opts.faults)
+        .with_context(|| format!("unknown fault plan {:?} (none, realistic)", opts.faults))?
+        .with_seed(opts.seed);
+    let faulty = opts.faults != "none";
     let mut options = StandinOptions::new(TOKEN, "PinGlassLoadBot", dir.join("telegram"));
+    options.faults = faults.clone();
     options.limits = if opts.telegram_limits {
         RateLimits::default()
     } else {
@@ -351,6 +363,7 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         public_base: None,
         initial_credits: 10_000_000.0,
         create_limit_per_10s: 20,
+        faults: faults.clone(),
     })
     .await?;
     kie.set_latency_range(opts.kie_latency_min, opts.kie_latency_max);
@@ -359,6 +372,7 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         terminal_key: TERMINAL.into(),
         password: PASSWORD.into(),
         public_base: None,
+        faults: faults.clone(),
     })
     .await?;
 
@@ -432,14 +446,17 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         telegram,
         tbank,
         photos: Arc::new(photos),
-        step_timeout: if opts.kills > 0 {
+        step_timeout: if opts.kills > 0 || faulty {
             Duration::from_secs(20)
         } else {
             Duration::from_secs(120)
         }
         .min(opts.deadline),
         delivery_timeout: opts.deadline,
-        attempts: if opts.kills > 0 { 6 } else { 1 },
+        attempts: if opts.kills > 0 || faulty { 6 } else { 1 },
+        // A portrait Kie refuses is given up and refunded: the set then
+        // ends with fewer portraits (the invariants check the refund).
+        partial_allowed: faulty,
     });
     let plans = draw_plans(&opts);
     let mut users = tokio::task::JoinSet::new();
@@ -693,9 +710,29 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
                             })
                             .sum()
                     });
-                    if unique.len() != o.portraits_expected
-                        || received.len() > o.portraits_expected + extra_allowed
+                    // With faults a portrait may be given up: then the
+                    // user gets exactly the portraits made, and the
+                    // given-up share comes back as a refund.
+                    let made = job.map_or(0, |j| j.completed as usize);
+                    let failed = job.map_or(0, |j| j.failed as usize);
+                    let expected = if faulty { made } else { o.portraits_expected };
+                    if made + failed != o.portraits_expected
+                        || (failed > 0 && job.is_none_or(|j| j.refunded_kopecks <= 0))
                     {
+                        problems.push(format!(
+                            "user {}: {} portraits paid, {made} made, {failed} given up, refunded {}",
+                            o.user_id,
+                            o.portraits_expected,
+                            job.map_or(0, |j| j.refunded_kopecks)
+                        ));
+                    }
+                    if !faulty && failed > 0 {
+                        problems.push(format!(
+                            "user {}: {failed} portraits given up with no fault injected",
+                            o.user_id
+                        ));
+                    }
+                    if unique.len() != expected || received.len() > expected + extra_allowed {
                         problems.push(format!(
                             "user {} paid for {} and received {} ({} different)",
                             o.user_id,
@@ -714,7 +751,7 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
             }
         }
         check(
-            "every paying user received exactly their portraits, once",
+            "every paying user received exactly their portraits (made, or refunded), once",
             problems,
         );
 
@@ -791,6 +828,7 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         Some(_) => None,
         None => Some(dir),
     };
+    let faults_met = faults.tally().snapshot();
     let report = Report {
         options: opts.clone(),
         started_at,
@@ -798,6 +836,7 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         driven,
         bot: bot_figures,
         telegram: telegram_figures,
+        faults_met,
         jobs: job_figures,
         db_bytes,
         pending,
@@ -841,6 +880,10 @@ impl Report {
             },
             if o.kills > 0 {
                 format!(", {} kills", o.kills)
+            } else {
+                String::new()
+            } + &if o.faults != "none" {
+                format!(", {} faults", o.faults)
             } else {
                 String::new()
             },
@@ -898,6 +941,14 @@ impl Report {
                 j.within_target,
                 j.jobs
             );
+        }
+        if !self.faults_met.is_empty() {
+            let met: Vec<String> = self
+                .faults_met
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect();
+            let _ = writeln!(out, "  faults met: {}", met.join(", "));
         }
         for i in &self.invariants {
             let _ = writeln!(
