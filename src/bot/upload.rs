@@ -24,6 +24,13 @@ use crate::db::{avatars, events};
 use crate::i18n::{Arg, tr, tr_args};
 use crate::media::{self, IntakeRules, QualityRejection, Rejection, quality};
 
+/// How many photos are downloaded and decoded at once (one per core, at
+/// least two): each holds the file and its decoded pixels in memory.
+static INTAKE_TURNS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::sync::Semaphore::new(cores.max(2))
+});
+
 /// What the user sent, before any download.
 enum Incoming {
     Photo(FileMeta),
@@ -287,6 +294,10 @@ async fn receive_inner(
     bot.send_chat_action(chat, teloxide::types::ChatAction::UploadPhoto)
         .await
         .ok();
+    // At most a few photos are downloaded and decoded at once: with many
+    // users uploading together, memory stays bounded and the others wait
+    // their turn (the dispatcher itself never waits: only this handler).
+    let intake_turn = INTAKE_TURNS.acquire().await?;
     let telegram_file = bot.get_file(file.id.clone()).await?;
     let mut bytes = Vec::with_capacity(telegram_file.size as usize);
     bot.download_file(&telegram_file.path, &mut bytes).await?;
@@ -297,6 +308,7 @@ async fn receive_inner(
         media::inspect_upload_gated(&bytes, mime.as_deref(), name.as_deref(), &rules, &gate)
     })
     .await?;
+    drop(intake_turn);
     let (photo, report) = match inspected {
         Ok(accepted) => accepted,
         Err(rejection) => {
