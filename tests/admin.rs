@@ -310,6 +310,28 @@ async fn a_retried_set_sends_only_what_the_retry_made() {
     .await;
     let photos_before = crate::support::portraits_received(&sandbox.history(user.id)).len();
     assert_eq!(photos_before, 6);
+    // The set is finished once its last message is sent (the refund note can
+    // come first): only then may an admin retry it.
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let status: String = app
+            .app()
+            .db
+            .run_blocking(|c| {
+                c.query_row("SELECT status FROM generation_jobs WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+            })
+            .unwrap();
+        if status != "delivering" && status != "running" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the set never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let admin = UserSpec::new(ADMIN, "Админ").with_language("ru");
     sandbox.send_text(&admin, "/retry 1").unwrap();

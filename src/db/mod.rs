@@ -93,8 +93,14 @@ impl Db {
             // A missing directory gives a clearer error from SQLite itself.
             let _ = std::fs::create_dir_all(parent);
         }
-        let manager = SqliteConnectionManager::file(path)
-            .with_init(|c: &mut Connection| c.execute_batch(CONNECTION_PRAGMAS));
+        let manager = SqliteConnectionManager::file(path).with_init(|c: &mut Connection| {
+            // Every transaction takes the write lock at BEGIN (waiting up
+            // to busy_timeout): a deferred one that reads, then writes
+            // fails at once with SQLITE_BUSY when another connection
+            // committed in between, which busy_timeout does not cover.
+            c.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+            c.execute_batch(CONNECTION_PRAGMAS)
+        });
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(30))
