@@ -1096,3 +1096,26 @@ async fn a_document_over_50_mb_is_refused_with_413_and_nothing_is_sent() {
     assert!(sandbox.bot_messages(user.id).is_empty());
     setup.bot.delete_webhook().await.expect("deleteWebhook");
 }
+
+/// Many users sending the very same photo at once (a forwarded picture, or
+/// the load test's shared photos): every upload is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_photo_sent_by_many_users_at_once_is_accepted_for_each() {
+    let setup = setup_with_limits(RateLimits::disabled()).await;
+    let photo = png_image(800, 600, 9);
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let sandbox = setup.standin.sandbox().clone();
+        let photo = photo.clone();
+        sends.spawn(async move {
+            let user = UserSpec::new(5000 + i, "Гость").with_language("ru");
+            sandbox.send_photo(&user, photo, None).await.map(drop)
+        });
+    }
+    let mut accepted = 0;
+    while let Some(result) = sends.join_next().await {
+        result.expect("no panic").expect("the upload is accepted");
+        accepted += 1;
+    }
+    assert_eq!(accepted, 16);
+}

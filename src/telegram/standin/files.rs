@@ -153,7 +153,12 @@ fn write_once(
     std::fs::create_dir_all(files_dir)?;
     let disk_path = files_dir.join(format!("{file_unique_id}.{extension}"));
     if !disk_path.exists() {
-        let temporary = files_dir.join(format!("{file_unique_id}.{extension}.partial"));
+        // A temporary name of its own: two users may send the same bytes at
+        // once, and both then write (the same content) and rename.
+        let temporary = files_dir.join(format!(
+            "{file_unique_id}.{extension}.{:016x}.partial",
+            rand::random::<u64>()
+        ));
         std::fs::write(&temporary, bytes)?;
         std::fs::rename(&temporary, &disk_path)?;
     }
