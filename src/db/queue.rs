@@ -84,11 +84,15 @@ pub fn claim_due(
     limit: u32,
 ) -> rusqlite::Result<Vec<QueuedMessage>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Oldest first among the due ones: a chat's messages go out in the order
+    // they were queued. A message postponed for the chat's pacing (after an
+    // album) must not be overtaken by one queued later whose due time is
+    // earlier (the delivery step postpones that one too, to the same moment).
     let rows: Vec<QueuedMessage> = {
         let mut stmt = tx.prepare(&format!(
             "SELECT {COLUMNS} FROM message_queue
              WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1
-             ORDER BY next_attempt_at, id LIMIT ?2"
+             ORDER BY id LIMIT ?2"
         ))?;
         stmt.query_map(params![now, limit], from_row)?
             .collect::<Result<_, _>>()?
