@@ -158,17 +158,7 @@ impl Harness {
     /// Nothing in flight: no unfinished task or job, no queued message, no
     /// pending refund, no payment waiting for Init.
     pub fn is_idle(&self) -> bool {
-        let busy: Result<i64, _> = self.app().db.run_blocking(|c| {
-            c.query_row(
-                "SELECT (SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed'))
-                      + (SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering'))
-                      + (SELECT COUNT(*) FROM message_queue WHERE status IN ('pending', 'sending'))
-                      + (SELECT COUNT(*) FROM refunds WHERE status = 'pending')
-                      + (SELECT COUNT(*) FROM payments WHERE status = 'new')",
-                [],
-                |r| r.get(0),
-            )
-        });
+        let busy: Result<i64, _> = self.app().db.run_blocking(|c| crate::db::ops::in_flight(c));
         busy.is_ok_and(|n| n == 0)
     }
 

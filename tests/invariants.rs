@@ -224,17 +224,7 @@ pub fn check(
     );
 
     let in_flight: i64 = db
-        .run_blocking(|c| {
-            c.query_row(
-                "SELECT (SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed'))
-                      + (SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering'))
-                      + (SELECT COUNT(*) FROM message_queue WHERE status IN ('pending', 'sending'))
-                      + (SELECT COUNT(*) FROM refunds WHERE status = 'pending')
-                      + (SELECT COUNT(*) FROM payments WHERE status = 'new')",
-                [],
-                |r| r.get(0),
-            )
-        })
+        .run_blocking(|c| pinglass::db::ops::in_flight(c))
         .unwrap();
     assert_eq!(in_flight, 0, "nothing left in flight");
     // (Admin alerts are not counted: the tests' admin never wrote to the bot.)

@@ -87,3 +87,17 @@ pub fn oldest_due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<(&'static
     }
     Ok(out)
 }
+
+/// Work the bot has not finished: unfinished tasks and jobs, queued
+/// messages, pending refunds, payments waiting for Init. Zero when idle.
+pub fn in_flight(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed'))
+              + (SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering'))
+              + (SELECT COUNT(*) FROM message_queue WHERE status IN ('pending', 'sending'))
+              + (SELECT COUNT(*) FROM refunds WHERE status = 'pending')
+              + (SELECT COUNT(*) FROM payments WHERE status = 'new')",
+        [],
+        |r| r.get(0),
+    )
+}
