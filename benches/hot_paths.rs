@@ -168,8 +168,10 @@ mod handler_tree {
         standin.sandbox().send_text(&user, "/start")?;
         // The bot as `build_bot` makes it (CacheMe over Paced), with every
         // limit out of reach: pacing is not what is measured.
+        let plain = teloxide::Bot::new(TOKEN).set_api_url(standin.api_url());
         let bot: TgBot = pinglass::bot::paced::Paced::new(
-            teloxide::Bot::new(TOKEN).set_api_url(standin.api_url()),
+            plain.clone(),
+            plain,
             pinglass::bot::paced::Limiter::new(1_000_000, 1_000_000),
         )
         .cache_me();

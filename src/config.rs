@@ -88,6 +88,16 @@ pub struct TelegramConfig {
     pub messages_per_sec_chat: u32,
     /// Messages the bot sends per second overall (Telegram: about 30).
     pub messages_per_sec_overall: u32,
+    /// How long one send (a message, or an album with its uploads) may take
+    /// before it is given up as unanswered. Telegram may still have taken it:
+    /// the Bot API has no idempotency key, so an unanswered queued message is
+    /// sent again (counted as uncertain). Generous, so that it is rare.
+    #[serde(default = "default_send_timeout_secs")]
+    pub send_timeout_secs: u64,
+}
+
+fn default_send_timeout_secs() -> u64 {
+    60
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -464,6 +474,11 @@ impl Config {
         }
         if self.telegram.poll_timeout_secs == 0 || self.telegram.poll_timeout_secs > 50 {
             return Err(invalid("telegram.poll_timeout_secs", "must be 1..=50"));
+        }
+        // teloxide waits 10 s after a Telegram 5xx before reading its answer:
+        // a shorter timeout would turn every 5xx into an unanswered send.
+        if !(15..=600).contains(&self.telegram.send_timeout_secs) {
+            return Err(invalid("telegram.send_timeout_secs", "must be 15..=600"));
         }
         if self.telegram.messages_per_sec_chat == 0 {
             return Err(invalid(

@@ -74,6 +74,12 @@ pub struct TelegramFaultRates {
     /// getUpdates answers 502 Bad Gateway or `error_code` 500 (the updates
     /// stay for the next call).
     pub get_updates_5xx: f64,
+    /// A message send (sendMessage, sendPhoto, sendMediaGroup, sendDocument)
+    /// takes effect, but its answer is held for `lost_answer_hold` — longer
+    /// than the bot's `send_timeout_secs` — so the bot never learns that it
+    /// was sent.
+    pub lost_answer: f64,
+    pub lost_answer_hold: Duration,
 }
 
 /// T-Bank. Rates are per call of Init, GetState and Cancel.
@@ -140,6 +146,10 @@ impl FaultPlan {
                 storm_secs: 2,
                 send_5xx: 0.02,
                 get_updates_5xx: 0.03,
+                // Each would hold the delivery loop for the whole send
+                // timeout (60 s): played by `tests/faults.rs` with a short one.
+                lost_answer: 0.0,
+                lost_answer_hold: Duration::ZERO,
             },
             tbank: TbankFaultRates {
                 timeout: 0.04,

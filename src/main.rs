@@ -142,7 +142,15 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Commands::Run) {
         Commands::Migrate => pinglass::app::migrate(&config),
         Commands::Loadtest(args) => return loadtest(args, cli.config),
-        Commands::Run => match tokio::runtime::Runtime::new() {
+        // Blocking work is mostly SQLite through an 8-connection pool: more
+        // threads than that only wait, each with its stack. Tokio's default
+        // of 512 let thousands of waiting handlers grow the process by
+        // hundreds of MB (BENCHMARKS.md, photo intake).
+        Commands::Run => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .max_blocking_threads(64)
+            .build()
+        {
             Ok(runtime) => runtime.block_on(pinglass::app::run(config)),
             Err(error) => Err(error.into()),
         },

@@ -289,6 +289,87 @@ fn queue_rows_are_unique_per_delivery_part_and_claimed_once() {
 }
 
 #[test]
+fn a_chats_messages_are_claimed_strictly_in_queue_order() {
+    let (_dir, db) = open();
+    let enqueue = |chat: i64, key: &'static str, at: i64| {
+        db.run_blocking(move |c| {
+            queue::enqueue(c, chat, queue::MessageKind::Text, "{}", key, true, at)
+        })
+        .unwrap()
+    };
+    enqueue(5, "a1", 100);
+    enqueue(5, "a2", 100);
+    enqueue(6, "b1", 100);
+    let claim = |now: i64| {
+        db.run_blocking(move |c| queue::claim_due(c, now, 30_000, 10))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.dedup_key, r.id))
+            .collect::<Vec<_>>()
+    };
+    // One row per chat: the oldest.
+    let first = claim(200);
+    let keys: Vec<&str> = first.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["a1", "b1"]);
+    // a1 fails and waits 5 s: a2 (due long ago) must not overtake it.
+    let a1 = first[0].1;
+    db.run_blocking(move |c| queue::mark_retry(c, a1, "502", 5_200, false))
+        .unwrap();
+    assert!(claim(300).is_empty(), "a2 waits behind a1");
+    assert_eq!(
+        claim(5_200)
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["a1"]
+    );
+    db.run_blocking(move |c| queue::mark_sent(c, a1, "[1]", "[]", 5_201))
+        .unwrap();
+    assert_eq!(
+        claim(5_202)
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["a2"]
+    );
+}
+
+#[test]
+fn only_unanswered_sends_and_kills_count_as_uncertain() {
+    let (_dir, db) = open();
+    db.run_blocking(|c| queue::enqueue(c, 7, queue::MessageKind::Text, "{}", "k1", true, 100))
+        .unwrap();
+    let id = db
+        .run_blocking(|c| queue::claim_due(c, 200, 30_000, 10))
+        .unwrap()[0]
+        .id;
+    let uncertain = || db.run_blocking(|c| queue::uncertain_sends(c, 7)).unwrap();
+    // Telegram answered 5xx: it did not take the message.
+    db.run_blocking(move |c| queue::mark_retry(c, id, "500", 300, false))
+        .unwrap();
+    assert_eq!(uncertain(), 0);
+    db.run_blocking(|c| queue::claim_due(c, 300, 30_000, 10))
+        .unwrap();
+    // No answer within the send timeout: it may have arrived.
+    db.run_blocking(move |c| queue::mark_retry(c, id, "timed out", 400, true))
+        .unwrap();
+    assert_eq!(uncertain(), 1);
+    // Killed while sending: at start-up the row is resumed, uncertain again.
+    db.run_blocking(|c| queue::claim_due(c, 400, 30_000, 10))
+        .unwrap();
+    assert_eq!(
+        db.run_blocking(|c| queue::resume_in_flight(c, 500))
+            .unwrap(),
+        1
+    );
+    assert_eq!(uncertain(), 2);
+    assert_eq!(
+        db.run_blocking(|c| queue::uncertain_sends(c, 8)).unwrap(),
+        0
+    );
+}
+
+#[test]
 fn avatar_ownership_is_checked() {
     let (_dir, db) = open();
     user(&db, 1);

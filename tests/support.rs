@@ -30,19 +30,24 @@ impl DerefMut for TestApp {
     }
 }
 
+/// `PINGLASS_TEST_LOG=debug` (a tracing filter) shows the bot's logs in
+/// test output.
+pub fn init_test_log() {
+    if let Ok(filter) = std::env::var("PINGLASS_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 impl TestApp {
     pub async fn start() -> TestApp {
         Self::start_with(|_| {}).await
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        // PINGLASS_TEST_LOG=debug shows the bot's logs in test output.
-        if let Ok(filter) = std::env::var("PINGLASS_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_test_writer()
-                .try_init();
-        }
+        init_test_log();
         let dir = tempfile::tempdir().unwrap();
         let mut config = local_config(dir.path()).unwrap();
         adjust(&mut config);

@@ -76,11 +76,13 @@ pub async fn generate(
         tr(me.lang, "preview-button-skip"),
         Callback::Packages(avatar_id).encode(),
     )]]);
-    bot.send_message(chat, tr(me.lang, "preview-started"))
-        .reply_markup(keyboard)
-        .await?;
+    // The state first: an answer Telegram took but did not acknowledge
+    // must not leave the chat in the previous step.
     dialogue
         .update(State::ChoosingPackage { avatar_id })
+        .await?;
+    bot.send_message(chat, tr(me.lang, "preview-started"))
+        .reply_markup(keyboard)
         .await?;
     Ok(())
 }

@@ -53,20 +53,27 @@ pub struct BotCtx {
 }
 
 /// Builds the bot client. The HTTP client's timeout is longer than the
-/// long-polling timeout, or every idle poll would end in a client error.
+/// long-polling timeout, or every idle poll would end in a client error;
+/// sends (uploads included) have their own client and `send_timeout_secs`.
 pub fn build_bot(token: &str, api_url: Url, telegram: &TelegramConfig) -> anyhow::Result<TgBot> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(
-            u64::from(telegram.poll_timeout_secs) + 15,
-        ))
-        .build()?;
-    let bot = Bot::with_client(token, client).set_api_url(api_url);
+    let client = |timeout: Duration| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .build()
+    };
+    let poll_timeout = Duration::from_secs(u64::from(telegram.poll_timeout_secs) + 15);
+    let bot = Bot::with_client(token, client(poll_timeout)?).set_api_url(api_url.clone());
+    let sender = Bot::with_client(
+        token,
+        client(Duration::from_secs(telegram.send_timeout_secs))?,
+    )
+    .set_api_url(api_url);
     let limiter = paced::Limiter::new(
         telegram.messages_per_sec_chat,
         telegram.messages_per_sec_overall,
     );
-    Ok(paced::Paced::new(bot, limiter).cache_me())
+    Ok(paced::Paced::new(bot, sender, limiter).cache_me())
 }
 
 /// Registers the command menu in every language (and Russian as the default).

@@ -177,14 +177,19 @@ impl ChatKey for ChatId {
 /// The bot client with sends paced (see the module documentation).
 #[derive(Clone, Debug)]
 pub struct Paced {
+    /// Everything but the sends (getUpdates: its timeout fits the long poll).
     inner: Bot,
+    /// The sends, whose HTTP client allows `[telegram] send_timeout_secs`.
+    sender: Bot,
     limiter: Arc<Limiter>,
 }
 
 impl Paced {
-    pub fn new(inner: Bot, limiter: Limiter) -> Self {
+    /// `sender` is the same bot with the HTTP client for sends.
+    pub fn new(inner: Bot, sender: Bot, limiter: Limiter) -> Self {
         Self {
             inner,
+            sender,
             limiter: Arc::new(limiter),
         }
     }
@@ -283,14 +288,14 @@ include!("paced_forward.rs");
 macro_rules! paced {
     (send_media_group $this:ident ($($arg:ident : $T:ty),*)) => {
         PacedRequest {
-            request: Arc::new($this.inner().send_media_group($($arg),*)),
+            request: Arc::new($this.sender.send_media_group($($arg),*)),
             key: |p| (p.chat_id.chat_key(), u32::try_from(p.media.len()).unwrap_or(u32::MAX).max(1)),
             limiter: $this.limiter.clone(),
         }
     };
     ($m:ident $this:ident ($($arg:ident : $T:ty),*)) => {
         PacedRequest {
-            request: Arc::new($this.inner().$m($($arg),*)),
+            request: Arc::new($this.sender.$m($($arg),*)),
             key: |p| (p.chat_id.chat_key(), 1),
             limiter: $this.limiter.clone(),
         }

@@ -158,10 +158,12 @@ pub async fn show_packages(
         return Ok(());
     }
     let (text, keyboard) = packages_message_with_balance(ctx, lang, avatar_id, balance);
-    bot.send_message(chat, text).reply_markup(keyboard).await?;
+    // The state first: an answer Telegram took but did not acknowledge
+    // must not leave the chat in the previous step.
     dialogue
         .update(State::ChoosingPackage { avatar_id })
         .await?;
+    bot.send_message(chat, text).reply_markup(keyboard).await?;
     Ok(())
 }
 
@@ -200,14 +202,15 @@ pub async fn choose_tier(
                     .request(ButtonRequest::Contact)]])
                 .resize_keyboard()
                 .one_time_keyboard();
-            bot.send_message(chat, tr(lang, "contact-ask"))
-                .reply_markup(keyboard)
-                .await?;
+            // The state first (see `show_packages`).
             dialogue
                 .update(State::AwaitingContact {
                     avatar_id,
                     tier_id: tier.id.clone(),
                 })
+                .await?;
+            bot.send_message(chat, tr(lang, "contact-ask"))
+                .reply_markup(keyboard)
                 .await?;
             Ok(())
         }
@@ -269,12 +272,12 @@ async fn refuse(
             ],
         ),
     };
-    bot.send_message(chat, text)
-        .reply_markup(KeyboardRemove::new())
-        .await?;
     if matches!(dialogue.get().await?, Some(State::AwaitingContact { .. })) {
         dialogue.update(State::Start).await?;
     }
+    bot.send_message(chat, text)
+        .reply_markup(KeyboardRemove::new())
+        .await?;
     Ok(())
 }
 
@@ -340,9 +343,15 @@ pub async fn receive_contact(
     ctx.db
         .run(move |c| users::set_receipt_contact(c, user_id, email.as_deref(), phone.as_deref()))
         .await?;
-    bot.send_message(msg.chat.id, tr(lang, "contact-saved"))
+    // A lost "saved" must not stop the payment below (its link comes
+    // through the persistent queue).
+    if let Err(error) = bot
+        .send_message(msg.chat.id, tr(lang, "contact-saved"))
         .reply_markup(KeyboardRemove::new())
-        .await?;
+        .await
+    {
+        tracing::warn!(%error, "the contact confirmation was not delivered");
+    }
     let Some(tier) = ctx.config.tier(&tier_id).cloned() else {
         // The tier was removed from the configuration meanwhile: choose again.
         return show_packages(&bot, msg.chat.id, &dialogue, &me, &ctx, avatar_id).await;
@@ -386,7 +395,11 @@ async fn request_payment(
         Some(refusal) => return refuse(bot, chat, dialogue, me, ctx, &refusal).await,
         None => {}
     }
-    bot.send_message(chat, tr(lang, "payment-creating")).await?;
+    // Best effort: the payment link itself comes through the persistent
+    // queue, so a lost "creating…" must not stop the payment.
+    if let Err(error) = bot.send_message(chat, tr(lang, "payment-creating")).await {
+        tracing::warn!(%error, "the payment notice was not delivered");
+    }
     let outcome = ctx
         .db
         .run(move |c| {
@@ -493,14 +506,14 @@ async fn show_open_payment(
         tr(lang, "payment-button-paid"),
         Callback::CheckPayment(payment.id).encode(),
     )]);
-    bot.send_message(chat, text)
-        .reply_markup(InlineKeyboardMarkup::new(rows))
-        .await?;
     dialogue
         .update(State::AwaitingPayment {
             avatar_id,
             payment_id: payment.id,
         })
+        .await?;
+    bot.send_message(chat, text)
+        .reply_markup(InlineKeyboardMarkup::new(rows))
         .await?;
     Ok(())
 }

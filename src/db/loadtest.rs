@@ -17,8 +17,9 @@ pub struct JobTiming {
     pub last_album_sent_at: Option<i64>,
     /// The Kie task ids of the job's tasks (every attempt that got one).
     pub kie_task_ids: Vec<String>,
-    /// How many times each album row was claimed (`attempts`), by part.
-    pub album_claims: Vec<i64>,
+    /// Each album row's uncertain sends (Telegram took it, perhaps: no
+    /// answer, or killed mid-send), by part.
+    pub album_uncertain: Vec<i64>,
     /// Portraits made, and given up (refunded), by the job.
     pub completed: i64,
     pub failed: i64,
@@ -49,7 +50,7 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
                 confirmed_at: r.get(5)?,
                 last_album_sent_at: r.get(6)?,
                 kie_task_ids: Vec::new(),
-                album_claims: Vec::new(),
+                album_uncertain: Vec::new(),
                 completed: r.get(7)?,
                 failed: r.get(8)?,
                 refunded_kopecks: r.get(9)?,
@@ -60,14 +61,14 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
         "SELECT kie_task_id FROM generation_tasks WHERE job_id = ?1 AND kie_task_id IS NOT NULL",
     )?;
     let mut albums = c.prepare(
-        "SELECT attempts FROM message_queue WHERE dedup_key LIKE 'job:' || ?1 || ':album:%'
+        "SELECT uncertain FROM message_queue WHERE dedup_key LIKE 'job:' || ?1 || ':album:%'
           ORDER BY dedup_key",
     )?;
     for job in &mut jobs {
         job.kie_task_ids = tasks
             .query_map([job.job_id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        job.album_claims = albums
+        job.album_uncertain = albums
             .query_map([job.job_id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
     }

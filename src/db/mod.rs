@@ -48,6 +48,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0007_queue_failed_at.sql")),
         M::up(include_str!("migrations/0008_data_deletion.sql")),
         M::up(include_str!("migrations/0009_photo_ahash.sql")),
+        M::up(include_str!("migrations/0010_queue_open_by_chat.sql")),
     ])
 }
 

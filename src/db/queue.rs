@@ -84,14 +84,19 @@ pub fn claim_due(
     limit: u32,
 ) -> rusqlite::Result<Vec<QueuedMessage>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // Oldest first among the due ones: a chat's messages go out in the order
-    // they were queued. A message postponed for the chat's pacing (after an
-    // album) must not be overtaken by one queued later whose due time is
-    // earlier (the delivery step postpones that one too, to the same moment).
+    // A chat's messages go out strictly in the order they were queued: only
+    // the oldest open row of each chat is due. One postponed for the chat's
+    // pacing (after an album), waiting out a 429 or retrying after a 5xx
+    // holds back the rows queued after it ("what next?" never arrives
+    // before the portraits it is about). Oldest first across chats.
     let rows: Vec<QueuedMessage> = {
         let mut stmt = tx.prepare(&format!(
-            "SELECT {COLUMNS} FROM message_queue
+            "SELECT {COLUMNS} FROM message_queue AS m
              WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM message_queue AS older
+                   WHERE older.chat_id = m.chat_id AND older.id < m.id
+                     AND older.status IN ('pending', 'sending'))
              ORDER BY id LIMIT ?2"
         ))?;
         stmt.query_map(params![now, limit], from_row)?
@@ -123,18 +128,34 @@ pub fn mark_sent(
     )? == 1)
 }
 
+/// Gives a claimed row back to be sent again at `next_attempt_at`;
+/// `uncertain`: Telegram may have taken this attempt (it did not answer), so
+/// the next one may show the message twice (see [`uncertain_sends`]).
 pub fn mark_retry(
     conn: &Connection,
     id: i64,
     error: &str,
     next_attempt_at: i64,
+    uncertain: bool,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE message_queue SET status = 'pending', last_error = ?2, next_attempt_at = ?3
+        "UPDATE message_queue SET status = 'pending', last_error = ?2, next_attempt_at = ?3,
+                uncertain = uncertain + ?4
          WHERE id = ?1 AND status = 'sending'",
-        params![id, error, next_attempt_at],
+        params![id, error, next_attempt_at, i64::from(uncertain)],
     )?;
     Ok(())
+}
+
+/// How many sends to `chat_id` ended without knowing whether Telegram took
+/// them (no answer, or the process killed mid-send): the upper bound of
+/// messages that may have arrived twice in that chat.
+pub fn uncertain_sends(conn: &Connection, chat_id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(uncertain), 0) FROM message_queue WHERE chat_id = ?1",
+        [chat_id],
+        |r| r.get(0),
+    )
 }
 
 pub fn mark_failed(conn: &Connection, id: i64, error: &str, now: i64) -> rusqlite::Result<()> {
@@ -189,11 +210,12 @@ pub fn postpone(conn: &Connection, id: i64, next_attempt_at: i64) -> rusqlite::R
 
 /// At start-up, messages a killed process left in `sending` are due again at
 /// once. Whether Telegram got them is unknown: they are sent again (at least
-/// once); the window is the few milliseconds between Telegram's answer and
-/// `mark_sent`. Returns how many.
+/// once, counted as uncertain); the window is the few milliseconds between
+/// Telegram's answer and `mark_sent`. Returns how many.
 pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
     conn.execute(
-        "UPDATE message_queue SET status = 'pending', next_attempt_at = ?1, attempts = MAX(attempts - 1, 0)
+        "UPDATE message_queue SET status = 'pending', next_attempt_at = ?1, attempts = MAX(attempts - 1, 0),
+                uncertain = uncertain + 1
          WHERE status = 'sending'",
         [now],
     )

@@ -698,14 +698,15 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
                 Some(Fate::Pay) => {
                     let job = jobs.iter().find(|j| j.user_id == o.user_id);
                     // A SIGKILL between Telegram accepting an album and the
-                    // bot recording it re-sends that album (documented in
-                    // ARCHITECTURE.md): only a row claimed again may repeat.
+                    // bot recording it, or a send Telegram did not answer,
+                    // re-sends that album (documented in ARCHITECTURE.md):
+                    // only an album with an uncertain send may repeat.
                     let extra_allowed: usize = job.map_or(0, |j| {
-                        j.album_claims
+                        j.album_uncertain
                             .iter()
                             .enumerate()
                             .map(|(i, n)| {
-                                (*n as usize).saturating_sub(1)
+                                (*n as usize)
                                     * (o.portraits_expected.saturating_sub(i * 10)).min(10)
                             })
                             .sum()

@@ -22,11 +22,11 @@
 //! picture: photos whose hashes are a few bits apart look nearly the same
 //! (same pose, same background); see [`all_nearly_identical`].
 //!
-//! Pure and synchronous like the rest of `media`: callers run it inside
-//! `spawn_blocking` (intake does, in the same step as decoding).
+//! Synchronous like the rest of `media`: callers run it inside
+//! `spawn_blocking` (intake does, in the same step as decoding). The face
+//! detection itself runs on a few dedicated threads ([`detector_jobs`]).
 
-use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage};
@@ -163,10 +163,54 @@ fn model() -> &'static Model {
     })
 }
 
-thread_local! {
-    /// A detector per thread (rustface's detector keeps scratch buffers and
-    /// is not `Send`); blocking-pool threads are reused, so it is built rarely.
-    static DETECTOR: RefCell<Option<Box<dyn Detector>>> = const { RefCell::new(None) };
+/// One detection for the detector threads: the image, the score threshold,
+/// and where to answer.
+type DetectJob = (GrayImage, f64, mpsc::SyncSender<Vec<FaceBox>>);
+
+/// The detector threads, one detector each, started on first use.
+///
+/// rustface's detector is not `Send`, so it lives on the thread that built
+/// it, with its own copy of the model's buffers (a few MB). Kept per
+/// blocking-pool thread, detectors multiplied with the pool under load (3,000
+/// users each sending a photo: 256 MB). A fixed few threads — as many as
+/// photos are taken in at once (`bot::upload`'s intake turns, one per core) —
+/// keep that memory flat.
+fn detector_jobs() -> &'static Mutex<mpsc::Sender<DetectJob>> {
+    static JOBS: OnceLock<Mutex<mpsc::Sender<DetectJob>>> = OnceLock::new();
+    JOBS.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<DetectJob>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let threads = std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .max(2);
+        for i in 0..threads {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("pinglass-face-{i}"))
+                .spawn(move || {
+                    let mut detector = new_detector();
+                    loop {
+                        // The lock is held only while waiting for a job.
+                        let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok((gray, score_min, answer)) = job else {
+                            return;
+                        };
+                        let _ = answer.send(run_detector(detector.as_mut(), &gray, score_min));
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a face detector thread");
+            }
+        }
+        Mutex::new(sender)
+    })
+}
+
+fn new_detector() -> Box<dyn Detector> {
+    let mut detector = rustface::create_detector_with_model(model().clone());
+    detector.set_pyramid_scale_factor(PYRAMID_SCALE);
+    detector.set_slide_window_step(4, 4);
+    detector
 }
 
 /// Finds faces in a grey image; boxes in its pixels, scores over the threshold.
@@ -174,36 +218,40 @@ fn detect(gray: &GrayImage, score_min: f64) -> Vec<FaceBox> {
     if gray.width() < DETECTOR_WINDOW_PX || gray.height() < DETECTOR_WINDOW_PX {
         return Vec::new();
     }
-    DETECTOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let detector = slot.get_or_insert_with(|| {
-            let mut detector = rustface::create_detector_with_model(model().clone());
-            detector.set_pyramid_scale_factor(PYRAMID_SCALE);
-            detector.set_slide_window_step(4, 4);
-            detector
-        });
-        detector.set_score_thresh(score_min);
+    let (answer, answered) = mpsc::sync_channel(1);
+    let sent = detector_jobs()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((gray.clone(), score_min, answer));
+    match sent.ok().and_then(|()| answered.recv().ok()) {
+        Some(faces) => faces,
+        // No detector thread is left (none started, or one panicked on this
+        // image): detect here, with a detector of this call's own.
+        None => run_detector(new_detector().as_mut(), gray, score_min),
+    }
+}
 
-        let data = ImageData::new(gray.as_raw(), gray.width(), gray.height());
-        detector
-            .detect(&data)
-            .into_iter()
-            .filter_map(|face| {
-                let b = face.bbox();
-                // Boxes may reach over the edges: clip them to the image.
-                let x0 = b.x().max(0) as u32;
-                let y0 = b.y().max(0) as u32;
-                let x1 = (b.x() + b.width() as i32).clamp(0, gray.width() as i32) as u32;
-                let y1 = (b.y() + b.height() as i32).clamp(0, gray.height() as i32) as u32;
-                (x1 > x0 && y1 > y0).then_some(FaceBox {
-                    x: x0,
-                    y: y0,
-                    width: x1 - x0,
-                    height: y1 - y0,
-                })
+fn run_detector(detector: &mut dyn Detector, gray: &GrayImage, score_min: f64) -> Vec<FaceBox> {
+    detector.set_score_thresh(score_min);
+    let data = ImageData::new(gray.as_raw(), gray.width(), gray.height());
+    detector
+        .detect(&data)
+        .into_iter()
+        .filter_map(|face| {
+            let b = face.bbox();
+            // Boxes may reach over the edges: clip them to the image.
+            let x0 = b.x().max(0) as u32;
+            let y0 = b.y().max(0) as u32;
+            let x1 = (b.x() + b.width() as i32).clamp(0, gray.width() as i32) as u32;
+            let y1 = (b.y() + b.height() as i32).clamp(0, gray.height() as i32) as u32;
+            (x1 > x0 && y1 > y0).then_some(FaceBox {
+                x: x0,
+                y: y0,
+                width: x1 - x0,
+                height: y1 - y0,
             })
-            .collect()
-    })
+        })
+        .collect()
 }
 
 /// Mean of a grey region.

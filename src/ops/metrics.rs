@@ -100,6 +100,10 @@ fn describe() {
         "Telegram 429 answers (RetryAfter) while sending"
     );
     describe_counter!(
+        "pinglass_telegram_uncertain_sends_total",
+        "Queued sends Telegram did not answer (they may have arrived; sent again)"
+    );
+    describe_counter!(
         "pinglass_alerts_total",
         "Admin alert messages queued, by kind and whether new or a summary"
     );
@@ -138,6 +142,10 @@ pub fn external_call(service: &'static str, method: &'static str, ok: bool, took
 
 pub fn telegram_retry_after() {
     counter!("pinglass_telegram_retry_after_total").increment(1);
+}
+
+pub fn telegram_uncertain_send() {
+    counter!("pinglass_telegram_uncertain_sends_total").increment(1);
 }
 
 pub fn alert_sent(kind: &str, summary: bool) {

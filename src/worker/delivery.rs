@@ -133,24 +133,47 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         .map(|(_, f)| f)
                         .collect::<Vec<_>>(),
                 )?;
-                let dedup_key = row.dedup_key.clone();
-                ctx.db
-                    .run(move |c| {
-                        let tx = c.transaction()?;
-                        queue::mark_sent(&tx, id, &ids, &files, db::now_ms())?;
-                        for (portrait_id, file_id) in &sent.portrait_file_ids {
-                            portraits::set_file_id(&tx, *portrait_id, file_id)?;
+                let record = std::sync::Arc::new((
+                    ids,
+                    files,
+                    sent.portrait_file_ids,
+                    sent.follow_ups,
+                    row.dedup_key.clone(),
+                ));
+                // Telegram has the message: its record must not be lost to
+                // a passing database error, or the row would be sent again
+                // when its lease ends. Retried until it is written.
+                let mut wait = std::time::Duration::from_millis(100);
+                loop {
+                    let record = record.clone();
+                    let written = ctx
+                        .db
+                        .run(move |c| {
+                            let (ids, files, file_ids, follow_ups, dedup_key) = &*record;
+                            let tx = c.transaction()?;
+                            queue::mark_sent(&tx, id, ids, files, db::now_ms())?;
+                            for (portrait_id, file_id) in file_ids {
+                                portraits::set_file_id(&tx, *portrait_id, file_id)?;
+                            }
+                            for (i, follow_up) in follow_ups.iter().enumerate() {
+                                let key = format!("{dedup_key}:part{}", i + 1);
+                                outbox::enqueue(&tx, chat_id, follow_up, &key, true, db::now_ms())?;
+                            }
+                            if is_album {
+                                super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
+                            }
+                            tx.commit()
+                        })
+                        .await;
+                    match written {
+                        Ok(()) => break,
+                        Err(error) => {
+                            warn!(queue_id = id, chat_id, %error, "a sent message could not be recorded yet; retrying");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
                         }
-                        for (i, follow_up) in sent.follow_ups.iter().enumerate() {
-                            let key = format!("{dedup_key}:part{}", i + 1);
-                            outbox::enqueue(&tx, chat_id, follow_up, &key, true, db::now_ms())?;
-                        }
-                        if is_album {
-                            super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
-                        }
-                        tx.commit()
-                    })
-                    .await?;
+                    }
+                }
                 info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
             }
             Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
@@ -163,7 +186,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                     "Telegram asked to wait"
                 );
                 ctx.db
-                    .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next))
+                    .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next, false))
                     .await?;
             }
             Err(SendError::Telegram(RequestError::Api(api)))
@@ -229,16 +252,35 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         .await?;
                 } else {
                     let backoff = 1_000i64 << attempts.min(8);
-                    warn!(queue_id = id, chat_id, attempts, %reason, "send failed, will retry");
+                    let uncertain = error.is_uncertain();
+                    if uncertain {
+                        crate::ops::metrics::telegram_uncertain_send();
+                    }
+                    warn!(queue_id = id, chat_id, attempts, uncertain, %reason, "send failed, will retry");
                     let next = db::now_ms() + backoff;
                     ctx.db
-                        .run(move |c| queue::mark_retry(c, id, &reason, next))
+                        .run(move |c| queue::mark_retry(c, id, &reason, next, uncertain))
                         .await?;
                 }
             }
         }
     }
     Ok(count)
+}
+
+impl SendError {
+    /// Whether Telegram may have taken the message although the send failed:
+    /// the request went out and no answer came (a timeout, a connection lost
+    /// after sending). An answer, even an error or a gateway's page, means
+    /// it was not sent; so does a connection never made.
+    fn is_uncertain(&self) -> bool {
+        match self {
+            SendError::Telegram(RequestError::Network(error)) => {
+                error.is_timeout() || !(error.is_connect() || error.is_builder())
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

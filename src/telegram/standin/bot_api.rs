@@ -418,13 +418,28 @@ async fn bot_endpoint(
         return ApiFailure::not_found().into_response();
     };
     shared.lock().count_request(method);
+    // The whole request is read before any answer, faults included, as
+    // Telegram's front servers do: an answer given while the client is still
+    // uploading an album would stall the client until its timeout.
+    let parsed = parse_request(request).await;
     if let Some(fault) = rated_fault(&shared, method) {
         return fault;
     }
-    let result = match parse_request(request).await {
+    let result = match parsed {
         Ok(parsed) => dispatch(&shared, method, parsed).await,
         Err(failure) => Err(failure),
     };
+    if result.is_ok()
+        && matches!(
+            method,
+            "sendMessage" | "sendPhoto" | "sendMediaGroup" | "sendDocument"
+        )
+        && shared.fault_dice.roll(shared.fault_rates.lost_answer)
+    {
+        // Sent, but the answer comes after the client stopped waiting.
+        shared.fault_dice.record("telegram.lost_answer");
+        tokio::time::sleep(shared.fault_rates.lost_answer_hold).await;
+    }
     match result {
         Ok(value) => {
             tracing::debug!(method, "bot api call answered");
@@ -452,8 +467,8 @@ const SENDING_METHODS: [&str; 10] = [
     "sendChatAction",
 ];
 
-/// The fault plan's faults, played before the request is looked at (so
-/// nothing is sent): a 429 storm on every sending method while it lasts,
+/// The fault plan's faults, played after the request is read and before it
+/// is looked at (so nothing is sent): a 429 storm on every sending method while it lasts,
 /// and 5xx (nginx's 502 page, or `error_code` 500) on sends and getUpdates.
 fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
     let (rates, dice) = (&shared.fault_rates, &shared.fault_dice);
