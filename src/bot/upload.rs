@@ -194,6 +194,29 @@ async fn show_counter(
     Ok(send.await?.id.0)
 }
 
+/// A photo already in the set: said so, with where the set stands — the
+/// count, and the Generate button once there are enough. Someone who sends
+/// their photos again (the counter's update was lost, or they lost track)
+/// is never left without the button.
+async fn reply_duplicate(
+    bot: &TgBot,
+    msg: &Message,
+    ctx: &BotCtx,
+    me: &UserCtx,
+    avatar_id: i64,
+    count: u32,
+) -> Result<Message, teloxide::RequestError> {
+    let (counter, markup) = counter(ctx, me, avatar_id, count);
+    let text = format!("{}\n{counter}", tr(me.lang, "upload-duplicate"));
+    let mut send = bot
+        .send_message(msg.chat.id, text)
+        .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply());
+    if let Some(markup) = markup {
+        send = send.reply_markup(markup);
+    }
+    send.await
+}
+
 /// Answers `msg` with `text`, quoting it (so in an album it is clear which photo is meant).
 async fn reply(
     bot: &TgBot,
@@ -272,7 +295,7 @@ async fn receive_inner(
         return Ok(());
     }
     if duplicate {
-        reply(&bot, &msg, tr(lang, "upload-duplicate")).await?;
+        reply_duplicate(&bot, &msg, &ctx, &me, avatar_id, count).await?;
         refused(dialogue).await?;
         return Ok(());
     }
@@ -378,8 +401,8 @@ async fn receive_inner(
     let (added, alike) = added;
     let count = match added {
         avatars::AddPhoto::Added { count, .. } => count,
-        avatars::AddPhoto::Duplicate { .. } => {
-            reply(&bot, &msg, tr(lang, "upload-duplicate")).await?;
+        avatars::AddPhoto::Duplicate { count } => {
+            reply_duplicate(&bot, &msg, &ctx, &me, avatar_id, count).await?;
             refused(dialogue).await?;
             return Ok(());
         }

@@ -89,8 +89,12 @@ pub struct PaymentRow {
 pub fn payments(c: &Connection) -> rusqlite::Result<Vec<PaymentRow>> {
     let mut stmt = c.prepare(
         "SELECT p.id, p.user_id, p.status, p.bank_payment_id,
-                (SELECT COUNT(*) FROM payment_status_history h
-                  WHERE h.payment_id = p.id AND h.status = 'confirmed'),
+                -- Transitions into confirmed: a bank status change while
+                -- confirmed (a partial refund) is a history row of its own.
+                (SELECT COUNT(*) FROM (
+                     SELECT h.status, LAG(h.status) OVER (ORDER BY h.id) AS previous
+                       FROM payment_status_history h WHERE h.payment_id = p.id)
+                  WHERE status = 'confirmed' AND previous IS NOT 'confirmed'),
                 (SELECT COUNT(*) FROM generation_jobs j WHERE j.payment_id = p.id)
            FROM payments p ORDER BY p.id",
     )?;
