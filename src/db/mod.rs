@@ -49,6 +49,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0008_data_deletion.sql")),
         M::up(include_str!("migrations/0009_photo_ahash.sql")),
         M::up(include_str!("migrations/0010_queue_open_by_chat.sql")),
+        M::up(include_str!("migrations/0011_queue_open.sql")),
     ])
 }
 

@@ -91,7 +91,7 @@ pub fn claim_due(
     // before the portraits it is about). Oldest first across chats.
     let rows: Vec<QueuedMessage> = {
         let mut stmt = tx.prepare(&format!(
-            "SELECT {COLUMNS} FROM message_queue AS m
+            "SELECT {COLUMNS} FROM message_queue AS m INDEXED BY queue_open
              WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1
                AND NOT EXISTS (
                    SELECT 1 FROM message_queue AS older
