@@ -106,6 +106,15 @@ impl Sandbox {
             .store(count, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The next `count` albums the bot sends take effect, but their answer
+    /// is held for the fault plan's `lost_answer_hold` (past the bot's send
+    /// timeout): the bot cannot know they arrived.
+    pub fn lose_next_album_answers(&self, count: u32) {
+        self.shared
+            .next_album_answers_lost
+            .store(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
     // ----- Users and chats -----
 
     /// Makes a user known without starting a chat (the bot then gets 403 "bot can't initiate

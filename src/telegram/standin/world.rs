@@ -298,6 +298,9 @@ pub(crate) struct Shared {
     pub(crate) storm_until: Mutex<Option<std::time::Instant>>,
     /// Scripted: the next N sends answer `error_code` 500.
     pub(crate) next_sends_5xx: std::sync::atomic::AtomicU32,
+    /// Scripted: the next N albums (sendMediaGroup) are sent, but their
+    /// answer is held for the fault plan's `lost_answer_hold`.
+    pub(crate) next_album_answers_lost: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -319,6 +322,7 @@ impl Shared {
             fault_dice: faults.dice("telegram"),
             storm_until: Mutex::new(None),
             next_sends_5xx: std::sync::atomic::AtomicU32::new(0),
+            next_album_answers_lost: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
