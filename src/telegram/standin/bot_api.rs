@@ -429,23 +429,13 @@ async fn bot_endpoint(
         Ok(parsed) => dispatch(&shared, method, parsed).await,
         Err(failure) => Err(failure),
     };
-    let scripted_loss = || {
-        method == "sendMediaGroup"
-            && shared
-                .next_album_answers_lost
-                .fetch_update(
-                    std::sync::atomic::Ordering::SeqCst,
-                    std::sync::atomic::Ordering::SeqCst,
-                    |left| left.checked_sub(1),
-                )
-                .is_ok()
-    };
     if result.is_ok()
         && matches!(
             method,
             "sendMessage" | "sendPhoto" | "sendMediaGroup" | "sendDocument"
         )
-        && (scripted_loss() || shared.fault_dice.roll(shared.fault_rates.lost_answer))
+        && ((method == "sendMediaGroup" && take_one(&shared.next_album_answers_lost))
+            || shared.fault_dice.roll(shared.fault_rates.lost_answer))
     {
         // Sent, but the answer comes after the client stopped waiting.
         shared.fault_dice.record("telegram.lost_answer");
@@ -462,6 +452,17 @@ async fn bot_endpoint(
             failure.into_response()
         }
     }
+}
+
+/// Takes one from a scripted fault's counter; false when none is left.
+fn take_one(counter: &std::sync::atomic::AtomicU32) -> bool {
+    counter
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |left| left.checked_sub(1),
+        )
+        .is_ok()
 }
 
 /// Methods that send or change something in a chat.
@@ -484,16 +485,7 @@ const SENDING_METHODS: [&str; 10] = [
 fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
     let (rates, dice) = (&shared.fault_rates, &shared.fault_dice);
     let sending = SENDING_METHODS.contains(&method);
-    let scripted = sending
-        && shared
-            .next_sends_5xx
-            .fetch_update(
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-                |left| left.checked_sub(1),
-            )
-            .is_ok();
-    if scripted {
+    if sending && take_one(&shared.next_sends_5xx) {
         shared.lock().count_error(500);
         return Some(
             ApiFailure {
