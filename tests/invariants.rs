@@ -172,7 +172,10 @@ pub fn check(
         );
         let doubled_portraits = received.len() - unique.len();
         let actions = bot_count(&history, |t| t.starts_with("Что дальше?"));
-        let confirmations = bot_count(&history, |t| t.starts_with("Оплата получена"));
+        // The side task's confirmation (`payment-confirmed`), not the
+        // handler's "payment received, portraits on the way" answer to a
+        // message the user repeated after paying (`payment-status-paid`).
+        let confirmations = bot_count(&history, |t| t.starts_with("Оплата получена, спасибо"));
         assert!(
             actions >= 1 && confirmations >= 1,
             "user {uid}: the confirmation ({confirmations}) and the set's actions ({actions}) arrived"
