@@ -136,6 +136,7 @@ fn exif_orientation_is_applied_before_the_face_is_looked_for() {
     assert_eq!(report.faces, 1);
 }
 
+#[cfg(feature = "heic")]
 #[test]
 fn the_iphone_heic_fixture_shows_one_face() {
     let heic =

@@ -83,10 +83,12 @@ const HEIC_600X800: &[u8] = include_bytes!("fixtures/quadrants-600x800.heic");
 /// write it.
 const HEIC_IROT_600X800: &[u8] = include_bytes!("fixtures/quadrants-irot-600x800.heic");
 /// The quadrant picture, 300x400: below the minimum side.
+#[cfg(feature = "heic")]
 const HEIC_300X400: &[u8] = include_bytes!("fixtures/quadrants-300x400.heic");
 
 /// Rewrites the size in a HEIC's only `ispe` box (the primary image's
 /// declared size) so the header lies about it.
+#[cfg(feature = "heic")]
 fn heic_claiming(heic: &[u8], width: u32, height: u32) -> Vec<u8> {
     let boxes: Vec<usize> = heic
         .windows(4)
@@ -606,35 +608,6 @@ fn intake_rejects_what_is_not_a_usable_photo() {
             b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
             not_an_image(Some(OtherKind::Svg)),
         ),
-        case(
-            "heic header followed by garbage",
-            b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\x01\x00meta".to_vec(),
-            Expected::RejectedWithCode("undecodable"),
-        ),
-        case(
-            "generic heif header followed by zeros",
-            [b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic".as_slice(), &[0; 512]].concat(),
-            Expected::RejectedWithCode("undecodable"),
-        ),
-        case(
-            "heic cut off in its image data",
-            HEIC_600X800[..HEIC_600X800.len() * 2 / 3].to_vec(),
-            Expected::RejectedWithCode("undecodable"),
-        ),
-        case(
-            "heic cut off in its header",
-            HEIC_600X800[..200].to_vec(),
-            Expected::RejectedWithCode("undecodable"),
-        ),
-        case(
-            "heic too small",
-            HEIC_300X400.to_vec(),
-            Expected::Rejected(Rejection::TooSmall {
-                width: 300,
-                height: 400,
-                min: 512,
-            }),
-        ),
     ]);
 }
 
@@ -667,33 +640,6 @@ fn intake_rejects_decompression_bombs_from_the_header_without_decoding() {
                     width: 65_000,
                     height: 65_000,
                     max_pixels: 40_000_000,
-                }),
-            )
-        },
-        Case {
-            rules: bomb_rules,
-            ..case(
-                "heic claiming 60000x60000",
-                heic_claiming(HEIC_600X800, 60_000, 60_000),
-                Expected::Rejected(Rejection::TooManyPixels {
-                    width: 60_000,
-                    height: 60_000,
-                    max_pixels: 40_000_000,
-                }),
-            )
-        },
-        Case {
-            rules: IntakeRules {
-                max_pixels: 600 * 800 - 1,
-                ..rules()
-            },
-            ..case(
-                "a real heic one pixel over max_pixels",
-                HEIC_600X800.to_vec(),
-                Expected::Rejected(Rejection::TooManyPixels {
-                    width: 600,
-                    height: 800,
-                    max_pixels: 600 * 800 - 1,
                 }),
             )
         },
@@ -732,6 +678,80 @@ fn intake_a_bomb_within_max_pixels_is_still_caught_when_its_data_is_missing() {
             png_claiming(6000, 6000),
             Expected::RejectedWithCode("undecodable"),
         ),
+    ]);
+}
+
+#[cfg(feature = "heic")]
+#[test]
+fn intake_rejects_broken_heic() {
+    check_all(&[
+        case(
+            "heic header followed by garbage",
+            b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\x01\x00meta".to_vec(),
+            Expected::RejectedWithCode("undecodable"),
+        ),
+        case(
+            "generic heif header followed by zeros",
+            [b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic".as_slice(), &[0; 512]].concat(),
+            Expected::RejectedWithCode("undecodable"),
+        ),
+        case(
+            "heic cut off in its image data",
+            HEIC_600X800[..HEIC_600X800.len() * 2 / 3].to_vec(),
+            Expected::RejectedWithCode("undecodable"),
+        ),
+        case(
+            "heic cut off in its header",
+            HEIC_600X800[..200].to_vec(),
+            Expected::RejectedWithCode("undecodable"),
+        ),
+        case(
+            "heic too small",
+            HEIC_300X400.to_vec(),
+            Expected::Rejected(Rejection::TooSmall {
+                width: 300,
+                height: 400,
+                min: 512,
+            }),
+        ),
+    ]);
+}
+
+#[cfg(feature = "heic")]
+#[test]
+fn intake_rejects_heic_bombs_from_the_header_without_decoding() {
+    let bomb_rules = IntakeRules {
+        max_pixels: 40_000_000,
+        ..rules()
+    };
+    check_all(&[
+        Case {
+            rules: bomb_rules,
+            ..case(
+                "heic claiming 60000x60000",
+                heic_claiming(HEIC_600X800, 60_000, 60_000),
+                Expected::Rejected(Rejection::TooManyPixels {
+                    width: 60_000,
+                    height: 60_000,
+                    max_pixels: 40_000_000,
+                }),
+            )
+        },
+        Case {
+            rules: IntakeRules {
+                max_pixels: 600 * 800 - 1,
+                ..rules()
+            },
+            ..case(
+                "a real heic one pixel over max_pixels",
+                HEIC_600X800.to_vec(),
+                Expected::Rejected(Rejection::TooManyPixels {
+                    width: 600,
+                    height: 800,
+                    max_pixels: 600 * 800 - 1,
+                }),
+            )
+        },
         case(
             "heic claiming 6000x6000 holding a 600x800 image",
             heic_claiming(HEIC_600X800, 6000, 6000),
@@ -740,6 +760,23 @@ fn intake_a_bomb_within_max_pixels_is_still_caught_when_its_data_is_missing() {
     ]);
 }
 
+#[cfg(not(feature = "heic"))]
+#[test]
+fn intake_without_the_heic_feature_refuses_heic_before_parsing_it() {
+    for (what, bytes) in [
+        ("iPhone heic", HEIC_600X800.to_vec()),
+        ("sideways heic", HEIC_IROT_600X800.to_vec()),
+        ("heic header followed by garbage", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\x01\x00meta".to_vec()),
+    ] {
+        assert_eq!(
+            inspect_upload(&bytes, Some("image/heic"), Some("IMG_0001.HEIC"), &rules()),
+            Err(Rejection::HeifUnsupported),
+            "{what}"
+        );
+    }
+}
+
+#[cfg(feature = "heic")]
 #[test]
 fn intake_a_heic_whose_coded_image_is_larger_than_its_header_is_refused_before_decoding() {
     // The header says 100x100 (within every limit here); the HEVC stream's
@@ -761,6 +798,7 @@ fn intake_a_heic_whose_coded_image_is_larger_than_its_header_is_refused_before_d
     );
 }
 
+#[cfg(feature = "heic")]
 #[test]
 fn intake_converts_heic_to_an_upright_jpeg() {
     // Each row: fixture, the size it must come out at, and its quadrants
@@ -807,6 +845,7 @@ fn intake_converts_heic_to_an_upright_jpeg() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+#[cfg(feature = "heic")]
 #[test]
 fn intake_downscales_a_heic_and_checks_its_minimum_side_upright() {
     let small_output = IntakeRules {
@@ -1284,6 +1323,7 @@ fn spread_references_small_and_degenerate_inputs() {
 // In the chat: an iPhone photo sent as a file.
 // ---------------------------------------------------------------------------
 
+#[cfg(feature = "heic")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heic_sent_as_a_file_is_stored_as_a_jpeg_and_counted() {
     use crate::support::{LONG, TestApp, bot_text_contains, wait_for};
@@ -1354,5 +1394,37 @@ async fn a_heic_sent_as_a_file_is_stored_as_a_jpeg_and_counted() {
     );
     let decoded = image::load_from_memory_with_format(&stored, ImageFormat::Jpeg).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (800, 1000));
+    app.shutdown().await;
+}
+
+#[cfg(not(feature = "heic"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_heic_feature_a_heic_file_is_refused_with_send_it_as_a_photo() {
+    use crate::support::{LONG, TestApp, bot_text_contains, wait_for};
+    use pinglass::telegram::standin::{FileUpload, UserSpec};
+
+    const IPHONE_HEIC: &[u8] = include_bytes!("fixtures/IMG_0001.heic");
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    for (id, lang, expected) in [
+        (3102, "ru", "Отправьте этот снимок как фото, а не как файл"),
+        (3103, "en", "Please send this picture as a photo, not as a file"),
+    ] {
+        let user = UserSpec::new(id, "Ира").with_language(lang);
+        sandbox.send_text(&user, "/start").unwrap();
+        wait_for(&app.telegram, &user, "the onboarding", |e| bot_text_contains(e, "PinGlass"), LONG).await;
+        sandbox
+            .send_document(&user, FileUpload::new(IPHONE_HEIC.to_vec(), "IMG_0001.HEIC"), None)
+            .await
+            .unwrap();
+        wait_for(&app.telegram, &user, "the refusal", |e| bot_text_contains(e, expected), LONG)
+            .await;
+    }
+    let photos: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| Ok(c.query_row("SELECT COUNT(*) FROM reference_photos", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(photos, 0, "a refused HEIC is neither stored nor counted");
     app.shutdown().await;
 }

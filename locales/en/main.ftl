@@ -79,6 +79,7 @@ upload-rejected-too-large = The file is too large (over 20 MB). Please send a sm
 upload-rejected-not-image = This is not a photo. Please send a JPG, PNG, WEBP or HEIC image.
 upload-rejected-too-many-pixels = This image is far too large in pixels. Please send a regular photo.
 upload-rejected-undecodable = I cannot open this image — the file may be damaged. Please send another photo.
+upload-rejected-heif-unsupported = I cannot open HEIC files. Please send this picture as a photo, not as a file: Telegram converts it to JPEG for me.
 upload-rejected-too-small = The photo is too small ({ $width }×{ $height }). It needs at least { $min } pixels on the short side.
 upload-rejected-video = Videos will not work — I need photos.
 

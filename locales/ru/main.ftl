@@ -81,6 +81,7 @@ upload-rejected-too-large = Файл слишком большой (больше
 upload-rejected-not-image = Это не фото. Пришлите изображение JPG, PNG, WEBP или HEIC.
 upload-rejected-too-many-pixels = Изображение слишком огромное по размеру в пикселях. Пришлите обычное фото.
 upload-rejected-undecodable = Не получается открыть это изображение — возможно, файл повреждён. Пришлите другое фото.
+upload-rejected-heif-unsupported = Файлы HEIC я открыть не могу. Отправьте этот снимок как фото, а не как файл: Telegram сам переведёт его в JPEG.
 upload-rejected-too-small = Фото слишком маленькое ({ $width }×{ $height }). Нужно хотя бы { $min } пикселей по короткой стороне.
 upload-rejected-video = Видео не подойдёт — нужны фото.
 

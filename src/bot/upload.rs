@@ -94,6 +94,7 @@ fn rejection_key(rejection: &Rejection) -> &'static str {
             "upload-rejected-undecodable"
         }
         Rejection::TooSmall { .. } => "upload-rejected-too-small",
+        Rejection::HeifUnsupported => "upload-rejected-heif-unsupported",
         Rejection::Quality(quality) => match quality {
             QualityRejection::NoFace => "upload-rejected-no-face",
             QualityRejection::SeveralFaces { .. } => "upload-rejected-several-faces",

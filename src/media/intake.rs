@@ -5,7 +5,9 @@
 //! or the MIME type the client declared. JPEG, PNG and WebP are decoded by the
 //! `image` crate; HEIC/HEIF (iPhone photos sent as files) by libheif (through
 //! `libheif-rs`, built from the sources bundled in `libheif-sys`, decoding
-//! HEVC with the system's libde265). Dimensions are read from the header
+//! HEVC with the system's libde265) when the `heic` feature is on, and
+//! refused with [`Rejection::HeifUnsupported`] (send it as a photo, which
+//! Telegram converts to JPEG) when it is off. Dimensions are read from the header
 //! and checked against [`IntakeRules::max_pixels`] before a single pixel is
 //! decoded, so a decompression bomb costs a few bytes of parsing. The stored
 //! photo is upright (EXIF orientation applied; for HEIF the `irot`/`imir`
@@ -25,6 +27,7 @@ use image::metadata::Orientation;
 use image::{
     DynamicImage, ImageBuffer, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
 };
+#[cfg(feature = "heic")]
 use libheif_rs::{
     ColorSpace, DecodingOptions, HeifContext, HeifError, HeifErrorSubCode, LibHeif, RgbChroma,
 };
@@ -207,6 +210,9 @@ pub enum Rejection {
     },
     #[error("the image data is corrupt or truncated: {reason}")]
     Undecodable { reason: String },
+    /// A HEIC/HEIF file, in a build without the `heic` feature.
+    #[error("HEIC/HEIF decoding is not built in (the `heic` feature is off)")]
+    HeifUnsupported,
     #[error("the upright image is {width}x{height}, its short side is below {min} pixels")]
     TooSmall { width: u32, height: u32, min: u32 },
     /// Re-encoding the decoded photo failed; not the user's fault.
@@ -228,6 +234,7 @@ impl Rejection {
             Rejection::NotAnImage { .. } => "not_an_image",
             Rejection::TooManyPixels { .. } => "too_many_pixels",
             Rejection::Undecodable { .. } => "undecodable",
+            Rejection::HeifUnsupported => "heif_unsupported",
             Rejection::TooSmall { .. } => "too_small",
             Rejection::ReencodeFailed { .. } => "reencode_failed",
             Rejection::Quality(quality) => quality.code(),
@@ -439,6 +446,7 @@ fn decode_upright(
 /// orientation inside a HEIF file is ignored, as the standard requires (an
 /// iPhone writes both `irot` and a matching EXIF tag; applying both would
 /// turn the photo twice).
+#[cfg(feature = "heic")]
 fn decode_heif_upright(bytes: &[u8], rules: &IntakeRules) -> Result<DynamicImage, Rejection> {
     /// libheif's registrations, made once and kept for the process.
     static LIB_HEIF: std::sync::LazyLock<LibHeif> = std::sync::LazyLock::new(LibHeif::new);
@@ -525,6 +533,14 @@ fn decode_heif_upright(bytes: &[u8], rules: &IntakeRules) -> Result<DynamicImage
     })
 }
 
+/// Without the `heic` feature a HEIF file is refused before anything is
+/// parsed; the user is asked to send it as a photo (Telegram converts those).
+#[cfg(not(feature = "heic"))]
+fn decode_heif_upright(_bytes: &[u8], _rules: &IntakeRules) -> Result<DynamicImage, Rejection> {
+    Err(Rejection::HeifUnsupported)
+}
+
+#[cfg(feature = "heic")]
 fn heif_error(error: HeifError) -> Rejection {
     Rejection::Undecodable {
         reason: format!("libheif: {error}"),
