@@ -58,7 +58,6 @@ fn install(config: &TelemetryConfig, sentry: bool) {
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(console)
-        .with(crate::ops::metrics::TelegramRetryAfterLayer)
         .with(sentry.then(sentry::integrations::tracing::layer))
         .try_init();
 }

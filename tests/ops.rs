@@ -637,20 +637,3 @@ fn alert_thresholds_and_the_sentry_dsn_are_validated_by_name() {
     );
     assert!(with_dsn("https://public@sentry.example.com/42").is_ok());
 }
-
-#[test]
-fn telegram_429s_the_throttle_waits_out_are_counted() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let handle = pinglass::ops::metrics::install().expect("the recorder");
-    let count = || metric(&handle.render(), "pinglass_telegram_retry_after_total", &[]);
-    let before = count();
-    let subscriber =
-        tracing_subscriber::registry().with(pinglass::ops::metrics::TelegramRetryAfterLayer);
-    tracing::subscriber::with_default(subscriber, || {
-        // What teloxide's Throttle logs when Telegram answers 429 (it retries itself).
-        tracing::warn!(target: "teloxide_core::adaptors::throttle::request", "Freezing, before retrying: Seconds(7)");
-        tracing::warn!(target: "teloxide_core::adaptors::throttle::worker", "freezing the bot for approximately 7s due to `RetryAfter` error from telegram");
-        tracing::warn!(target: "pinglass::worker", "Freezing, before retrying: not Telegram's");
-    });
-    assert_eq!(count() - before, 1.0, "one 429, counted once");
-}

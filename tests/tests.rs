@@ -8,6 +8,7 @@ mod child;
 mod config;
 mod crash;
 mod db;
+mod docs;
 mod faces;
 mod faults;
 mod funnel;

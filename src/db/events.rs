@@ -84,17 +84,3 @@ pub fn users_per_stage_by_variant(
     Ok(out)
 }
 
-/// How many distinct users reached each stage since `since` (ms).
-pub fn users_per_stage(conn: &Connection, since: i64) -> rusqlite::Result<Vec<(Stage, i64)>> {
-    Stage::ALL
-        .iter()
-        .map(|&stage| {
-            let n: i64 = conn.query_row(
-                "SELECT COUNT(DISTINCT user_id) FROM funnel_events WHERE stage = ?1 AND at >= ?2",
-                params![stage.as_str(), since],
-                |r| r.get(0),
-            )?;
-            Ok((stage, n))
-        })
-        .collect()
-}

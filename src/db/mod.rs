@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod avatars;
 pub mod dialogues;
 pub mod events;
+#[cfg(feature = "testkit")]
 pub mod fixtures;
 pub mod galleries;
 pub mod jobs;

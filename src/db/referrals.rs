@@ -89,13 +89,6 @@ pub fn earning_for_payment(
     .optional()
 }
 
-pub fn earnings_of(conn: &Connection, referrer_id: i64) -> rusqlite::Result<Vec<Earning>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {EARNING_COLUMNS} FROM referral_earnings WHERE referrer_id = ?1 ORDER BY id"
-    ))?;
-    stmt.query_map([referrer_id], earning_from_row)?.collect()
-}
-
 /// Credits the referrer of the payment's user with their share, once per
 /// payment. Call it in the transaction that confirms the payment. Returns
 /// the earning written now: `None` if the user was not referred, the share

@@ -344,12 +344,6 @@ pub fn pending_payments(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Pay
     payment_lines(conn, "p.status IN ('new', 'open') AND ?1 = ?1", 0, now, 50)
 }
 
-pub fn payment_line(conn: &Connection, id: i64) -> rusqlite::Result<Option<PaymentLine>> {
-    Ok(payment_lines(conn, "p.id = ?1", id, i64::MAX, 1)?
-        .into_iter()
-        .next())
-}
-
 /// A generation job as the admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobLine {

@@ -24,8 +24,10 @@ use std::io::Cursor;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::metadata::Orientation;
+#[cfg(feature = "heic")]
+use image::ImageBuffer;
 use image::{
-    DynamicImage, ImageBuffer, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
+    DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
 };
 #[cfg(feature = "heic")]
 use libheif_rs::{
