@@ -467,8 +467,8 @@ impl Config {
         include_str!("../bot.toml")
     }
 
-    /// Checks every rule of [`RULES`] in order; the first that fails names
-    /// its field and the reason.
+    /// Checks the rules of the table `RULES` (below) in order; the first
+    /// that fails names its field and the reason.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check(self, &[], "", RULES)
     }
