@@ -1,15 +1,9 @@
 //! Charts of the admin commands: PNG images drawn with `plotters` into a
-//! memory buffer and encoded with `image`. Text uses DejaVu Sans embedded in
-//! the binary (`data/fonts/`, Bitstream Vera licence beside it), so a chart
-//! never depends on the fonts of the host.
-
-use std::sync::Once;
+//! memory buffer and encoded with `image`. Text uses the DejaVu Sans embedded
+//! in the binary ([`crate::fonts`]), so a chart never depends on the fonts of
+//! the host.
 
 use plotters::prelude::*;
-use plotters::style::{FontStyle, register_font};
-
-const FONT: &[u8] = include_bytes!("../data/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
 
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 800;
@@ -23,15 +17,6 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(193, 125, 17),
 ];
 
-fn ensure_font() {
-    static REGISTER: Once = Once::new();
-    REGISTER.call_once(|| {
-        if register_font(FAMILY, FontStyle::Normal, FONT).is_err() {
-            tracing::error!("the embedded chart font could not be read");
-        }
-    });
-}
-
 /// A bar chart: one group of bars per x label, one bar per series.
 #[derive(Debug, Clone)]
 pub struct Bars {
@@ -44,7 +29,6 @@ pub struct Bars {
 
 /// Draws `bars` and returns the PNG bytes.
 pub fn bar_chart_png(bars: &Bars) -> anyhow::Result<Vec<u8>> {
-    ensure_font();
     let (w, h) = (WIDTH, HEIGHT);
     let mut buffer = vec![255u8; (w * h * 3) as usize];
     {
@@ -69,9 +53,10 @@ fn draw<DB: DrawingBackend>(
     bars: &Bars,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let (w, h) = (WIDTH as i32, HEIGHT as i32);
-    let title = (FAMILY, 34).into_font().color(&BLACK);
-    let label = (FAMILY, 20).into_font().color(&BLACK);
-    let small = (FAMILY, 18).into_font().color(&RGBColor(60, 60, 60));
+    let family = crate::fonts::sans();
+    let title = (family, 34).into_font().color(&BLACK);
+    let label = (family, 20).into_font().color(&BLACK);
+    let small = (family, 18).into_font().color(&RGBColor(60, 60, 60));
     root.draw(&Text::new(bars.title.clone(), (30, 20), title))?;
 
     let (left, right, top, bottom) = (90, w - 30, 110, h - 90);

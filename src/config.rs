@@ -5,7 +5,6 @@
 //! rejected, and a bad value fails start-up with the field's name and the
 //! reason. Secrets never print: their `Debug` shows `***`.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -468,319 +467,10 @@ impl Config {
         include_str!("../bot.toml")
     }
 
+    /// Checks the rules of the table `RULES` (below) in order; the first
+    /// that fails names its field and the reason.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !matches!(self.bot.default_language.as_str(), "ru" | "en") {
-            return Err(invalid("bot.default_language", "must be \"ru\" or \"en\""));
-        }
-        if self.telegram.poll_timeout_secs == 0 || self.telegram.poll_timeout_secs > 50 {
-            return Err(invalid("telegram.poll_timeout_secs", "must be 1..=50"));
-        }
-        // teloxide waits 10 s after a Telegram 5xx before reading its answer:
-        // a shorter timeout would turn every 5xx into an unanswered send.
-        if !(15..=600).contains(&self.telegram.send_timeout_secs) {
-            return Err(invalid("telegram.send_timeout_secs", "must be 15..=600"));
-        }
-        if self.telegram.messages_per_sec_chat == 0 {
-            return Err(invalid(
-                "telegram.messages_per_sec_chat",
-                "must be at least 1",
-            ));
-        }
-        if self.telegram.messages_per_sec_overall == 0 {
-            return Err(invalid(
-                "telegram.messages_per_sec_overall",
-                "must be at least 1",
-            ));
-        }
-        if self.database.pool_size == 0 {
-            return Err(invalid("database.pool_size", "must be at least 1"));
-        }
-        if self.storage.presign_ttl_secs < 600 {
-            return Err(invalid(
-                "storage.presign_ttl_secs",
-                "must be at least 600: Kie fetches reference photos while the task runs",
-            ));
-        }
-        if self.storage.backend == StorageBackend::S3 {
-            if self.storage.s3_bucket.trim().is_empty() {
-                return Err(invalid(
-                    "storage.s3_bucket",
-                    "must be set for the s3 backend",
-                ));
-            }
-            if self.secrets.s3_access_key.is_none() || self.secrets.s3_secret_key.is_none() {
-                return Err(invalid(
-                    "storage.backend",
-                    "is s3 but S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are not set",
-                ));
-            }
-        }
-        if self.kie.model.trim().is_empty() {
-            return Err(invalid("kie.model", "must not be empty"));
-        }
-        if self.kie.max_references == 0 {
-            return Err(invalid("kie.max_references", "must be at least 1"));
-        }
-        if self.kie.create_per_10s == 0 || self.kie.create_per_10s > 20 {
-            return Err(invalid(
-                "kie.create_per_10s",
-                "must be 1..=20 (Kie drops requests over 20 per 10 s)",
-            ));
-        }
-        if self.kie.pause_on_refusal_secs == 0 {
-            return Err(invalid("kie.pause_on_refusal_secs", "must be at least 1"));
-        }
-        if self.kie.max_attempts == 0 {
-            return Err(invalid("kie.max_attempts", "must be at least 1"));
-        }
-        const TAXATIONS: [&str; 5] = ["osn", "usn_income", "usn_income_outcome", "esn", "patent"];
-        if !TAXATIONS.contains(&self.tbank.taxation.as_str()) {
-            return Err(invalid(
-                "tbank.taxation",
-                format!("must be one of {}", TAXATIONS.join(", ")),
-            ));
-        }
-        const TAXES: [&str; 8] = [
-            "none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat105", "vat110",
-        ];
-        if !TAXES.contains(&self.tbank.tax.as_str()) {
-            return Err(invalid(
-                "tbank.tax",
-                format!("must be one of {}", TAXES.join(", ")),
-            ));
-        }
-        if self.tbank.payment_deadline_hours == 0 || self.tbank.payment_deadline_hours > 90 * 24 {
-            return Err(invalid(
-                "tbank.payment_deadline_hours",
-                "must be 1..=2160 (T-Bank allows up to 90 days)",
-            ));
-        }
-        if self.tiers.is_empty() {
-            return Err(invalid("tiers", "must list at least one package"));
-        }
-        let mut ids = HashSet::new();
-        for (i, tier) in self.tiers.iter().enumerate() {
-            let field = |name: &str| format!("tiers[{i}].{name}");
-            let id_ok = !tier.id.is_empty()
-                && tier.id.len() <= 16
-                && tier
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !id_ok {
-                return Err(invalid(field("id"), "must be 1–16 of a-z, 0-9, _"));
-            }
-            if !ids.insert(tier.id.as_str()) {
-                return Err(invalid(
-                    field("id"),
-                    format!("\"{}\" is used twice", tier.id),
-                ));
-            }
-            if tier.name.trim().is_empty() || tier.name.chars().count() > 64 {
-                return Err(invalid(field("name"), "must be 1–64 characters"));
-            }
-            if tier.price_kopecks < 1000 {
-                return Err(invalid(
-                    field("price_kopecks"),
-                    "must be at least 1000 (10 ₽, T-Bank's minimum)",
-                ));
-            }
-            if tier.portraits == 0 || tier.portraits > 100 {
-                return Err(invalid(field("portraits"), "must be 1..=100"));
-            }
-        }
-        let u = &self.upload;
-        if u.min_photos == 0 || u.min_photos > u.max_photos {
-            return Err(invalid(
-                "upload.min_photos",
-                "must be at least 1 and not above upload.max_photos",
-            ));
-        }
-        if u.max_photos > 50 {
-            return Err(invalid("upload.max_photos", "must be at most 50"));
-        }
-        if u.max_file_bytes == 0 || u.max_file_bytes > 20 * 1024 * 1024 {
-            return Err(invalid(
-                "upload.max_file_bytes",
-                "must be 1..=20971520 (getFile downloads at most 20 MB)",
-            ));
-        }
-        if self.worker.tick_ms == 0 {
-            return Err(invalid("worker.tick_ms", "must be at least 1"));
-        }
-        if self.worker.stuck_alert_hours == 0
-            || self.worker.stuck_cancel_hours <= self.worker.stuck_alert_hours
-        {
-            return Err(invalid(
-                "worker.stuck_cancel_hours",
-                "stuck_alert_hours must be at least 1 and stuck_cancel_hours greater than it",
-            ));
-        }
-        if self.worker.delivery_max_attempts == 0 {
-            return Err(invalid(
-                "worker.delivery_max_attempts",
-                "must be at least 1",
-            ));
-        }
-        let r = &self.reminders;
-        if r.first_after_hours == 0 {
-            return Err(invalid("reminders.first_after_hours", "must be at least 1"));
-        }
-        if r.second_after_hours <= r.first_after_hours {
-            return Err(invalid(
-                "reminders.second_after_hours",
-                "must be greater than reminders.first_after_hours",
-            ));
-        }
-        if r.give_up_after_hours < r.second_after_hours + 24 {
-            return Err(invalid(
-                "reminders.give_up_after_hours",
-                "must be at least reminders.second_after_hours + 24 (a reminder due at night waits for the morning)",
-            ));
-        }
-        if r.quiet_hours_start > 23 {
-            return Err(invalid(
-                "reminders.quiet_hours_start",
-                "must be an hour 0..=23",
-            ));
-        }
-        if r.quiet_hours_end > 23 {
-            return Err(invalid(
-                "reminders.quiet_hours_end",
-                "must be an hour 0..=23",
-            ));
-        }
-        if !(self.sandbox.kie_latency_secs >= 0.0 && self.sandbox.kie_latency_secs <= 3600.0) {
-            return Err(invalid("sandbox.kie_latency_secs", "must be 0..=3600"));
-        }
-        if self.preview.size_px < 128 || self.preview.size_px > 2048 {
-            return Err(invalid("preview.size_px", "must be 128..=2048"));
-        }
-        if self.regenerate.portraits_per_free == 0 {
-            return Err(invalid(
-                "regenerate.portraits_per_free",
-                "must be at least 1",
-            ));
-        }
-        let mut names = HashSet::new();
-        for (i, experiment) in self.experiments.iter().enumerate() {
-            let field = |name: &str| format!("experiments[{i}].{name}");
-            let name_ok = |s: &str| {
-                !s.is_empty()
-                    && s.len() <= 24
-                    && s.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                    })
-            };
-            if !name_ok(&experiment.name) {
-                return Err(invalid(field("name"), "must be 1–24 of a-z, 0-9, _, -"));
-            }
-            if !names.insert(experiment.name.as_str()) {
-                return Err(invalid(field("name"), "is used twice"));
-            }
-            if experiment.variants.is_empty() {
-                return Err(invalid(field("variants"), "must list at least one variant"));
-            }
-            if experiment.variants.iter().all(|v| v.weight == 0) {
-                return Err(invalid(field("variants"), "need a weight above 0"));
-            }
-            let mut variants = HashSet::new();
-            for (j, variant) in experiment.variants.iter().enumerate() {
-                let vfield = |name: &str| format!("experiments[{i}].variants[{j}].{name}");
-                if !name_ok(&variant.name) || !variants.insert(variant.name.as_str()) {
-                    return Err(invalid(
-                        vfield("name"),
-                        "must be 1–24 of a-z, 0-9, _, - and unique in its experiment",
-                    ));
-                }
-                if let Some(key) = &variant.cta
-                    && !crate::i18n::Lang::ALL
-                        .iter()
-                        .all(|&lang| crate::i18n::has_key(lang, key))
-                {
-                    return Err(invalid(
-                        vfield("cta"),
-                        format!("\"{key}\" is not a key of every locale"),
-                    ));
-                }
-            }
-        }
-        if self.referral.percent > 50 {
-            return Err(invalid("referral.percent", "must be 0..=50"));
-        }
-        if !(65_536..=50_000_000).contains(&self.gallery.zip_part_max_bytes) {
-            return Err(invalid(
-                "gallery.zip_part_max_bytes",
-                "must be 65536..=50000000 (Telegram takes at most 50 MB from a bot)",
-            ));
-        }
-        if let Some(dsn) = &self.secrets.sentry_dsn
-            && secrecy::ExposeSecret::expose_secret(dsn)
-                .parse::<sentry::types::Dsn>()
-                .is_err()
-        {
-            return Err(invalid("SENTRY_DSN", "is not a valid Sentry DSN"));
-        }
-        if self.telemetry.healthz_stale_secs == 0 {
-            return Err(invalid(
-                "telemetry.healthz_stale_secs",
-                "must be at least 1",
-            ));
-        }
-        let a = &self.alerts;
-        for (field, value) in [
-            ("alerts.check_secs", a.check_secs),
-            ("alerts.summary_every_mins", a.summary_every_mins),
-            (
-                "alerts.delivery_failures_per_hour",
-                u64::from(a.delivery_failures_per_hour),
-            ),
-            ("alerts.behind_secs", a.behind_secs),
-            ("alerts.errors_per_min", u64::from(a.errors_per_min)),
-        ] {
-            if value == 0 {
-                return Err(invalid(field, "must be at least 1"));
-            }
-        }
-        if !(1..=3650).contains(&self.privacy.retention_days) {
-            return Err(invalid("privacy.retention_days", "must be 1..=3650"));
-        }
-        let q = &self.quality;
-        if !(q.face_score_min > 0.0 && q.face_score_min <= 20.0) {
-            return Err(invalid(
-                "quality.face_score_min",
-                "must be above 0 and at most 20",
-            ));
-        }
-        if !(5..=100).contains(&q.min_face_share_percent) {
-            return Err(invalid(
-                "quality.min_face_share_percent",
-                "must be 5..=100 (smaller faces make detection too slow)",
-            ));
-        }
-        if !(q.min_sharpness >= 0.0 && q.min_sharpness.is_finite()) {
-            return Err(invalid("quality.min_sharpness", "must be 0 or more"));
-        }
-        if q.min_brightness >= q.max_brightness {
-            return Err(invalid(
-                "quality.min_brightness",
-                "must be below quality.max_brightness",
-            ));
-        }
-        if q.similar_max_distance > 64 {
-            return Err(invalid(
-                "quality.similar_max_distance",
-                "must be 0..=64 (bits of the hash)",
-            ));
-        }
-        if let Err(e) = self
-            .telemetry
-            .filter
-            .parse::<tracing_subscriber::EnvFilter>()
-        {
-            return Err(invalid("telemetry.filter", e.to_string()));
-        }
-        Ok(())
+        check(self, &[], "", RULES)
     }
 
     pub fn tier(&self, id: &str) -> Option<&Tier> {
@@ -791,3 +481,385 @@ impl Config {
         self.bot.admin_ids.contains(&user_id)
     }
 }
+
+/// One row of a rules table: the field an error names, and its check.
+struct Rule<T> {
+    field: &'static str,
+    check: Check<T>,
+}
+
+/// How a [`Rule`] judges `T` (the configuration, or one item of a list).
+enum Check<T> {
+    /// Fine when the function holds; otherwise the reason.
+    Holds(fn(&T) -> bool, &'static str),
+    /// Fine when the value is at least 1.
+    AtLeast1(fn(&T) -> u64),
+    /// Fine on `None`; otherwise the reason, which names the value.
+    Explains(fn(&T) -> Option<String>),
+    /// In a list: fine when no earlier item has the same key; otherwise the reason.
+    Unique(fn(&T) -> &str, fn(&T) -> String),
+    /// A list field: each item by its own table, named `field[i].…`.
+    Each(fn(&T, &str) -> Result<(), ConfigError>),
+}
+
+/// `field` is fine when `ok` holds, otherwise `reason`.
+const fn rule<T>(field: &'static str, ok: fn(&T) -> bool, reason: &'static str) -> Rule<T> {
+    let check = Check::Holds(ok, reason);
+    Rule { field, check }
+}
+
+/// `field`, a count or a duration, is at least 1.
+const fn positive<T>(field: &'static str, value: fn(&T) -> u64) -> Rule<T> {
+    let check = Check::AtLeast1(value);
+    Rule { field, check }
+}
+
+/// `field` is fine when `problem` finds none, otherwise the reason it gives.
+const fn explained<T>(field: &'static str, problem: fn(&T) -> Option<String>) -> Rule<T> {
+    let check = Check::Explains(problem);
+    Rule { field, check }
+}
+
+/// In a list: `key` of each item differs from every earlier item's.
+const fn unique<T>(field: &'static str, key: fn(&T) -> &str, reason: fn(&T) -> String) -> Rule<T> {
+    let check = Check::Unique(key, reason);
+    Rule { field, check }
+}
+
+/// The list `field`: each item by its table (`check_each(path, items, RULES)`).
+const fn each<T>(field: &'static str, items: fn(&T, &str) -> Result<(), ConfigError>) -> Rule<T> {
+    let check = Check::Each(items);
+    Rule { field, check }
+}
+
+/// Checks `subject` (after the items `earlier` of its list) against `rules`,
+/// each field named `{prefix}{field}`.
+fn check<T>(
+    subject: &T,
+    earlier: &[T],
+    prefix: &str,
+    rules: &[Rule<T>],
+) -> Result<(), ConfigError> {
+    for rule in rules {
+        let field = || format!("{prefix}{}", rule.field);
+        let failed = match &rule.check {
+            Check::Holds(ok, reason) => (!ok(subject)).then(|| (*reason).to_owned()),
+            Check::AtLeast1(value) => (value(subject) == 0).then(|| "must be at least 1".into()),
+            Check::Explains(problem) => problem(subject),
+            Check::Unique(key, reason) => {
+                let twice = earlier.iter().any(|item| key(item) == key(subject));
+                twice.then(|| reason(subject))
+            }
+            Check::Each(items) => {
+                items(subject, &field())?;
+                None
+            }
+        };
+        if let Some(reason) = failed {
+            return Err(invalid(field(), reason));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every item of the list `path` against `rules`.
+fn check_each<T>(path: &str, items: &[T], rules: &[Rule<T>]) -> Result<(), ConfigError> {
+    for (i, item) in items.iter().enumerate() {
+        check(item, &items[..i], &format!("{path}[{i}]."), rules)?;
+    }
+    Ok(())
+}
+
+const TAXATIONS: [&str; 5] = ["osn", "usn_income", "usn_income_outcome", "esn", "patent"];
+const TAXES: [&str; 8] = [
+    "none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat105", "vat110",
+];
+
+/// The configuration's rules, checked in this order.
+const RULES: &[Rule<Config>] = &[
+    rule(
+        "bot.default_language",
+        |c| matches!(c.bot.default_language.as_str(), "ru" | "en"),
+        "must be \"ru\" or \"en\"",
+    ),
+    rule(
+        "telegram.poll_timeout_secs",
+        |c| (1..=50).contains(&c.telegram.poll_timeout_secs),
+        "must be 1..=50",
+    ),
+    // teloxide waits 10 s after a Telegram 5xx before reading its answer:
+    // a shorter timeout would turn every 5xx into an unanswered send.
+    rule(
+        "telegram.send_timeout_secs",
+        |c| (15..=600).contains(&c.telegram.send_timeout_secs),
+        "must be 15..=600",
+    ),
+    positive("telegram.messages_per_sec_chat", |c| {
+        u64::from(c.telegram.messages_per_sec_chat)
+    }),
+    positive("telegram.messages_per_sec_overall", |c| {
+        u64::from(c.telegram.messages_per_sec_overall)
+    }),
+    positive("database.pool_size", |c| u64::from(c.database.pool_size)),
+    rule(
+        "storage.presign_ttl_secs",
+        |c| c.storage.presign_ttl_secs >= 600,
+        "must be at least 600: Kie fetches reference photos while the task runs",
+    ),
+    rule(
+        "storage.s3_bucket",
+        |c| c.storage.backend != StorageBackend::S3 || !c.storage.s3_bucket.trim().is_empty(),
+        "must be set for the s3 backend",
+    ),
+    rule(
+        "storage.backend",
+        |c| {
+            c.storage.backend != StorageBackend::S3
+                || (c.secrets.s3_access_key.is_some() && c.secrets.s3_secret_key.is_some())
+        },
+        "is s3 but S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are not set",
+    ),
+    rule(
+        "kie.model",
+        |c| !c.kie.model.trim().is_empty(),
+        "must not be empty",
+    ),
+    positive("kie.max_references", |c| c.kie.max_references as u64),
+    rule(
+        "kie.create_per_10s",
+        |c| (1..=20).contains(&c.kie.create_per_10s),
+        "must be 1..=20 (Kie drops requests over 20 per 10 s)",
+    ),
+    positive("kie.pause_on_refusal_secs", |c| c.kie.pause_on_refusal_secs),
+    positive("kie.max_attempts", |c| u64::from(c.kie.max_attempts)),
+    explained("tbank.taxation", |c| one_of(&TAXATIONS, &c.tbank.taxation)),
+    explained("tbank.tax", |c| one_of(&TAXES, &c.tbank.tax)),
+    rule(
+        "tbank.payment_deadline_hours",
+        |c| (1..=90 * 24).contains(&c.tbank.payment_deadline_hours),
+        "must be 1..=2160 (T-Bank allows up to 90 days)",
+    ),
+    rule(
+        "tiers",
+        |c| !c.tiers.is_empty(),
+        "must list at least one package",
+    ),
+    each("tiers", |c, path| check_each(path, &c.tiers, TIER_RULES)),
+    rule(
+        "upload.min_photos",
+        |c| c.upload.min_photos >= 1 && c.upload.min_photos <= c.upload.max_photos,
+        "must be at least 1 and not above upload.max_photos",
+    ),
+    rule(
+        "upload.max_photos",
+        |c| c.upload.max_photos <= 50,
+        "must be at most 50",
+    ),
+    rule(
+        "upload.max_file_bytes",
+        |c| (1..=20 * 1024 * 1024).contains(&c.upload.max_file_bytes),
+        "must be 1..=20971520 (getFile downloads at most 20 MB)",
+    ),
+    positive("worker.tick_ms", |c| c.worker.tick_ms),
+    rule(
+        "worker.stuck_cancel_hours",
+        |c| {
+            c.worker.stuck_alert_hours >= 1
+                && c.worker.stuck_cancel_hours > c.worker.stuck_alert_hours
+        },
+        "stuck_alert_hours must be at least 1 and stuck_cancel_hours greater than it",
+    ),
+    positive("worker.delivery_max_attempts", |c| {
+        u64::from(c.worker.delivery_max_attempts)
+    }),
+    positive("reminders.first_after_hours", |c| {
+        u64::from(c.reminders.first_after_hours)
+    }),
+    rule(
+        "reminders.second_after_hours",
+        |c| c.reminders.second_after_hours > c.reminders.first_after_hours,
+        "must be greater than reminders.first_after_hours",
+    ),
+    rule(
+        "reminders.give_up_after_hours",
+        |c| c.reminders.give_up_after_hours >= c.reminders.second_after_hours + 24,
+        "must be at least reminders.second_after_hours + 24 (a reminder due at night waits for the morning)",
+    ),
+    rule(
+        "reminders.quiet_hours_start",
+        |c| c.reminders.quiet_hours_start <= 23,
+        "must be an hour 0..=23",
+    ),
+    rule(
+        "reminders.quiet_hours_end",
+        |c| c.reminders.quiet_hours_end <= 23,
+        "must be an hour 0..=23",
+    ),
+    rule(
+        "sandbox.kie_latency_secs",
+        |c| (0.0..=3600.0).contains(&c.sandbox.kie_latency_secs),
+        "must be 0..=3600",
+    ),
+    rule(
+        "preview.size_px",
+        |c| (128..=2048).contains(&c.preview.size_px),
+        "must be 128..=2048",
+    ),
+    positive("regenerate.portraits_per_free", |c| {
+        u64::from(c.regenerate.portraits_per_free)
+    }),
+    each("experiments", |c, path| {
+        check_each(path, &c.experiments, EXPERIMENT_RULES)
+    }),
+    rule(
+        "referral.percent",
+        |c| c.referral.percent <= 50,
+        "must be 0..=50",
+    ),
+    rule(
+        "gallery.zip_part_max_bytes",
+        |c| (65_536..=50_000_000).contains(&c.gallery.zip_part_max_bytes),
+        "must be 65536..=50000000 (Telegram takes at most 50 MB from a bot)",
+    ),
+    rule(
+        "SENTRY_DSN",
+        |c| {
+            c.secrets.sentry_dsn.as_ref().is_none_or(|dsn| {
+                secrecy::ExposeSecret::expose_secret(dsn)
+                    .parse::<sentry::types::Dsn>()
+                    .is_ok()
+            })
+        },
+        "is not a valid Sentry DSN",
+    ),
+    positive("telemetry.healthz_stale_secs", |c| {
+        c.telemetry.healthz_stale_secs
+    }),
+    positive("alerts.check_secs", |c| c.alerts.check_secs),
+    positive("alerts.summary_every_mins", |c| c.alerts.summary_every_mins),
+    positive("alerts.delivery_failures_per_hour", |c| {
+        u64::from(c.alerts.delivery_failures_per_hour)
+    }),
+    positive("alerts.behind_secs", |c| c.alerts.behind_secs),
+    positive("alerts.errors_per_min", |c| {
+        u64::from(c.alerts.errors_per_min)
+    }),
+    rule(
+        "privacy.retention_days",
+        |c| (1..=3650).contains(&c.privacy.retention_days),
+        "must be 1..=3650",
+    ),
+    rule(
+        "quality.face_score_min",
+        |c| c.quality.face_score_min > 0.0 && c.quality.face_score_min <= 20.0,
+        "must be above 0 and at most 20",
+    ),
+    rule(
+        "quality.min_face_share_percent",
+        |c| (5..=100).contains(&c.quality.min_face_share_percent),
+        "must be 5..=100 (smaller faces make detection too slow)",
+    ),
+    rule(
+        "quality.min_sharpness",
+        |c| c.quality.min_sharpness >= 0.0 && c.quality.min_sharpness.is_finite(),
+        "must be 0 or more",
+    ),
+    rule(
+        "quality.min_brightness",
+        |c| c.quality.min_brightness < c.quality.max_brightness,
+        "must be below quality.max_brightness",
+    ),
+    rule(
+        "quality.similar_max_distance",
+        |c| c.quality.similar_max_distance <= 64,
+        "must be 0..=64 (bits of the hash)",
+    ),
+    explained("telemetry.filter", |c| {
+        let filter = c.telemetry.filter.parse::<tracing_subscriber::EnvFilter>();
+        filter.err().map(|e| e.to_string())
+    }),
+];
+
+/// `None` when `value` is one of `allowed`, otherwise the reason.
+fn one_of(allowed: &[&str], value: &str) -> Option<String> {
+    let listed = allowed.contains(&value);
+    (!listed).then(|| format!("must be one of {}", allowed.join(", ")))
+}
+
+/// The rules of each `[[tiers]]` item.
+const TIER_RULES: &[Rule<Tier>] = &[
+    rule(
+        "id",
+        |t| {
+            !t.id.is_empty()
+                && t.id.len() <= 16
+                && t.id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        },
+        "must be 1–16 of a-z, 0-9, _",
+    ),
+    unique("id", |t| &t.id, |t| format!("\"{}\" is used twice", t.id)),
+    rule(
+        "name",
+        |t| !t.name.trim().is_empty() && t.name.chars().count() <= 64,
+        "must be 1–64 characters",
+    ),
+    rule(
+        "price_kopecks",
+        |t| t.price_kopecks >= 1000,
+        "must be at least 1000 (10 ₽, T-Bank's minimum)",
+    ),
+    rule(
+        "portraits",
+        |t| (1..=100).contains(&t.portraits),
+        "must be 1..=100",
+    ),
+];
+
+/// An experiment's or a variant's name: 1–24 of a-z, 0-9, _, -.
+fn name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 24
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The rules of each `[[experiments]]` item.
+const EXPERIMENT_RULES: &[Rule<Experiment>] = &[
+    rule(
+        "name",
+        |e| name_ok(&e.name),
+        "must be 1–24 of a-z, 0-9, _, -",
+    ),
+    unique("name", |e| &e.name, |_| "is used twice".into()),
+    rule(
+        "variants",
+        |e| !e.variants.is_empty(),
+        "must list at least one variant",
+    ),
+    rule(
+        "variants",
+        |e| e.variants.iter().any(|v| v.weight > 0),
+        "need a weight above 0",
+    ),
+    each("variants", |e, path| {
+        check_each(path, &e.variants, VARIANT_RULES)
+    }),
+];
+
+const VARIANT_NAME: &str = "must be 1–24 of a-z, 0-9, _, - and unique in its experiment";
+
+/// The rules of each variant of an experiment.
+const VARIANT_RULES: &[Rule<Variant>] = &[
+    rule("name", |v| name_ok(&v.name), VARIANT_NAME),
+    unique("name", |v| &v.name, |_| VARIANT_NAME.into()),
+    explained("cta", |v| {
+        let key = v.cta.as_deref()?;
+        let everywhere = crate::i18n::Lang::ALL
+            .iter()
+            .all(|&lang| crate::i18n::has_key(lang, key));
+        (!everywhere).then(|| format!("\"{key}\" is not a key of every locale"))
+    }),
+];

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod faults;
+mod fonts;
 pub mod harness;
 pub mod i18n;
 pub mod kie;

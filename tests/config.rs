@@ -160,3 +160,60 @@ fn environment_overrides_a_field_of_the_file() {
         Ok(())
     });
 }
+
+#[test]
+fn each_kind_of_rule_gives_its_own_reason() {
+    let message = |text: &str| {
+        Config::from_toml_str(text, Secrets::default())
+            .expect_err("config should be rejected")
+            .to_string()
+    };
+    // A count that must be at least 1.
+    assert_eq!(
+        message(&shipped_with("check_secs = 60", "check_secs = 0")),
+        "configuration: `alerts.check_secs` must be at least 1"
+    );
+    // A value from a list: the list is the reason.
+    assert_eq!(
+        message(&shipped_with("tax = \"none\"", "tax = \"vat99\"")),
+        "configuration: `tbank.tax` must be one of none, vat0, vat5, vat7, vat10, vat20, vat105, vat110"
+    );
+    // An item of a list, named by its index, the reason naming the value.
+    assert_eq!(
+        message(&shipped_with("id = \"standard\"", "id = \"starter\"")),
+        "configuration: `tiers[1].id` \"starter\" is used twice"
+    );
+    // An item of a list inside a list.
+    assert_eq!(
+        message(&shipped_with(
+            "name = \"see-yourself\"",
+            "name = \"generate\""
+        )),
+        "configuration: `experiments[0].variants[1].name` must be 1–24 of a-z, 0-9, _, - and unique in its experiment"
+    );
+    assert_eq!(
+        message(&shipped_with(
+            "cta = \"ab-cta-see-yourself\"",
+            "cta = \"no-such-key\""
+        )),
+        "configuration: `experiments[0].variants[1].cta` \"no-such-key\" is not a key of every locale"
+    );
+    // The reason comes from the filter's parser.
+    let filter = message(&shipped_with(
+        "filter = \"info\"",
+        "filter = \"pinglass=loud\"",
+    ));
+    assert!(
+        filter.starts_with("configuration: `telemetry.filter` ") && filter.len() > 40,
+        "{filter}"
+    );
+    // Rules are checked in order: the first broken one is named.
+    assert_eq!(
+        message(&shipped_with("pool_size = 8", "pool_size = 0").replacen(
+            "check_secs = 60",
+            "check_secs = 0",
+            1
+        )),
+        "configuration: `database.pool_size` must be at least 1"
+    );
+}

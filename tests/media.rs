@@ -672,13 +672,11 @@ fn intake_rejects_decompression_bombs_from_the_header_without_decoding() {
 fn intake_a_bomb_within_max_pixels_is_still_caught_when_its_data_is_missing() {
     // 6000x6000 is under the limit, so the decoder runs, and finds no data
     // (or, for the HEIC, a coded image of another size).
-    check_all(&[
-        case(
-            "png claiming 6000x6000 with an empty IDAT",
-            png_claiming(6000, 6000),
-            Expected::RejectedWithCode("undecodable"),
-        ),
-    ]);
+    check_all(&[case(
+        "png claiming 6000x6000 with an empty IDAT",
+        png_claiming(6000, 6000),
+        Expected::RejectedWithCode("undecodable"),
+    )]);
 }
 
 #[cfg(feature = "heic")]
@@ -766,7 +764,10 @@ fn intake_without_the_heic_feature_refuses_heic_before_parsing_it() {
     for (what, bytes) in [
         ("iPhone heic", HEIC_600X800.to_vec()),
         ("sideways heic", HEIC_IROT_600X800.to_vec()),
-        ("heic header followed by garbage", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\x01\x00meta".to_vec()),
+        (
+            "heic header followed by garbage",
+            b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\x01\x00meta".to_vec(),
+        ),
     ] {
         assert_eq!(
             inspect_upload(&bytes, Some("image/heic"), Some("IMG_0001.HEIC"), &rules()),
@@ -1408,22 +1409,45 @@ async fn without_the_heic_feature_a_heic_file_is_refused_with_send_it_as_a_photo
     let sandbox = app.telegram.sandbox().clone();
     for (id, lang, expected) in [
         (3102, "ru", "Отправьте этот снимок как фото, а не как файл"),
-        (3103, "en", "Please send this picture as a photo, not as a file"),
+        (
+            3103,
+            "en",
+            "Please send this picture as a photo, not as a file",
+        ),
     ] {
         let user = UserSpec::new(id, "Ира").with_language(lang);
         sandbox.send_text(&user, "/start").unwrap();
-        wait_for(&app.telegram, &user, "the onboarding", |e| bot_text_contains(e, "PinGlass"), LONG).await;
+        wait_for(
+            &app.telegram,
+            &user,
+            "the onboarding",
+            |e| bot_text_contains(e, "PinGlass"),
+            LONG,
+        )
+        .await;
         sandbox
-            .send_document(&user, FileUpload::new(IPHONE_HEIC.to_vec(), "IMG_0001.HEIC"), None)
+            .send_document(
+                &user,
+                FileUpload::new(IPHONE_HEIC.to_vec(), "IMG_0001.HEIC"),
+                None,
+            )
             .await
             .unwrap();
-        wait_for(&app.telegram, &user, "the refusal", |e| bot_text_contains(e, expected), LONG)
-            .await;
+        wait_for(
+            &app.telegram,
+            &user,
+            "the refusal",
+            |e| bot_text_contains(e, expected),
+            LONG,
+        )
+        .await;
     }
     let photos: i64 = app
         .app()
         .db
-        .run_blocking(|c| Ok(c.query_row("SELECT COUNT(*) FROM reference_photos", [], |r| r.get(0))?))
+        .run_blocking(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM reference_photos", [], |r| r.get(0))?)
+        })
         .unwrap();
     assert_eq!(photos, 0, "a refused HEIC is neither stored nor counted");
     app.shutdown().await;

@@ -13,6 +13,7 @@ mod faces;
 mod faults;
 mod funnel;
 mod gallery;
+mod generated;
 mod growth;
 mod hostile;
 mod invariants;

@@ -1,5 +1,7 @@
-// Generated from teloxide-core 0.13 `local_macros.rs` (requester_forward, MIT):
-// one arm per Bot API method. Regenerate when teloxide-core is upgraded.
+// Generated from the `Requester` trait of teloxide-core 0.13.0
+// (src/requests/requester.rs, MIT) by tests/generated.rs: one arm per Bot API
+// method, as teloxide-core's `requester_forward!`. Do not edit; after an upgrade:
+// `PINGLASS_REGENERATE=1 cargo test --locked --test tests regenerating_paced_forward`.
 
 macro_rules! paced_forward {
     ($i:ident $(, $rest:ident )* $(,)? => $body:ident, $ty:ident ) => {

@@ -175,6 +175,8 @@ async function run() {
   await waitForBotMessage(chat, "Сначала — бесплатный пробный портрет");
   const tiers = await waitForBotMessage(chat, "Ваш бесплатный пробный портрет", PORTRAITS_TIMEOUT_MS);
   await waitForImagesLoaded(tiers, 1);
+  // Telegram shows a single photo whole; a face cut off at the chin fails here.
+  await checkShownWhole(tiers.locator("img.photo"), "the free preview");
   check(
     (await tiers.innerText()).includes("Starter — 7 портретов в 7 разных стилях, 499 ₽"),
     "the preview does not come with the package list",
@@ -280,6 +282,56 @@ async function waitForImagesLoaded(scope, count) {
     if (Date.now() > deadline) throw new Error(`only ${loaded} of ${count} photos loaded`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * Fails unless the one photo `image` is shown whole: its box has the photo's
+ * own aspect ratio (so neither object-fit: cover crops it nor fill stretches
+ * it), no ancestor clips it, and it is not shrunk to a thumbnail.
+ */
+async function checkShownWhole(image, what) {
+  check((await image.count()) === 1, `${what}: expected one photo, found ${await image.count()}`);
+  const shown = await image.evaluate((img) => {
+    const box = img.getBoundingClientRect();
+    const style = getComputedStyle(img);
+    // The content box: what object-fit fits the picture into.
+    const padding = (side) => parseFloat(style[`padding${side}`]) + parseFloat(style[`border${side}Width`]);
+    const width = box.width - padding("Left") - padding("Right");
+    const height = box.height - padding("Top") - padding("Bottom");
+    let clippedBy = null;
+    for (let parent = img.parentElement; parent && parent !== document.body; parent = parent.parentElement) {
+      const clip = getComputedStyle(parent);
+      if (clip.overflowX === "visible" && clip.overflowY === "visible") continue;
+      if (parent.id === "messages") break; // the scrolling chat: scrolled into view below
+      const outer = parent.getBoundingClientRect();
+      if (box.left < outer.left - 0.5 || box.top < outer.top - 0.5 || box.right > outer.right + 0.5 || box.bottom > outer.bottom + 0.5) {
+        clippedBy = parent.className || parent.tagName;
+        break;
+      }
+    }
+    return {
+      width,
+      height,
+      naturalWidth: img.naturalWidth,
+      naturalHeight: img.naturalHeight,
+      objectFit: style.objectFit,
+      clippedBy,
+    };
+  });
+  const described = `${what} is shown in a ${shown.width.toFixed(0)}×${shown.height.toFixed(0)} box ` +
+    `(object-fit: ${shown.objectFit}) but is ${shown.naturalWidth}×${shown.naturalHeight}`;
+  check(shown.naturalWidth > 0 && shown.naturalHeight > 0, `${what} has not loaded`);
+  const boxRatio = shown.width / shown.height;
+  const photoRatio = shown.naturalWidth / shown.naturalHeight;
+  check(Math.abs(boxRatio / photoRatio - 1) < 0.02, `${described}: cropped or stretched`);
+  // object-fit: none shows the picture at its own size, cut to a smaller box.
+  check(
+    shown.objectFit !== "none" || (shown.width >= shown.naturalWidth - 0.5 && shown.height >= shown.naturalHeight - 0.5),
+    `${described}: object-fit none cuts it`,
+  );
+  check(shown.clippedBy === null, `${described}: cut by its container .${shown.clippedBy}`);
+  check(Math.max(shown.width, shown.height) >= 240, `${described}: too small to look at`);
+  console.log(`          ${what}: ${shown.naturalWidth}×${shown.naturalHeight} shown whole in ${shown.width.toFixed(0)}×${shown.height.toFixed(0)}`);
 }
 
 async function visibleText(page) {
