@@ -22,9 +22,10 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use divan::Bencher;
+use pinglass::bot::BotCtx;
 use pinglass::bot::state::State;
 use pinglass::bot::storage::SqliteStorage;
-use pinglass::bot::{BotCtx, TgBot};
+use pinglass::chat::{TgBot, Wake};
 use pinglass::clock::Clock;
 use pinglass::db::payments::{self, CreatePayment, NewPayment, Payment};
 use pinglass::db::{self, Db, avatars, dialogues, queue, referrals, users};
@@ -33,7 +34,6 @@ use pinglass::store::local::LocalStore;
 use pinglass::telegram::standin::{
     RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
 };
-use pinglass::worker::Wake;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::dptree;
 use teloxide::prelude::{Requester, RequesterExt};
@@ -169,10 +169,10 @@ mod handler_tree {
         // The bot as `build_bot` makes it (CacheMe over Paced), with every
         // limit out of reach: pacing is not what is measured.
         let plain = teloxide::Bot::new(TOKEN).set_api_url(standin.api_url());
-        let bot: TgBot = pinglass::bot::paced::Paced::new(
+        let bot: TgBot = pinglass::chat::paced::Paced::new(
             plain.clone(),
             plain,
-            pinglass::bot::paced::Limiter::new(1_000_000, 1_000_000),
+            pinglass::chat::paced::Limiter::new(1_000_000, 1_000_000),
         )
         .cache_me();
         let me = bot.get_me().await?;

@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use pinglass::chat::outbox::{self, Delivery, Outgoing};
 use pinglass::kie::standin::TaskFault;
 use pinglass::telegram::standin::{ChatEntry, UserSpec};
 use pinglass::worker::monitor;
-use pinglass::worker::outbox::{self, Outgoing};
 
 use crate::support::{
     LONG, TestApp, bot_text_contains, buy, portraits_received, up_to_payment_link, wait_for,
@@ -409,13 +409,20 @@ async fn the_monitor_raises_each_incident_once_and_summarises_repeats() {
                 777,
                 &Outgoing::text("late"),
                 "test:late",
-                true,
+                Delivery::Essential,
                 t0 - 300_000,
             )?;
             // Two messages given up within the hour.
             for i in 0..2 {
                 let key = format!("test:failed:{i}");
-                outbox::enqueue(c, 778, &Outgoing::text("lost"), &key, true, t0)?;
+                outbox::enqueue(
+                    c,
+                    778,
+                    &Outgoing::text("lost"),
+                    &key,
+                    Delivery::Essential,
+                    t0,
+                )?;
                 c.execute(
                     "UPDATE message_queue SET status = 'sending' WHERE dedup_key = ?1",
                     [&key],

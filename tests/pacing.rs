@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use pinglass::bot::{TgBot, build_bot};
+use pinglass::chat::{TgBot, build_bot};
 use pinglass::telegram::standin::{
     RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
 };

@@ -16,6 +16,7 @@ mod growth;
 mod hostile;
 mod invariants;
 mod kie;
+mod layers;
 mod loadtest;
 mod locales;
 mod media;

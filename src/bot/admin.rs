@@ -13,15 +13,16 @@ use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile};
 use teloxide::utils::command::BotCommands;
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
-use super::{BotCtx, TgBot};
 use crate::admin_charts::{Bars, bar_chart_png};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
+use crate::chat::credits::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
 use crate::db::events::Stage;
 use crate::db::payments::PaymentStatus;
 use crate::db::{jobs, payments, refunds, reports, service_state};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
-use crate::worker::admin::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
 
 const DAY_MS: i64 = 86_400_000;
 /// The longest window `/funnel` and `/revenue` accept, days.

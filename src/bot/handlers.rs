@@ -11,12 +11,13 @@ use teloxide::error_handlers::ErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::commands::{Command, StartPayload};
 use super::state::State;
 use super::storage::SqliteStorage;
-use super::{BotCtx, TgBot};
 use super::{purchase, upload};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
 use crate::db::{self, avatars, events, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 

@@ -16,10 +16,11 @@ use teloxide::types::{
     FileMeta, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ReplyParameters,
 };
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
 use super::state::State;
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
 use crate::db::{avatars, events};
 use crate::i18n::{Arg, tr, tr_args};
 use crate::media::{self, IntakeRules, QualityRejection, Rejection, quality};

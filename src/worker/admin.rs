@@ -6,16 +6,12 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use super::outbox::{self, Outgoing};
+use crate::chat::credits::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
 use crate::db::refunds::{self, Refund};
 use crate::db::{self, avatars, jobs, portraits, service_state};
 use crate::i18n::{Arg, Lang, rub, tr_args};
-
-/// `service_state` name: the admin who asked for the Kie balance (one at a time).
-pub const CREDITS_REQUEST: &str = "kie_credits_requested_by";
-/// `service_state` name: the last Kie balance known, in thousandths of a credit.
-pub const CREDITS_MILLI: &str = "kie_credits_milli";
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -25,7 +21,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 }
 
 fn admin_lang(conn: &rusqlite::Connection, admin: i64) -> rusqlite::Result<Lang> {
-    super::lang_of(conn, admin)
+    crate::chat::lang_of(conn, admin)
 }
 
 /// Queues `key` (with `args`) to every admin, each in their language.
@@ -44,7 +40,7 @@ pub fn tell_admins(
             admin,
             &Outgoing::text(tr_args(lang, key, args)),
             &format!("{dedup}:admin:{admin}"),
-            true,
+            Delivery::Essential,
             now,
         )?;
     }
@@ -331,7 +327,7 @@ pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 admin,
                 &Outgoing::text(text),
                 &format!("credits:{now}:{admin}"),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             tx.commit()
@@ -339,12 +335,6 @@ pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .await?;
     ctx.wake.notify_one();
     Ok(1)
-}
-
-/// Credits with at most two decimals, no trailing zeros.
-pub fn format_credits(credits: f64) -> String {
-    let text = format!("{credits:.2}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// A set an admin retried (`/retry`) is final again: what the retry made is
@@ -364,7 +354,7 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
             let (round, retried_at) = jobs::retry_round(&tx, job.id)?;
             let retried_at = retried_at.unwrap_or(0);
             let made = portraits::for_job_since(&tx, job.id, retried_at)?;
-            let lang = super::lang_of(&tx, job.user_id)?;
+            let lang = crate::chat::lang_of(&tx, job.user_id)?;
             if !made.is_empty() {
                 avatars::transition(
                     &tx,
@@ -374,16 +364,13 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
                     now,
                 )?;
                 let caption = tr_args(lang, "retry-caption", &[("count", made.len().into())]);
-                for (i, album) in super::generation::albums(&made, &caption)
-                    .iter()
-                    .enumerate()
-                {
+                for (i, album) in outbox::albums(&made, &caption).iter().enumerate() {
                     outbox::enqueue(
                         &tx,
                         job.user_id,
                         album,
                         &format!("job:{}:retry{round}:album:{i}", job.id),
-                        true,
+                        Delivery::Essential,
                         now,
                     )?;
                 }

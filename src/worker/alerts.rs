@@ -5,7 +5,7 @@
 
 use rusqlite::Connection;
 
-use super::outbox::{self, Outgoing};
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::alerts;
 
 /// Raises incident `key` and, when it is new, queues its message to every admin.
@@ -27,7 +27,7 @@ pub fn raise(
                 *admin,
                 &Outgoing::text(text),
                 &format!("alert:{key}:{now}:{admin}"),
-                true,
+                Delivery::Essential,
                 now,
             )?;
         }
@@ -64,7 +64,7 @@ pub fn summarise(
                 *admin,
                 &Outgoing::text(text.clone()),
                 &format!("alert:{}:summary:{now}:{admin}", incident.key),
-                true,
+                Delivery::Essential,
                 now,
             )?;
         }

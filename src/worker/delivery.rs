@@ -16,7 +16,7 @@ use teloxide::types::{
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use super::outbox::{self, Button, Outgoing};
+use crate::chat::outbox::{self, Button, Delivery, Outgoing};
 use crate::db::{self, portraits, queue, users};
 
 /// When each chat may receive its next queued message. Telegram counts every
@@ -40,9 +40,6 @@ impl Pacing {
         map.insert(chat_id, now + extra);
     }
 }
-
-/// Why a non-essential message was not sent (its `last_error`).
-pub const SKIPPED_STOPPED: &str = "skipped: the user sent /stop (non-essential message)";
 
 /// Messages sent per round.
 const BATCH: u32 = 8;
@@ -87,7 +84,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .run(move |c| {
             // A user who sent /stop gets no non-essential message (reminders);
             // essential ones (payments, portraits, refunds) still go.
-            queue::skip_non_essential_for_stopped(c, SKIPPED_STOPPED)?;
+            queue::skip_non_essential_for_stopped(c, outbox::SKIPPED_STOPPED)?;
             queue::claim_due(c, now, LEASE_MS, BATCH)
         })
         .await?;
@@ -157,7 +154,14 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                             }
                             for (i, follow_up) in follow_ups.iter().enumerate() {
                                 let key = format!("{dedup_key}:part{}", i + 1);
-                                outbox::enqueue(&tx, chat_id, follow_up, &key, true, db::now_ms())?;
+                                outbox::enqueue(
+                                    &tx,
+                                    chat_id,
+                                    follow_up,
+                                    &key,
+                                    Delivery::Essential,
+                                    db::now_ms(),
+                                )?;
                             }
                             if is_album {
                                 super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
@@ -232,10 +236,17 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         .run(move |c| {
                             queue::mark_failed(c, id, &reason, now)?;
                             if is_zip {
-                                let lang = super::lang_of(c, chat_id)?;
+                                let lang = crate::chat::lang_of(c, chat_id)?;
                                 let text =
                                     Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
-                                outbox::enqueue(c, chat_id, &text, &failed_key, true, now)?;
+                                outbox::enqueue(
+                                    c,
+                                    chat_id,
+                                    &text,
+                                    &failed_key,
+                                    Delivery::Essential,
+                                    now,
+                                )?;
                             }
                             if is_album {
                                 super::alerts::raise(
@@ -412,7 +423,7 @@ async fn send(
                         .into_iter()
                         .map(|p| (p.id, p.object_key))
                         .collect::<Vec<_>>();
-                    Ok((made, super::lang_of(c, chat_id)?))
+                    Ok((made, crate::chat::lang_of(c, chat_id)?))
                 })
                 .await?;
             let limit = ctx.config.gallery.zip_part_max_bytes;

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::outbox::{self, AlbumPhoto, Outgoing};
-use super::{WorkerCtx, lang_of};
+use super::WorkerCtx;
+use crate::chat::lang_of;
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::jobs::{self, Job, Task};
 use crate::db::{self, avatars, events, payments, portraits, queue, refunds, service_state};
 use crate::i18n::{Arg, rub, tr, tr_args};
@@ -442,24 +443,6 @@ async fn store_result(ctx: &WorkerCtx, task: &Task, bytes: Bytes, now: i64) -> a
     Ok(())
 }
 
-/// The albums of a finished job, at most 10 portraits each, the first captioned.
-pub fn albums(portraits: &[portraits::Portrait], caption: &str) -> Vec<Outgoing> {
-    portraits
-        .chunks(10)
-        .enumerate()
-        .map(|(i, chunk)| Outgoing::Album {
-            photos: chunk
-                .iter()
-                .map(|p| AlbumPhoto {
-                    portrait_id: p.id,
-                    object_key: p.object_key.clone(),
-                })
-                .collect(),
-            caption: (i == 0).then(|| caption.to_owned()),
-        })
-        .collect()
-}
-
 /// Jobs whose every task is final: queue the albums (and the refund of
 /// what could not be made), move the avatar on, all in one transaction.
 async fn finish_jobs(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
@@ -510,13 +493,13 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
             )?;
             if !made.is_empty() {
                 let caption = tr_args(lang, "delivery-caption", &[("count", made.len().into())]);
-                for (i, album) in albums(&made, &caption).iter().enumerate() {
+                for (i, album) in outbox::albums(&made, &caption).iter().enumerate() {
                     outbox::enqueue(
                         &tx,
                         job.user_id,
                         album,
                         &format!("job:{}:album:{i}", job.id),
-                        true,
+                        Delivery::Essential,
                         now,
                     )?;
                 }
@@ -556,7 +539,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     job.user_id,
                     &Outgoing::text(text),
                     &format!("job:{}:refund-note", job.id),
-                    true,
+                    Delivery::Essential,
                     now,
                 )?;
             } else if missing > 0 {
@@ -566,7 +549,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     job.user_id,
                     &Outgoing::text(text),
                     &format!("job:{}:failed-note", job.id),
-                    true,
+                    Delivery::Essential,
                     now,
                 )?;
             }
@@ -606,7 +589,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     job.user_id,
                     &super::free::actions_message(lang, job.avatar_id, retention_days),
                     &format!("job:{}:actions", job.id),
-                    true,
+                    Delivery::Essential,
                     now,
                 )?;
             }

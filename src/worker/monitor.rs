@@ -103,6 +103,6 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .overdue = overdue;
-    ctx.wake.delivery.notify_one();
+    ctx.wake.delivery().notify_one();
     Ok(0)
 }

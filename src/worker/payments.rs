@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::outbox::{self, Button, Outgoing};
-use super::{WorkerCtx, lang_of};
-use crate::bot::callback::Callback;
+use super::WorkerCtx;
+use crate::chat::callback::Callback;
+use crate::chat::lang_of;
+use crate::chat::outbox::{self, Button, Delivery, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
 use crate::db::{self, avatars, events, jobs};
 use crate::i18n::{Arg, rub, tr, tr_args};
@@ -185,7 +186,7 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                             payment.user_id,
                             &message,
                             &format!("payment:{}:link", payment.id),
-                            true,
+                            Delivery::Essential,
                             now,
                         )?;
                     }
@@ -376,7 +377,7 @@ pub async fn confirm(
                 payment.user_id,
                 &Outgoing::text(text),
                 &format!("payment:{}:confirmed", payment.id),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             super::referrals::credit(&tx, referral_percent, &payment, now)?;
@@ -436,7 +437,7 @@ pub(crate) async fn end_without_money(
                 payment.user_id,
                 &message,
                 &format!("payment:{}:ended", payment.id),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             tx.commit()?;

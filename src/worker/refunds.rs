@@ -5,7 +5,7 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use super::outbox::{self, Outgoing};
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::{self, payments, refunds};
 use crate::i18n::{Arg, rub, tr_args};
 
@@ -52,7 +52,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         let tx = c.transaction()?;
                         if refunds::mark_done(&tx, refund_id, &status, db::now_ms())? {
                             super::referrals::reverse(&tx, payment.id, amount)?;
-                            let lang = super::lang_of(&tx, payment.user_id)?;
+                            let lang = crate::chat::lang_of(&tx, payment.user_id)?;
                             let text = tr_args(
                                 lang,
                                 "refund-done",
@@ -63,7 +63,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 payment.user_id,
                                 &Outgoing::text(text),
                                 &format!("refund:{refund_id}:done"),
-                                true,
+                                Delivery::Essential,
                                 now,
                             )?;
                             if done.reason == "admin_refund" {
