@@ -6,6 +6,7 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
+use super::alerts::Alert;
 use crate::chat::credits::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
 use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
@@ -24,21 +25,20 @@ fn admin_lang(conn: &rusqlite::Connection, admin: i64) -> rusqlite::Result<Lang>
     crate::chat::lang_of(conn, admin)
 }
 
-/// Queues `key` (with `args`) to every admin, each in their language.
+/// Queues `text` to every admin, each in their language.
 pub fn tell_admins(
     conn: &rusqlite::Connection,
     admins: &[i64],
-    key: &str,
-    args: &[(&str, Arg<'_>)],
     dedup: &str,
     now: i64,
+    text: impl Fn(Lang) -> String,
 ) -> rusqlite::Result<()> {
     for &admin in admins {
         let lang = admin_lang(conn, admin)?;
         outbox::enqueue(
             conn,
             admin,
-            &Outgoing::text(tr_args(lang, key, args)),
+            &Outgoing::text(text(lang)),
             &format!("{dedup}:admin:{admin}"),
             Delivery::Essential,
             now,
@@ -65,21 +65,23 @@ pub async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> 
                     continue;
                 }
                 let hours = (now - payment.created_at) / HOUR_MS;
-                let message = format!(
-                    "Payment {} (user {}, {}, {} kopecks) has been open for {hours} h; T-Bank status {}. It is cancelled automatically when {} h old.",
-                    payment.id,
-                    payment.user_id,
-                    payment.tier_id,
-                    payment.amount_kopecks,
-                    payment.bank_status.as_deref().unwrap_or("—"),
-                    cancel_before_hours(now, cancel_before),
-                );
+                let alert = Alert::StuckPayment {
+                    payment: payment.id,
+                    user: payment.user_id,
+                    tier: payment.tier_id.clone(),
+                    kopecks: payment.amount_kopecks,
+                    hours,
+                    bank_status: payment
+                        .bank_status
+                        .clone()
+                        .unwrap_or_else(|| "—".to_owned()),
+                    cancel_hours: cancel_before_hours(now, cancel_before),
+                };
                 super::alerts::raise(
                     &tx,
                     &admins,
                     &format!("stuck_payment:{}", payment.id),
-                    "stuck_payment",
-                    &message,
+                    &alert,
                     now,
                 )?;
                 worked += 1;
@@ -94,7 +96,10 @@ pub async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> 
                     None,
                     now,
                 )? {
-                    info!(payment_id = payment.id, "stuck payment: cancellation requested");
+                    info!(
+                        payment_id = payment.id,
+                        "stuck payment: cancellation requested"
+                    );
                     worked += 1;
                 }
             }
@@ -128,10 +133,7 @@ pub async fn cancel_unpaid(
     if !payment.status.is_open() {
         // Paid, expired or ended meanwhile: nothing to cancel, and a paid
         // payment is never refunded by a cancellation meant for an unpaid one.
-        let why = format!(
-            "the payment is no longer open (status {})",
-            payment.status.as_str()
-        );
+        let why = NotCancelled::NoLongerOpen(payment.status.as_str().to_owned());
         return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, false, now).await;
     }
     // The user may have paid at the last moment, before our next GetState:
@@ -152,10 +154,7 @@ pub async fn cancel_unpaid(
                         | Bank::Confirmed
                 ) =>
             {
-                let why = format!(
-                    "the user paid at the bank meanwhile ({})",
-                    state.status.as_str()
-                );
+                let why = NotCancelled::PaidMeanwhile(state.status.as_str().to_owned());
                 return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, true, now).await;
             }
             Err(error) if error.is_transient() => {
@@ -191,10 +190,11 @@ pub async fn cancel_unpaid(
             Err(error) => {
                 warn!(refund_id, payment_id = payment.id, %error, "Cancel refused");
                 let msg = error.to_string();
-                let alert = format!(
-                    "T-Bank refused to cancel payment {} (order {}): {msg}. The payment stays open; cancel it in the T-Bank cabinet.",
-                    payment.id, payment.order_id
-                );
+                let alert = Alert::CancelRefused {
+                    payment: payment.id,
+                    order: payment.order_id.clone(),
+                    error: msg.clone(),
+                };
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
@@ -203,7 +203,6 @@ pub async fn cancel_unpaid(
                             &tx,
                             &admins,
                             &format!("cancel:{refund_id}"),
-                            "cancel",
                             &alert,
                             now,
                         )?;
@@ -235,25 +234,24 @@ pub async fn cancel_unpaid(
         .run(move |c| {
             let tx = c.transaction()?;
             if refunds::mark_done_without_money(&tx, refund_id, db::now_ms())? {
-                let lang = Lang::Ru;
-                let amount_text = rub(lang, amount);
-                tell_admins(
-                    &tx,
-                    &admins,
-                    if stuck {
-                        "admin-stuck-canceled"
-                    } else {
-                        "admin-cancel-done"
-                    },
-                    &[
-                        ("payment", Arg::Num(payment_id)),
-                        ("user", Arg::Num(user_id)),
-                        ("amount", Arg::Str(&amount_text)),
-                        ("status", Arg::Str(bank_status.as_deref().unwrap_or("—"))),
-                    ],
-                    &format!("refund:{refund_id}:done"),
-                    now,
-                )?;
+                let key = if stuck {
+                    "admin-stuck-canceled"
+                } else {
+                    "admin-cancel-done"
+                };
+                let dedup = format!("refund:{refund_id}:done");
+                tell_admins(&tx, &admins, &dedup, now, |lang| {
+                    tr_args(
+                        lang,
+                        key,
+                        &[
+                            ("payment", Arg::Num(payment_id)),
+                            ("user", Arg::Num(user_id)),
+                            ("amount", Arg::Str(&rub(lang, amount))),
+                            ("status", Arg::Str(bank_status.as_deref().unwrap_or("—"))),
+                        ],
+                    )
+                })?;
                 super::alerts::resolve(&tx, &format!("stuck_payment:{payment_id}"), now)?;
             }
             tx.commit()
@@ -271,18 +269,22 @@ pub fn admin_refund_done(
     bank_status: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let amount = rub(Lang::Ru, refund.amount_kopecks);
     tell_admins(
         conn,
         admins,
-        "admin-refund-done",
-        &[
-            ("payment", Arg::Num(refund.payment_id)),
-            ("amount", Arg::Str(&amount)),
-            ("status", Arg::Str(bank_status)),
-        ],
         &format!("refund:{}:done", refund.id),
         now,
+        |lang| {
+            tr_args(
+                lang,
+                "admin-refund-done",
+                &[
+                    ("payment", Arg::Num(refund.payment_id)),
+                    ("amount", Arg::Str(&rub(lang, refund.amount_kopecks))),
+                    ("status", Arg::Str(bank_status)),
+                ],
+            )
+        },
     )
 }
 
@@ -376,18 +378,18 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
                 }
             }
             let still_failed = job.failed;
-            tell_admins(
-                &tx,
-                &admins,
-                "admin-retry-done",
-                &[
-                    ("id", Arg::Num(job.id)),
-                    ("made", Arg::Num(made.len() as i64)),
-                    ("failed", Arg::Num(i64::from(still_failed))),
-                ],
-                &format!("job:{}:retry{round}:admins", job.id),
-                now,
-            )?;
+            let dedup = format!("job:{}:retry{round}:admins", job.id);
+            tell_admins(&tx, &admins, &dedup, now, |lang| {
+                tr_args(
+                    lang,
+                    "admin-retry-done",
+                    &[
+                        ("id", Arg::Num(job.id)),
+                        ("made", Arg::Num(made.len() as i64)),
+                        ("failed", Arg::Num(i64::from(still_failed))),
+                    ],
+                )
+            })?;
             tx.commit()?;
             Ok(Some(made.len()))
         })
@@ -402,32 +404,55 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
 /// A cancellation that is not sent (the payment is no longer open, or the
 /// user paid at the bank meanwhile): the refund row fails with the reason and
 /// the admins are told; with `check_now` the payment step asks T-Bank at once.
+/// Why a cancellation was not sent to T-Bank.
+enum NotCancelled {
+    /// The payment is no longer open (its status).
+    NoLongerOpen(String),
+    /// The user paid at the bank meanwhile (the bank's status).
+    PaidMeanwhile(String),
+}
+
+impl NotCancelled {
+    fn render(&self, lang: Lang) -> String {
+        let (key, status) = match self {
+            NotCancelled::NoLongerOpen(status) => ("admin-cancel-why-not-open", status),
+            NotCancelled::PaidMeanwhile(status) => ("admin-cancel-why-paid", status),
+        };
+        tr_args(lang, key, &[("status", Arg::Str(status))])
+    }
+}
+
 async fn cancel_not_sent(
     ctx: &WorkerCtx,
     admins: &[i64],
     refund_id: i64,
     payment_id: i64,
-    why: String,
+    why: NotCancelled,
     check_now: bool,
     now: i64,
 ) -> anyhow::Result<()> {
-    warn!(refund_id, payment_id, %why, "cancellation not sent");
+    // The refund row keeps the reason in English, as the log does.
+    let reason = why.render(Lang::En);
+    warn!(refund_id, payment_id, why = %reason, "cancellation not sent");
     let admins = admins.to_vec();
     ctx.db
         .run(move |c| {
             let tx = c.transaction()?;
-            refunds::mark_failed(&tx, refund_id, &why)?;
+            refunds::mark_failed(&tx, refund_id, &reason)?;
             if check_now {
                 payments::check_now(&tx, payment_id, now)?;
             }
-            tell_admins(
-                &tx,
-                &admins,
-                "admin-cancel-not-needed",
-                &[("payment", Arg::Num(payment_id)), ("why", Arg::Str(&why))],
-                &format!("refund:{refund_id}:failed"),
-                now,
-            )?;
+            let dedup = format!("refund:{refund_id}:failed");
+            tell_admins(&tx, &admins, &dedup, now, |lang| {
+                tr_args(
+                    lang,
+                    "admin-cancel-not-needed",
+                    &[
+                        ("payment", Arg::Num(payment_id)),
+                        ("why", Arg::Str(&why.render(lang))),
+                    ],
+                )
+            })?;
             tx.commit()
         })
         .await?;

@@ -20,7 +20,7 @@ use crate::chat::outbox::{self, Button, Delivery, Outgoing};
 use crate::db::{self, portraits, queue, users};
 
 /// When each chat may receive its next queued message. Telegram counts every
-/// photo of an album against the per-chat limit (so does `bot::paced`); after
+/// photo of an album against the per-chat limit (so does `chat::paced`); after
 /// an album the chat's next row is postponed rather than held in a send.
 #[derive(Default)]
 pub struct Pacing {
@@ -227,10 +227,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
                     );
                     let failed_key = format!("{}:failed", row.dedup_key);
-                    let alert = format!(
-                        "Delivery {} to chat {chat_id} failed after {attempts} attempts: {reason}",
-                        row.dedup_key
-                    );
+                    let alert = super::alerts::Alert::DeliveryFailed {
+                        message: row.dedup_key.clone(),
+                        chat: chat_id,
+                        attempts: i64::from(attempts),
+                        error: reason.clone(),
+                    };
                     let now = ctx.clock.now_ms();
                     ctx.db
                         .run(move |c| {
@@ -249,14 +251,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 )?;
                             }
                             if is_album {
-                                super::alerts::raise(
-                                    c,
-                                    &admins,
-                                    ALBUMS_FAILING,
-                                    "delivery",
-                                    &alert,
-                                    now,
-                                )?;
+                                super::alerts::raise(c, &admins, ALBUMS_FAILING, &alert, now)?;
                             }
                             Ok(())
                         })

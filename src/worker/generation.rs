@@ -228,16 +228,14 @@ async fn on_create_error(
         ErrorClass::Permanent => {
             warn!(task_id, job_id = task.job_id, %error, "Kie refuses the account: pausing task creation");
             let until = now + (ctx.config.kie.pause_on_refusal_secs as i64) * 1000;
-            let alert = format!(
-                "Kie AI refuses new tasks: {msg}. Task creation is paused; the queue is kept."
-            );
+            let alert = super::alerts::Alert::KieRefused { error: msg.clone() };
             let admins = ctx.config.bot.admin_ids.clone();
             ctx.db
                 .run(move |c| {
                     let tx = c.transaction()?;
                     jobs::retry_without_attempt(&tx, task_id, &msg, until)?;
                     service_state::set_i64(&tx, KIE_PAUSED, until, now)?;
-                    super::alerts::raise(&tx, &admins, "kie_refused", "kie", &alert, now)?;
+                    super::alerts::raise(&tx, &admins, "kie_refused", &alert, now)?;
                     tx.commit()
                 })
                 .await?;
@@ -565,20 +563,14 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                         .unwrap_or(0),
                     None => 0,
                 };
-                let what = if made.is_empty() {
-                    "failed"
-                } else {
-                    "came short"
+                let alert = super::alerts::Alert::JobShort {
+                    job: job.id,
+                    user: job.user_id,
+                    made: made.len() as i64,
+                    total: i64::from(job.total),
+                    refund_kopecks: refunded,
                 };
-                let alert = format!(
-                    "Job {} of user {} {what}: {} of {} portraits made, {} kopecks to refund.",
-                    job.id,
-                    job.user_id,
-                    made.len(),
-                    job.total,
-                    refunded
-                );
-                super::alerts::raise(&tx, &admins, JOBS_FAILING, "job", &alert, now)?;
+                super::alerts::raise(&tx, &admins, JOBS_FAILING, &alert, now)?;
             } else {
                 super::alerts::resolve(&tx, JOBS_FAILING, now)?;
             }

@@ -206,12 +206,13 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
         Err(error) => {
             warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init refused or kept failing");
             let admins = ctx.config.bot.admin_ids.clone();
-            let alert = format!(
-                "T-Bank Init failed for payment {} (order {}): {error}",
-                payment.id, payment.order_id
-            );
+            let alert = super::alerts::Alert::InitFailed {
+                payment: payment.id,
+                order: payment.order_id.clone(),
+                error: error.to_string(),
+            };
             ctx.db
-                .run(move |c| super::alerts::raise(c, &admins, "tbank_init", "tbank", &alert, now))
+                .run(move |c| super::alerts::raise(c, &admins, "tbank_init", &alert, now))
                 .await?;
             end_without_money(
                 ctx,

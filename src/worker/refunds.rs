@@ -5,6 +5,7 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
+use super::alerts::Alert;
 use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::{self, payments, refunds};
 use crate::i18n::{Arg, rub, tr_args};
@@ -85,11 +86,13 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let msg = error.to_string();
                 let next = now + (10_000i64 << refund.attempts.min(6));
                 let admins = ctx.config.bot.admin_ids.clone();
-                let alert = format!(
-                    "Refund {refund_id} of payment {payment_id} ({} kopecks) is still not confirmed by T-Bank after {} attempts: {msg}. The bot keeps asking.",
-                    refund.amount_kopecks,
-                    refund.attempts + 1
-                );
+                let alert = Alert::RefundSlow {
+                    refund: refund_id,
+                    payment: payment_id,
+                    kopecks: refund.amount_kopecks,
+                    attempts: i64::from(refund.attempts) + 1,
+                    error: msg.clone(),
+                };
                 let overdue = refund.attempts + 1 >= 10;
                 ctx.db
                     .run(move |c| {
@@ -99,7 +102,6 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 c,
                                 &admins,
                                 &format!("refund-slow:{refund_id}"),
-                                "refund",
                                 &alert,
                                 now,
                             )?;
@@ -112,10 +114,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 warn!(refund_id, payment_id, %error, "refund refused");
                 let msg = error.to_string();
                 let admins = ctx.config.bot.admin_ids.clone();
-                let alert = format!(
-                    "Refund {refund_id} of payment {payment_id} ({} kopecks) was refused by T-Bank: {msg}. Refund it by hand.",
-                    refund.amount_kopecks
-                );
+                let alert = Alert::RefundRefused {
+                    refund: refund_id,
+                    payment: payment_id,
+                    kopecks: refund.amount_kopecks,
+                    error: msg.clone(),
+                };
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
@@ -124,7 +128,6 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                             &tx,
                             &admins,
                             &format!("refund:{refund_id}"),
-                            "refund",
                             &alert,
                             now,
                         )?;
