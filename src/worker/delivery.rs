@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use super::WorkerCtx;
 use crate::chat::outbox::{self, Button, Delivery, Outgoing};
+use crate::db::queue::QueuedMessage;
 use crate::db::{self, portraits, queue, users};
 
 /// When each chat may receive its next queued message. Telegram counts every
@@ -90,188 +91,216 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .await?;
     let count = claimed.len();
     for row in claimed {
-        let (id, chat_id, attempts) = (row.id, row.chat_id, row.attempts + 1);
-        let ready_at = ctx.pacing.ready_at(chat_id);
-        if ready_at > now {
+        deliver(ctx, row, now).await?;
+    }
+    Ok(count)
+}
+
+/// One claimed row: postponed while its chat is paced after an album,
+/// failed when unreadable, otherwise sent and the outcome recorded.
+async fn deliver(ctx: &WorkerCtx, row: QueuedMessage, now: i64) -> anyhow::Result<()> {
+    let (id, chat_id) = (row.id, row.chat_id);
+    let ready_at = ctx.pacing.ready_at(chat_id);
+    if ready_at > now {
+        ctx.db
+            .run(move |c| queue::postpone(c, id, ready_at))
+            .await?;
+        return Ok(());
+    }
+    let message = match outbox::decode(&row.payload) {
+        Ok(message) => message,
+        Err(error) => {
+            warn!(queue_id = id, chat_id, %error, "unreadable queued message");
+            let e = format!("unreadable payload: {error}");
+            let now = ctx.clock.now_ms();
             ctx.db
-                .run(move |c| queue::postpone(c, id, ready_at))
+                .run(move |c| queue::mark_failed(c, id, &e, now))
                 .await?;
-            continue;
+            return Ok(());
         }
-        let message = match outbox::decode(&row.payload) {
-            Ok(message) => message,
+    };
+    match send(ctx, id, chat_id, &message).await {
+        Ok(sent) => record_sent(ctx, &row, &message, sent).await,
+        Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
+            crate::ops::metrics::telegram_retry_after();
+            let next = db::now_ms() + wait.duration().as_millis() as i64;
+            warn!(
+                queue_id = id,
+                chat_id,
+                retry_after_s = wait.seconds(),
+                "Telegram asked to wait"
+            );
+            ctx.db
+                .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next, false))
+                .await?;
+            Ok(())
+        }
+        Err(SendError::Telegram(RequestError::Api(api)))
+            if matches!(
+                api,
+                teloxide::ApiError::BotBlocked
+                    | teloxide::ApiError::UserDeactivated
+                    | teloxide::ApiError::ChatNotFound
+                    | teloxide::ApiError::BotKicked
+            ) =>
+        {
+            let reason = api.to_string();
+            warn!(queue_id = id, chat_id, %reason, "chat unreachable, its pending messages are failed");
+            ctx.db
+                .run(move |c| {
+                    users::mark_blocked(c, chat_id, db::now_ms())?;
+                    queue::fail_all_for_chat(c, chat_id, &reason)?;
+                    Ok(())
+                })
+                .await?;
+            Ok(())
+        }
+        Err(error) => send_failed(ctx, &row, &message, error).await,
+    }
+}
+
+/// Portraits (albums and ZIPs of them): their failing is one admin incident.
+fn is_portraits(message: &Outgoing) -> bool {
+    matches!(
+        message,
+        Outgoing::Album { .. } | Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
+    )
+}
+
+/// Telegram has the message: the row is marked sent with its message ids,
+/// the portraits' file_ids are kept, its follow-ups queued. The record must
+/// not be lost to a passing database error, or the row would be sent again
+/// when its lease ends: retried until it is written.
+async fn record_sent(
+    ctx: &WorkerCtx,
+    row: &QueuedMessage,
+    message: &Outgoing,
+    sent: Sent,
+) -> anyhow::Result<()> {
+    let (id, chat_id) = (row.id, row.chat_id);
+    let is_album = is_portraits(message);
+    if sent.message_ids.len() > 1 {
+        let per_sec = ctx.config.telegram.messages_per_sec_chat;
+        ctx.pacing
+            .after_album(chat_id, sent.message_ids.len(), per_sec, db::now_ms());
+    }
+    let ids = serde_json::to_string(&sent.message_ids)?;
+    let files = serde_json::to_string(
+        &sent
+            .portrait_file_ids
+            .iter()
+            .map(|(_, f)| f)
+            .collect::<Vec<_>>(),
+    )?;
+    let record = std::sync::Arc::new((
+        ids,
+        files,
+        sent.portrait_file_ids,
+        sent.follow_ups,
+        row.dedup_key.clone(),
+    ));
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        let record = record.clone();
+        let written = ctx
+            .db
+            .run(move |c| {
+                let (ids, files, file_ids, follow_ups, dedup_key) = &*record;
+                let tx = c.transaction()?;
+                queue::mark_sent(&tx, id, ids, files, db::now_ms())?;
+                for (portrait_id, file_id) in file_ids {
+                    portraits::set_file_id(&tx, *portrait_id, file_id)?;
+                }
+                for (i, follow_up) in follow_ups.iter().enumerate() {
+                    let key = format!("{dedup_key}:part{}", i + 1);
+                    outbox::enqueue(
+                        &tx,
+                        chat_id,
+                        follow_up,
+                        &key,
+                        Delivery::Essential,
+                        db::now_ms(),
+                    )?;
+                }
+                if is_album {
+                    super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
+                }
+                tx.commit()
+            })
+            .await;
+        match written {
+            Ok(()) => break,
             Err(error) => {
-                warn!(queue_id = id, chat_id, %error, "unreadable queued message");
-                let e = format!("unreadable payload: {error}");
-                let now = ctx.clock.now_ms();
-                ctx.db
-                    .run(move |c| queue::mark_failed(c, id, &e, now))
-                    .await?;
-                continue;
-            }
-        };
-        // Portraits (albums and ZIPs of them): their failing is one admin incident.
-        let is_album = matches!(
-            message,
-            Outgoing::Album { .. } | Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
-        );
-        match send(ctx, id, chat_id, &message).await {
-            Ok(sent) => {
-                if sent.message_ids.len() > 1 {
-                    let per_sec = ctx.config.telegram.messages_per_sec_chat;
-                    ctx.pacing
-                        .after_album(chat_id, sent.message_ids.len(), per_sec, db::now_ms());
-                }
-                let ids = serde_json::to_string(&sent.message_ids)?;
-                let files = serde_json::to_string(
-                    &sent
-                        .portrait_file_ids
-                        .iter()
-                        .map(|(_, f)| f)
-                        .collect::<Vec<_>>(),
-                )?;
-                let record = std::sync::Arc::new((
-                    ids,
-                    files,
-                    sent.portrait_file_ids,
-                    sent.follow_ups,
-                    row.dedup_key.clone(),
-                ));
-                // Telegram has the message: its record must not be lost to
-                // a passing database error, or the row would be sent again
-                // when its lease ends. Retried until it is written.
-                let mut wait = std::time::Duration::from_millis(100);
-                loop {
-                    let record = record.clone();
-                    let written = ctx
-                        .db
-                        .run(move |c| {
-                            let (ids, files, file_ids, follow_ups, dedup_key) = &*record;
-                            let tx = c.transaction()?;
-                            queue::mark_sent(&tx, id, ids, files, db::now_ms())?;
-                            for (portrait_id, file_id) in file_ids {
-                                portraits::set_file_id(&tx, *portrait_id, file_id)?;
-                            }
-                            for (i, follow_up) in follow_ups.iter().enumerate() {
-                                let key = format!("{dedup_key}:part{}", i + 1);
-                                outbox::enqueue(
-                                    &tx,
-                                    chat_id,
-                                    follow_up,
-                                    &key,
-                                    Delivery::Essential,
-                                    db::now_ms(),
-                                )?;
-                            }
-                            if is_album {
-                                super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
-                            }
-                            tx.commit()
-                        })
-                        .await;
-                    match written {
-                        Ok(()) => break,
-                        Err(error) => {
-                            warn!(queue_id = id, chat_id, %error, "a sent message could not be recorded yet; retrying");
-                            tokio::time::sleep(wait).await;
-                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
-                        }
-                    }
-                }
-                info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
-            }
-            Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
-                crate::ops::metrics::telegram_retry_after();
-                let next = db::now_ms() + wait.duration().as_millis() as i64;
-                warn!(
-                    queue_id = id,
-                    chat_id,
-                    retry_after_s = wait.seconds(),
-                    "Telegram asked to wait"
-                );
-                ctx.db
-                    .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next, false))
-                    .await?;
-            }
-            Err(SendError::Telegram(RequestError::Api(api)))
-                if matches!(
-                    api,
-                    teloxide::ApiError::BotBlocked
-                        | teloxide::ApiError::UserDeactivated
-                        | teloxide::ApiError::ChatNotFound
-                        | teloxide::ApiError::BotKicked
-                ) =>
-            {
-                let reason = api.to_string();
-                warn!(queue_id = id, chat_id, %reason, "chat unreachable, its pending messages are failed");
-                ctx.db
-                    .run(move |c| {
-                        users::mark_blocked(c, chat_id, db::now_ms())?;
-                        queue::fail_all_for_chat(c, chat_id, &reason)?;
-                        Ok(())
-                    })
-                    .await?;
-            }
-            Err(error) => {
-                let reason = error.to_string();
-                let permanent = matches!(&error, SendError::Zip(e) if e.is_permanent());
-                if attempts >= ctx.config.worker.delivery_max_attempts || permanent {
-                    warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
-                    // Portraits that did not reach the user are an incident for the
-                    // admins: one incident while albums keep failing (counted and
-                    // summarised, not one message each), ended by the next album sent.
-                    let admins = ctx.config.bot.admin_ids.clone();
-                    // A user who asked for a ZIP is told it did not come.
-                    let is_zip = matches!(
-                        message,
-                        Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
-                    );
-                    let failed_key = format!("{}:failed", row.dedup_key);
-                    let alert = super::alerts::Alert::DeliveryFailed {
-                        message: row.dedup_key.clone(),
-                        chat: chat_id,
-                        attempts: i64::from(attempts),
-                        error: reason.clone(),
-                    };
-                    let now = ctx.clock.now_ms();
-                    ctx.db
-                        .run(move |c| {
-                            queue::mark_failed(c, id, &reason, now)?;
-                            if is_zip {
-                                let lang = crate::chat::lang_of(c, chat_id)?;
-                                let text =
-                                    Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
-                                outbox::enqueue(
-                                    c,
-                                    chat_id,
-                                    &text,
-                                    &failed_key,
-                                    Delivery::Essential,
-                                    now,
-                                )?;
-                            }
-                            if is_album {
-                                super::alerts::raise(c, &admins, ALBUMS_FAILING, &alert, now)?;
-                            }
-                            Ok(())
-                        })
-                        .await?;
-                } else {
-                    let backoff = 1_000i64 << attempts.min(8);
-                    let uncertain = error.is_uncertain();
-                    if uncertain {
-                        crate::ops::metrics::telegram_uncertain_send();
-                    }
-                    warn!(queue_id = id, chat_id, attempts, uncertain, %reason, "send failed, will retry");
-                    let next = db::now_ms() + backoff;
-                    ctx.db
-                        .run(move |c| queue::mark_retry(c, id, &reason, next, uncertain))
-                        .await?;
-                }
+                warn!(queue_id = id, chat_id, %error, "a sent message could not be recorded yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
             }
         }
     }
-    Ok(count)
+    info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
+    Ok(())
+}
+
+/// A send that failed otherwise: retried on a back-off, or, after
+/// `delivery_max_attempts` (or a ZIP that can never be built), failed for
+/// good — the user told of a ZIP that will not come, the admins of portraits
+/// that did not reach the user.
+async fn send_failed(
+    ctx: &WorkerCtx,
+    row: &QueuedMessage,
+    message: &Outgoing,
+    error: SendError,
+) -> anyhow::Result<()> {
+    let (id, chat_id, attempts) = (row.id, row.chat_id, row.attempts + 1);
+    let reason = error.to_string();
+    let permanent = matches!(&error, SendError::Zip(e) if e.is_permanent());
+    if attempts < ctx.config.worker.delivery_max_attempts && !permanent {
+        let backoff = 1_000i64 << attempts.min(8);
+        let uncertain = error.is_uncertain();
+        if uncertain {
+            crate::ops::metrics::telegram_uncertain_send();
+        }
+        warn!(queue_id = id, chat_id, attempts, uncertain, %reason, "send failed, will retry");
+        let next = db::now_ms() + backoff;
+        ctx.db
+            .run(move |c| queue::mark_retry(c, id, &reason, next, uncertain))
+            .await?;
+        return Ok(());
+    }
+    warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
+    // Portraits that did not reach the user are an incident for the
+    // admins: one incident while albums keep failing (counted and
+    // summarised, not one message each), ended by the next album sent.
+    let is_album = is_portraits(message);
+    let admins = ctx.config.bot.admin_ids.clone();
+    // A user who asked for a ZIP is told it did not come.
+    let is_zip = matches!(
+        message,
+        Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
+    );
+    let failed_key = format!("{}:failed", row.dedup_key);
+    let alert = super::alerts::Alert::DeliveryFailed {
+        message: row.dedup_key.clone(),
+        chat: chat_id,
+        attempts: i64::from(attempts),
+        error: reason.clone(),
+    };
+    let now = ctx.clock.now_ms();
+    ctx.db
+        .run(move |c| {
+            queue::mark_failed(c, id, &reason, now)?;
+            if is_zip {
+                let lang = crate::chat::lang_of(c, chat_id)?;
+                let text = Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
+                outbox::enqueue(c, chat_id, &text, &failed_key, Delivery::Essential, now)?;
+            }
+            if is_album {
+                super::alerts::raise(c, &admins, ALBUMS_FAILING, &alert, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 impl SendError {
