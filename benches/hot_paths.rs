@@ -114,7 +114,7 @@ mod dialogue {
         let rt = runtime();
         let (_dir, db) = temp_db();
         seed_dialogues(&db);
-        let storage = SqliteStorage::new(db);
+        let storage = SqliteStorage::new(db, Arc::new(Clock::system()));
         bencher.bench_local(|| {
             rt.block_on(storage.clone().update_dialogue(ChatId(CHATS / 2), state()))
                 .expect("store")
@@ -127,7 +127,7 @@ mod dialogue {
         let rt = runtime();
         let (_dir, db) = temp_db();
         seed_dialogues(&db);
-        let storage = SqliteStorage::new(db);
+        let storage = SqliteStorage::new(db, Arc::new(Clock::system()));
         rt.block_on(storage.clone().update_dialogue(ChatId(CHATS / 2), state()))
             .expect("store");
         bencher.bench_local(|| {
@@ -183,7 +183,8 @@ mod handler_tree {
             add_user(c, USER)?;
             avatars::create_draft(c, USER, db::now_ms())
         })?;
-        let storage = SqliteStorage::new(db.clone());
+        let clock = Arc::new(Clock::system());
+        let storage = SqliteStorage::new(db.clone(), clock.clone());
         storage
             .clone()
             .update_dialogue(
@@ -201,7 +202,7 @@ mod handler_tree {
             db,
             store,
             wake: Arc::new(Wake::default()),
-            clock: Arc::new(Clock::system()),
+            clock,
             ops: Arc::new(pinglass::ops::Ops::default()),
         });
         // (From text: teloxide's `Update` does not deserialize from a `Value`.)

@@ -78,6 +78,7 @@ pub async fn show(
     let user_id = me.user.id;
     let caption = tr(lang, "gallery-caption");
     let request_key = query.id.0.clone();
+    let now = ctx.clock.now_ms();
     let queued = ctx
         .db
         .run(move |c| {
@@ -91,7 +92,7 @@ pub async fn show(
             let tx = c.transaction()?;
             for (i, album) in albums(&made, &caption).iter().enumerate() {
                 let key = format!("gallery:{avatar_id}:{request_key}:{i}");
-                outbox::enqueue(&tx, user_id, album, &key, Delivery::Essential, db::now_ms())?;
+                outbox::enqueue(&tx, user_id, album, &key, Delivery::Essential, now)?;
             }
             // Under the set: what else can be done with it.
             let actions = Outgoing::Text {
@@ -99,14 +100,7 @@ pub async fn show(
                 buttons: action_buttons(lang, avatar_id),
             };
             let key = format!("gallery:{avatar_id}:{request_key}:actions");
-            outbox::enqueue(
-                &tx,
-                user_id,
-                &actions,
-                &key,
-                Delivery::Essential,
-                db::now_ms(),
-            )?;
+            outbox::enqueue(&tx, user_id, &actions, &key, Delivery::Essential, now)?;
             tx.commit()?;
             Ok(true)
         })
@@ -161,6 +155,7 @@ pub async fn zip(
     }
     let prefix = format!("zip:{avatar_id}:");
     let key = format!("{prefix}{}", query.id.0);
+    let now = ctx.clock.now_ms();
     let queued = ctx
         .db
         .run(move |c| {
@@ -169,14 +164,7 @@ pub async fn zip(
                 return Ok(false);
             }
             let request = Outgoing::ZipRequest { avatar_id };
-            outbox::enqueue(
-                &tx,
-                user_id,
-                &request,
-                &key,
-                Delivery::Essential,
-                db::now_ms(),
-            )?;
+            outbox::enqueue(&tx, user_id, &request, &key, Delivery::Essential, now)?;
             tx.commit()?;
             Ok(true)
         })
@@ -220,9 +208,10 @@ pub async fn share(
         return refuse(bot, query, lang).await;
     }
     let token = new_share_token();
+    let now = ctx.clock.now_ms();
     let gallery = ctx
         .db
-        .run(move |c| galleries::live_or_create(c, avatar_id, &token, db::now_ms()))
+        .run(move |c| galleries::live_or_create(c, avatar_id, &token, now))
         .await?;
     let me_bot = bot.get_me().await?;
     let username = me_bot.user.username.clone().unwrap_or_default();
@@ -250,10 +239,11 @@ pub async fn revoke(
     avatar_id: i64,
 ) -> HandlerResult {
     let (lang, user_id) = (me.lang, me.user.id);
+    let now = ctx.clock.now_ms();
     let revoked = ctx
         .db
         .run(move |c| match avatars::get_owned(c, avatar_id, user_id)? {
-            Some(_) => galleries::revoke(c, avatar_id, db::now_ms()).map(Some),
+            Some(_) => galleries::revoke(c, avatar_id, now).map(Some),
             None => Ok(None),
         })
         .await?;
@@ -309,6 +299,7 @@ pub async fn open_shared(
         }]],
     };
     let request_key = format!("{}:{}", msg.chat.id.0, msg.id.0);
+    let now = ctx.clock.now_ms();
     let found = ctx
         .db
         .run(move |c| {
@@ -334,17 +325,10 @@ pub async fn open_shared(
             let tx = c.transaction()?;
             for (i, album) in albums(&made, &caption).iter().enumerate() {
                 let key = format!("shared:{}:{request_key}:{i}", gallery.id);
-                outbox::enqueue(&tx, viewer, album, &key, Delivery::Essential, db::now_ms())?;
+                outbox::enqueue(&tx, viewer, album, &key, Delivery::Essential, now)?;
             }
             let key = format!("shared:{}:{request_key}:invite", gallery.id);
-            outbox::enqueue(
-                &tx,
-                viewer,
-                &invite,
-                &key,
-                Delivery::Essential,
-                db::now_ms(),
-            )?;
+            outbox::enqueue(&tx, viewer, &invite, &key, Delivery::Essential, now)?;
             tx.commit()?;
             Ok(Found::Shown)
         })

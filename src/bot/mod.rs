@@ -124,7 +124,7 @@ impl Running {
 
 /// Starts long polling and the dispatcher on the current runtime.
 pub async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
-    let storage = storage::SqliteStorage::new(ctx.db.clone());
+    let storage = storage::SqliteStorage::new(ctx.db.clone(), ctx.clock.clone());
     let poll_timeout = Duration::from_secs(u64::from(ctx.config.telegram.poll_timeout_secs));
     let listener = Polling::builder(bot.clone())
         .timeout(poll_timeout)

@@ -16,7 +16,7 @@ use crate::chat::callback::Callback;
 use crate::chat::lang_of;
 use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::referrals::{self, Payout};
-use crate::db::{self, users};
+use crate::db::users;
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
 /// What opening a referral link did.
@@ -157,7 +157,7 @@ pub async fn request_payout(
     let lang = me.lang;
     let user = me.user.clone();
     let admins = ctx.config.bot.admin_ids.clone();
-    let now = db::now_ms();
+    let now = ctx.clock.now_ms();
     let outcome = ctx
         .db
         .run(move |c| {

@@ -10,8 +10,9 @@ use super::alerts::Alert;
 use crate::chat::credits::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
 use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
-use crate::db::refunds::{self, Refund};
-use crate::db::{self, avatars, jobs, portraits, service_state};
+use crate::db::jobs::JobStatus;
+use crate::db::refunds::{self, Refund, RefundReason};
+use crate::db::{avatars, jobs, portraits, service_state};
 use crate::i18n::{Arg, Lang, rub, tr_args};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -91,7 +92,7 @@ pub async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> 
                     &tx,
                     payment.id,
                     payment.amount_kopecks,
-                    "stuck",
+                    RefundReason::Stuck,
                     &format!("cancel-{}-stuck", payment.id),
                     None,
                     now,
@@ -129,7 +130,7 @@ pub async fn cancel_unpaid(
 ) -> anyhow::Result<()> {
     let admins = ctx.config.bot.admin_ids.clone();
     let refund_id = refund.id;
-    let stuck = refund.reason == "stuck";
+    let stuck = refund.reason == RefundReason::Stuck;
     if !payment.status.is_open() {
         // Paid, expired or ended meanwhile: nothing to cancel, and a paid
         // payment is never refunded by a cancellation meant for an unpaid one.
@@ -230,10 +231,11 @@ pub async fn cancel_unpaid(
     )
     .await?;
     let (payment_id, user_id, amount) = (payment.id, payment.user_id, payment.amount_kopecks);
+    let at = ctx.clock.now_ms();
     ctx.db
         .run(move |c| {
             let tx = c.transaction()?;
-            if refunds::mark_done_without_money(&tx, refund_id, db::now_ms())? {
+            if refunds::mark_done_without_money(&tx, refund_id, at)? {
                 let key = if stuck {
                     "admin-stuck-canceled"
                 } else {
@@ -350,7 +352,7 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(None);
             }
             let (round, retried_at) = jobs::retry_round(&tx, job.id)?;

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use super::WorkerCtx;
 use crate::chat::outbox::{self, Button, Delivery, Outgoing};
 use crate::db::queue::QueuedMessage;
-use crate::db::{self, portraits, queue, users};
+use crate::db::{portraits, queue, users};
 
 /// When each chat may receive its next queued message. Telegram counts every
 /// photo of an album against the per-chat limit (so does `chat::paced`); after
@@ -123,7 +123,7 @@ async fn deliver(ctx: &WorkerCtx, row: QueuedMessage, now: i64) -> anyhow::Resul
         Ok(sent) => record_sent(ctx, &row, &message, sent).await,
         Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
             crate::ops::metrics::telegram_retry_after();
-            let next = db::now_ms() + wait.duration().as_millis() as i64;
+            let next = ctx.clock.now_ms() + wait.duration().as_millis() as i64;
             warn!(
                 queue_id = id,
                 chat_id,
@@ -146,9 +146,10 @@ async fn deliver(ctx: &WorkerCtx, row: QueuedMessage, now: i64) -> anyhow::Resul
         {
             let reason = api.to_string();
             warn!(queue_id = id, chat_id, %reason, "chat unreachable, its pending messages are failed");
+            let at = ctx.clock.now_ms();
             ctx.db
                 .run(move |c| {
-                    users::mark_blocked(c, chat_id, db::now_ms())?;
+                    users::mark_blocked(c, chat_id, at)?;
                     queue::fail_all_for_chat(c, chat_id, &reason)?;
                     Ok(())
                 })
@@ -182,7 +183,7 @@ async fn record_sent(
     if sent.message_ids.len() > 1 {
         let per_sec = ctx.config.telegram.messages_per_sec_chat;
         ctx.pacing
-            .after_album(chat_id, sent.message_ids.len(), per_sec, db::now_ms());
+            .after_album(chat_id, sent.message_ids.len(), per_sec, ctx.clock.now_ms());
     }
     let ids = serde_json::to_string(&sent.message_ids)?;
     let files = serde_json::to_string(
@@ -202,28 +203,22 @@ async fn record_sent(
     let mut wait = std::time::Duration::from_millis(100);
     loop {
         let record = record.clone();
+        let at = ctx.clock.now_ms();
         let written = ctx
             .db
             .run(move |c| {
                 let (ids, files, file_ids, follow_ups, dedup_key) = &*record;
                 let tx = c.transaction()?;
-                queue::mark_sent(&tx, id, ids, files, db::now_ms())?;
+                queue::mark_sent(&tx, id, ids, files, at)?;
                 for (portrait_id, file_id) in file_ids {
                     portraits::set_file_id(&tx, *portrait_id, file_id)?;
                 }
                 for (i, follow_up) in follow_ups.iter().enumerate() {
                     let key = format!("{dedup_key}:part{}", i + 1);
-                    outbox::enqueue(
-                        &tx,
-                        chat_id,
-                        follow_up,
-                        &key,
-                        Delivery::Essential,
-                        db::now_ms(),
-                    )?;
+                    outbox::enqueue(&tx, chat_id, follow_up, &key, Delivery::Essential, at)?;
                 }
                 if is_album {
-                    super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
+                    super::alerts::resolve(&tx, ALBUMS_FAILING, at)?;
                 }
                 tx.commit()
             })
@@ -261,7 +256,7 @@ async fn send_failed(
             crate::ops::metrics::telegram_uncertain_send();
         }
         warn!(queue_id = id, chat_id, attempts, uncertain, %reason, "send failed, will retry");
-        let next = db::now_ms() + backoff;
+        let next = ctx.clock.now_ms() + backoff;
         ctx.db
             .run(move |c| queue::mark_retry(c, id, &reason, next, uncertain))
             .await?;

@@ -9,7 +9,7 @@ use tracing::info;
 use super::WorkerCtx;
 use crate::chat::lang_of;
 use crate::chat::outbox::{self, AlbumPhoto, Button, Delivery, Outgoing};
-use crate::db::jobs::{self, Job};
+use crate::db::jobs::{self, Job, JobStatus};
 use crate::db::{avatars, portraits};
 use crate::i18n::{tr, tr_args};
 
@@ -48,7 +48,7 @@ pub async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Resu
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(false);
             }
             let lang = lang_of(&tx, job.user_id)?;
@@ -114,7 +114,7 @@ pub async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(None);
             }
             let lang = lang_of(&tx, job.user_id)?;

@@ -17,8 +17,8 @@ use tracing::{info, warn};
 use super::WorkerCtx;
 use crate::chat::lang_of;
 use crate::chat::outbox::{self, Delivery, Outgoing};
-use crate::db::jobs::{self, Job, Task};
-use crate::db::{self, avatars, events, payments, portraits, queue, refunds, service_state};
+use crate::db::jobs::{self, Job, JobKind, JobStatus, Task};
+use crate::db::{avatars, events, payments, portraits, queue, refunds, service_state};
 use crate::i18n::{Arg, rub, tr, tr_args};
 use crate::kie::{CreateTask, ErrorClass, KieError, ResultDownloadError, TaskFailure, TaskState};
 use crate::media;
@@ -258,11 +258,12 @@ async fn on_create_error(
 
 /// Kie answered normally again: lift a pause and close its alert.
 async fn resume_kie(ctx: &WorkerCtx) -> anyhow::Result<()> {
+    let at = ctx.clock.now_ms();
     ctx.db
-        .run(|c| {
+        .run(move |c| {
             if service_state::get_i64(c, KIE_PAUSED)?.is_some() {
                 service_state::remove(c, KIE_PAUSED)?;
-                super::alerts::resolve(c, "kie_refused", db::now_ms())?;
+                super::alerts::resolve(c, "kie_refused", at)?;
             }
             Ok(())
         })
@@ -460,10 +461,10 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     if ctx.db.run(move |c| jobs::retry_round(c, id)).await?.0 > 0 {
         return super::admin::finish_retry(ctx, job, now).await;
     }
-    match job.kind.as_str() {
-        "preview" => return super::free::finish_preview(ctx, job, now).await,
-        "regenerate" => return super::free::finish_redo(ctx, job, now).await,
-        _ => {}
+    match job.kind {
+        JobKind::Preview => return super::free::finish_preview(ctx, job, now).await,
+        JobKind::Regenerate => return super::free::finish_redo(ctx, job, now).await,
+        JobKind::Paid => {}
     }
     let job_id = job.id;
     let admins = ctx.config.bot.admin_ids.clone();
@@ -472,7 +473,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(None);
             }
             let lang = lang_of(&tx, job.user_id)?;
@@ -602,8 +603,12 @@ async fn complete_deliveries(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize>
         .run(move |c| {
             let ready = jobs::delivering_with_queue_settled(c)?;
             for job in &ready {
-                let to = if job.failed > 0 { "partial" } else { "done" };
-                jobs::set_status(c, job.id, "delivering", to, now)?;
+                let to = if job.failed > 0 {
+                    JobStatus::Partial
+                } else {
+                    JobStatus::Done
+                };
+                jobs::set_status(c, job.id, JobStatus::Delivering, to, now)?;
             }
             Ok(ready.len())
         })
@@ -634,7 +639,7 @@ async fn show_progress(ctx: &WorkerCtx) -> anyhow::Result<usize> {
             })
             .await?;
         let Some(message_id) = message_id else {
-            if matches!(job.status.as_str(), "done" | "partial") {
+            if matches!(job.status, JobStatus::Done | JobStatus::Partial) {
                 // Its queue has settled without the confirmation ever reaching
                 // the user (blocked): there is nothing to edit, ever.
                 let (job_id, completed) = (job.id, job.completed);

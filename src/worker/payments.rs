@@ -15,7 +15,7 @@ use crate::chat::callback::Callback;
 use crate::chat::lang_of;
 use crate::chat::outbox::{self, Button, Delivery, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
-use crate::db::{self, avatars, events, jobs};
+use crate::db::{avatars, events, jobs};
 use crate::i18n::{Arg, rub, tr, tr_args};
 use crate::tbank::{self, InitRequest, Receipt, ReceiptItem};
 
@@ -119,6 +119,8 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
         ),
         customer_key: Some(payment.user_id.to_string()),
         language: Some(lang.code().to_owned()),
+        // For T-Bank, which keeps its own time: the real clock, not the
+        // application's (which tests move).
         redirect_due_date: chrono::Utc::now()
             + chrono::Duration::hours(i64::from(ctx.config.tbank.payment_deadline_hours)),
         receipt: receipt_for(ctx, &payment),
@@ -169,6 +171,7 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                     }],
                 ],
             };
+            let at = ctx.clock.now_ms();
             ctx.db
                 .run(move |c| {
                     let tx = c.transaction()?;
@@ -179,7 +182,7 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                         answer.payment_url.as_str(),
                         answer.status.as_str(),
                         next,
-                        db::now_ms(),
+                        at,
                     )? {
                         outbox::enqueue(
                             &tx,

@@ -7,7 +7,8 @@ use tracing::{info, warn};
 use super::WorkerCtx;
 use super::alerts::Alert;
 use crate::chat::outbox::{self, Delivery, Outgoing};
-use crate::db::{self, payments, refunds};
+use crate::db::refunds::RefundReason;
+use crate::db::{payments, refunds};
 use crate::i18n::{Arg, rub, tr_args};
 
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
@@ -19,7 +20,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             continue;
         };
         // A cancellation of an unpaid payment (stuck, or /cancel) moves no money.
-        if matches!(refund.reason.as_str(), "stuck" | "admin_cancel") {
+        if refund.reason.is_cancellation() {
             super::admin::cancel_unpaid(ctx, refund, payment, now).await?;
             continue;
         }
@@ -48,10 +49,11 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let amount = refund.amount_kopecks;
                 let admins = ctx.config.bot.admin_ids.clone();
                 let done = refund.clone();
+                let at = ctx.clock.now_ms();
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
-                        if refunds::mark_done(&tx, refund_id, &status, db::now_ms())? {
+                        if refunds::mark_done(&tx, refund_id, &status, at)? {
                             super::referrals::reverse(&tx, payment.id, amount)?;
                             let lang = crate::chat::lang_of(&tx, payment.user_id)?;
                             let text = tr_args(
@@ -67,7 +69,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 Delivery::Essential,
                                 now,
                             )?;
-                            if done.reason == "admin_refund" {
+                            if done.reason == RefundReason::AdminRefund {
                                 super::admin::admin_refund_done(&tx, &admins, &done, &status, now)?;
                             }
                         }

@@ -11,6 +11,7 @@ use crate::bot::handlers::{HandlerResult, UserCtx};
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::db::payments::PaymentStatus;
+use crate::db::refunds::RefundReason;
 use crate::db::{payments, refunds};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
@@ -144,7 +145,7 @@ pub async fn on_callback(
                             &tx,
                             p.id,
                             amount,
-                            "admin_refund",
+                            RefundReason::AdminRefund,
                             &format!(
                                 "refund-{}-admin-{}",
                                 p.id,
@@ -164,7 +165,7 @@ pub async fn on_callback(
                             &tx,
                             p.id,
                             p.amount_kopecks,
-                            "admin_cancel",
+                            RefundReason::AdminCancel,
                             &format!("cancel-{}-admin", p.id),
                             Some(admin),
                             now,

@@ -93,8 +93,8 @@ pub(super) async fn retry(
             "admin-retry-impossible",
             &[
                 ("id", Arg::Num(job_id)),
-                ("kind", Arg::Str(&job.kind)),
-                ("status", Arg::Str(&job.status)),
+                ("kind", Arg::Str(job.kind.as_str())),
+                ("status", Arg::Str(job.status.as_str())),
                 ("failed", Arg::Num(i64::from(job.failed))),
             ],
         ),
