@@ -16,7 +16,7 @@ use teloxide::types::{
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use crate::chat::outbox::{self, Button, Delivery, Outgoing};
+use crate::chat::outbox::{self, AlbumPhoto, Button, Delivery, Outgoing};
 use crate::db::queue::QueuedMessage;
 use crate::db::{portraits, queue, users};
 
@@ -358,102 +358,17 @@ async fn send(
             if let Some(markup) = keyboard(buttons) {
                 request = request.reply_markup(markup);
             }
-            let sent = request.await?;
-            Ok(Sent {
-                message_ids: vec![sent.id.0],
-                portrait_file_ids: Vec::new(),
-                follow_ups: Vec::new(),
-            })
+            Ok(Sent::one(request.await?.id.0))
         }
         Outgoing::Photo {
             object_key,
             caption,
             buttons,
-        } => {
-            let bytes = ctx.store.get(object_key).await?;
-            let name = object_key
-                .rsplit('/')
-                .next()
-                .unwrap_or("picture.jpg")
-                .to_owned();
-            let mut request = ctx
-                .bot
-                .send_photo(chat, InputFile::memory(bytes).file_name(name));
-            if let Some(caption) = caption {
-                request = request.caption(caption.clone());
-            }
-            if let Some(markup) = keyboard(buttons) {
-                request = request.reply_markup(markup);
-            }
-            let sent = request.await?;
-            Ok(Sent {
-                message_ids: vec![sent.id.0],
-                portrait_file_ids: Vec::new(),
-                follow_ups: Vec::new(),
-            })
-        }
+        } => send_picture(ctx, chat, object_key, caption.as_deref(), buttons).await,
         Outgoing::Album { photos, caption } => {
-            if photos.is_empty() {
-                return Err(SendError::EmptyAlbum);
-            }
-            let mut inputs = Vec::with_capacity(photos.len());
-            for photo in photos {
-                inputs.push(photo_input(ctx, photo.portrait_id, &photo.object_key).await?);
-            }
-            let messages = if inputs.len() == 1 {
-                let mut request = ctx.bot.send_photo(chat, inputs.remove(0));
-                if let Some(caption) = caption {
-                    request = request.caption(caption.clone());
-                }
-                vec![request.await?]
-            } else {
-                let media = inputs.into_iter().enumerate().map(|(i, input)| {
-                    let mut photo = InputMediaPhoto::new(input);
-                    if i == 0
-                        && let Some(caption) = caption
-                    {
-                        photo = photo.caption(caption.clone());
-                    }
-                    InputMedia::Photo(photo)
-                });
-                ctx.bot.send_media_group(chat, media).await?
-            };
-            let portrait_file_ids = photos
-                .iter()
-                .zip(&messages)
-                .filter_map(|(photo, message)| {
-                    let largest = message.photo()?.iter().max_by_key(|p| p.width * p.height)?;
-                    Some((photo.portrait_id, largest.file.id.0.clone()))
-                })
-                .collect();
-            Ok(Sent {
-                message_ids: messages.iter().map(|m| m.id.0).collect(),
-                portrait_file_ids,
-                follow_ups: Vec::new(),
-            })
+            send_album(ctx, chat, photos, caption.as_deref()).await
         }
-        Outgoing::ZipRequest { avatar_id } => {
-            // Planned, not sent: the parts become rows of their own.
-            let avatar_id = *avatar_id;
-            let (portraits, lang) = ctx
-                .db
-                .run(move |c| {
-                    let made = portraits::for_avatar(c, avatar_id)?
-                        .into_iter()
-                        .map(|p| (p.id, p.object_key))
-                        .collect::<Vec<_>>();
-                    Ok((made, crate::chat::lang_of(c, chat_id)?))
-                })
-                .await?;
-            let limit = ctx.config.gallery.zip_part_max_bytes;
-            let parts = super::zip::plan(&ctx.store, avatar_id, &portraits, limit, lang).await?;
-            info!(chat_id, avatar_id, parts = parts.len(), "ZIP planned");
-            Ok(Sent {
-                message_ids: Vec::new(),
-                portrait_file_ids: Vec::new(),
-                follow_ups: parts,
-            })
-        }
+        Outgoing::ZipRequest { avatar_id } => plan_zip(ctx, chat_id, *avatar_id).await,
         Outgoing::ZipPart {
             avatar_id,
             part,
@@ -472,13 +387,117 @@ async fn send(
             }
             let (message_id, size) = result?;
             info!(chat_id, avatar_id, part, parts, bytes = size, "ZIP sent");
-            Ok(Sent {
-                message_ids: vec![message_id],
-                portrait_file_ids: Vec::new(),
-                follow_ups: Vec::new(),
-            })
+            Ok(Sent::one(message_id))
         }
     }
+}
+
+impl Sent {
+    /// One message, nothing else to remember.
+    fn one(message_id: i32) -> Sent {
+        Sent {
+            message_ids: vec![message_id],
+            portrait_file_ids: Vec::new(),
+            follow_ups: Vec::new(),
+        }
+    }
+}
+
+/// One picture that is not a portrait (the free preview), uploaded from the
+/// object store with its caption and buttons.
+async fn send_picture(
+    ctx: &WorkerCtx,
+    chat: ChatId,
+    object_key: &str,
+    caption: Option<&str>,
+    buttons: &[Vec<Button>],
+) -> Result<Sent, SendError> {
+    let bytes = ctx.store.get(object_key).await?;
+    let name = object_key
+        .rsplit('/')
+        .next()
+        .unwrap_or("picture.jpg")
+        .to_owned();
+    let mut request = ctx
+        .bot
+        .send_photo(chat, InputFile::memory(bytes).file_name(name));
+    if let Some(caption) = caption {
+        request = request.caption(caption.to_owned());
+    }
+    if let Some(markup) = keyboard(buttons) {
+        request = request.reply_markup(markup);
+    }
+    Ok(Sent::one(request.await?.id.0))
+}
+
+/// An album of portraits (one photo alone is sent as a photo), each by its
+/// file_id when known; remembers the file_id Telegram gives each.
+async fn send_album(
+    ctx: &WorkerCtx,
+    chat: ChatId,
+    photos: &[AlbumPhoto],
+    caption: Option<&str>,
+) -> Result<Sent, SendError> {
+    if photos.is_empty() {
+        return Err(SendError::EmptyAlbum);
+    }
+    let mut inputs = Vec::with_capacity(photos.len());
+    for photo in photos {
+        inputs.push(photo_input(ctx, photo.portrait_id, &photo.object_key).await?);
+    }
+    let messages = if inputs.len() == 1 {
+        let mut request = ctx.bot.send_photo(chat, inputs.remove(0));
+        if let Some(caption) = caption {
+            request = request.caption(caption.to_owned());
+        }
+        vec![request.await?]
+    } else {
+        let media = inputs.into_iter().enumerate().map(|(i, input)| {
+            let mut photo = InputMediaPhoto::new(input);
+            if i == 0
+                && let Some(caption) = caption
+            {
+                photo = photo.caption(caption.to_owned());
+            }
+            InputMedia::Photo(photo)
+        });
+        ctx.bot.send_media_group(chat, media).await?
+    };
+    let portrait_file_ids = photos
+        .iter()
+        .zip(&messages)
+        .filter_map(|(photo, message)| {
+            let largest = message.photo()?.iter().max_by_key(|p| p.width * p.height)?;
+            Some((photo.portrait_id, largest.file.id.0.clone()))
+        })
+        .collect();
+    Ok(Sent {
+        message_ids: messages.iter().map(|m| m.id.0).collect(),
+        portrait_file_ids,
+        follow_ups: Vec::new(),
+    })
+}
+
+/// A ZIP asked for: planned, not sent — its parts become rows of their own.
+async fn plan_zip(ctx: &WorkerCtx, chat_id: i64, avatar_id: i64) -> Result<Sent, SendError> {
+    let (portraits, lang) = ctx
+        .db
+        .run(move |c| {
+            let made = portraits::for_avatar(c, avatar_id)?
+                .into_iter()
+                .map(|p| (p.id, p.object_key))
+                .collect::<Vec<_>>();
+            Ok((made, crate::chat::lang_of(c, chat_id)?))
+        })
+        .await?;
+    let limit = ctx.config.gallery.zip_part_max_bytes;
+    let parts = super::zip::plan(&ctx.store, avatar_id, &portraits, limit, lang).await?;
+    info!(chat_id, avatar_id, parts = parts.len(), "ZIP planned");
+    Ok(Sent {
+        message_ids: Vec::new(),
+        portrait_file_ids: Vec::new(),
+        follow_ups: parts,
+    })
 }
 
 /// Builds one part's archive at `path` and sends it as a document; returns
