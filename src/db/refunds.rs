@@ -85,7 +85,6 @@ pub struct Refund {
     pub attempts: u32,
 }
 
-
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
     Ok(Refund {
         id: r.get(0)?,
