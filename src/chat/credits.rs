@@ -3,12 +3,12 @@
 //! through the queue and keeps the balance for the next `/credits`.
 
 /// `service_state` name: the admin who asked for the Kie balance (one at a time).
-pub const CREDITS_REQUEST: &str = "kie_credits_requested_by";
+pub(crate) const CREDITS_REQUEST: &str = "kie_credits_requested_by";
 /// `service_state` name: the last Kie balance known, in thousandths of a credit.
-pub const CREDITS_MILLI: &str = "kie_credits_milli";
+pub(crate) const CREDITS_MILLI: &str = "kie_credits_milli";
 
 /// Credits with at most two decimals, no trailing zeros.
-pub fn format_credits(credits: f64) -> String {
+pub(crate) fn format_credits(credits: f64) -> String {
     let text = format!("{credits:.2}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

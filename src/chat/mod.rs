@@ -88,7 +88,7 @@ impl Wake {
 }
 
 /// The language a user's messages are written in (Russian if unknown).
-pub fn lang_of(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<Lang> {
+pub(crate) fn lang_of(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<Lang> {
     Ok(crate::db::users::get(conn, user_id)?
         .and_then(|u| Lang::parse(&u.language))
         .unwrap_or(Lang::Ru))

@@ -130,7 +130,7 @@ pub fn decode(payload: &str) -> Result<Outgoing, serde_json::Error> {
 }
 
 /// The albums of a finished set, at most 10 portraits each, the first captioned.
-pub fn albums(portraits: &[Portrait], caption: &str) -> Vec<Outgoing> {
+pub(crate) fn albums(portraits: &[Portrait], caption: &str) -> Vec<Outgoing> {
     portraits
         .chunks(10)
         .enumerate()

@@ -10,7 +10,7 @@ use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 /// The package screen as text and one (label, callback data) per tier, with
 /// prices after the referral `balance`: for the chat and for messages the
 /// side task queues (after the preview).
-pub fn packages_content(
+pub(crate) fn packages_content(
     config: &Config,
     lang: Lang,
     avatar_id: i64,
@@ -80,7 +80,7 @@ pub fn packages_content(
 }
 
 /// The free redos of each package, e.g. "Starter — 1, Standard — 3, Premium — 4".
-pub fn redo_quotas(config: &Config) -> String {
+pub(crate) fn redo_quotas(config: &Config) -> String {
     config
         .tiers
         .iter()
@@ -90,7 +90,7 @@ pub fn redo_quotas(config: &Config) -> String {
 }
 
 /// The one or two lines under the packages: refunds and free redos.
-pub fn policy_lines(config: &Config, lang: Lang) -> String {
+pub(crate) fn policy_lines(config: &Config, lang: Lang) -> String {
     tr_args(
         lang,
         "packages-policy",

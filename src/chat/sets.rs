@@ -7,7 +7,7 @@ use crate::i18n::{Lang, tr};
 
 /// The action buttons of one ready set, one per row. Every gallery action is
 /// added here (and parsed in `chat::callback`).
-pub fn action_buttons(lang: Lang, avatar_id: i64) -> Vec<Vec<Button>> {
+pub(crate) fn action_buttons(lang: Lang, avatar_id: i64) -> Vec<Vec<Button>> {
     let button = |key: &str, data: Callback| Button::Callback {
         text: tr(lang, key),
         data: data.encode(),
