@@ -22,9 +22,10 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use divan::Bencher;
+use pinglass::bot::BotCtx;
 use pinglass::bot::state::State;
 use pinglass::bot::storage::SqliteStorage;
-use pinglass::bot::{BotCtx, TgBot};
+use pinglass::chat::{TgBot, Wake};
 use pinglass::clock::Clock;
 use pinglass::db::payments::{self, CreatePayment, NewPayment, Payment};
 use pinglass::db::{self, Db, avatars, dialogues, queue, referrals, users};
@@ -33,7 +34,6 @@ use pinglass::store::local::LocalStore;
 use pinglass::telegram::standin::{
     RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
 };
-use pinglass::worker::Wake;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::dptree;
 use teloxide::prelude::{Requester, RequesterExt};
@@ -114,7 +114,7 @@ mod dialogue {
         let rt = runtime();
         let (_dir, db) = temp_db();
         seed_dialogues(&db);
-        let storage = SqliteStorage::new(db);
+        let storage = SqliteStorage::new(db, Arc::new(Clock::system()));
         bencher.bench_local(|| {
             rt.block_on(storage.clone().update_dialogue(ChatId(CHATS / 2), state()))
                 .expect("store")
@@ -127,7 +127,7 @@ mod dialogue {
         let rt = runtime();
         let (_dir, db) = temp_db();
         seed_dialogues(&db);
-        let storage = SqliteStorage::new(db);
+        let storage = SqliteStorage::new(db, Arc::new(Clock::system()));
         rt.block_on(storage.clone().update_dialogue(ChatId(CHATS / 2), state()))
             .expect("store");
         bencher.bench_local(|| {
@@ -169,10 +169,10 @@ mod handler_tree {
         // The bot as `build_bot` makes it (CacheMe over Paced), with every
         // limit out of reach: pacing is not what is measured.
         let plain = teloxide::Bot::new(TOKEN).set_api_url(standin.api_url());
-        let bot: TgBot = pinglass::bot::paced::Paced::new(
+        let bot: TgBot = pinglass::chat::paced::Paced::new(
             plain.clone(),
             plain,
-            pinglass::bot::paced::Limiter::new(1_000_000, 1_000_000),
+            pinglass::chat::paced::Limiter::new(1_000_000, 1_000_000),
         )
         .cache_me();
         let me = bot.get_me().await?;
@@ -183,7 +183,8 @@ mod handler_tree {
             add_user(c, USER)?;
             avatars::create_draft(c, USER, db::now_ms())
         })?;
-        let storage = SqliteStorage::new(db.clone());
+        let clock = Arc::new(Clock::system());
+        let storage = SqliteStorage::new(db.clone(), clock.clone());
         storage
             .clone()
             .update_dialogue(
@@ -201,7 +202,7 @@ mod handler_tree {
             db,
             store,
             wake: Arc::new(Wake::default()),
-            clock: Arc::new(Clock::system()),
+            clock,
             ops: Arc::new(pinglass::ops::Ops::default()),
         });
         // (From text: teloxide's `Update` does not deserialize from a `Value`.)

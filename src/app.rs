@@ -7,13 +7,14 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
-use crate::bot::{self, BotCtx, TgBot};
+use crate::bot::{self, BotCtx};
+use crate::chat::{self, TgBot, Wake};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::ops::{self, Ops};
 use crate::services::{self, Services};
-use crate::worker::{self, Wake, WorkerCtx};
+use crate::worker::{self, WorkerCtx};
 
 /// `pinglass migrate`: create or upgrade the schema and report it.
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -78,7 +79,7 @@ impl App {
         for line in services.describe() {
             tracing::info!("{line}");
         }
-        let bot = bot::build_bot(
+        let bot = chat::build_bot(
             services.telegram_token.expose_secret(),
             services.telegram_api.clone(),
             &config.telegram,

@@ -7,6 +7,7 @@ pub mod ab;
 pub mod admin_charts;
 pub mod app;
 pub mod bot;
+pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod db;

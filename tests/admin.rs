@@ -192,7 +192,7 @@ async fn a_stuck_payment_is_alerted_once_and_cancelled_once() {
     // 23 hours: nothing yet.
     app.advance_clock(Duration::from_secs(23 * 3600));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(alerts("has been open"), 0);
+    assert_eq!(alerts("открыта уже"), 0);
 
     // 25 hours: one alert, and only one however long it stays open.
     app.advance_clock(Duration::from_secs(2 * 3600));
@@ -200,7 +200,7 @@ async fn a_stuck_payment_is_alerted_once_and_cancelled_once() {
         &app.telegram,
         &admin,
         "the stuck alert",
-        |c| bot_text_contains(c, "has been open for 25 h"),
+        |c| bot_text_contains(c, "открыта уже 25 ч"),
         LONG,
     )
     .await;
@@ -209,7 +209,7 @@ async fn a_stuck_payment_is_alerted_once_and_cancelled_once() {
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     assert_eq!(
-        alerts("has been open"),
+        alerts("открыта уже"),
         1,
         "{:#?}",
         sandbox.bot_messages(ADMIN)
@@ -258,7 +258,7 @@ async fn a_stuck_payment_is_alerted_once_and_cancelled_once() {
         app.advance_clock(Duration::from_secs(24 * 3600));
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
-    assert_eq!(alerts("has been open"), 1);
+    assert_eq!(alerts("открыта уже"), 1);
     assert_eq!(alerts("слишком долго"), 1);
     assert_eq!(
         sandbox

@@ -1,9 +1,9 @@
 //! Typed parsing of what users send: /start payloads and inline-button data.
 //! Anything forged or malformed becomes "nothing" and changes nothing.
 
-use pinglass::bot::callback::Callback;
 use pinglass::bot::commands::StartPayload;
 use pinglass::bot::purchase::{normalize_phone, valid_email};
+use pinglass::chat::callback::Callback;
 use pinglass::i18n::Lang;
 
 #[test]

@@ -47,7 +47,7 @@ async fn kie_refusing_pauses_creation_alerts_admins_once_and_resumes() {
         &app.telegram,
         &admin,
         "the alert",
-        |e| bot_text_contains(e, "Kie AI refuses new tasks"),
+        |e| bot_text_contains(e, "Kie AI не принимает новые задачи"),
         LONG,
     )
     .await;
@@ -67,7 +67,7 @@ async fn kie_refusing_pauses_creation_alerts_admins_once_and_resumes() {
             e.is_from_bot()
                 && e.text
                     .as_deref()
-                    .is_some_and(|t| t.contains("Kie AI refuses"))
+                    .is_some_and(|t| t.contains("Kie AI не принимает"))
         })
         .count();
     assert_eq!(

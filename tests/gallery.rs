@@ -9,9 +9,9 @@ use std::io::{Cursor, Read};
 
 use pinglass::bot::commands::StartPayload;
 use pinglass::bot::gallery::new_share_token;
+use pinglass::chat::outbox::{self, Delivery, Outgoing};
 use pinglass::db::{self, Db, galleries, portraits, queue};
 use pinglass::telegram::standin::{ChatEntry, UserSpec};
-use pinglass::worker::outbox::{self, Outgoing};
 
 use crate::support::{LONG, TestApp, buy, portraits_received, wait_for};
 
@@ -264,7 +264,14 @@ async fn a_zip_in_flight_at_a_crash_is_rebuilt_and_sent_after_the_restart() {
     let row_id = db
         .run_blocking(|c| {
             let part = Outgoing::ZipRequest { avatar_id: 1 };
-            outbox::enqueue(c, 4102, &part, "zip:1:crashed", true, db::now_ms())?;
+            outbox::enqueue(
+                c,
+                4102,
+                &part,
+                "zip:1:crashed",
+                Delivery::Essential,
+                db::now_ms(),
+            )?;
             let claimed = queue::claim_due(c, db::now_ms(), 120_000, 8)?;
             Ok(claimed[0].id)
         })
@@ -364,8 +371,8 @@ fn peak_rss_kib() -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_near_the_upload_limit_is_built_entry_by_entry() {
+    use pinglass::chat::outbox::ZipEntry;
     use pinglass::store::{LocalStore, ObjectStore};
-    use pinglass::worker::outbox::ZipEntry;
     use rand::RngCore;
 
     let dir = tempfile::tempdir().unwrap();

@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use pinglass::chat::outbox::{self, Delivery, Outgoing};
 use pinglass::kie::standin::TaskFault;
 use pinglass::telegram::standin::{ChatEntry, UserSpec};
 use pinglass::worker::monitor;
-use pinglass::worker::outbox::{self, Outgoing};
 
 use crate::support::{
     LONG, TestApp, bot_text_contains, buy, portraits_received, up_to_payment_link, wait_for,
@@ -252,7 +252,7 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
         )
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let alerts = bot_texts_containing(&sandbox.history(ADMIN), "came short");
+        let alerts = bot_texts_containing(&sandbox.history(ADMIN), "не добрала портретов");
         match i {
             // The first shortfall alerts.
             0 => {
@@ -260,14 +260,11 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
                     &app.telegram,
                     &admin,
                     "the alert",
-                    |e| bot_text_contains(e, "came short"),
+                    |e| bot_text_contains(e, "не добрала портретов"),
                     LONG,
                 )
                 .await;
-                assert!(bot_text_contains(
-                    &sandbox.history(ADMIN),
-                    "6 of 7 portraits made"
-                ));
+                assert!(bot_text_contains(&sandbox.history(ADMIN), "сделано 6 из 7"));
             }
             // A job that delivers everything ends the incident, quietly.
             1 => assert_eq!(alerts, 1),
@@ -277,7 +274,7 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
                     &app.telegram,
                     &admin,
                     "the second alert",
-                    |e| bot_texts_containing(e, "came short") == 2,
+                    |e| bot_texts_containing(e, "не добрала портретов") == 2,
                     LONG,
                 )
                 .await;
@@ -288,8 +285,8 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let history = sandbox.history(ADMIN);
-    assert_eq!(bot_texts_containing(&history, "came short"), 2);
-    assert_eq!(bot_texts_containing(&history, "Still happening"), 0);
+    assert_eq!(bot_texts_containing(&history, "не добрала портретов"), 2);
+    assert_eq!(bot_texts_containing(&history, "Всё ещё происходит"), 0);
     let (count, resolved): (i64, Option<i64>) = app
         .app()
         .db
@@ -309,13 +306,13 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
         &app.telegram,
         &admin,
         "the summary",
-        |e| bot_text_contains(e, "Still happening: 2 times"),
+        |e| bot_text_contains(e, "Всё ещё происходит: 2 раза"),
         LONG,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
-        bot_texts_containing(&sandbox.history(ADMIN), "Still happening"),
+        bot_texts_containing(&sandbox.history(ADMIN), "Всё ещё происходит"),
         1
     );
     app.shutdown().await;
@@ -358,13 +355,13 @@ async fn failing_handlers_raise_one_error_rate_alert() {
         &app.telegram,
         &admin,
         "the alert",
-        |e| bot_text_contains(e, "Error rate above the limit"),
+        |e| bot_text_contains(e, "Ошибок больше предела"),
         LONG,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
-        bot_texts_containing(&sandbox.history(ADMIN), "Error rate above the limit"),
+        bot_texts_containing(&sandbox.history(ADMIN), "Ошибок больше предела"),
         1
     );
     app.shutdown().await;
@@ -409,13 +406,20 @@ async fn the_monitor_raises_each_incident_once_and_summarises_repeats() {
                 777,
                 &Outgoing::text("late"),
                 "test:late",
-                true,
+                Delivery::Essential,
                 t0 - 300_000,
             )?;
             // Two messages given up within the hour.
             for i in 0..2 {
                 let key = format!("test:failed:{i}");
-                outbox::enqueue(c, 778, &Outgoing::text("lost"), &key, true, t0)?;
+                outbox::enqueue(
+                    c,
+                    778,
+                    &Outgoing::text("lost"),
+                    &key,
+                    Delivery::Essential,
+                    t0,
+                )?;
                 c.execute(
                     "UPDATE message_queue SET status = 'sending' WHERE dedup_key = ?1",
                     [&key],
@@ -482,7 +486,7 @@ async fn the_monitor_raises_each_incident_once_and_summarises_repeats() {
         })
         .unwrap();
     assert!(
-        summary.contains("Still happening: 3 times since"),
+        summary.contains("Всё ещё происходит: 3 раза с"),
         "{summary}"
     );
     for _ in 0..40 {

@@ -1,10 +1,10 @@
-//! The bot client's pacing (`bot::paced`, in place of teloxide's Throttle):
+//! The bot client's pacing (`chat::paced`, in place of teloxide's Throttle):
 //! replies go out at once when no limit is near, sends stay within the
 //! stand-in's real limits, and a 429 that still comes is waited out.
 
 use std::time::{Duration, Instant};
 
-use pinglass::bot::{TgBot, build_bot};
+use pinglass::chat::{TgBot, build_bot};
 use pinglass::telegram::standin::{
     RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
 };

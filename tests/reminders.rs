@@ -3,11 +3,11 @@
 //! the scan against a real database (who gets one, which text, never twice),
 //! and the delivery step dropping non-essential messages after /stop.
 
+use pinglass::chat::outbox::{self, Button, Delivery, Outgoing};
 use pinglass::config::{Config, RemindersConfig, Secrets};
 use pinglass::db::{Db, avatars, payments, reminders, users};
 use pinglass::i18n::Lang;
 use pinglass::telegram::standin::UserSpec;
-use pinglass::worker::outbox::{self, Button, Outgoing};
 use pinglass::worker::reminders::{due, is_quiet, local_hour, run_once, scan};
 
 use crate::support::{LONG, TestApp, bot_text_contains, wait_for};
@@ -591,18 +591,18 @@ async fn after_stop_non_essential_messages_are_dropped_and_essential_ones_still_
         .stopped;
     assert!(stopped);
 
-    let enqueue = |text: &'static str, key: &'static str, essential: bool| {
+    let enqueue = |text: &'static str, key: &'static str, delivery: Delivery| {
         let now = app.clock.now_ms();
         app.app()
             .db
             .run_blocking(move |c| {
-                outbox::enqueue(c, 3201, &Outgoing::text(text), key, essential, now)
+                outbox::enqueue(c, 3201, &Outgoing::text(text), key, delivery, now)
             })
             .unwrap();
         app.app().worker_ctx.wake.notify_one();
     };
-    enqueue("news for everyone", "test:news:1", false);
-    enqueue("your receipt", "test:receipt", true);
+    enqueue("news for everyone", "test:news:1", Delivery::Optional);
+    enqueue("your receipt", "test:receipt", Delivery::Essential);
     wait_for(
         &app.telegram,
         &user,
@@ -625,7 +625,7 @@ async fn after_stop_non_essential_messages_are_dropped_and_essential_ones_still_
     assert_eq!(status, "failed");
     assert_eq!(
         error.as_deref(),
-        Some(pinglass::worker::delivery::SKIPPED_STOPPED)
+        Some(pinglass::chat::outbox::SKIPPED_STOPPED)
     );
     assert!(!bot_text_contains(
         &sandbox.history(3201),
@@ -647,7 +647,7 @@ async fn after_stop_non_essential_messages_are_dropped_and_essential_ones_still_
         LONG,
     )
     .await;
-    enqueue("news again", "test:news:2", false);
+    enqueue("news again", "test:news:2", Delivery::Optional);
     wait_for(
         &app.telegram,
         &user,

@@ -18,6 +18,7 @@ mod growth;
 mod hostile;
 mod invariants;
 mod kie;
+mod layers;
 mod loadtest;
 mod locales;
 mod media;

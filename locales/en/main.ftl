@@ -359,3 +359,33 @@ upload-rejected-too-bright = This photo is too bright — the face is washed out
 upload-similar-photos = 💡 All your photos look very much alike: the same angle, the same background. Portraits come out closer to you with variety — three-quarter views, other expressions, different light, different backgrounds. You can also go on with these.
 # Fault recovery (issue 7): a handler's answer lost to a Telegram 5xx
 telegram-hiccup = Telegram lost my answer. Please repeat your last step.
+# Admin alerts (src/worker/alerts.rs): one per incident, in each admin's language
+alert = ⚠️ { $message }
+alert-summary = 🔁 Still happening: { $count ->
+    [one] { $count } time
+   *[other] { $count } times
+} since { $since }. { $message }
+alert-delivery-failures = Delivery failures are piling up: { $failed } messages given up within the last hour (limit { $limit }). Check the bot's log for the Telegram errors.
+alert-behind = The side task is falling behind: the oldest { $queue } has been due for { $minutes } min (limit { $limit } s).
+alert-queue-payment-check = payment check
+alert-queue-generation-task = generation task
+alert-queue-message = queued message
+alert-queue-refund = refund
+alert-error-rate = Error rate above the limit: { $count } errors (handlers and side-task steps) within the last minute or so, { $rate }/min (limit { $limit }/min). See the log.
+alert-refund-slow = Refund { $refund } of payment { $payment } ({ $amount }) is still not confirmed by T-Bank after { $attempts ->
+    [one] { $attempts } attempt
+   *[other] { $attempts } attempts
+}: { $error }. The bot keeps asking.
+alert-refund-refused = Refund { $refund } of payment { $payment } ({ $amount }) was refused by T-Bank: { $error }. Refund it by hand.
+alert-kie-refused = Kie AI refuses new tasks: { $error }. Task creation is paused; the queue is kept.
+alert-job-short = Job { $job } of user { $user } came short: { $made } of { $total } portraits made, { $amount } to refund.
+alert-job-failed = Job { $job } of user { $user } failed: { $made } of { $total } portraits made, { $amount } to refund.
+alert-init-failed = T-Bank Init failed for payment { $payment } (order { $order }): { $error }
+alert-delivery-failed = Delivery { $message } to chat { $chat } failed after { $attempts ->
+    [one] { $attempts } attempt
+   *[other] { $attempts } attempts
+}: { $error }
+alert-stuck-payment = Payment { $payment } (user { $user }, { $tier }, { $amount }) has been open for { $hours } h; T-Bank status { $status }. It is cancelled automatically when { $cancel_hours } h old.
+alert-cancel-refused = T-Bank refused to cancel payment { $payment } (order { $order }): { $error }. The payment stays open; cancel it in the T-Bank cabinet.
+admin-cancel-why-not-open = the payment is no longer open (status { $status })
+admin-cancel-why-paid = the user paid at the bank meanwhile ({ $status })

@@ -363,3 +363,34 @@ upload-rejected-too-bright = Фото слишком светлое — лицо
 upload-similar-photos = 💡 Все ваши фото очень похожи: один ракурс, один фон. Портреты выйдут точнее, если добавить разные снимки — вполоборота, с другим выражением лица, при другом свете, на другом фоне. Можно продолжать и с этими.
 # Fault recovery (issue 7): a handler's answer lost to a Telegram 5xx
 telegram-hiccup = Telegram не донёс мой ответ. Пожалуйста, повторите последнее действие.
+# Admin alerts (src/worker/alerts.rs): one per incident, in each admin's language
+alert = ⚠️ { $message }
+alert-summary = 🔁 Всё ещё происходит: { $count ->
+    [one] { $count } раз
+    [few] { $count } раза
+   *[many] { $count } раз
+} с { $since }. { $message }
+alert-delivery-failures = Копятся ошибки доставки: за последний час брошено сообщений — { $failed } (предел { $limit }). Ошибки Telegram — в логе бота.
+alert-behind = Фоновая задача отстаёт: самая старая очередь «{ $queue }» ждёт уже { $minutes } мин (предел { $limit } с).
+alert-queue-payment-check = проверка оплаты
+alert-queue-generation-task = задача генерации
+alert-queue-message = сообщение в очереди
+alert-queue-refund = возврат
+alert-error-rate = Ошибок больше предела: { $count } (обработчики и шаги фоновой задачи) примерно за последнюю минуту, { $rate } в минуту (предел { $limit } в минуту). Подробности — в логе.
+alert-refund-slow = Возврат { $refund } по оплате { $payment } ({ $amount }) Т-Банк всё ещё не подтвердил после { $attempts ->
+    [one] { $attempts } попытки
+   *[other] { $attempts } попыток
+}: { $error }. Бот продолжает спрашивать.
+alert-refund-refused = Т-Банк отказал в возврате { $refund } по оплате { $payment } ({ $amount }): { $error }. Верните деньги вручную.
+alert-kie-refused = Kie AI не принимает новые задачи: { $error }. Создание задач приостановлено, очередь сохранена.
+alert-job-short = Генерация { $job } пользователя { $user } не добрала портретов: сделано { $made } из { $total }, к возврату { $amount }.
+alert-job-failed = Генерация { $job } пользователя { $user } не удалась: сделано { $made } из { $total }, к возврату { $amount }.
+alert-init-failed = Т-Банк не создал платёж { $payment } (заказ { $order }): { $error }
+alert-delivery-failed = Сообщение { $message } в чат { $chat } не доставлено после { $attempts ->
+    [one] { $attempts } попытки
+   *[other] { $attempts } попыток
+}: { $error }
+alert-stuck-payment = Оплата { $payment } (пользователь { $user }, { $tier }, { $amount }) открыта уже { $hours } ч; статус в Т-Банке: { $status }. Она отменится автоматически, когда ей будет { $cancel_hours } ч.
+alert-cancel-refused = Т-Банк отказал в отмене платежа { $payment } (заказ { $order }): { $error }. Платёж остаётся открытым — отмените его в личном кабинете Т-Банка.
+admin-cancel-why-not-open = оплата уже не открыта (статус { $status })
+admin-cancel-why-paid = пользователь тем временем оплатил в банке ({ $status })

@@ -5,10 +5,11 @@
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
 use super::state::State;
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
 use crate::db::jobs::{self, FreeJob, NewTask};
 use crate::db::{avatars, portraits};
 use crate::i18n::{tr, tr_args};

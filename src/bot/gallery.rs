@@ -12,13 +12,15 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
+use crate::chat::outbox::albums;
+use crate::chat::outbox::{self, Button, Delivery, Outgoing};
+use crate::chat::sets::action_buttons;
 use crate::db::{self, avatars, galleries, portraits, queue};
 use crate::i18n::{Arg, Lang, tr, tr_args};
-use crate::worker::generation::albums;
-use crate::worker::outbox::{self, Button, Outgoing};
 
 pub async fn list(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
     let lang = me.lang;
@@ -76,6 +78,7 @@ pub async fn show(
     let user_id = me.user.id;
     let caption = tr(lang, "gallery-caption");
     let request_key = query.id.0.clone();
+    let now = ctx.clock.now_ms();
     let queued = ctx
         .db
         .run(move |c| {
@@ -89,7 +92,7 @@ pub async fn show(
             let tx = c.transaction()?;
             for (i, album) in albums(&made, &caption).iter().enumerate() {
                 let key = format!("gallery:{avatar_id}:{request_key}:{i}");
-                outbox::enqueue(&tx, user_id, album, &key, true, db::now_ms())?;
+                outbox::enqueue(&tx, user_id, album, &key, Delivery::Essential, now)?;
             }
             // Under the set: what else can be done with it.
             let actions = Outgoing::Text {
@@ -97,7 +100,7 @@ pub async fn show(
                 buttons: action_buttons(lang, avatar_id),
             };
             let key = format!("gallery:{avatar_id}:{request_key}:actions");
-            outbox::enqueue(&tx, user_id, &actions, &key, true, db::now_ms())?;
+            outbox::enqueue(&tx, user_id, &actions, &key, Delivery::Essential, now)?;
             tx.commit()?;
             Ok(true)
         })
@@ -112,26 +115,6 @@ pub async fn show(
         .text(tr(lang, key))
         .await?;
     Ok(())
-}
-
-/// The action buttons of one ready set, one per row. Every gallery action is
-/// added here (and parsed in `callback.rs`).
-pub fn action_buttons(lang: Lang, avatar_id: i64) -> Vec<Vec<Button>> {
-    let button = |key: &str, data: Callback| Button::Callback {
-        text: tr(lang, key),
-        data: data.encode(),
-    };
-    vec![
-        vec![button(
-            "gallery-button-zip",
-            Callback::ZipGallery(avatar_id),
-        )],
-        vec![button(
-            "gallery-button-share",
-            Callback::ShareGallery(avatar_id),
-        )],
-        vec![button("redo-button", Callback::Redo(avatar_id))],
-    ]
 }
 
 /// Whether the avatar is the user's own, ready and with portraits; a press
@@ -172,6 +155,7 @@ pub async fn zip(
     }
     let prefix = format!("zip:{avatar_id}:");
     let key = format!("{prefix}{}", query.id.0);
+    let now = ctx.clock.now_ms();
     let queued = ctx
         .db
         .run(move |c| {
@@ -180,7 +164,7 @@ pub async fn zip(
                 return Ok(false);
             }
             let request = Outgoing::ZipRequest { avatar_id };
-            outbox::enqueue(&tx, user_id, &request, &key, true, db::now_ms())?;
+            outbox::enqueue(&tx, user_id, &request, &key, Delivery::Essential, now)?;
             tx.commit()?;
             Ok(true)
         })
@@ -224,9 +208,10 @@ pub async fn share(
         return refuse(bot, query, lang).await;
     }
     let token = new_share_token();
+    let now = ctx.clock.now_ms();
     let gallery = ctx
         .db
-        .run(move |c| galleries::live_or_create(c, avatar_id, &token, db::now_ms()))
+        .run(move |c| galleries::live_or_create(c, avatar_id, &token, now))
         .await?;
     let me_bot = bot.get_me().await?;
     let username = me_bot.user.username.clone().unwrap_or_default();
@@ -254,10 +239,11 @@ pub async fn revoke(
     avatar_id: i64,
 ) -> HandlerResult {
     let (lang, user_id) = (me.lang, me.user.id);
+    let now = ctx.clock.now_ms();
     let revoked = ctx
         .db
         .run(move |c| match avatars::get_owned(c, avatar_id, user_id)? {
-            Some(_) => galleries::revoke(c, avatar_id, db::now_ms()).map(Some),
+            Some(_) => galleries::revoke(c, avatar_id, now).map(Some),
             None => Ok(None),
         })
         .await?;
@@ -313,6 +299,7 @@ pub async fn open_shared(
         }]],
     };
     let request_key = format!("{}:{}", msg.chat.id.0, msg.id.0);
+    let now = ctx.clock.now_ms();
     let found = ctx
         .db
         .run(move |c| {
@@ -338,10 +325,10 @@ pub async fn open_shared(
             let tx = c.transaction()?;
             for (i, album) in albums(&made, &caption).iter().enumerate() {
                 let key = format!("shared:{}:{request_key}:{i}", gallery.id);
-                outbox::enqueue(&tx, viewer, album, &key, true, db::now_ms())?;
+                outbox::enqueue(&tx, viewer, album, &key, Delivery::Essential, now)?;
             }
             let key = format!("shared:{}:{request_key}:invite", gallery.id);
-            outbox::enqueue(&tx, viewer, &invite, &key, true, db::now_ms())?;
+            outbox::enqueue(&tx, viewer, &invite, &key, Delivery::Essential, now)?;
             tx.commit()?;
             Ok(Found::Shown)
         })

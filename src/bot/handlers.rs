@@ -11,12 +11,13 @@ use teloxide::error_handlers::ErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::commands::{Command, StartPayload};
 use super::state::State;
 use super::storage::SqliteStorage;
-use super::{BotCtx, TgBot};
 use super::{purchase, upload};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
 use crate::db::{self, avatars, events, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
@@ -139,8 +140,9 @@ async fn bot_blocked_or_unblocked(
 ) -> HandlerResult {
     if update.chat.is_private() && update.new_chat_member.kind.is_banned() {
         let user_id = me.user.id;
+        let now = ctx.clock.now_ms();
         ctx.db
-            .run(move |c| users::mark_blocked(c, user_id, db::now_ms()))
+            .run(move |c| users::mark_blocked(c, user_id, now))
             .await?;
     }
     Ok(())
@@ -176,6 +178,7 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
     let default = Lang::parse(&ctx.config.bot.default_language).unwrap_or(Lang::Ru);
     let telegram_lang = Lang::from_telegram(from.language_code.as_deref(), default);
     let picks = crate::ab::picks(&ctx.config, from.id.0 as i64);
+    let now = ctx.clock.now_ms();
     let result = ctx
         .db
         .run(move |c| {
@@ -186,13 +189,13 @@ async fn load_user(update: Update, ctx: Arc<BotCtx>) -> Option<UserCtx> {
                 language: telegram_lang.code(),
             };
             // A referral code collision is astronomically rare; one retry covers it.
-            let (user, is_new) = match users::touch(c, &seen, &new_referral_code(), db::now_ms()) {
+            let (user, is_new) = match users::touch(c, &seen, &new_referral_code(), now) {
                 Err(e) if db::is_unique_violation(&e) => {
-                    users::touch(c, &seen, &new_referral_code(), db::now_ms())
+                    users::touch(c, &seen, &new_referral_code(), now)
                 }
                 other => other,
             }?;
-            let assignments = crate::db::ab::ensure(c, user.id, &picks, db::now_ms())?;
+            let assignments = crate::db::ab::ensure(c, user.id, &picks, now)?;
             let deleting = crate::db::privacy::pending_for_user(c, user.id)?.is_some();
             Ok((user, is_new, assignments, deleting))
         })

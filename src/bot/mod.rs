@@ -3,12 +3,10 @@
 //! they never call Kie or T-Bank (the side task does).
 
 pub mod admin;
-pub mod callback;
 pub mod commands;
 pub mod free;
 pub mod gallery;
 pub mod handlers;
-pub mod paced;
 pub mod privacy;
 pub mod purchase;
 pub mod referral;
@@ -20,24 +18,16 @@ pub mod upload;
 use std::sync::Arc;
 use std::time::Duration;
 
-use teloxide::adaptors::CacheMe;
 use teloxide::dispatching::{Dispatcher, ShutdownToken};
 use teloxide::prelude::*;
 use teloxide::types::BotCommand;
 use teloxide::update_listeners::Polling;
-use url::Url;
 
-use crate::config::{Config, TelegramConfig};
+use crate::chat::{TgBot, Wake};
+use crate::config::Config;
 use crate::db::Db;
 use crate::i18n::{Lang, tr};
 use crate::store::ObjectStore;
-use crate::worker::Wake;
-
-/// The bot as handlers and the side task use it: getMe cached, sends paced
-/// within Telegram's limits by [`paced::Paced`] (the innermost adaptor; it
-/// replaced teloxide's `Throttle`, whose fixed 250 ms loop made every
-/// handler reply wait up to 250 ms).
-pub type TgBot = CacheMe<paced::Paced>;
 
 /// What every handler may need, shared by the whole dispatcher.
 pub struct BotCtx {
@@ -50,30 +40,6 @@ pub struct BotCtx {
     pub clock: Arc<crate::clock::Clock>,
     /// Liveness and error counts for `/healthz` and the alerts.
     pub ops: Arc<crate::ops::Ops>,
-}
-
-/// Builds the bot client. The HTTP client's timeout is longer than the
-/// long-polling timeout, or every idle poll would end in a client error;
-/// sends (uploads included) have their own client and `send_timeout_secs`.
-pub fn build_bot(token: &str, api_url: Url, telegram: &TelegramConfig) -> anyhow::Result<TgBot> {
-    let client = |timeout: Duration| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
-            .build()
-    };
-    let poll_timeout = Duration::from_secs(u64::from(telegram.poll_timeout_secs) + 15);
-    let bot = Bot::with_client(token, client(poll_timeout)?).set_api_url(api_url.clone());
-    let sender = Bot::with_client(
-        token,
-        client(Duration::from_secs(telegram.send_timeout_secs))?,
-    )
-    .set_api_url(api_url);
-    let limiter = paced::Limiter::new(
-        telegram.messages_per_sec_chat,
-        telegram.messages_per_sec_overall,
-    );
-    Ok(paced::Paced::new(bot, sender, limiter).cache_me())
 }
 
 /// Registers the command menu in every language (and Russian as the default).
@@ -158,7 +124,7 @@ impl Running {
 
 /// Starts long polling and the dispatcher on the current runtime.
 pub async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
-    let storage = storage::SqliteStorage::new(ctx.db.clone());
+    let storage = storage::SqliteStorage::new(ctx.db.clone(), ctx.clock.clone());
     let poll_timeout = Duration::from_secs(u64::from(ctx.config.telegram.poll_timeout_secs));
     let listener = Polling::builder(bot.clone())
         .timeout(poll_timeout)
@@ -261,17 +227,17 @@ async fn ask_to_repeat(ctx: &BotCtx, update: &Update, error: &anyhow::Error) {
     let queued = ctx
         .db
         .run(move |c| {
-            let lang = crate::worker::lang_of(c, chat_id)?;
-            let message = crate::worker::outbox::Outgoing::Text {
+            let lang = crate::chat::lang_of(c, chat_id)?;
+            let message = crate::chat::outbox::Outgoing::Text {
                 text: tr(lang, "telegram-hiccup"),
                 buttons: vec![],
             };
-            crate::worker::outbox::enqueue(
+            crate::chat::outbox::enqueue(
                 c,
                 chat_id,
                 &message,
                 &format!("update:{update_id}:repeat"),
-                true,
+                crate::chat::outbox::Delivery::Essential,
                 now,
             )
         })

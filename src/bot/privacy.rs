@@ -8,34 +8,16 @@
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
 use crate::config::Config;
 use crate::db::privacy::{self, Busy};
 use crate::i18n::{Arg, Lang, tr, tr_args};
 
 /// A confirmation button is honoured for this long after the question.
 const CONFIRM_VALID_MS: i64 = 3_600_000;
-
-/// The free redos of each package, e.g. "Starter — 1, Standard — 3, Premium — 4".
-pub fn redo_quotas(config: &Config) -> String {
-    config
-        .tiers
-        .iter()
-        .map(|t| format!("{} — {}", t.name, config.regenerate.quota(t.portraits)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The one or two lines under the packages: refunds and free redos.
-pub fn policy_lines(config: &Config, lang: Lang) -> String {
-    tr_args(
-        lang,
-        "packages-policy",
-        &[("quotas", Arg::Str(&redo_quotas(config)))],
-    )
-}
 
 /// The full terms, with the numbers of the configuration.
 pub fn terms_text(config: &Config, lang: Lang) -> String {
@@ -45,7 +27,10 @@ pub fn terms_text(config: &Config, lang: Lang) -> String {
         &[
             ("deadline", config.tbank.payment_deadline_hours.into()),
             ("per_free", config.regenerate.portraits_per_free.into()),
-            ("quotas", Arg::Str(&redo_quotas(config))),
+            (
+                "quotas",
+                Arg::Str(&crate::chat::packages::redo_quotas(config)),
+            ),
             ("days", config.privacy.retention_days.into()),
         ],
     )

@@ -10,14 +10,15 @@ use teloxide::types::{
     KeyboardRemove,
 };
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
 use super::state::State;
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
 use crate::config::Tier;
 use crate::db::payments::{self, CreatePayment};
 use crate::db::{avatars, events, referrals, users};
-use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+use crate::i18n::{Lang, tr, tr_args};
 
 /// The package keyboard: one row per tier, in configuration order.
 pub fn packages_message(
@@ -36,83 +37,12 @@ pub fn packages_message_with_balance(
     avatar_id: i64,
     balance: i64,
 ) -> (String, InlineKeyboardMarkup) {
-    let (text, rows) = packages_content(&ctx.config, lang, avatar_id, balance);
+    let (text, rows) =
+        crate::chat::packages::packages_content(&ctx.config, lang, avatar_id, balance);
     let rows = rows
         .into_iter()
         .map(|(label, data)| [InlineKeyboardButton::callback(label, data)]);
     (text, InlineKeyboardMarkup::new(rows))
-}
-
-/// The package screen as text and one (label, callback data) per tier, with
-/// prices after the referral `balance`: for the chat and for messages the
-/// side task queues (after the preview).
-pub fn packages_content(
-    config: &crate::config::Config,
-    lang: Lang,
-    avatar_id: i64,
-    balance: i64,
-) -> (String, Vec<(String, String)>) {
-    let mut lines = vec![tr(lang, "packages-title")];
-    if balance > 0 {
-        lines.insert(
-            0,
-            tr_args(
-                lang,
-                "packages-discount",
-                &[("balance", Arg::Str(&rub(lang, balance)))],
-            ),
-        );
-    }
-    let mut rows = Vec::new();
-    for tier in &config.tiers {
-        let portraits = tr_args(lang, "portraits", &[("count", tier.portraits.into())]);
-        let discount = referrals::discount_for(balance, tier.price_kopecks);
-        let pay = tier.price_kopecks - discount;
-        let per_portrait = rub(lang, pay / i64::from(tier.portraits));
-        let price = if discount > 0 {
-            tr_args(
-                lang,
-                "packages-price-discounted",
-                &[
-                    ("price", Arg::Str(&rub(lang, pay))),
-                    ("full", Arg::Str(&rub(lang, tier.price_kopecks))),
-                ],
-            )
-        } else {
-            rub(lang, pay)
-        };
-        lines.push(tr_args(
-            lang,
-            "packages-line",
-            &[
-                ("name", Arg::Str(&tier.name)),
-                ("portraits", Arg::Str(&portraits)),
-                ("styles", tier.portraits.into()),
-                ("price", Arg::Str(&price)),
-                ("per_portrait", Arg::Str(&per_portrait)),
-            ],
-        ));
-        rows.push((
-            tr_args(
-                lang,
-                "packages-button",
-                &[
-                    ("name", Arg::Str(&tier.name)),
-                    ("portraits", Arg::Str(&portraits)),
-                    ("price", Arg::Str(&rub(lang, pay))),
-                ],
-            ),
-            Callback::Tier {
-                avatar_id,
-                tier: tier.id.clone(),
-            }
-            .encode(),
-        ));
-    }
-    // What happens if portraits fail, and the free redos (issue 8).
-    lines.push(String::new());
-    lines.push(super::privacy::policy_lines(config, lang));
-    (lines.join("\n"), rows)
 }
 
 /// Generate (or "choose again" after a failed payment): show the packages if

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
+use crate::chat::lang_of;
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::referrals::{self, Payout};
-use crate::db::{self, users};
+use crate::db::users;
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
-use crate::worker::lang_of;
-use crate::worker::outbox::{self, Outgoing};
 
 /// What opening a referral link did.
 enum Arrival {
@@ -156,7 +157,7 @@ pub async fn request_payout(
     let lang = me.lang;
     let user = me.user.clone();
     let admins = ctx.config.bot.admin_ids.clone();
-    let now = db::now_ms();
+    let now = ctx.clock.now_ms();
     let outcome = ctx
         .db
         .run(move |c| {
@@ -185,7 +186,7 @@ pub async fn request_payout(
                         admin,
                         &Outgoing::text(text),
                         &format!("payout:{}:admin:{admin}", request.id),
-                        true,
+                        Delivery::Essential,
                         now,
                     )?;
                 }

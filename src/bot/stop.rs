@@ -7,12 +7,13 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
+use crate::chat::outbox::SKIPPED_STOPPED;
 use crate::db::{queue, users};
 use crate::i18n::tr;
-use crate::worker::delivery::SKIPPED_STOPPED;
 
 pub async fn stop(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
     let user_id = me.user.id;

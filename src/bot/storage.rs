@@ -8,15 +8,18 @@ use teloxide::dispatching::dialogue::Storage;
 use teloxide::types::ChatId;
 
 use super::state::State;
+use crate::clock::Clock;
 use crate::db::{self, Db, DbError};
 
 pub struct SqliteStorage {
     db: Db,
+    /// The application clock: a dialogue's `updated_at`.
+    clock: Arc<Clock>,
 }
 
 impl SqliteStorage {
-    pub fn new(db: Db) -> Arc<SqliteStorage> {
-        Arc::new(SqliteStorage { db })
+    pub fn new(db: Db, clock: Arc<Clock>) -> Arc<SqliteStorage> {
+        Arc::new(SqliteStorage { db, clock })
     }
 }
 
@@ -50,8 +53,9 @@ impl Storage<State> for SqliteStorage {
     ) -> BoxFuture<'static, Result<(), Self::Error>> {
         Box::pin(async move {
             let json = serde_json::to_string(&dialogue)?;
+            let now = self.clock.now_ms();
             self.db
-                .run(move |c| db::dialogues::put(c, chat_id.0, &json, db::now_ms()))
+                .run(move |c| db::dialogues::put(c, chat_id.0, &json, now))
                 .await?;
             Ok(())
         })

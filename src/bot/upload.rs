@@ -16,13 +16,16 @@ use teloxide::types::{
     FileMeta, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ReplyParameters,
 };
 
-use super::callback::Callback;
+use super::BotCtx;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
 use super::state::State;
-use super::{BotCtx, TgBot};
+use crate::chat::TgBot;
+use crate::chat::callback::Callback;
 use crate::db::{avatars, events};
 use crate::i18n::{Arg, tr, tr_args};
-use crate::media::{self, IntakeRules, QualityRejection, Rejection, quality};
+use crate::media::{
+    self, AcceptedPhoto, IntakeRules, QualityRejection, QualityReport, Rejection, quality,
+};
 
 /// How many photos are downloaded and decoded at once (one per core, at
 /// least two): each holds the file and its decoded pixels in memory.
@@ -243,78 +246,128 @@ pub async fn receive(
     super::handlers::apologize_on_error(&bot, chat, lang, result).await
 }
 
+/// Where the upload counter stands when a photo arrives (the dialogue state).
+#[derive(Clone, Copy)]
+struct Counter {
+    avatar_id: i64,
+    message_id: Option<i32>,
+    /// A reply was sent below the counter: the next accepted photo sends a
+    /// new counter (and deletes this one) instead of editing it.
+    buried: bool,
+}
+
+/// Why a photo was not taken, decided before or after the download.
+enum Refusal {
+    /// Answered with this text, quoting the photo.
+    Reply(String),
+    /// Already in the set, which holds `count` photos.
+    Duplicate(u32),
+    /// The avatar is no longer this user's draft.
+    NotOpen,
+}
+
+/// A photo, an album item or a file while uploading, in named steps: the
+/// checks before any download, the download and the inspection, the object
+/// and its row, then the counter.
 async fn receive_inner(
     bot: TgBot,
     msg: Message,
     dialogue: Dlg,
     me: UserCtx,
     ctx: Arc<BotCtx>,
-    (avatar_id, counter_message_id, buried): (i64, Option<i32>, bool),
+    (avatar_id, message_id, buried): (i64, Option<i32>, bool),
 ) -> HandlerResult {
-    let refused = |dialogue: Dlg| async move {
-        // The reply goes below the counter: the next accepted photo brings it down.
-        if counter_message_id.is_some() && !buried {
-            dialogue
-                .update(State::Uploading {
-                    avatar_id,
-                    counter_message_id,
-                    buried: true,
-                })
-                .await?;
-        }
-        anyhow::Ok(())
+    let counter = Counter {
+        avatar_id,
+        message_id,
+        buried,
     };
-    let lang = me.lang;
-    let chat = msg.chat.id;
-    let user_id = me.user.id;
-    let rules = intake_rules(&ctx);
-    let max = ctx.config.upload.max_photos;
-
-    let (file, mime, name) = match classify(&msg) {
-        Incoming::Photo(file) => (file, None, None),
-        Incoming::ImageFile { file, mime, name } => (file, mime, name),
-        Incoming::Refused(key) => {
-            reply(&bot, &msg, tr(lang, key)).await?;
-            refused(dialogue).await?;
-            return Ok(());
+    let taken = match precheck(&msg, &me, &ctx, avatar_id).await? {
+        Ok(file) => {
+            match download_and_inspect(&bot, msg.chat.id, &ctx, &me, avatar_id, &file).await? {
+                Ok(inspected) => store_photo(&ctx, &me, avatar_id, &file, inspected).await?,
+                Err(refusal) => Err(refusal),
+            }
         }
+        Err(refusal) => Err(refusal),
+    };
+    match taken {
+        Ok((count, alike)) => {
+            show_progress(&bot, &msg, &dialogue, &ctx, &me, counter, count, alike).await
+        }
+        Err(refusal) => refuse(&bot, &msg, &dialogue, &ctx, &me, counter, refusal).await,
+    }
+}
+
+/// A file to take: what Telegram says of it, and, for a document, its
+/// declared type and name.
+struct Offered {
+    file: FileMeta,
+    mime: Option<String>,
+    name: Option<String>,
+}
+
+/// Everything decided before the download: what was sent, whether the
+/// avatar is still this user's draft, a duplicate, the set full, the size
+/// Telegram declares.
+async fn precheck(
+    msg: &Message,
+    me: &UserCtx,
+    ctx: &BotCtx,
+    avatar_id: i64,
+) -> anyhow::Result<Result<Offered, Refusal>> {
+    let lang = me.lang;
+    let user_id = me.user.id;
+    let max = ctx.config.upload.max_photos;
+    let offered = match classify(msg) {
+        Incoming::Photo(file) => Offered {
+            file,
+            mime: None,
+            name: None,
+        },
+        Incoming::ImageFile { file, mime, name } => Offered { file, mime, name },
+        Incoming::Refused(key) => return Ok(Err(Refusal::Reply(tr(lang, key)))),
     };
     // The avatar must still be this user's draft (a stale state is rebuilt by /start).
-    let unique = file.unique_id.0.clone();
-    let check_unique = unique.clone();
+    let unique = offered.file.unique_id.0.clone();
     let (avatar, count, duplicate) = ctx
         .db
         .run(move |c| {
             let avatar = avatars::get_owned(c, avatar_id, user_id)?;
             let count = avatars::photo_count(c, avatar_id)?;
-            let duplicate = avatars::has_photo(c, avatar_id, &check_unique, None)?;
+            let duplicate = avatars::has_photo(c, avatar_id, &unique, None)?;
             Ok((avatar, count, duplicate))
         })
         .await?;
     if avatar.is_none_or(|a| a.status != avatars::AvatarStatus::Draft) {
-        bot.send_message(chat, tr(lang, "upload-not-open")).await?;
-        return Ok(());
+        return Ok(Err(Refusal::NotOpen));
     }
     if duplicate {
-        reply_duplicate(&bot, &msg, &ctx, &me, avatar_id, count).await?;
-        refused(dialogue).await?;
-        return Ok(());
+        return Ok(Err(Refusal::Duplicate(count)));
     }
     if count >= max {
-        let text = too_many(&ctx, &me, max);
-        reply(&bot, &msg, text).await?;
-        refused(dialogue).await?;
-        return Ok(());
+        return Ok(Err(Refusal::Reply(too_many(ctx, me, max))));
     }
-    if let Err(rejection) = rules.check_declared_size(u64::from(file.size)) {
+    let size = offered.file.size;
+    if let Err(rejection) = intake_rules(ctx).check_declared_size(u64::from(size)) {
         // A size of 0 means Telegram did not say; the download decides then.
-        if !(file.size == 0 && rejection == Rejection::Empty) {
-            reply(&bot, &msg, tr(lang, rejection_key(&rejection))).await?;
-            refused(dialogue).await?;
-            return Ok(());
+        if !(size == 0 && rejection == Rejection::Empty) {
+            return Ok(Err(Refusal::Reply(tr(lang, rejection_key(&rejection)))));
         }
     }
+    Ok(Ok(offered))
+}
 
+/// Downloads the file and inspects it in one blocking step: decoding, EXIF
+/// orientation and the face-quality gate.
+async fn download_and_inspect(
+    bot: &TgBot,
+    chat: ChatId,
+    ctx: &BotCtx,
+    me: &UserCtx,
+    avatar_id: i64,
+    offered: &Offered,
+) -> anyhow::Result<Result<(AcceptedPhoto, QualityReport), Refusal>> {
     bot.send_chat_action(chat, teloxide::types::ChatAction::UploadPhoto)
         .await
         .ok();
@@ -322,61 +375,73 @@ async fn receive_inner(
     // users uploading together, memory stays bounded and the others wait
     // their turn (the dispatcher itself never waits: only this handler).
     let intake_turn = INTAKE_TURNS.acquire().await?;
-    let telegram_file = bot.get_file(file.id.clone()).await?;
+    let telegram_file = bot.get_file(offered.file.id.clone()).await?;
     let mut bytes = Vec::with_capacity(telegram_file.size as usize);
     bot.download_file(&telegram_file.path, &mut bytes).await?;
 
-    // Decoding, EXIF orientation and the face-quality gate: one blocking step.
-    let gate = ctx.config.quality.clone();
+    let (rules, gate) = (intake_rules(ctx), ctx.config.quality.clone());
+    let (mime, name) = (offered.mime.clone(), offered.name.clone());
     let inspected = tokio::task::spawn_blocking(move || {
         media::inspect_upload_gated(&bytes, mime.as_deref(), name.as_deref(), &rules, &gate)
     })
     .await?;
     drop(intake_turn);
-    let (photo, report) = match inspected {
-        Ok(accepted) => accepted,
-        Err(rejection) => {
-            tracing::info!(
-                user_id,
-                avatar_id,
-                code = rejection.code(),
-                "photo rejected"
-            );
-            let text = match &rejection {
-                Rejection::TooSmall { width, height, min } => tr_args(
-                    lang,
-                    "upload-rejected-too-small",
-                    &[
-                        ("width", (*width).into()),
-                        ("height", (*height).into()),
-                        ("min", (*min).into()),
-                    ],
-                ),
-                other => tr(lang, rejection_key(other)),
-            };
-            reply(&bot, &msg, text).await?;
-            refused(dialogue).await?;
-            return Ok(());
-        }
-    };
+    Ok(inspected.map_err(|rejection| {
+        tracing::info!(
+            user_id = me.user.id,
+            avatar_id,
+            code = rejection.code(),
+            "photo rejected"
+        );
+        Refusal::Reply(rejection_text(me.lang, &rejection))
+    }))
+}
 
-    // Object first, then the row: a crash in between leaves an unreferenced
-    // object (harmless, overwritten by the same upload), never a row without bytes.
+/// What a refused photo is told.
+fn rejection_text(lang: crate::i18n::Lang, rejection: &Rejection) -> String {
+    match rejection {
+        Rejection::TooSmall { width, height, min } => tr_args(
+            lang,
+            "upload-rejected-too-small",
+            &[
+                ("width", (*width).into()),
+                ("height", (*height).into()),
+                ("min", (*min).into()),
+            ],
+        ),
+        other => tr(lang, rejection_key(other)),
+    }
+}
+
+/// Stores the object, then its row (a crash in between leaves an
+/// unreferenced object — harmless, overwritten by the same upload —, never
+/// a row without bytes). Returns the new count, and whether all the photos
+/// look nearly the same now that the minimum is reached.
+async fn store_photo(
+    ctx: &BotCtx,
+    me: &UserCtx,
+    avatar_id: i64,
+    offered: &Offered,
+    (photo, report): (AcceptedPhoto, QualityReport),
+) -> anyhow::Result<Result<(u32, bool), Refusal>> {
     let key = format!("avatars/{avatar_id}/refs/{}.jpg", photo.sha256_hex);
     ctx.store
         .put(&key, Bytes::from(photo.jpeg), "image/jpeg")
         .await?;
-    let file_id = file.id.0.clone();
+    let user_id = me.user.id;
+    let file_id = offered.file.id.0.clone();
+    let unique = offered.file.unique_id.0.clone();
     let (width, height, sha) = (photo.width, photo.height, photo.sha256_hex.clone());
-    let size = u64::from(file.size);
+    let size = u64::from(offered.file.size);
     // The application clock: reminders count from the last photo's time.
     let now = ctx.clock.now_ms();
-    let (min, similar) = (
+    let (min, max, similar) = (
         ctx.config.upload.min_photos,
+        ctx.config.upload.max_photos,
         ctx.config.quality.similar_max_distance,
     );
     let ahash = report.hash;
-    let added = ctx
+    let (added, alike) = ctx
         .db
         .run(move |c| {
             let new = avatars::NewPhoto {
@@ -399,25 +464,38 @@ async fn receive_inner(
             Ok((added, alike))
         })
         .await?;
-    let (added, alike) = added;
-    let count = match added {
-        avatars::AddPhoto::Added { count, .. } => count,
-        avatars::AddPhoto::Duplicate { count } => {
-            reply_duplicate(&bot, &msg, &ctx, &me, avatar_id, count).await?;
-            refused(dialogue).await?;
-            return Ok(());
+    Ok(match added {
+        avatars::AddPhoto::Added { count, .. } => {
+            tracing::info!(user_id, avatar_id, count, "reference photo accepted");
+            Ok((count, alike))
         }
-        avatars::AddPhoto::Full { .. } => {
-            let text = too_many(&ctx, &me, max);
-            reply(&bot, &msg, text).await?;
-            refused(dialogue).await?;
-            return Ok(());
-        }
-    };
-    tracing::info!(user_id, avatar_id, count, "reference photo accepted");
-    let existing = if buried { None } else { counter_message_id };
-    let counter_id = show_counter(&bot, &ctx, chat, &me, avatar_id, count, existing).await?;
-    if buried && let Some(old) = counter_message_id {
+        avatars::AddPhoto::Duplicate { count } => Err(Refusal::Duplicate(count)),
+        avatars::AddPhoto::Full { .. } => Err(Refusal::Reply(too_many(ctx, me, max))),
+    })
+}
+
+/// A photo taken: the counter shows the new count (one counter is ever
+/// visible), the gentle word about photos that look alike, and the state.
+#[allow(clippy::too_many_arguments)]
+async fn show_progress(
+    bot: &TgBot,
+    msg: &Message,
+    dialogue: &Dlg,
+    ctx: &BotCtx,
+    me: &UserCtx,
+    counter: Counter,
+    count: u32,
+    alike: bool,
+) -> HandlerResult {
+    let chat = msg.chat.id;
+    let Counter {
+        avatar_id,
+        message_id,
+        buried,
+    } = counter;
+    let existing = if buried { None } else { message_id };
+    let counter_id = show_counter(bot, ctx, chat, me, avatar_id, count, existing).await?;
+    if buried && let Some(old) = message_id {
         // Only one counter is ever visible: the buried one goes.
         if let Err(error) = bot.delete_message(chat, MessageId(old)).await {
             tracing::debug!(%error, "old counter not deleted");
@@ -426,16 +504,57 @@ async fn receive_inner(
     if alike {
         // A gentle word, not a refusal; below the counter, so the next
         // accepted photo brings the counter down again.
-        tracing::info!(user_id, avatar_id, count, "all photos look nearly the same");
-        bot.send_message(chat, tr(lang, "upload-similar-photos"))
+        tracing::info!(
+            user_id = me.user.id,
+            avatar_id,
+            count,
+            "all photos look nearly the same"
+        );
+        bot.send_message(chat, tr(me.lang, "upload-similar-photos"))
             .await?;
     }
-    if Some(counter_id) != counter_message_id || buried || alike {
+    if Some(counter_id) != message_id || buried || alike {
         dialogue
             .update(State::Uploading {
                 avatar_id,
                 counter_message_id: Some(counter_id),
                 buried: alike,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// A photo not taken: the answer, and the counter marked buried under it
+/// (the next accepted photo brings it down).
+async fn refuse(
+    bot: &TgBot,
+    msg: &Message,
+    dialogue: &Dlg,
+    ctx: &BotCtx,
+    me: &UserCtx,
+    counter: Counter,
+    refusal: Refusal,
+) -> HandlerResult {
+    match refusal {
+        Refusal::NotOpen => {
+            bot.send_message(msg.chat.id, tr(me.lang, "upload-not-open"))
+                .await?;
+            return Ok(());
+        }
+        Refusal::Duplicate(count) => {
+            reply_duplicate(bot, msg, ctx, me, counter.avatar_id, count).await?;
+        }
+        Refusal::Reply(text) => {
+            reply(bot, msg, text).await?;
+        }
+    }
+    if counter.message_id.is_some() && !counter.buried {
+        dialogue
+            .update(State::Uploading {
+                avatar_id: counter.avatar_id,
+                counter_message_id: counter.message_id,
+                buried: true,
             })
             .await?;
     }

@@ -18,6 +18,70 @@ impl JobKind {
             JobKind::Regenerate => "regenerate",
         }
     }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        Some(match s {
+            "paid" => JobKind::Paid,
+            "preview" => JobKind::Preview,
+            "regenerate" => JobKind::Regenerate,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a job stands (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Its tasks are being made.
+    Running,
+    /// Every task is final; what was made is in the queue.
+    Delivering,
+    /// Everything made and sent.
+    Done,
+    /// Sent, with some portraits that could not be made.
+    Partial,
+    /// Nothing could be made.
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Delivering => "delivering",
+            JobStatus::Done => "done",
+            JobStatus::Partial => "partial",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        Some(match s {
+            "running" => JobStatus::Running,
+            "delivering" => JobStatus::Delivering,
+            "done" => JobStatus::Done,
+            "partial" => JobStatus::Partial,
+            "failed" => JobStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A text column read into an enum by `parse`, or a conversion error naming
+/// the value (also used by `refunds`).
+pub(super) fn text_enum<T>(
+    r: &Row<'_>,
+    column: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(column)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            format!("unknown value {text:?}").into(),
+        )
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +89,12 @@ pub struct Job {
     pub id: i64,
     pub avatar_id: i64,
     pub user_id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub payment_id: Option<i64>,
     pub total: u32,
     pub completed: u32,
     pub failed: u32,
-    pub status: String,
+    pub status: JobStatus,
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }
@@ -40,12 +104,12 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         id: r.get(0)?,
         avatar_id: r.get(1)?,
         user_id: r.get(2)?,
-        kind: r.get(3)?,
+        kind: text_enum(r, 3, JobKind::parse)?,
         payment_id: r.get(4)?,
         total: r.get(5)?,
         completed: r.get(6)?,
         failed: r.get(7)?,
-        status: r.get(8)?,
+        status: text_enum(r, 8, JobStatus::parse)?,
         created_at: r.get(9)?,
         finished_at: r.get(10)?,
     })
@@ -452,8 +516,8 @@ pub fn finished_but_running(conn: &Connection, limit: u32) -> rusqlite::Result<V
 pub fn set_status(
     conn: &Connection,
     id: i64,
-    from: &str,
-    to: &str,
+    from: JobStatus,
+    to: JobStatus,
     now: i64,
 ) -> rusqlite::Result<bool> {
     Ok(conn.execute(
@@ -461,7 +525,7 @@ pub fn set_status(
                 finished_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE finished_at END,
                 delivered_at = CASE WHEN ?3 IN ('done', 'partial', 'failed') THEN ?4 ELSE delivered_at END
          WHERE id = ?1 AND status = ?2",
-        params![id, from, to, now],
+        params![id, from.as_str(), to.as_str(), now],
     )? == 1)
 }
 

@@ -4,14 +4,84 @@
 
 use rusqlite::{Connection, Row, params};
 
+use super::jobs::text_enum;
+
+/// Why a refund row exists (the `reason` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundReason {
+    /// Portraits of a paid set that could not be made (partial, automatic).
+    FailedPortraits,
+    /// An admin's `/refund` of a paid payment.
+    AdminRefund,
+    /// An admin's `/cancel` of an unpaid payment (no money moves).
+    AdminCancel,
+    /// An unpaid payment open past `stuck_cancel_hours` (no money moves).
+    Stuck,
+}
+
+impl RefundReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundReason::FailedPortraits => "failed_portraits",
+            RefundReason::AdminRefund => "admin_refund",
+            RefundReason::AdminCancel => "admin_cancel",
+            RefundReason::Stuck => "stuck",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RefundReason> {
+        Some(match s {
+            "failed_portraits" => RefundReason::FailedPortraits,
+            "admin_refund" => RefundReason::AdminRefund,
+            "admin_cancel" => RefundReason::AdminCancel,
+            "stuck" => RefundReason::Stuck,
+            _ => return None,
+        })
+    }
+
+    /// A cancellation of an unpaid payment: T-Bank Cancel without money.
+    pub fn is_cancellation(self) -> bool {
+        matches!(self, RefundReason::AdminCancel | RefundReason::Stuck)
+    }
+}
+
+/// Where a refund row stands (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    /// Not confirmed by T-Bank yet: the refund step asks (again).
+    Pending,
+    Done,
+    /// Refused, or not needed: the reason is in `last_error`.
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Done => "done",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RefundStatus> {
+        Some(match s {
+            "pending" => RefundStatus::Pending,
+            "done" => RefundStatus::Done,
+            "failed" => RefundStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
     pub id: i64,
     pub payment_id: i64,
     pub amount_kopecks: i64,
-    pub reason: String,
+    pub reason: RefundReason,
     pub external_request_id: String,
-    pub status: String,
+    pub status: RefundStatus,
     pub attempts: u32,
 }
 
@@ -20,9 +90,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
         id: r.get(0)?,
         payment_id: r.get(1)?,
         amount_kopecks: r.get(2)?,
-        reason: r.get(3)?,
+        reason: text_enum(r, 3, RefundReason::parse)?,
         external_request_id: r.get(4)?,
-        status: r.get(5)?,
+        status: text_enum(r, 5, RefundStatus::parse)?,
         attempts: r.get(6)?,
     })
 }
@@ -115,14 +185,14 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<
     Ok(())
 }
 
-/// Asks for a refund or cancellation (`admin_refund`, `admin_cancel`,
-/// `stuck`) under the idempotency key `external_request_id`: a second request
+/// Asks for a refund or cancellation (an admin's, or of a stuck payment)
+/// under the idempotency key `external_request_id`: a second request
 /// with the same key adds nothing. Returns whether a row was added.
 pub fn request(
     conn: &Connection,
     payment_id: i64,
     amount: i64,
-    reason: &str,
+    reason: RefundReason,
     external_request_id: &str,
     requested_by: Option<i64>,
     now: i64,
@@ -135,7 +205,7 @@ pub fn request(
         params![
             payment_id,
             amount,
-            reason,
+            reason.as_str(),
             external_request_id,
             now,
             requested_by

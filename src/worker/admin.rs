@@ -6,16 +6,14 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use super::outbox::{self, Outgoing};
+use super::alerts::Alert;
+use crate::chat::credits::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
+use crate::chat::outbox::{self, Delivery, Outgoing};
+use crate::db::jobs::JobStatus;
 use crate::db::payments::{self, Payment, PaymentStatus};
-use crate::db::refunds::{self, Refund};
-use crate::db::{self, avatars, jobs, portraits, service_state};
+use crate::db::refunds::{self, Refund, RefundReason};
+use crate::db::{avatars, jobs, portraits, service_state};
 use crate::i18n::{Arg, Lang, rub, tr_args};
-
-/// `service_state` name: the admin who asked for the Kie balance (one at a time).
-pub const CREDITS_REQUEST: &str = "kie_credits_requested_by";
-/// `service_state` name: the last Kie balance known, in thousandths of a credit.
-pub const CREDITS_MILLI: &str = "kie_credits_milli";
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -25,26 +23,25 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 }
 
 fn admin_lang(conn: &rusqlite::Connection, admin: i64) -> rusqlite::Result<Lang> {
-    super::lang_of(conn, admin)
+    crate::chat::lang_of(conn, admin)
 }
 
-/// Queues `key` (with `args`) to every admin, each in their language.
+/// Queues `text` to every admin, each in their language.
 pub fn tell_admins(
     conn: &rusqlite::Connection,
     admins: &[i64],
-    key: &str,
-    args: &[(&str, Arg<'_>)],
     dedup: &str,
     now: i64,
+    text: impl Fn(Lang) -> String,
 ) -> rusqlite::Result<()> {
     for &admin in admins {
         let lang = admin_lang(conn, admin)?;
         outbox::enqueue(
             conn,
             admin,
-            &Outgoing::text(tr_args(lang, key, args)),
+            &Outgoing::text(text(lang)),
             &format!("{dedup}:admin:{admin}"),
-            true,
+            Delivery::Essential,
             now,
         )?;
     }
@@ -69,21 +66,23 @@ pub async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> 
                     continue;
                 }
                 let hours = (now - payment.created_at) / HOUR_MS;
-                let message = format!(
-                    "Payment {} (user {}, {}, {} kopecks) has been open for {hours} h; T-Bank status {}. It is cancelled automatically when {} h old.",
-                    payment.id,
-                    payment.user_id,
-                    payment.tier_id,
-                    payment.amount_kopecks,
-                    payment.bank_status.as_deref().unwrap_or("—"),
-                    cancel_before_hours(now, cancel_before),
-                );
+                let alert = Alert::StuckPayment {
+                    payment: payment.id,
+                    user: payment.user_id,
+                    tier: payment.tier_id.clone(),
+                    kopecks: payment.amount_kopecks,
+                    hours,
+                    bank_status: payment
+                        .bank_status
+                        .clone()
+                        .unwrap_or_else(|| "—".to_owned()),
+                    cancel_hours: cancel_before_hours(now, cancel_before),
+                };
                 super::alerts::raise(
                     &tx,
                     &admins,
                     &format!("stuck_payment:{}", payment.id),
-                    "stuck_payment",
-                    &message,
+                    &alert,
                     now,
                 )?;
                 worked += 1;
@@ -93,12 +92,15 @@ pub async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> 
                     &tx,
                     payment.id,
                     payment.amount_kopecks,
-                    "stuck",
+                    RefundReason::Stuck,
                     &format!("cancel-{}-stuck", payment.id),
                     None,
                     now,
                 )? {
-                    info!(payment_id = payment.id, "stuck payment: cancellation requested");
+                    info!(
+                        payment_id = payment.id,
+                        "stuck payment: cancellation requested"
+                    );
                     worked += 1;
                 }
             }
@@ -128,14 +130,11 @@ pub async fn cancel_unpaid(
 ) -> anyhow::Result<()> {
     let admins = ctx.config.bot.admin_ids.clone();
     let refund_id = refund.id;
-    let stuck = refund.reason == "stuck";
+    let stuck = refund.reason == RefundReason::Stuck;
     if !payment.status.is_open() {
         // Paid, expired or ended meanwhile: nothing to cancel, and a paid
         // payment is never refunded by a cancellation meant for an unpaid one.
-        let why = format!(
-            "the payment is no longer open (status {})",
-            payment.status.as_str()
-        );
+        let why = NotCancelled::NoLongerOpen(payment.status.as_str().to_owned());
         return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, false, now).await;
     }
     // The user may have paid at the last moment, before our next GetState:
@@ -156,10 +155,7 @@ pub async fn cancel_unpaid(
                         | Bank::Confirmed
                 ) =>
             {
-                let why = format!(
-                    "the user paid at the bank meanwhile ({})",
-                    state.status.as_str()
-                );
+                let why = NotCancelled::PaidMeanwhile(state.status.as_str().to_owned());
                 return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, true, now).await;
             }
             Err(error) if error.is_transient() => {
@@ -195,10 +191,11 @@ pub async fn cancel_unpaid(
             Err(error) => {
                 warn!(refund_id, payment_id = payment.id, %error, "Cancel refused");
                 let msg = error.to_string();
-                let alert = format!(
-                    "T-Bank refused to cancel payment {} (order {}): {msg}. The payment stays open; cancel it in the T-Bank cabinet.",
-                    payment.id, payment.order_id
-                );
+                let alert = Alert::CancelRefused {
+                    payment: payment.id,
+                    order: payment.order_id.clone(),
+                    error: msg.clone(),
+                };
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
@@ -207,7 +204,6 @@ pub async fn cancel_unpaid(
                             &tx,
                             &admins,
                             &format!("cancel:{refund_id}"),
-                            "cancel",
                             &alert,
                             now,
                         )?;
@@ -235,29 +231,29 @@ pub async fn cancel_unpaid(
     )
     .await?;
     let (payment_id, user_id, amount) = (payment.id, payment.user_id, payment.amount_kopecks);
+    let at = ctx.clock.now_ms();
     ctx.db
         .run(move |c| {
             let tx = c.transaction()?;
-            if refunds::mark_done_without_money(&tx, refund_id, db::now_ms())? {
-                let lang = Lang::Ru;
-                let amount_text = rub(lang, amount);
-                tell_admins(
-                    &tx,
-                    &admins,
-                    if stuck {
-                        "admin-stuck-canceled"
-                    } else {
-                        "admin-cancel-done"
-                    },
-                    &[
-                        ("payment", Arg::Num(payment_id)),
-                        ("user", Arg::Num(user_id)),
-                        ("amount", Arg::Str(&amount_text)),
-                        ("status", Arg::Str(bank_status.as_deref().unwrap_or("—"))),
-                    ],
-                    &format!("refund:{refund_id}:done"),
-                    now,
-                )?;
+            if refunds::mark_done_without_money(&tx, refund_id, at)? {
+                let key = if stuck {
+                    "admin-stuck-canceled"
+                } else {
+                    "admin-cancel-done"
+                };
+                let dedup = format!("refund:{refund_id}:done");
+                tell_admins(&tx, &admins, &dedup, now, |lang| {
+                    tr_args(
+                        lang,
+                        key,
+                        &[
+                            ("payment", Arg::Num(payment_id)),
+                            ("user", Arg::Num(user_id)),
+                            ("amount", Arg::Str(&rub(lang, amount))),
+                            ("status", Arg::Str(bank_status.as_deref().unwrap_or("—"))),
+                        ],
+                    )
+                })?;
                 super::alerts::resolve(&tx, &format!("stuck_payment:{payment_id}"), now)?;
             }
             tx.commit()
@@ -275,18 +271,22 @@ pub fn admin_refund_done(
     bank_status: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let amount = rub(Lang::Ru, refund.amount_kopecks);
     tell_admins(
         conn,
         admins,
-        "admin-refund-done",
-        &[
-            ("payment", Arg::Num(refund.payment_id)),
-            ("amount", Arg::Str(&amount)),
-            ("status", Arg::Str(bank_status)),
-        ],
         &format!("refund:{}:done", refund.id),
         now,
+        |lang| {
+            tr_args(
+                lang,
+                "admin-refund-done",
+                &[
+                    ("payment", Arg::Num(refund.payment_id)),
+                    ("amount", Arg::Str(&rub(lang, refund.amount_kopecks))),
+                    ("status", Arg::Str(bank_status)),
+                ],
+            )
+        },
     )
 }
 
@@ -331,7 +331,7 @@ pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 admin,
                 &Outgoing::text(text),
                 &format!("credits:{now}:{admin}"),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             tx.commit()
@@ -339,12 +339,6 @@ pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .await?;
     ctx.wake.notify_one();
     Ok(1)
-}
-
-/// Credits with at most two decimals, no trailing zeros.
-pub fn format_credits(credits: f64) -> String {
-    let text = format!("{credits:.2}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// A set an admin retried (`/retry`) is final again: what the retry made is
@@ -358,13 +352,13 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(None);
             }
             let (round, retried_at) = jobs::retry_round(&tx, job.id)?;
             let retried_at = retried_at.unwrap_or(0);
             let made = portraits::for_job_since(&tx, job.id, retried_at)?;
-            let lang = super::lang_of(&tx, job.user_id)?;
+            let lang = crate::chat::lang_of(&tx, job.user_id)?;
             if !made.is_empty() {
                 avatars::transition(
                     &tx,
@@ -374,33 +368,30 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
                     now,
                 )?;
                 let caption = tr_args(lang, "retry-caption", &[("count", made.len().into())]);
-                for (i, album) in super::generation::albums(&made, &caption)
-                    .iter()
-                    .enumerate()
-                {
+                for (i, album) in outbox::albums(&made, &caption).iter().enumerate() {
                     outbox::enqueue(
                         &tx,
                         job.user_id,
                         album,
                         &format!("job:{}:retry{round}:album:{i}", job.id),
-                        true,
+                        Delivery::Essential,
                         now,
                     )?;
                 }
             }
             let still_failed = job.failed;
-            tell_admins(
-                &tx,
-                &admins,
-                "admin-retry-done",
-                &[
-                    ("id", Arg::Num(job.id)),
-                    ("made", Arg::Num(made.len() as i64)),
-                    ("failed", Arg::Num(i64::from(still_failed))),
-                ],
-                &format!("job:{}:retry{round}:admins", job.id),
-                now,
-            )?;
+            let dedup = format!("job:{}:retry{round}:admins", job.id);
+            tell_admins(&tx, &admins, &dedup, now, |lang| {
+                tr_args(
+                    lang,
+                    "admin-retry-done",
+                    &[
+                        ("id", Arg::Num(job.id)),
+                        ("made", Arg::Num(made.len() as i64)),
+                        ("failed", Arg::Num(i64::from(still_failed))),
+                    ],
+                )
+            })?;
             tx.commit()?;
             Ok(Some(made.len()))
         })
@@ -415,32 +406,55 @@ pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::
 /// A cancellation that is not sent (the payment is no longer open, or the
 /// user paid at the bank meanwhile): the refund row fails with the reason and
 /// the admins are told; with `check_now` the payment step asks T-Bank at once.
+/// Why a cancellation was not sent to T-Bank.
+enum NotCancelled {
+    /// The payment is no longer open (its status).
+    NoLongerOpen(String),
+    /// The user paid at the bank meanwhile (the bank's status).
+    PaidMeanwhile(String),
+}
+
+impl NotCancelled {
+    fn render(&self, lang: Lang) -> String {
+        let (key, status) = match self {
+            NotCancelled::NoLongerOpen(status) => ("admin-cancel-why-not-open", status),
+            NotCancelled::PaidMeanwhile(status) => ("admin-cancel-why-paid", status),
+        };
+        tr_args(lang, key, &[("status", Arg::Str(status))])
+    }
+}
+
 async fn cancel_not_sent(
     ctx: &WorkerCtx,
     admins: &[i64],
     refund_id: i64,
     payment_id: i64,
-    why: String,
+    why: NotCancelled,
     check_now: bool,
     now: i64,
 ) -> anyhow::Result<()> {
-    warn!(refund_id, payment_id, %why, "cancellation not sent");
+    // The refund row keeps the reason in English, as the log does.
+    let reason = why.render(Lang::En);
+    warn!(refund_id, payment_id, why = %reason, "cancellation not sent");
     let admins = admins.to_vec();
     ctx.db
         .run(move |c| {
             let tx = c.transaction()?;
-            refunds::mark_failed(&tx, refund_id, &why)?;
+            refunds::mark_failed(&tx, refund_id, &reason)?;
             if check_now {
                 payments::check_now(&tx, payment_id, now)?;
             }
-            tell_admins(
-                &tx,
-                &admins,
-                "admin-cancel-not-needed",
-                &[("payment", Arg::Num(payment_id)), ("why", Arg::Str(&why))],
-                &format!("refund:{refund_id}:failed"),
-                now,
-            )?;
+            let dedup = format!("refund:{refund_id}:failed");
+            tell_admins(&tx, &admins, &dedup, now, |lang| {
+                tr_args(
+                    lang,
+                    "admin-cancel-not-needed",
+                    &[
+                        ("payment", Arg::Num(payment_id)),
+                        ("why", Arg::Str(&why.render(lang))),
+                    ],
+                )
+            })?;
             tx.commit()
         })
         .await?;

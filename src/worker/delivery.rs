@@ -16,11 +16,12 @@ use teloxide::types::{
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use super::outbox::{self, Button, Outgoing};
-use crate::db::{self, portraits, queue, users};
+use crate::chat::outbox::{self, AlbumPhoto, Button, Delivery, Outgoing};
+use crate::db::queue::QueuedMessage;
+use crate::db::{portraits, queue, users};
 
 /// When each chat may receive its next queued message. Telegram counts every
-/// photo of an album against the per-chat limit (so does `bot::paced`); after
+/// photo of an album against the per-chat limit (so does `chat::paced`); after
 /// an album the chat's next row is postponed rather than held in a send.
 #[derive(Default)]
 pub struct Pacing {
@@ -40,9 +41,6 @@ impl Pacing {
         map.insert(chat_id, now + extra);
     }
 }
-
-/// Why a non-essential message was not sent (its `last_error`).
-pub const SKIPPED_STOPPED: &str = "skipped: the user sent /stop (non-essential message)";
 
 /// Messages sent per round.
 const BATCH: u32 = 8;
@@ -87,185 +85,217 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .run(move |c| {
             // A user who sent /stop gets no non-essential message (reminders);
             // essential ones (payments, portraits, refunds) still go.
-            queue::skip_non_essential_for_stopped(c, SKIPPED_STOPPED)?;
+            queue::skip_non_essential_for_stopped(c, outbox::SKIPPED_STOPPED)?;
             queue::claim_due(c, now, LEASE_MS, BATCH)
         })
         .await?;
     let count = claimed.len();
     for row in claimed {
-        let (id, chat_id, attempts) = (row.id, row.chat_id, row.attempts + 1);
-        let ready_at = ctx.pacing.ready_at(chat_id);
-        if ready_at > now {
+        deliver(ctx, row, now).await?;
+    }
+    Ok(count)
+}
+
+/// One claimed row: postponed while its chat is paced after an album,
+/// failed when unreadable, otherwise sent and the outcome recorded.
+async fn deliver(ctx: &WorkerCtx, row: QueuedMessage, now: i64) -> anyhow::Result<()> {
+    let (id, chat_id) = (row.id, row.chat_id);
+    let ready_at = ctx.pacing.ready_at(chat_id);
+    if ready_at > now {
+        ctx.db
+            .run(move |c| queue::postpone(c, id, ready_at))
+            .await?;
+        return Ok(());
+    }
+    let message = match outbox::decode(&row.payload) {
+        Ok(message) => message,
+        Err(error) => {
+            warn!(queue_id = id, chat_id, %error, "unreadable queued message");
+            let e = format!("unreadable payload: {error}");
+            let now = ctx.clock.now_ms();
             ctx.db
-                .run(move |c| queue::postpone(c, id, ready_at))
+                .run(move |c| queue::mark_failed(c, id, &e, now))
                 .await?;
-            continue;
+            return Ok(());
         }
-        let message = match outbox::decode(&row.payload) {
-            Ok(message) => message,
+    };
+    match send(ctx, id, chat_id, &message).await {
+        Ok(sent) => record_sent(ctx, &row, &message, sent).await,
+        Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
+            crate::ops::metrics::telegram_retry_after();
+            let next = ctx.clock.now_ms() + wait.duration().as_millis() as i64;
+            warn!(
+                queue_id = id,
+                chat_id,
+                retry_after_s = wait.seconds(),
+                "Telegram asked to wait"
+            );
+            ctx.db
+                .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next, false))
+                .await?;
+            Ok(())
+        }
+        Err(SendError::Telegram(RequestError::Api(api)))
+            if matches!(
+                api,
+                teloxide::ApiError::BotBlocked
+                    | teloxide::ApiError::UserDeactivated
+                    | teloxide::ApiError::ChatNotFound
+                    | teloxide::ApiError::BotKicked
+            ) =>
+        {
+            let reason = api.to_string();
+            warn!(queue_id = id, chat_id, %reason, "chat unreachable, its pending messages are failed");
+            let at = ctx.clock.now_ms();
+            ctx.db
+                .run(move |c| {
+                    users::mark_blocked(c, chat_id, at)?;
+                    queue::fail_all_for_chat(c, chat_id, &reason)?;
+                    Ok(())
+                })
+                .await?;
+            Ok(())
+        }
+        Err(error) => send_failed(ctx, &row, &message, error).await,
+    }
+}
+
+/// Portraits (albums and ZIPs of them): their failing is one admin incident.
+fn is_portraits(message: &Outgoing) -> bool {
+    matches!(
+        message,
+        Outgoing::Album { .. } | Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
+    )
+}
+
+/// Telegram has the message: the row is marked sent with its message ids,
+/// the portraits' file_ids are kept, its follow-ups queued. The record must
+/// not be lost to a passing database error, or the row would be sent again
+/// when its lease ends: retried until it is written.
+async fn record_sent(
+    ctx: &WorkerCtx,
+    row: &QueuedMessage,
+    message: &Outgoing,
+    sent: Sent,
+) -> anyhow::Result<()> {
+    let (id, chat_id) = (row.id, row.chat_id);
+    let is_album = is_portraits(message);
+    if sent.message_ids.len() > 1 {
+        let per_sec = ctx.config.telegram.messages_per_sec_chat;
+        ctx.pacing
+            .after_album(chat_id, sent.message_ids.len(), per_sec, ctx.clock.now_ms());
+    }
+    let ids = serde_json::to_string(&sent.message_ids)?;
+    let files = serde_json::to_string(
+        &sent
+            .portrait_file_ids
+            .iter()
+            .map(|(_, f)| f)
+            .collect::<Vec<_>>(),
+    )?;
+    let record = std::sync::Arc::new((
+        ids,
+        files,
+        sent.portrait_file_ids,
+        sent.follow_ups,
+        row.dedup_key.clone(),
+    ));
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        let record = record.clone();
+        let at = ctx.clock.now_ms();
+        let written = ctx
+            .db
+            .run(move |c| {
+                let (ids, files, file_ids, follow_ups, dedup_key) = &*record;
+                let tx = c.transaction()?;
+                queue::mark_sent(&tx, id, ids, files, at)?;
+                for (portrait_id, file_id) in file_ids {
+                    portraits::set_file_id(&tx, *portrait_id, file_id)?;
+                }
+                for (i, follow_up) in follow_ups.iter().enumerate() {
+                    let key = format!("{dedup_key}:part{}", i + 1);
+                    outbox::enqueue(&tx, chat_id, follow_up, &key, Delivery::Essential, at)?;
+                }
+                if is_album {
+                    super::alerts::resolve(&tx, ALBUMS_FAILING, at)?;
+                }
+                tx.commit()
+            })
+            .await;
+        match written {
+            Ok(()) => break,
             Err(error) => {
-                warn!(queue_id = id, chat_id, %error, "unreadable queued message");
-                let e = format!("unreadable payload: {error}");
-                let now = ctx.clock.now_ms();
-                ctx.db
-                    .run(move |c| queue::mark_failed(c, id, &e, now))
-                    .await?;
-                continue;
-            }
-        };
-        // Portraits (albums and ZIPs of them): their failing is one admin incident.
-        let is_album = matches!(
-            message,
-            Outgoing::Album { .. } | Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
-        );
-        match send(ctx, id, chat_id, &message).await {
-            Ok(sent) => {
-                if sent.message_ids.len() > 1 {
-                    let per_sec = ctx.config.telegram.messages_per_sec_chat;
-                    ctx.pacing
-                        .after_album(chat_id, sent.message_ids.len(), per_sec, db::now_ms());
-                }
-                let ids = serde_json::to_string(&sent.message_ids)?;
-                let files = serde_json::to_string(
-                    &sent
-                        .portrait_file_ids
-                        .iter()
-                        .map(|(_, f)| f)
-                        .collect::<Vec<_>>(),
-                )?;
-                let record = std::sync::Arc::new((
-                    ids,
-                    files,
-                    sent.portrait_file_ids,
-                    sent.follow_ups,
-                    row.dedup_key.clone(),
-                ));
-                // Telegram has the message: its record must not be lost to
-                // a passing database error, or the row would be sent again
-                // when its lease ends. Retried until it is written.
-                let mut wait = std::time::Duration::from_millis(100);
-                loop {
-                    let record = record.clone();
-                    let written = ctx
-                        .db
-                        .run(move |c| {
-                            let (ids, files, file_ids, follow_ups, dedup_key) = &*record;
-                            let tx = c.transaction()?;
-                            queue::mark_sent(&tx, id, ids, files, db::now_ms())?;
-                            for (portrait_id, file_id) in file_ids {
-                                portraits::set_file_id(&tx, *portrait_id, file_id)?;
-                            }
-                            for (i, follow_up) in follow_ups.iter().enumerate() {
-                                let key = format!("{dedup_key}:part{}", i + 1);
-                                outbox::enqueue(&tx, chat_id, follow_up, &key, true, db::now_ms())?;
-                            }
-                            if is_album {
-                                super::alerts::resolve(&tx, ALBUMS_FAILING, db::now_ms())?;
-                            }
-                            tx.commit()
-                        })
-                        .await;
-                    match written {
-                        Ok(()) => break,
-                        Err(error) => {
-                            warn!(queue_id = id, chat_id, %error, "a sent message could not be recorded yet; retrying");
-                            tokio::time::sleep(wait).await;
-                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
-                        }
-                    }
-                }
-                info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
-            }
-            Err(SendError::Telegram(RequestError::RetryAfter(wait))) => {
-                crate::ops::metrics::telegram_retry_after();
-                let next = db::now_ms() + wait.duration().as_millis() as i64;
-                warn!(
-                    queue_id = id,
-                    chat_id,
-                    retry_after_s = wait.seconds(),
-                    "Telegram asked to wait"
-                );
-                ctx.db
-                    .run(move |c| queue::mark_retry(c, id, "429 Too Many Requests", next, false))
-                    .await?;
-            }
-            Err(SendError::Telegram(RequestError::Api(api)))
-                if matches!(
-                    api,
-                    teloxide::ApiError::BotBlocked
-                        | teloxide::ApiError::UserDeactivated
-                        | teloxide::ApiError::ChatNotFound
-                        | teloxide::ApiError::BotKicked
-                ) =>
-            {
-                let reason = api.to_string();
-                warn!(queue_id = id, chat_id, %reason, "chat unreachable, its pending messages are failed");
-                ctx.db
-                    .run(move |c| {
-                        users::mark_blocked(c, chat_id, db::now_ms())?;
-                        queue::fail_all_for_chat(c, chat_id, &reason)?;
-                        Ok(())
-                    })
-                    .await?;
-            }
-            Err(error) => {
-                let reason = error.to_string();
-                let permanent = matches!(&error, SendError::Zip(e) if e.is_permanent());
-                if attempts >= ctx.config.worker.delivery_max_attempts || permanent {
-                    warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
-                    // Portraits that did not reach the user are an incident for the
-                    // admins: one incident while albums keep failing (counted and
-                    // summarised, not one message each), ended by the next album sent.
-                    let admins = ctx.config.bot.admin_ids.clone();
-                    // A user who asked for a ZIP is told it did not come.
-                    let is_zip = matches!(
-                        message,
-                        Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
-                    );
-                    let failed_key = format!("{}:failed", row.dedup_key);
-                    let alert = format!(
-                        "Delivery {} to chat {chat_id} failed after {attempts} attempts: {reason}",
-                        row.dedup_key
-                    );
-                    let now = ctx.clock.now_ms();
-                    ctx.db
-                        .run(move |c| {
-                            queue::mark_failed(c, id, &reason, now)?;
-                            if is_zip {
-                                let lang = super::lang_of(c, chat_id)?;
-                                let text =
-                                    Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
-                                outbox::enqueue(c, chat_id, &text, &failed_key, true, now)?;
-                            }
-                            if is_album {
-                                super::alerts::raise(
-                                    c,
-                                    &admins,
-                                    ALBUMS_FAILING,
-                                    "delivery",
-                                    &alert,
-                                    now,
-                                )?;
-                            }
-                            Ok(())
-                        })
-                        .await?;
-                } else {
-                    let backoff = 1_000i64 << attempts.min(8);
-                    let uncertain = error.is_uncertain();
-                    if uncertain {
-                        crate::ops::metrics::telegram_uncertain_send();
-                    }
-                    warn!(queue_id = id, chat_id, attempts, uncertain, %reason, "send failed, will retry");
-                    let next = db::now_ms() + backoff;
-                    ctx.db
-                        .run(move |c| queue::mark_retry(c, id, &reason, next, uncertain))
-                        .await?;
-                }
+                warn!(queue_id = id, chat_id, %error, "a sent message could not be recorded yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
             }
         }
     }
-    Ok(count)
+    info!(queue_id = id, chat_id, dedup_key = %row.dedup_key, "message sent");
+    Ok(())
+}
+
+/// A send that failed otherwise: retried on a back-off, or, after
+/// `delivery_max_attempts` (or a ZIP that can never be built), failed for
+/// good — the user told of a ZIP that will not come, the admins of portraits
+/// that did not reach the user.
+async fn send_failed(
+    ctx: &WorkerCtx,
+    row: &QueuedMessage,
+    message: &Outgoing,
+    error: SendError,
+) -> anyhow::Result<()> {
+    let (id, chat_id, attempts) = (row.id, row.chat_id, row.attempts + 1);
+    let reason = error.to_string();
+    let permanent = matches!(&error, SendError::Zip(e) if e.is_permanent());
+    if attempts < ctx.config.worker.delivery_max_attempts && !permanent {
+        let backoff = 1_000i64 << attempts.min(8);
+        let uncertain = error.is_uncertain();
+        if uncertain {
+            crate::ops::metrics::telegram_uncertain_send();
+        }
+        warn!(queue_id = id, chat_id, attempts, uncertain, %reason, "send failed, will retry");
+        let next = ctx.clock.now_ms() + backoff;
+        ctx.db
+            .run(move |c| queue::mark_retry(c, id, &reason, next, uncertain))
+            .await?;
+        return Ok(());
+    }
+    warn!(queue_id = id, chat_id, attempts, %reason, "message failed for good");
+    // Portraits that did not reach the user are an incident for the
+    // admins: one incident while albums keep failing (counted and
+    // summarised, not one message each), ended by the next album sent.
+    let is_album = is_portraits(message);
+    let admins = ctx.config.bot.admin_ids.clone();
+    // A user who asked for a ZIP is told it did not come.
+    let is_zip = matches!(
+        message,
+        Outgoing::ZipRequest { .. } | Outgoing::ZipPart { .. }
+    );
+    let failed_key = format!("{}:failed", row.dedup_key);
+    let alert = super::alerts::Alert::DeliveryFailed {
+        message: row.dedup_key.clone(),
+        chat: chat_id,
+        attempts: i64::from(attempts),
+        error: reason.clone(),
+    };
+    let now = ctx.clock.now_ms();
+    ctx.db
+        .run(move |c| {
+            queue::mark_failed(c, id, &reason, now)?;
+            if is_zip {
+                let lang = crate::chat::lang_of(c, chat_id)?;
+                let text = Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
+                outbox::enqueue(c, chat_id, &text, &failed_key, Delivery::Essential, now)?;
+            }
+            if is_album {
+                super::alerts::raise(c, &admins, ALBUMS_FAILING, &alert, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 impl SendError {
@@ -328,102 +358,17 @@ async fn send(
             if let Some(markup) = keyboard(buttons) {
                 request = request.reply_markup(markup);
             }
-            let sent = request.await?;
-            Ok(Sent {
-                message_ids: vec![sent.id.0],
-                portrait_file_ids: Vec::new(),
-                follow_ups: Vec::new(),
-            })
+            Ok(Sent::one(request.await?.id.0))
         }
         Outgoing::Photo {
             object_key,
             caption,
             buttons,
-        } => {
-            let bytes = ctx.store.get(object_key).await?;
-            let name = object_key
-                .rsplit('/')
-                .next()
-                .unwrap_or("picture.jpg")
-                .to_owned();
-            let mut request = ctx
-                .bot
-                .send_photo(chat, InputFile::memory(bytes).file_name(name));
-            if let Some(caption) = caption {
-                request = request.caption(caption.clone());
-            }
-            if let Some(markup) = keyboard(buttons) {
-                request = request.reply_markup(markup);
-            }
-            let sent = request.await?;
-            Ok(Sent {
-                message_ids: vec![sent.id.0],
-                portrait_file_ids: Vec::new(),
-                follow_ups: Vec::new(),
-            })
-        }
+        } => send_picture(ctx, chat, object_key, caption.as_deref(), buttons).await,
         Outgoing::Album { photos, caption } => {
-            if photos.is_empty() {
-                return Err(SendError::EmptyAlbum);
-            }
-            let mut inputs = Vec::with_capacity(photos.len());
-            for photo in photos {
-                inputs.push(photo_input(ctx, photo.portrait_id, &photo.object_key).await?);
-            }
-            let messages = if inputs.len() == 1 {
-                let mut request = ctx.bot.send_photo(chat, inputs.remove(0));
-                if let Some(caption) = caption {
-                    request = request.caption(caption.clone());
-                }
-                vec![request.await?]
-            } else {
-                let media = inputs.into_iter().enumerate().map(|(i, input)| {
-                    let mut photo = InputMediaPhoto::new(input);
-                    if i == 0
-                        && let Some(caption) = caption
-                    {
-                        photo = photo.caption(caption.clone());
-                    }
-                    InputMedia::Photo(photo)
-                });
-                ctx.bot.send_media_group(chat, media).await?
-            };
-            let portrait_file_ids = photos
-                .iter()
-                .zip(&messages)
-                .filter_map(|(photo, message)| {
-                    let largest = message.photo()?.iter().max_by_key(|p| p.width * p.height)?;
-                    Some((photo.portrait_id, largest.file.id.0.clone()))
-                })
-                .collect();
-            Ok(Sent {
-                message_ids: messages.iter().map(|m| m.id.0).collect(),
-                portrait_file_ids,
-                follow_ups: Vec::new(),
-            })
+            send_album(ctx, chat, photos, caption.as_deref()).await
         }
-        Outgoing::ZipRequest { avatar_id } => {
-            // Planned, not sent: the parts become rows of their own.
-            let avatar_id = *avatar_id;
-            let (portraits, lang) = ctx
-                .db
-                .run(move |c| {
-                    let made = portraits::for_avatar(c, avatar_id)?
-                        .into_iter()
-                        .map(|p| (p.id, p.object_key))
-                        .collect::<Vec<_>>();
-                    Ok((made, super::lang_of(c, chat_id)?))
-                })
-                .await?;
-            let limit = ctx.config.gallery.zip_part_max_bytes;
-            let parts = super::zip::plan(&ctx.store, avatar_id, &portraits, limit, lang).await?;
-            info!(chat_id, avatar_id, parts = parts.len(), "ZIP planned");
-            Ok(Sent {
-                message_ids: Vec::new(),
-                portrait_file_ids: Vec::new(),
-                follow_ups: parts,
-            })
-        }
+        Outgoing::ZipRequest { avatar_id } => plan_zip(ctx, chat_id, *avatar_id).await,
         Outgoing::ZipPart {
             avatar_id,
             part,
@@ -442,13 +387,117 @@ async fn send(
             }
             let (message_id, size) = result?;
             info!(chat_id, avatar_id, part, parts, bytes = size, "ZIP sent");
-            Ok(Sent {
-                message_ids: vec![message_id],
-                portrait_file_ids: Vec::new(),
-                follow_ups: Vec::new(),
-            })
+            Ok(Sent::one(message_id))
         }
     }
+}
+
+impl Sent {
+    /// One message, nothing else to remember.
+    fn one(message_id: i32) -> Sent {
+        Sent {
+            message_ids: vec![message_id],
+            portrait_file_ids: Vec::new(),
+            follow_ups: Vec::new(),
+        }
+    }
+}
+
+/// One picture that is not a portrait (the free preview), uploaded from the
+/// object store with its caption and buttons.
+async fn send_picture(
+    ctx: &WorkerCtx,
+    chat: ChatId,
+    object_key: &str,
+    caption: Option<&str>,
+    buttons: &[Vec<Button>],
+) -> Result<Sent, SendError> {
+    let bytes = ctx.store.get(object_key).await?;
+    let name = object_key
+        .rsplit('/')
+        .next()
+        .unwrap_or("picture.jpg")
+        .to_owned();
+    let mut request = ctx
+        .bot
+        .send_photo(chat, InputFile::memory(bytes).file_name(name));
+    if let Some(caption) = caption {
+        request = request.caption(caption.to_owned());
+    }
+    if let Some(markup) = keyboard(buttons) {
+        request = request.reply_markup(markup);
+    }
+    Ok(Sent::one(request.await?.id.0))
+}
+
+/// An album of portraits (one photo alone is sent as a photo), each by its
+/// file_id when known; remembers the file_id Telegram gives each.
+async fn send_album(
+    ctx: &WorkerCtx,
+    chat: ChatId,
+    photos: &[AlbumPhoto],
+    caption: Option<&str>,
+) -> Result<Sent, SendError> {
+    if photos.is_empty() {
+        return Err(SendError::EmptyAlbum);
+    }
+    let mut inputs = Vec::with_capacity(photos.len());
+    for photo in photos {
+        inputs.push(photo_input(ctx, photo.portrait_id, &photo.object_key).await?);
+    }
+    let messages = if inputs.len() == 1 {
+        let mut request = ctx.bot.send_photo(chat, inputs.remove(0));
+        if let Some(caption) = caption {
+            request = request.caption(caption.to_owned());
+        }
+        vec![request.await?]
+    } else {
+        let media = inputs.into_iter().enumerate().map(|(i, input)| {
+            let mut photo = InputMediaPhoto::new(input);
+            if i == 0
+                && let Some(caption) = caption
+            {
+                photo = photo.caption(caption.to_owned());
+            }
+            InputMedia::Photo(photo)
+        });
+        ctx.bot.send_media_group(chat, media).await?
+    };
+    let portrait_file_ids = photos
+        .iter()
+        .zip(&messages)
+        .filter_map(|(photo, message)| {
+            let largest = message.photo()?.iter().max_by_key(|p| p.width * p.height)?;
+            Some((photo.portrait_id, largest.file.id.0.clone()))
+        })
+        .collect();
+    Ok(Sent {
+        message_ids: messages.iter().map(|m| m.id.0).collect(),
+        portrait_file_ids,
+        follow_ups: Vec::new(),
+    })
+}
+
+/// A ZIP asked for: planned, not sent — its parts become rows of their own.
+async fn plan_zip(ctx: &WorkerCtx, chat_id: i64, avatar_id: i64) -> Result<Sent, SendError> {
+    let (portraits, lang) = ctx
+        .db
+        .run(move |c| {
+            let made = portraits::for_avatar(c, avatar_id)?
+                .into_iter()
+                .map(|p| (p.id, p.object_key))
+                .collect::<Vec<_>>();
+            Ok((made, crate::chat::lang_of(c, chat_id)?))
+        })
+        .await?;
+    let limit = ctx.config.gallery.zip_part_max_bytes;
+    let parts = super::zip::plan(&ctx.store, avatar_id, &portraits, limit, lang).await?;
+    info!(chat_id, avatar_id, parts = parts.len(), "ZIP planned");
+    Ok(Sent {
+        message_ids: Vec::new(),
+        portrait_file_ids: Vec::new(),
+        follow_ups: parts,
+    })
 }
 
 /// Builds one part's archive at `path` and sends it as a document; returns

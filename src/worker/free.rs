@@ -6,9 +6,10 @@
 use bytes::Bytes;
 use tracing::info;
 
-use super::outbox::{self, AlbumPhoto, Button, Outgoing};
-use super::{WorkerCtx, lang_of};
-use crate::db::jobs::{self, Job};
+use super::WorkerCtx;
+use crate::chat::lang_of;
+use crate::chat::outbox::{self, AlbumPhoto, Button, Delivery, Outgoing};
+use crate::db::jobs::{self, Job, JobStatus};
 use crate::db::{avatars, portraits};
 use crate::i18n::{tr, tr_args};
 
@@ -47,7 +48,7 @@ pub async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Resu
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(false);
             }
             let lang = lang_of(&tx, job.user_id)?;
@@ -55,7 +56,7 @@ pub async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Resu
                 .is_some_and(|a| a.status == avatars::AvatarStatus::Draft);
             let (packages, rows) = if draft {
                 let balance = crate::db::referrals::available(&tx, job.user_id)?;
-                crate::bot::purchase::packages_content(&config, lang, job.avatar_id, balance)
+                crate::chat::packages::packages_content(&config, lang, job.avatar_id, balance)
             } else {
                 (String::new(), Vec::new())
             };
@@ -90,7 +91,7 @@ pub async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Resu
                 job.user_id,
                 &message,
                 &format!("job:{}:preview", job.id),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             tx.commit()?;
@@ -113,7 +114,7 @@ pub async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(None);
             }
             let lang = lang_of(&tx, job.user_id)?;
@@ -146,7 +147,7 @@ pub async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<
                 job.user_id,
                 &message,
                 &format!("job:{}:album:0", job.id),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             tx.commit()?;
@@ -171,6 +172,6 @@ pub fn actions_message(lang: crate::i18n::Lang, avatar_id: i64, retention_days: 
     );
     Outgoing::Text {
         text: format!("{}\n\n{retention}", tr(lang, "delivery-actions")),
-        buttons: crate::bot::gallery::action_buttons(lang, avatar_id),
+        buttons: crate::chat::sets::action_buttons(lang, avatar_id),
     }
 }

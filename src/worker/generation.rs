@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::outbox::{self, AlbumPhoto, Outgoing};
-use super::{WorkerCtx, lang_of};
-use crate::db::jobs::{self, Job, Task};
-use crate::db::{self, avatars, events, payments, portraits, queue, refunds, service_state};
+use super::WorkerCtx;
+use crate::chat::lang_of;
+use crate::chat::outbox::{self, Delivery, Outgoing};
+use crate::db::jobs::{self, Job, JobKind, JobStatus, Task};
+use crate::db::{avatars, events, payments, portraits, queue, refunds, service_state};
 use crate::i18n::{Arg, rub, tr, tr_args};
 use crate::kie::{CreateTask, ErrorClass, KieError, ResultDownloadError, TaskFailure, TaskState};
 use crate::media;
@@ -227,16 +228,14 @@ async fn on_create_error(
         ErrorClass::Permanent => {
             warn!(task_id, job_id = task.job_id, %error, "Kie refuses the account: pausing task creation");
             let until = now + (ctx.config.kie.pause_on_refusal_secs as i64) * 1000;
-            let alert = format!(
-                "Kie AI refuses new tasks: {msg}. Task creation is paused; the queue is kept."
-            );
+            let alert = super::alerts::Alert::KieRefused { error: msg.clone() };
             let admins = ctx.config.bot.admin_ids.clone();
             ctx.db
                 .run(move |c| {
                     let tx = c.transaction()?;
                     jobs::retry_without_attempt(&tx, task_id, &msg, until)?;
                     service_state::set_i64(&tx, KIE_PAUSED, until, now)?;
-                    super::alerts::raise(&tx, &admins, "kie_refused", "kie", &alert, now)?;
+                    super::alerts::raise(&tx, &admins, "kie_refused", &alert, now)?;
                     tx.commit()
                 })
                 .await?;
@@ -259,11 +258,12 @@ async fn on_create_error(
 
 /// Kie answered normally again: lift a pause and close its alert.
 async fn resume_kie(ctx: &WorkerCtx) -> anyhow::Result<()> {
+    let at = ctx.clock.now_ms();
     ctx.db
-        .run(|c| {
+        .run(move |c| {
             if service_state::get_i64(c, KIE_PAUSED)?.is_some() {
                 service_state::remove(c, KIE_PAUSED)?;
-                super::alerts::resolve(c, "kie_refused", db::now_ms())?;
+                super::alerts::resolve(c, "kie_refused", at)?;
             }
             Ok(())
         })
@@ -442,24 +442,6 @@ async fn store_result(ctx: &WorkerCtx, task: &Task, bytes: Bytes, now: i64) -> a
     Ok(())
 }
 
-/// The albums of a finished job, at most 10 portraits each, the first captioned.
-pub fn albums(portraits: &[portraits::Portrait], caption: &str) -> Vec<Outgoing> {
-    portraits
-        .chunks(10)
-        .enumerate()
-        .map(|(i, chunk)| Outgoing::Album {
-            photos: chunk
-                .iter()
-                .map(|p| AlbumPhoto {
-                    portrait_id: p.id,
-                    object_key: p.object_key.clone(),
-                })
-                .collect(),
-            caption: (i == 0).then(|| caption.to_owned()),
-        })
-        .collect()
-}
-
 /// Jobs whose every task is final: queue the albums (and the refund of
 /// what could not be made), move the avatar on, all in one transaction.
 async fn finish_jobs(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
@@ -479,10 +461,10 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     if ctx.db.run(move |c| jobs::retry_round(c, id)).await?.0 > 0 {
         return super::admin::finish_retry(ctx, job, now).await;
     }
-    match job.kind.as_str() {
-        "preview" => return super::free::finish_preview(ctx, job, now).await,
-        "regenerate" => return super::free::finish_redo(ctx, job, now).await,
-        _ => {}
+    match job.kind {
+        JobKind::Preview => return super::free::finish_preview(ctx, job, now).await,
+        JobKind::Regenerate => return super::free::finish_redo(ctx, job, now).await,
+        JobKind::Paid => {}
     }
     let job_id = job.id;
     let admins = ctx.config.bot.admin_ids.clone();
@@ -491,7 +473,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, "running", "delivering", now)? {
+            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
                 return Ok(None);
             }
             let lang = lang_of(&tx, job.user_id)?;
@@ -510,13 +492,13 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
             )?;
             if !made.is_empty() {
                 let caption = tr_args(lang, "delivery-caption", &[("count", made.len().into())]);
-                for (i, album) in albums(&made, &caption).iter().enumerate() {
+                for (i, album) in outbox::albums(&made, &caption).iter().enumerate() {
                     outbox::enqueue(
                         &tx,
                         job.user_id,
                         album,
                         &format!("job:{}:album:{i}", job.id),
-                        true,
+                        Delivery::Essential,
                         now,
                     )?;
                 }
@@ -556,7 +538,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     job.user_id,
                     &Outgoing::text(text),
                     &format!("job:{}:refund-note", job.id),
-                    true,
+                    Delivery::Essential,
                     now,
                 )?;
             } else if missing > 0 {
@@ -566,7 +548,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     job.user_id,
                     &Outgoing::text(text),
                     &format!("job:{}:failed-note", job.id),
-                    true,
+                    Delivery::Essential,
                     now,
                 )?;
             }
@@ -582,20 +564,14 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                         .unwrap_or(0),
                     None => 0,
                 };
-                let what = if made.is_empty() {
-                    "failed"
-                } else {
-                    "came short"
+                let alert = super::alerts::Alert::JobShort {
+                    job: job.id,
+                    user: job.user_id,
+                    made: made.len() as i64,
+                    total: i64::from(job.total),
+                    refund_kopecks: refunded,
                 };
-                let alert = format!(
-                    "Job {} of user {} {what}: {} of {} portraits made, {} kopecks to refund.",
-                    job.id,
-                    job.user_id,
-                    made.len(),
-                    job.total,
-                    refunded
-                );
-                super::alerts::raise(&tx, &admins, JOBS_FAILING, "job", &alert, now)?;
+                super::alerts::raise(&tx, &admins, JOBS_FAILING, &alert, now)?;
             } else {
                 super::alerts::resolve(&tx, JOBS_FAILING, now)?;
             }
@@ -606,7 +582,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                     job.user_id,
                     &super::free::actions_message(lang, job.avatar_id, retention_days),
                     &format!("job:{}:actions", job.id),
-                    true,
+                    Delivery::Essential,
                     now,
                 )?;
             }
@@ -627,8 +603,12 @@ async fn complete_deliveries(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize>
         .run(move |c| {
             let ready = jobs::delivering_with_queue_settled(c)?;
             for job in &ready {
-                let to = if job.failed > 0 { "partial" } else { "done" };
-                jobs::set_status(c, job.id, "delivering", to, now)?;
+                let to = if job.failed > 0 {
+                    JobStatus::Partial
+                } else {
+                    JobStatus::Done
+                };
+                jobs::set_status(c, job.id, JobStatus::Delivering, to, now)?;
             }
             Ok(ready.len())
         })
@@ -659,7 +639,7 @@ async fn show_progress(ctx: &WorkerCtx) -> anyhow::Result<usize> {
             })
             .await?;
         let Some(message_id) = message_id else {
-            if matches!(job.status.as_str(), "done" | "partial") {
+            if matches!(job.status, JobStatus::Done | JobStatus::Partial) {
                 // Its queue has settled without the confirmation ever reaching
                 // the user (blocked): there is nothing to edit, ever.
                 let (job_id, completed) = (job.id, job.completed);

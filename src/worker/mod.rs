@@ -13,7 +13,6 @@ pub mod delivery;
 pub mod free;
 pub mod generation;
 pub mod monitor;
-pub mod outbox;
 pub mod payments;
 pub mod privacy;
 pub mod referrals;
@@ -26,26 +25,12 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use crate::bot::TgBot;
+use crate::chat::{TgBot, Wake};
 use crate::config::Config;
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::kie::KieClient;
 use crate::store::ObjectStore;
 use crate::tbank::TbankClient;
-
-/// Wakes both loops early: a handler or a step queued work.
-#[derive(Default)]
-pub struct Wake {
-    main: Notify,
-    delivery: Notify,
-}
-
-impl Wake {
-    pub fn notify_one(&self) {
-        self.main.notify_one();
-        self.delivery.notify_one();
-    }
-}
 
 /// What the side task works with.
 pub struct WorkerCtx {
@@ -64,14 +49,6 @@ pub struct WorkerCtx {
     pub clock: Arc<crate::clock::Clock>,
     /// Heartbeats and error counts for `/healthz` and the alerts.
     pub ops: Arc<crate::ops::Ops>,
-}
-
-/// The language a user's messages are written in (Russian if unknown).
-pub fn lang_of(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<crate::i18n::Lang> {
-    use crate::i18n::Lang;
-    Ok(db::users::get(conn, user_id)?
-        .and_then(|u| Lang::parse(&u.language))
-        .unwrap_or(Lang::Ru))
 }
 
 fn log_step(ops: &crate::ops::Ops, name: &str, result: anyhow::Result<usize>) -> usize {
@@ -149,7 +126,7 @@ pub async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
             while !*stop.borrow() {
                 ctx.ops.delivery_beat();
                 if run_delivery_round(&ctx).await == 0 {
-                    idle(&ctx, &ctx.wake.delivery, &mut stop).await;
+                    idle(&ctx, ctx.wake.delivery(), &mut stop).await;
                 }
             }
         })
@@ -158,7 +135,7 @@ pub async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         ctx.ops.worker_beat();
         if run_round(&ctx).await == 0 {
-            idle(&ctx, &ctx.wake.main, &mut stop).await;
+            idle(&ctx, ctx.wake.main(), &mut stop).await;
         }
     }
     let _ = delivery.await;

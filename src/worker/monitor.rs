@@ -8,6 +8,7 @@
 //! the round that follows works it off.
 
 use super::WorkerCtx;
+use super::alerts::Alert;
 use crate::db;
 
 pub const DELIVERY_FAILURES: &str = "delivery_failures";
@@ -51,11 +52,11 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             let tx = c.transaction()?;
             let failed = db::ops::failed_deliveries_since(&tx, now - HOUR_MS)?;
             if failed >= i64::from(config.delivery_failures_per_hour) {
-                let message = format!(
-                    "Delivery failures are piling up: {failed} messages given up within the last hour (limit {}). Check the bot's log for the Telegram errors.",
-                    config.delivery_failures_per_hour
-                );
-                super::alerts::raise(&tx, &admins, DELIVERY_FAILURES, "delivery", &message, now)?;
+                let alert = Alert::DeliveryFailures {
+                    failed,
+                    limit: config.delivery_failures_per_hour,
+                };
+                super::alerts::raise(&tx, &admins, DELIVERY_FAILURES, &alert, now)?;
             } else {
                 super::alerts::resolve(&tx, DELIVERY_FAILURES, now)?;
             }
@@ -66,23 +67,24 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 .collect();
             let still: Vec<_> = overdue.iter().filter(|o| was_overdue.contains(o)).collect();
             if let Some((queue, due)) = still.iter().min_by_key(|(_, due)| *due) {
-                let message = format!(
-                    "The side task is falling behind: the oldest {queue} has been due for {} min (limit {} s).",
-                    (now - due) / 60_000,
-                    config.behind_secs
-                );
-                super::alerts::raise(&tx, &admins, BEHIND, "side_task", &message, now)?;
+                let alert = Alert::Behind {
+                    queue: (*queue).to_owned(),
+                    minutes: (now - due) / 60_000,
+                    limit_secs: config.behind_secs,
+                };
+                super::alerts::raise(&tx, &admins, BEHIND, &alert, now)?;
             } else if overdue.is_empty() {
                 super::alerts::resolve(&tx, BEHIND, now)?;
             }
 
             if let Some((rate, count)) = error_rate {
                 if rate >= f64::from(config.errors_per_min) {
-                    let message = format!(
-                        "Error rate above the limit: {count} errors (handlers and side-task steps) within the last minute or so, {rate:.1}/min (limit {}/min). See the log.",
-                        config.errors_per_min
-                    );
-                    super::alerts::raise(&tx, &admins, ERROR_RATE, "errors", &message, now)?;
+                    let alert = Alert::ErrorRate {
+                        count,
+                        per_min: rate,
+                        limit: config.errors_per_min,
+                    };
+                    super::alerts::raise(&tx, &admins, ERROR_RATE, &alert, now)?;
                 } else {
                     super::alerts::resolve(&tx, ERROR_RATE, now)?;
                 }
@@ -103,6 +105,6 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .overdue = overdue;
-    ctx.wake.delivery.notify_one();
+    ctx.wake.delivery().notify_one();
     Ok(0)
 }

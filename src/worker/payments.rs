@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::outbox::{self, Button, Outgoing};
-use super::{WorkerCtx, lang_of};
-use crate::bot::callback::Callback;
+use super::WorkerCtx;
+use crate::chat::callback::Callback;
+use crate::chat::lang_of;
+use crate::chat::outbox::{self, Button, Delivery, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
-use crate::db::{self, avatars, events, jobs};
+use crate::db::{avatars, events, jobs};
 use crate::i18n::{Arg, rub, tr, tr_args};
 use crate::tbank::{self, InitRequest, Receipt, ReceiptItem};
 
@@ -118,6 +119,8 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
         ),
         customer_key: Some(payment.user_id.to_string()),
         language: Some(lang.code().to_owned()),
+        // For T-Bank, which keeps its own time: the real clock, not the
+        // application's (which tests move).
         redirect_due_date: chrono::Utc::now()
             + chrono::Duration::hours(i64::from(ctx.config.tbank.payment_deadline_hours)),
         receipt: receipt_for(ctx, &payment),
@@ -168,6 +171,7 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                     }],
                 ],
             };
+            let at = ctx.clock.now_ms();
             ctx.db
                 .run(move |c| {
                     let tx = c.transaction()?;
@@ -178,14 +182,14 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                         answer.payment_url.as_str(),
                         answer.status.as_str(),
                         next,
-                        db::now_ms(),
+                        at,
                     )? {
                         outbox::enqueue(
                             &tx,
                             payment.user_id,
                             &message,
                             &format!("payment:{}:link", payment.id),
-                            true,
+                            Delivery::Essential,
                             now,
                         )?;
                     }
@@ -205,12 +209,13 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
         Err(error) => {
             warn!(payment_id = payment.id, order_id = %payment.order_id, %error, "Init refused or kept failing");
             let admins = ctx.config.bot.admin_ids.clone();
-            let alert = format!(
-                "T-Bank Init failed for payment {} (order {}): {error}",
-                payment.id, payment.order_id
-            );
+            let alert = super::alerts::Alert::InitFailed {
+                payment: payment.id,
+                order: payment.order_id.clone(),
+                error: error.to_string(),
+            };
             ctx.db
-                .run(move |c| super::alerts::raise(c, &admins, "tbank_init", "tbank", &alert, now))
+                .run(move |c| super::alerts::raise(c, &admins, "tbank_init", &alert, now))
                 .await?;
             end_without_money(
                 ctx,
@@ -376,7 +381,7 @@ pub async fn confirm(
                 payment.user_id,
                 &Outgoing::text(text),
                 &format!("payment:{}:confirmed", payment.id),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             super::referrals::credit(&tx, referral_percent, &payment, now)?;
@@ -436,7 +441,7 @@ pub(crate) async fn end_without_money(
                 payment.user_id,
                 &message,
                 &format!("payment:{}:ended", payment.id),
-                true,
+                Delivery::Essential,
                 now,
             )?;
             tx.commit()?;

@@ -23,7 +23,7 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use super::outbox::{self, Outgoing};
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::privacy::{self, DeletionRequest};
 use crate::i18n::tr;
 
@@ -127,13 +127,13 @@ async fn delete_user(ctx: &WorkerCtx, request: DeletionRequest, now: i64) -> any
             privacy::erase_rows(&tx, user_id, now)?;
             let closed = privacy::finish(&tx, id, user_id, now)?;
             if closed {
-                let lang = super::lang_of(&tx, user_id)?;
+                let lang = crate::chat::lang_of(&tx, user_id)?;
                 outbox::enqueue(
                     &tx,
                     user_id,
                     &Outgoing::text(tr(lang, "privacy-deleted")),
                     &format!("deletion:{id}:done"),
-                    true,
+                    Delivery::Essential,
                     now,
                 )?;
             }

@@ -6,8 +6,8 @@
 
 use rusqlite::Connection;
 
-use super::lang_of;
-use super::outbox::{self, Outgoing};
+use crate::chat::lang_of;
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::payments::Payment;
 use crate::db::referrals;
 use crate::i18n::{Arg, rub, tr_args};
@@ -40,7 +40,7 @@ pub fn credit(
         earning.referrer_id,
         &Outgoing::text(text),
         &format!("referral:earning:{}", earning.id),
-        false,
+        Delivery::Optional,
         now,
     )?;
     tracing::info!(

@@ -5,8 +5,10 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use super::outbox::{self, Outgoing};
-use crate::db::{self, payments, refunds};
+use super::alerts::Alert;
+use crate::chat::outbox::{self, Delivery, Outgoing};
+use crate::db::refunds::RefundReason;
+use crate::db::{payments, refunds};
 use crate::i18n::{Arg, rub, tr_args};
 
 pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
@@ -18,7 +20,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             continue;
         };
         // A cancellation of an unpaid payment (stuck, or /cancel) moves no money.
-        if matches!(refund.reason.as_str(), "stuck" | "admin_cancel") {
+        if refund.reason.is_cancellation() {
             super::admin::cancel_unpaid(ctx, refund, payment, now).await?;
             continue;
         }
@@ -47,12 +49,13 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let amount = refund.amount_kopecks;
                 let admins = ctx.config.bot.admin_ids.clone();
                 let done = refund.clone();
+                let at = ctx.clock.now_ms();
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
-                        if refunds::mark_done(&tx, refund_id, &status, db::now_ms())? {
+                        if refunds::mark_done(&tx, refund_id, &status, at)? {
                             super::referrals::reverse(&tx, payment.id, amount)?;
-                            let lang = super::lang_of(&tx, payment.user_id)?;
+                            let lang = crate::chat::lang_of(&tx, payment.user_id)?;
                             let text = tr_args(
                                 lang,
                                 "refund-done",
@@ -63,10 +66,10 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 payment.user_id,
                                 &Outgoing::text(text),
                                 &format!("refund:{refund_id}:done"),
-                                true,
+                                Delivery::Essential,
                                 now,
                             )?;
-                            if done.reason == "admin_refund" {
+                            if done.reason == RefundReason::AdminRefund {
                                 super::admin::admin_refund_done(&tx, &admins, &done, &status, now)?;
                             }
                         }
@@ -85,11 +88,13 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 let msg = error.to_string();
                 let next = now + (10_000i64 << refund.attempts.min(6));
                 let admins = ctx.config.bot.admin_ids.clone();
-                let alert = format!(
-                    "Refund {refund_id} of payment {payment_id} ({} kopecks) is still not confirmed by T-Bank after {} attempts: {msg}. The bot keeps asking.",
-                    refund.amount_kopecks,
-                    refund.attempts + 1
-                );
+                let alert = Alert::RefundSlow {
+                    refund: refund_id,
+                    payment: payment_id,
+                    kopecks: refund.amount_kopecks,
+                    attempts: i64::from(refund.attempts) + 1,
+                    error: msg.clone(),
+                };
                 let overdue = refund.attempts + 1 >= 10;
                 ctx.db
                     .run(move |c| {
@@ -99,7 +104,6 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                                 c,
                                 &admins,
                                 &format!("refund-slow:{refund_id}"),
-                                "refund",
                                 &alert,
                                 now,
                             )?;
@@ -112,10 +116,12 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                 warn!(refund_id, payment_id, %error, "refund refused");
                 let msg = error.to_string();
                 let admins = ctx.config.bot.admin_ids.clone();
-                let alert = format!(
-                    "Refund {refund_id} of payment {payment_id} ({} kopecks) was refused by T-Bank: {msg}. Refund it by hand.",
-                    refund.amount_kopecks
-                );
+                let alert = Alert::RefundRefused {
+                    refund: refund_id,
+                    payment: payment_id,
+                    kopecks: refund.amount_kopecks,
+                    error: msg.clone(),
+                };
                 ctx.db
                     .run(move |c| {
                         let tx = c.transaction()?;
@@ -124,7 +130,6 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                             &tx,
                             &admins,
                             &format!("refund:{refund_id}"),
-                            "refund",
                             &alert,
                             now,
                         )?;

@@ -28,8 +28,8 @@ use rusqlite::Connection;
 use tracing::info;
 
 use super::WorkerCtx;
-use super::outbox::{self, Button, Outgoing};
-use crate::bot::callback::Callback;
+use crate::chat::callback::Callback;
+use crate::chat::outbox::{self, Button, Delivery, Outgoing};
 use crate::config::{Config, RemindersConfig};
 use crate::db::avatars::AvatarStatus;
 use crate::db::reminders::{self, Candidate};
@@ -240,7 +240,7 @@ pub fn scan(conn: &mut Connection, config: &Config, now: i64) -> rusqlite::Resul
             && reminders::record(&tx, user_id, avatar_id, sequence, now)?
         {
             let key = format!("reminder:{avatar_id}:{sequence}");
-            outbox::enqueue(&tx, user_id, &message, &key, false, now)?;
+            outbox::enqueue(&tx, user_id, &message, &key, Delivery::Optional, now)?;
             info!(user_id, avatar_id, sequence, "reminder queued");
             queued += 1;
         }

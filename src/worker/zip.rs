@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use zip::write::SimpleFileOptions;
 
-use super::outbox::{Outgoing, ZipEntry};
+use crate::chat::outbox::{Outgoing, ZipEntry};
 use crate::i18n::{Arg, Lang, tr_args};
 use crate::store::{ObjectStore, StoreError};
 

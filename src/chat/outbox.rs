@@ -5,7 +5,22 @@
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use crate::db::portraits::Portrait;
 use crate::db::queue::{self, MessageKind};
+
+/// Whether a queued message still goes to a user who sent /stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent whatever the user asked for: payments, portraits, refunds,
+    /// answers to what the user did, admin messages.
+    Essential,
+    /// Not sent to a user who sent /stop (reminders): the delivery step fails
+    /// the row with [`SKIPPED_STOPPED`] instead.
+    Optional,
+}
+
+/// Why an optional message was not sent (its `last_error`).
+pub const SKIPPED_STOPPED: &str = "skipped: the user sent /stop (non-essential message)";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -93,7 +108,7 @@ pub fn enqueue(
     chat_id: i64,
     message: &Outgoing,
     dedup_key: &str,
-    essential: bool,
+    delivery: Delivery,
     now: i64,
 ) -> rusqlite::Result<bool> {
     let payload = serde_json::to_string(message)
@@ -104,7 +119,7 @@ pub fn enqueue(
         message.kind(),
         &payload,
         dedup_key,
-        essential,
+        delivery == Delivery::Essential,
         now,
     )
 }
@@ -112,4 +127,22 @@ pub fn enqueue(
 /// Reads a queued payload back.
 pub fn decode(payload: &str) -> Result<Outgoing, serde_json::Error> {
     serde_json::from_str(payload)
+}
+
+/// The albums of a finished set, at most 10 portraits each, the first captioned.
+pub(crate) fn albums(portraits: &[Portrait], caption: &str) -> Vec<Outgoing> {
+    portraits
+        .chunks(10)
+        .enumerate()
+        .map(|(i, chunk)| Outgoing::Album {
+            photos: chunk
+                .iter()
+                .map(|p| AlbumPhoto {
+                    portrait_id: p.id,
+                    object_key: p.object_key.clone(),
+                })
+                .collect(),
+            caption: (i == 0).then(|| caption.to_owned()),
+        })
+        .collect()
 }
