@@ -1,8 +1,8 @@
-//! The generated `src/bot/paced_forward.rs` and its generator.
+//! The generated `src/chat/paced_forward.rs` and its generator.
 //!
 //! That file holds `paced_forward!`, one macro arm per method of
 //! teloxide-core's `Requester` trait (the Bot API's method list), in the shape
-//! of teloxide-core's own `requester_forward!`; `bot/paced.rs` implements
+//! of teloxide-core's own `requester_forward!`; `chat/paced.rs` implements
 //! `Requester` for its `Paced` client with it. Its header names the
 //! teloxide-core version it was made from. After upgrading teloxide-core,
 //! regenerate it from the new version's trait and review the diff:
@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-const GENERATED: &str = "src/bot/paced_forward.rs";
+const GENERATED: &str = "src/chat/paced_forward.rs";
 const REGENERATE: &str = "PINGLASS_REGENERATE";
 /// The header line that carries the version, as `{VERSION_LINE}0.13.0`.
 const VERSION_LINE: &str = "// Generated from the `Requester` trait of teloxide-core ";
