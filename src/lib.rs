@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod faults;
+#[cfg(feature = "testkit")]
 pub mod harness;
 pub mod i18n;
 pub mod kie;
@@ -18,6 +19,7 @@ pub mod loadtest;
 pub mod media;
 pub mod ops;
 pub mod services;
+pub mod standins;
 pub mod store;
 pub mod tbank;
 pub mod telegram;

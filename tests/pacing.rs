@@ -5,33 +5,27 @@
 use std::time::{Duration, Instant};
 
 use pinglass::bot::{TgBot, build_bot};
-use pinglass::telegram::standin::{
-    RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
-};
+use pinglass::telegram::standin::{Handle, Options, RateLimits, UserSpec};
 use teloxide::prelude::*;
 use teloxide::types::{InputFile, InputMedia, InputMediaPhoto};
 
 const TOKEN: &str = "777:pacing-token";
 
-async fn setup(
-    limits: RateLimits,
-    chat: u32,
-    overall: u32,
-) -> (tempfile::TempDir, StandinHandle, TgBot) {
+async fn setup(limits: RateLimits, chat: u32, overall: u32) -> (tempfile::TempDir, Handle, TgBot) {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = StandinOptions::new(TOKEN, "PinGlassPacingBot", dir.path().join("telegram"));
+    let mut options = Options::new(TOKEN, "PinGlassPacingBot", dir.path().join("telegram"));
     options.limits = limits;
-    let standin = TelegramStandin::start(options).await.unwrap();
+    let standin = pinglass::telegram::standin::start(options).await.unwrap();
     let mut telegram = pinglass::harness::local_config(dir.path())
         .unwrap()
         .telegram;
     telegram.messages_per_sec_chat = chat;
     telegram.messages_per_sec_overall = overall;
-    let bot = build_bot(TOKEN, standin.api_url(), &telegram).unwrap();
+    let bot = build_bot(TOKEN, standin.base_url(), &telegram).unwrap();
     (dir, standin, bot)
 }
 
-fn users(standin: &StandinHandle, from: i64, n: i64) -> Vec<UserSpec> {
+fn users(standin: &Handle, from: i64, n: i64) -> Vec<UserSpec> {
     (from..from + n)
         .map(|id| {
             let user = UserSpec::new(id, "Ира");
@@ -57,7 +51,7 @@ async fn a_reply_goes_out_at_once_when_no_limit_is_near() {
     let paced = started.elapsed();
     // The same through Throttle, for the record (what the bench measured).
     let throttled = teloxide::Bot::new(TOKEN)
-        .set_api_url(standin.api_url())
+        .set_api_url(standin.base_url())
         .throttle(teloxide::adaptors::throttle::Limits::default());
     let started = Instant::now();
     for user in &users {

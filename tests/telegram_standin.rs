@@ -4,8 +4,7 @@
 use std::{io::Cursor, time::Duration};
 
 use pinglass::telegram::standin::{
-    FileUpload, GroupSpec, RateLimits, StandinHandle, StandinOptions, TelegramStandin,
-    UserActionError, UserSpec,
+    FileUpload, GroupSpec, Handle, Options, RateLimits, UserActionError, UserSpec,
 };
 use teloxide::{
     ApiError, RequestError,
@@ -23,7 +22,7 @@ const TOKEN: &str = "123456789:AAtest-token_for-the-stand-in";
 const WAIT: Duration = Duration::from_secs(5);
 
 struct Setup {
-    standin: StandinHandle,
+    standin: Handle,
     bot: Bot,
     _data_dir: tempfile::TempDir,
 }
@@ -34,12 +33,12 @@ async fn setup() -> Setup {
 
 async fn setup_with_limits(limits: RateLimits) -> Setup {
     let data_dir = tempfile::tempdir().expect("temporary directory");
-    let mut options = StandinOptions::new(TOKEN, "pinglass_test_bot", data_dir.path());
+    let mut options = Options::new(TOKEN, "pinglass_test_bot", data_dir.path());
     options.limits = limits;
-    let standin = TelegramStandin::start(options)
+    let standin = pinglass::telegram::standin::start(options)
         .await
         .expect("stand-in starts");
-    let bot = Bot::new(TOKEN).set_api_url(standin.api_url());
+    let bot = Bot::new(TOKEN).set_api_url(standin.base_url());
     Setup {
         standin,
         bot,
@@ -101,7 +100,7 @@ async fn get_me_describes_the_bot_and_a_wrong_token_is_unauthorized() {
     assert_eq!(me.id.0, 123_456_789);
     assert!(me.is_bot);
 
-    let wrong = Bot::new("123456789:wrong").set_api_url(setup.standin.api_url());
+    let wrong = Bot::new("123456789:wrong").set_api_url(setup.standin.base_url());
     assert_eq!(api_error(wrong.get_me().await), ApiError::InvalidToken);
 }
 
@@ -915,7 +914,7 @@ async fn the_chat_page_and_its_json_api_drive_the_same_chat() {
         assert!(page.contains(marker), "the page has {marker}");
     }
 
-    let api = setup.standin.api_url();
+    let api = setup.standin.base_url();
     let user = serde_json::json!({ "id": 77, "first_name": "Гость", "language_code": "ru" });
     let sent: serde_json::Value = client
         .post(api.join("sandbox/api/send_text").expect("url"))

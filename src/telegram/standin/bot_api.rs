@@ -18,6 +18,7 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use super::{
+    Fault,
     files::{
         FileError, FileKind, MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES, StoredFile, extension_for,
         mime_type_for, prepare_photo, prepare_plain_file,
@@ -434,7 +435,11 @@ async fn bot_endpoint(
             method,
             "sendMessage" | "sendPhoto" | "sendMediaGroup" | "sendDocument"
         )
-        && ((method == "sendMediaGroup" && take_one(&shared.next_album_answers_lost))
+        && ((method == "sendMediaGroup"
+            && shared
+                .script
+                .take(|f| *f == Fault::AlbumAnswerLost)
+                .is_some())
             || shared.fault_dice.roll(shared.fault_rates.lost_answer))
     {
         // Sent, but the answer comes after the client stopped waiting.
@@ -452,17 +457,6 @@ async fn bot_endpoint(
             failure.into_response()
         }
     }
-}
-
-/// Takes one from a scripted fault's counter; false when none is left.
-fn take_one(counter: &std::sync::atomic::AtomicU32) -> bool {
-    counter
-        .fetch_update(
-            std::sync::atomic::Ordering::SeqCst,
-            std::sync::atomic::Ordering::SeqCst,
-            |left| left.checked_sub(1),
-        )
-        .is_ok()
 }
 
 /// Methods that send or change something in a chat.
@@ -485,7 +479,7 @@ const SENDING_METHODS: [&str; 10] = [
 fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
     let (rates, dice) = (&shared.fault_rates, &shared.fault_dice);
     let sending = SENDING_METHODS.contains(&method);
-    if sending && take_one(&shared.next_sends_5xx) {
+    if sending && shared.script.take(|f| *f == Fault::SendError500).is_some() {
         shared.lock().count_error(500);
         return Some(
             ApiFailure {

@@ -95,10 +95,6 @@ impl RateLimiter {
         }
     }
 
-    pub(crate) fn limits(&self) -> RateLimits {
-        self.limits
-    }
-
     /// Replaces the limits and refills every bucket.
     pub(crate) fn set_limits(&mut self, limits: RateLimits) {
         *self = Self::new(limits);

@@ -21,7 +21,7 @@ use super::{
     formatting::command_entities,
     limits::RateLimits,
     model::{
-        BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters,
+        BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ContactInfo, Counters,
         DocumentInfo, EntrySender, GroupSpec, ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
     },
     shapes::{bot_user_json, chat_json, user_json},
@@ -98,23 +98,6 @@ fn storage_error(error: impl std::fmt::Display) -> UserActionError {
 }
 
 impl Sandbox {
-    /// The next `count` sends of the bot (sendMessage, sendPhoto, edits…)
-    /// answer `error_code` 500 and send nothing.
-    pub fn fail_next_sends(&self, count: u32) {
-        self.shared
-            .next_sends_5xx
-            .store(count, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// The next `count` albums the bot sends take effect, but their answer
-    /// is held for the fault plan's `lost_answer_hold` (past the bot's send
-    /// timeout): the bot cannot know they arrived.
-    pub fn lose_next_album_answers(&self, count: u32) {
-        self.shared
-            .next_album_answers_lost
-            .store(count, std::sync::atomic::Ordering::SeqCst);
-    }
-
     // ----- Users and chats -----
 
     /// Makes a user known without starting a chat (the bot then gets 403 "bot can't initiate
@@ -786,11 +769,6 @@ impl Sandbox {
         self.shared.lock().updates.len()
     }
 
-    /// The current sending limits.
-    pub fn rate_limits(&self) -> RateLimits {
-        self.shared.lock().limiter.limits()
-    }
-
     /// Replaces the sending limits (and refills every bucket).
     pub fn set_rate_limits(&self, limits: RateLimits) {
         self.shared.lock().limiter.set_limits(limits);
@@ -1251,15 +1229,4 @@ async fn http_file(State(sandbox): State<Sandbox>, Path(file_id): Path<String>) 
 
 async fn http_counters(State(sandbox): State<Sandbox>) -> Json<Counters> {
     Json(sandbox.counters())
-}
-
-impl Sandbox {
-    /// What kind of chat a chat id is, if the chat exists.
-    pub fn chat_info(&self, chat_id: i64) -> Option<ChatInfo> {
-        self.shared
-            .lock()
-            .chats
-            .get(&chat_id)
-            .map(|chat| chat.info.clone())
-    }
 }
