@@ -1,9 +1,10 @@
 //! The fault plan: how often each stand-in misbehaves on its own, the way
 //! the real service does on a bad day.
 //!
-//! One [`FaultPlan`] is given to every stand-in (`KieStandinOptions::faults`,
-//! the Telegram and T-Bank `StandinOptions::faults`, and the S3 fault layer
-//! of the tests). Every fault answers with the real service's shapes (see
+//! One [`FaultPlan`] is given to every stand-in (`faults` in the `Options`
+//! of `kie::standin`, `tbank::standin` and `telegram::standin`, through
+//! `standins::StandinsOptions::faults`, and the S3 fault layer of the
+//! tests). Every fault answers with the real service's shapes (see
 //! each stand-in). The dice are seeded: a plan with the same seed rolls the
 //! same sequence per service (the order of requests still varies with
 //! timing). Every fault played is counted in the plan's [`FaultTally`], which

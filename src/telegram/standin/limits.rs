@@ -96,6 +96,7 @@ impl RateLimiter {
     }
 
     /// Replaces the limits and refills every bucket.
+    #[cfg(feature = "testkit")]
     pub(crate) fn set_limits(&mut self, limits: RateLimits) {
         *self = Self::new(limits);
     }
