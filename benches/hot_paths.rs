@@ -31,9 +31,7 @@ use pinglass::db::payments::{self, CreatePayment, NewPayment, Payment};
 use pinglass::db::{self, Db, avatars, dialogues, queue, referrals, users};
 use pinglass::store::ObjectStore;
 use pinglass::store::local::LocalStore;
-use pinglass::telegram::standin::{
-    RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
-};
+use pinglass::telegram::standin::{Handle, Options, RateLimits, UserSpec};
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::dptree;
 use teloxide::prelude::{Requester, RequesterExt};
@@ -147,7 +145,7 @@ mod handler_tree {
 
     struct World {
         _dir: TempDir,
-        standin: StandinHandle,
+        standin: Handle,
         bot: TgBot,
         me: Me,
         ctx: Arc<BotCtx>,
@@ -158,17 +156,16 @@ mod handler_tree {
     async fn world() -> anyhow::Result<World> {
         let dir = tempfile::tempdir()?;
         let config = pinglass::harness::local_config(dir.path())?;
-        let mut options =
-            StandinOptions::new(TOKEN, "PinGlassBenchBot", dir.path().join("telegram"));
+        let mut options = Options::new(TOKEN, "PinGlassBenchBot", dir.path().join("telegram"));
         options.limits = RateLimits::disabled();
-        let standin = TelegramStandin::start(options).await?;
+        let standin = pinglass::telegram::standin::start(options).await?;
         let user = UserSpec::new(USER, "Анна").with_language("ru");
         standin.sandbox().register_user(&user);
         // The user opened the chat (otherwise the bot may not write first).
         standin.sandbox().send_text(&user, "/start")?;
         // The bot as `build_bot` makes it (CacheMe over Paced), with every
         // limit out of reach: pacing is not what is measured.
-        let plain = teloxide::Bot::new(TOKEN).set_api_url(standin.api_url());
+        let plain = teloxide::Bot::new(TOKEN).set_api_url(standin.base_url());
         let bot: TgBot = pinglass::chat::paced::Paced::new(
             plain.clone(),
             plain,

@@ -1,21 +1,27 @@
 //! The fault plan: how often each stand-in misbehaves on its own, the way
 //! the real service does on a bad day.
 //!
-//! One [`FaultPlan`] is given to every stand-in (`KieStandinOptions::faults`,
-//! the Telegram and T-Bank `StandinOptions::faults`, and the S3 fault layer
-//! of the tests). Every fault answers with the real service's shapes (see
+//! One [`FaultPlan`] is given to every stand-in (`faults` in the `Options`
+//! of `kie::standin`, `tbank::standin` and `telegram::standin`, through
+//! `standins::StandinsOptions::faults`, and the S3 fault layer of the
+//! tests). Every fault answers with the real service's shapes (see
 //! each stand-in). The dice are seeded: a plan with the same seed rolls the
 //! same sequence per service (the order of requests still varies with
 //! timing). Every fault played is counted in the plan's [`FaultTally`], which
 //! all clones of a plan share — the soak prints it.
 //!
-//! `FaultPlan::none()` (the default) injects nothing: the scripted faults of
-//! each stand-in (`faults()` on its handle) are untouched by it and come
-//! first. `FaultPlan::realistic()` is a bad day, raised so that a short soak
+//! `FaultPlan::none()` (the default) injects nothing. On top of the plan,
+//! a test scripts faults on a stand-in's handle (feature `testkit`), the same
+//! way for all three: `handle.script(Fault, times)` plays a fault of that
+//! stand-in's `Fault` enum on the next `times` calls it fits,
+//! `handle.script_rate(Fault, p)` on every call with probability `p` (Kie and
+//! T-Bank), `handle.clear_script()` forgets them; scripted faults come before
+//! the plan's rates. They are kept in a [`Script`]. `handle.fault_tally()` is
+//! the plan's tally. `FaultPlan::realistic()` is a bad day, raised so that a short soak
 //! meets every kind a few times; `[sandbox] faults = "realistic"` gives it
 //! to the sandbox's stand-ins.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -222,6 +228,100 @@ impl FaultDice {
     /// Counts one fault of `kind` played.
     pub fn record(&self, kind: &str) {
         self.tally.record(kind);
+    }
+
+    /// The tally this service's faults are counted in (the plan's).
+    pub fn tally(&self) -> &FaultTally {
+        &self.tally
+    }
+}
+
+/// The faults a test scripted on one stand-in, `F` being that stand-in's
+/// fault enum: a queue played in order, each on the next call it fits, and
+/// rates rolled on every call it fits once nothing queued fits. Empty unless
+/// a test scripts it (the scripting methods are behind `testkit`).
+#[derive(Debug)]
+pub struct Script<F> {
+    inner: Mutex<ScriptInner<F>>,
+}
+
+#[derive(Debug)]
+struct ScriptInner<F> {
+    queue: VecDeque<F>,
+    rates: Vec<(F, f64)>,
+}
+
+impl<F> Default for Script<F> {
+    fn default() -> Self {
+        Script {
+            inner: Mutex::new(ScriptInner {
+                queue: VecDeque::new(),
+                rates: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl<F: Clone> Script<F> {
+    fn inner(&self) -> std::sync::MutexGuard<'_, ScriptInner<F>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `fault` for the next `times` calls it fits.
+    pub fn push(&self, fault: F, times: u32) {
+        self.inner()
+            .queue
+            .extend(std::iter::repeat_n(fault, times as usize));
+    }
+
+    /// Plays `fault` with `probability` (0–1) on every call it fits; a rate
+    /// of the `same` fault is replaced, and 0 removes it.
+    pub fn set_rate(&self, fault: F, probability: f64, same: impl Fn(&F, &F) -> bool) {
+        let probability = if probability.is_finite() {
+            probability.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut inner = self.inner();
+        inner.rates.retain(|(existing, _)| !same(existing, &fault));
+        if probability > 0.0 {
+            inner.rates.push((fault, probability));
+        }
+    }
+
+    /// Forgets every queued fault and rate.
+    pub fn clear(&self) {
+        let mut inner = self.inner();
+        inner.queue.clear();
+        inner.rates.clear();
+    }
+
+    /// Takes the first queued fault that `fits`.
+    pub fn take(&self, fits: impl Fn(&F) -> bool) -> Option<F> {
+        let mut inner = self.inner();
+        let index = inner.queue.iter().position(fits)?;
+        inner.queue.remove(index)
+    }
+
+    /// How many queued faults `fit`.
+    pub fn queued(&self, fits: impl Fn(&F) -> bool) -> usize {
+        self.inner().queue.iter().filter(|f| fits(f)).count()
+    }
+
+    /// The first queued fault that `fits`, else the first rate that fits and
+    /// whose roll comes up.
+    pub fn take_or_roll(&self, fits: impl Fn(&F) -> bool) -> Option<F> {
+        self.take(&fits).or_else(|| {
+            self.rates()
+                .into_iter()
+                .find(|(fault, probability)| fits(fault) && rand::random::<f64>() < *probability)
+                .map(|(fault, _)| fault)
+        })
+    }
+
+    /// The rates, in the order they were set.
+    pub fn rates(&self) -> Vec<(F, f64)> {
+        self.inner().rates.clone()
     }
 }
 

@@ -8,19 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use secrecy::SecretString;
-
 use crate::app::App;
 use crate::clock::Clock;
 use crate::config::{Config, Secrets};
-use crate::kie::standin::{KieStandin, KieStandinHandle, KieStandinOptions};
-use crate::tbank::standin::{
-    StandinHandle as TbankHandle, StandinOptions as TbankOptions, TbankStandin,
-};
-use crate::telegram::standin::{
-    RateLimits, StandinHandle as TelegramHandle, StandinOptions, TelegramStandin,
-};
+use crate::kie::standin::Handle as KieHandle;
+use crate::standins::{self, Credentials, StandinsOptions};
+use crate::tbank::standin::Handle as TbankHandle;
+use crate::telegram::standin::{Handle as TelegramHandle, RateLimits};
 
 pub const TOKEN: &str = "4242:harness-token";
 const KIE_KEY: &str = "harness-kie-key";
@@ -75,10 +69,21 @@ pub fn local_config(dir: &Path) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// The credentials of the harness's stand-ins.
+pub fn credentials() -> Credentials {
+    Credentials {
+        bot_token: TOKEN.into(),
+        bot_username: "PinGlassLocalBot".into(),
+        kie_api_key: KIE_KEY.into(),
+        tbank_terminal_key: TERMINAL.into(),
+        tbank_password: PASSWORD.into(),
+    }
+}
+
 pub struct Harness {
     pub config: Config,
     pub telegram: TelegramHandle,
-    pub kie: KieStandinHandle,
+    pub kie: KieHandle,
     pub tbank: TbankHandle,
     /// The application's clock, kept across restarts; see [`Harness::advance_clock`].
     pub clock: Arc<Clock>,
@@ -93,47 +98,20 @@ impl Harness {
         mut config: Config,
         options: HarnessOptions,
     ) -> anyhow::Result<Harness> {
-        let mut telegram_options =
-            StandinOptions::new(TOKEN, "PinGlassLocalBot", dir.join("telegram"));
-        telegram_options.limits = options.telegram_limits;
-        telegram_options.faults = options.faults.clone();
-        let telegram = TelegramStandin::start(telegram_options)
-            .await
-            .context("Telegram stand-in")?;
-        let kie = KieStandin::start(KieStandinOptions {
-            bind: "127.0.0.1:0".parse()?,
-            api_key: KIE_KEY.into(),
-            latency: options.kie_latency,
-            data_dir: dir.join("kie"),
-            public_base: None,
-            initial_credits: 1_000_000.0,
-            create_limit_per_10s: 20,
-            faults: options.faults.clone(),
+        let standins = standins::start(StandinsOptions {
+            telegram_limits: options.telegram_limits,
+            faults: options.faults,
+            ..StandinsOptions::local(dir, credentials()).with_kie_latency(options.kie_latency)
         })
-        .await
-        .context("Kie stand-in")?;
-        let tbank = TbankStandin::start(TbankOptions {
-            bind: "127.0.0.1:0".parse()?,
-            terminal_key: TERMINAL.into(),
-            password: PASSWORD.into(),
-            public_base: None,
-            faults: options.faults.clone(),
-        })
-        .await
-        .context("T-Bank stand-in")?;
-        config.telegram.api_url = telegram.api_url();
-        config.kie.base_url = kie.base_url();
-        config.tbank.base_url = tbank.base_url();
+        .await?;
         config.secrets = Secrets {
-            telegram_token: Some(SecretString::from(TOKEN)),
-            kie_api_key: Some(SecretString::from(KIE_KEY)),
-            tbank_terminal_key: Some(SecretString::from(TERMINAL)),
-            tbank_password: Some(SecretString::from(PASSWORD)),
             // A test may run the store on an S3 server of its own.
             s3_access_key: config.secrets.s3_access_key.take(),
             s3_secret_key: config.secrets.s3_secret_key.take(),
             ..Secrets::default()
         };
+        standins.connect(&mut config);
+        let (telegram, kie, tbank) = standins.into_all()?;
         config.validate()?;
         let clock = Arc::new(Clock::system());
         let app = App::start_with_clock(config.clone(), clock.clone()).await?;
@@ -198,37 +176,14 @@ pub mod chat {
 
     use anyhow::{Context, bail};
 
-    use crate::telegram::standin::{ChatEntry, StandinHandle as TelegramHandle, UserSpec};
+    pub use crate::loadtest::photo::photo_jpeg;
+    pub use crate::loadtest::user::CTA_LABELS;
+    use crate::telegram::standin::{ChatEntry, Handle as TelegramHandle, UserSpec};
+    pub use crate::telegram::standin::{
+        bot_text_contains, last_bot_with_button, portraits_received,
+    };
 
     pub const LONG: Duration = Duration::from_secs(60);
-
-    /// The labels of the button under the upload counter: the default and
-    /// the other variant of bot.toml's A/B test.
-    pub const CTA_LABELS: [&str; 2] = ["✨ Создать портреты", "👀 Посмотреть, что получится"];
-
-    pub fn bot_text_contains(entries: &[ChatEntry], needle: &str) -> bool {
-        entries.iter().any(|e| {
-            e.is_from_bot() && !e.deleted && e.text_or_caption().is_some_and(|t| t.contains(needle))
-        })
-    }
-
-    /// The newest bot message carrying a button with this label.
-    pub fn last_bot_with_button(entries: &[ChatEntry], label: &str) -> Option<i64> {
-        entries
-            .iter()
-            .rev()
-            .find(|e| e.is_from_bot() && !e.deleted && e.inline_buttons().any(|b| b.text == label))
-            .map(|e| e.message_id)
-    }
-
-    /// Portrait photos the bot sent (albums and single photos), by file_unique_id.
-    pub fn portraits_received(entries: &[ChatEntry]) -> Vec<String> {
-        entries
-            .iter()
-            .filter(|e| e.is_from_bot() && !e.photo.is_empty())
-            .filter_map(|e| e.largest_photo().map(|p| p.file_unique_id.clone()))
-            .collect()
-    }
 
     /// Waits until the chat satisfies `check`; the error shows the chat.
     pub async fn wait_for(
@@ -257,126 +212,6 @@ pub mod chat {
             );
         }
         Ok(())
-    }
-
-    /// The head the generated photos are made of: a crop of scikit-image's
-    /// `astronaut` (NASA, public domain; `tests/fixtures/faces/README.md`).
-    static HEAD_JPEG: &[u8] = include_bytes!("../data/harness-face.jpg");
-
-    /// A deterministic photo of one person that the face-quality gate
-    /// accepts: the same head over a background, `name` picking the
-    /// background's colours and direction, the head's size, place, mirroring
-    /// and tint. Different names give different bytes (and photos that do
-    /// not look alike); the same name the same bytes.
-    pub fn photo_jpeg(name: &str, width: u32, height: u32) -> Vec<u8> {
-        let seed = name
-            .bytes()
-            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-        // splitmix64: a few well-mixed numbers from the name's hash.
-        let mut state = u64::from(seed);
-        let mut unit = move || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
-        };
-        let (r0, g0, b0) = (
-            (seed & 0xff) as u8,
-            ((seed >> 8) & 0xff) as u8,
-            ((seed >> 16) & 0xff) as u8,
-        );
-        let direction = (unit() * 4.0) as u32;
-        let (w, h) = (width.max(1) as usize, height.max(1) as usize);
-        // The background: a gradient between the name's colours, in one of
-        // four directions (a plain loop: this runs unoptimised in tests).
-        let mut pixels = Vec::with_capacity(w * h * 3);
-        let span = (w + h) as f32;
-        for y in 0..h {
-            for x in 0..w {
-                let t = match direction {
-                    0 => (x + y) as f32 / span,
-                    1 => x as f32 / w as f32,
-                    2 => y as f32 / h as f32,
-                    _ => 1.0 - x as f32 / w as f32,
-                };
-                pixels.push((f32::from(r0) * (1.0 - t)) as u8);
-                pixels.push((f32::from(g0) * t) as u8);
-                pixels.push(b0.wrapping_add((t * 60.0) as u8));
-            }
-        }
-
-        // The head, tinted, maybe mirrored, scaled with its soft-edged mask
-        // (the `DynamicImage` methods run optimised even in tests).
-        let tint = [0.9 + 0.2 * unit(), 0.9 + 0.2 * unit(), 0.9 + 0.2 * unit()];
-        let mirror = unit() < 0.5;
-        let short = w.min(h) as f32;
-        let head_height = (short * (0.55 + 0.25 * unit())).max(2.0) as u32;
-        let mut head = head_with_mask().clone();
-        for pixel in head.pixels_mut() {
-            for (channel, gain) in pixel.0.iter_mut().zip(tint) {
-                *channel = (f32::from(*channel) * gain).min(255.0) as u8;
-            }
-        }
-        let mut head = image::DynamicImage::ImageRgba8(head);
-        if mirror {
-            head = head.fliph();
-        }
-        let head_width = (u64::from(head_height) * u64::from(head.width())
-            / u64::from(head.height()))
-        .max(2) as u32;
-        let head = head
-            .resize_exact(
-                head_width,
-                head_height,
-                image::imageops::FilterType::Triangle,
-            )
-            .into_rgba8();
-        let (hw, hh) = (head.width() as usize, head.height() as usize);
-        let left = ((w.saturating_sub(hw)) as f32 * unit()) as usize;
-        let top = ((h.saturating_sub(hh)) as f32 * (0.2 + 0.6 * unit())) as usize;
-        let raw = head.as_raw();
-        for y in 0..hh.min(h - top) {
-            for x in 0..hw.min(w - left) {
-                let source = &raw[(y * hw + x) * 4..(y * hw + x) * 4 + 4];
-                let alpha = u32::from(source[3]);
-                if alpha == 0 {
-                    continue;
-                }
-                let target = ((top + y) * w + left + x) * 3;
-                for c in 0..3 {
-                    let under = u32::from(pixels[target + c]);
-                    pixels[target + c] =
-                        ((u32::from(source[c]) * alpha + under * (255 - alpha)) / 255) as u8;
-                }
-            }
-        }
-        let image = image::RgbImage::from_raw(width.max(1), height.max(1), pixels)
-            .expect("the buffer is width × height × 3");
-        let mut out = Vec::new();
-        // Encoding an in-memory RGB image into a Vec cannot fail.
-        let _ =
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&image);
-        out
-    }
-
-    /// The shipped head with an alpha mask: opaque inside an ellipse, fading
-    /// out towards the crop's edges (so no hard rectangle shows).
-    fn head_with_mask() -> &'static image::RgbaImage {
-        static HEAD: std::sync::OnceLock<image::RgbaImage> = std::sync::OnceLock::new();
-        HEAD.get_or_init(|| {
-            let head = image::load_from_memory(HEAD_JPEG)
-                .expect("the shipped head decodes")
-                .into_rgb8();
-            let (hw, hh) = (head.width() as f32, head.height() as f32);
-            image::RgbaImage::from_fn(head.width(), head.height(), |x, y| {
-                let (dx, dy) = (x as f32 / hw * 2.0 - 1.0, y as f32 / hh * 2.0 - 1.0);
-                let distance = (dx * dx + dy * dy).sqrt();
-                let alpha = ((1.0 - distance) / 0.15).clamp(0.0, 1.0);
-                let [r, g, b] = head.get_pixel(x, y).0;
-                image::Rgba([r, g, b, (alpha * 255.0) as u8])
-            })
-        })
     }
 
     /// From /start to the payment link in Russian (five photos, the tier's

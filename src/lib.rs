@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod faults;
 mod fonts;
+#[cfg(feature = "testkit")]
 pub mod harness;
 pub mod i18n;
 pub mod kie;
@@ -20,6 +21,7 @@ pub mod loadtest;
 pub mod media;
 pub mod ops;
 pub mod services;
+pub mod standins;
 pub mod store;
 pub mod tbank;
 pub mod telegram;

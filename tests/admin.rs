@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pinglass::kie::standin::Fault;
 use pinglass::telegram::standin::UserSpec;
 
 use crate::support::{LONG, TestApp, bot_text_contains, up_to_payment_link, wait_for};
@@ -290,8 +291,8 @@ async fn a_retried_set_sends_only_what_the_retry_made() {
     let sandbox = app.telegram.sandbox().clone();
     let user = UserSpec::new(5301, "Вера").with_language("ru");
     // One style refused by moderation in both of its wordings: 6 of 7 arrive.
-    app.kie.faults().moderate_next_prompt_containing("blinds");
-    app.kie.faults().moderate_next_prompt_containing("blinds");
+    app.kie
+        .script(Fault::ModeratePromptContaining("blinds".into()), 2);
     crate::support::buy(
         &app.telegram,
         &app.tbank,

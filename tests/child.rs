@@ -10,22 +10,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use pinglass::faults::FaultPlan;
-use pinglass::kie::standin::{KieStandin, KieStandinHandle, KieStandinOptions};
-use pinglass::tbank::standin::{
-    StandinHandle as TbankHandle, StandinOptions as TbankOptions, TbankStandin,
-};
-use pinglass::telegram::standin::{
-    ChatEntry, RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
-};
-
-const TOKEN: &str = "5151:crash-test-token";
+use pinglass::kie::standin::Handle as KieHandle;
+use pinglass::standins::{self, Credentials, Standins, StandinsOptions};
+use pinglass::tbank::standin::Handle as TbankHandle;
+use pinglass::telegram::standin::{ChatEntry, Handle as TelegramHandle, UserSpec};
 
 /// The stand-ins and the bot process.
 pub struct Harness {
     pub dir: tempfile::TempDir,
-    pub telegram: StandinHandle,
-    pub kie: KieStandinHandle,
+    pub telegram: TelegramHandle,
+    /// Kept for the run: dropping it stops the Kie stand-in.
+    _kie: KieHandle,
     pub tbank: TbankHandle,
+    /// The bot's variables that point it at the stand-ins.
+    standin_env: Vec<(String, String)>,
     /// The running bot, if any (behind a lock, so that a killer can run
     /// beside the users).
     pub child: Mutex<Option<Child>>,
@@ -43,37 +41,28 @@ impl Harness {
     /// Stand-ins playing `faults`.
     pub async fn with_faults(kie_latency: Duration, faults: FaultPlan) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let mut options =
-            StandinOptions::new(TOKEN, "PinGlassCrashBot", dir.path().join("telegram"));
-        options.limits = RateLimits::disabled();
-        options.faults = faults.clone();
-        let telegram = TelegramStandin::start(options).await.unwrap();
-        let kie = KieStandin::start(KieStandinOptions {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            api_key: "crash-kie".into(),
-            latency: kie_latency,
-            data_dir: dir.path().join("kie"),
-            public_base: None,
-            initial_credits: 100_000.0,
-            create_limit_per_10s: 20,
-            faults: faults.clone(),
-        })
-        .await
-        .unwrap();
-        let tbank = TbankStandin::start(TbankOptions {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            terminal_key: "CrashTerminalDEMO".into(),
-            password: "crash-password".into(),
-            public_base: None,
+        let credentials = Credentials {
+            bot_token: "5151:crash-test-token".into(),
+            bot_username: "PinGlassCrashBot".into(),
+            kie_api_key: "crash-kie".into(),
+            tbank_terminal_key: "CrashTerminalDEMO".into(),
+            tbank_password: "crash-password".into(),
+        };
+        let standins: Standins = standins::start(StandinsOptions {
+            kie_credits: 100_000.0,
             faults,
+            ..StandinsOptions::local(dir.path(), credentials).with_kie_latency(kie_latency)
         })
         .await
         .unwrap();
+        let standin_env = standins.bot_env();
+        let (telegram, kie, tbank) = standins.into_all().unwrap();
         Harness {
             dir,
             telegram,
-            kie,
+            _kie: kie,
             tbank,
+            standin_env,
             child: Mutex::new(None),
             starts: AtomicU32::new(0),
             env: Vec::new(),
@@ -98,17 +87,12 @@ impl Harness {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "info")
-            .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .env("KIE_API_KEY", "crash-kie")
-            .env("TBANK_TERMINAL_KEY", "CrashTerminalDEMO")
-            .env("TBANK_PASSWORD", "crash-password")
-            .env(
-                "PINGLASS_TELEGRAM__API_URL",
-                self.telegram.api_url().as_str(),
+            .envs(
+                self.standin_env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
             )
             .env("PINGLASS_TELEGRAM__POLL_TIMEOUT_SECS", "1")
-            .env("PINGLASS_KIE__BASE_URL", self.kie.base_url().as_str())
-            .env("PINGLASS_TBANK__BASE_URL", self.tbank.base_url().as_str())
             .env("PINGLASS_DATABASE__PATH", self.db_path())
             .env("PINGLASS_STORAGE__LOCAL_DIR", dir.join("objects"))
             .env("PINGLASS_SANDBOX__DATA_DIR", dir.join("sandbox"))

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use pinglass::faults::FaultPlan;
 use pinglass::harness::{Harness, HarnessOptions, local_config};
-use pinglass::kie::standin::TaskFault;
+use pinglass::kie::standin::{Fault as KieFault, TaskFault};
 use pinglass::tbank::TbankMethod;
-use pinglass::tbank::standin::Fault;
+use pinglass::tbank::standin::{CallFault, Fault as TbankFault};
+use pinglass::telegram::standin::Fault as TelegramFault;
 
 use crate::invariants::{self, Delivered, Outcome};
 
@@ -48,7 +49,7 @@ async fn run(
     invariants::wait_settled(&db, users, Duration::from_secs(240)).await;
     let met = tally.snapshot();
     eprintln!("faults met: {met:?}");
-    let delivered = invariants::check(&db, &h.telegram, &h.tbank, users, 0);
+    let delivered = invariants::check(&db, &h.telegram, &h.tbank, users, 0).await;
     eprintln!("delivered: {delivered:?}");
     for kind in kinds {
         assert!(
@@ -136,7 +137,7 @@ async fn telegram_429_storms_and_5xx_on_sends_and_get_updates_lose_nothing() {
         // The shortest allowed (teloxide holds a 5xx answer 10 s).
         |config| config.telegram.send_timeout_secs = 15,
         // And surely one: the first album arrives, its answer does not.
-        |h| h.telegram.sandbox().lose_next_album_answers(1),
+        |h| h.telegram.script(TelegramFault::AlbumAnswerLost, 1),
         &[
             "telegram.storm",
             "telegram.429",
@@ -168,19 +169,18 @@ async fn tbank_timeouts_and_errors_process_each_payment_and_refund_once() {
         // and refunded through Cancel, which meets the faults too.
         |config| config.kie.max_attempts = 1,
         |h| {
-            h.kie.faults().next_tasks(TaskFault::FailTransient, 2);
+            h.kie.script(KieFault::Task(TaskFault::FailTransient), 2);
             // The refund's Cancel: taken by the bank but the answer lost,
             // then an internal error — and still one refund.
-            let cancel = h.tbank.faults();
-            cancel.script(
-                TbankMethod::Cancel,
-                Fault::Timeout {
+            let cancel = |play| TbankFault::on(TbankMethod::Cancel, play);
+            h.tbank.script(
+                cancel(CallFault::Timeout {
                     hold: Duration::from_secs(3),
                     processed: true,
-                },
+                }),
                 1,
             );
-            cancel.script(TbankMethod::Cancel, Fault::internal_error(), 1);
+            h.tbank.script(cancel(CallFault::internal_error()), 1);
         },
         &["tbank.Init", "tbank.GetState"],
     )
@@ -243,7 +243,7 @@ async fn a_reply_lost_to_a_telegram_5xx_asks_to_repeat_and_the_state_holds() {
     let h = TestApp::start().await;
     let user = pinglass::telegram::standin::UserSpec::new(8501, "Ира").with_language("ru");
     let sandbox = h.telegram.sandbox().clone();
-    sandbox.fail_next_sends(1);
+    h.telegram.script(TelegramFault::SendError500, 1);
     sandbox.send_text(&user, "/start").unwrap();
     wait_for(
         &h.telegram,

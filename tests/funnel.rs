@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use pinglass::db::{self, Db, avatars, jobs, payments, users};
-use pinglass::kie::standin::CreateFault;
+use pinglass::kie::standin::{CreateFault, Fault};
 use pinglass::telegram::standin::{RateLimits, UserSpec};
 
 use crate::support::{
@@ -32,7 +32,7 @@ async fn kie_refusing_pauses_creation_alerts_admins_once_and_resumes() {
     .await;
 
     // Kie has no credits for the first three attempts.
-    app.kie.faults().next_creates(CreateFault::NoCredits402, 3);
+    app.kie.script(Fault::Create(CreateFault::NoCredits402), 3);
     let user = UserSpec::new(3001, "Лиза").with_language("ru");
     buy(
         &app.telegram,

@@ -6,40 +6,10 @@
 //! binary, SIGKILLed).
 
 use pinglass::db::Db;
-use pinglass::tbank::PaymentStatus as BankStatus;
-use pinglass::tbank::standin::StandinHandle as TbankHandle;
-use pinglass::telegram::standin::{ChatEntry, StandinHandle as TelegramHandle, UserSpec};
-
-use crate::support::portraits_received;
-
-/// How a simulated user's purchase ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Paid,
-    Declined,
-    /// Got the payment link and never paid.
-    Abandoned,
-}
-
-/// What the run delivered.
-#[derive(Debug, Default)]
-pub struct Delivered {
-    pub paid: usize,
-    pub portraits: usize,
-    /// Portraits that could not be made (and were refunded).
-    pub failed: usize,
-    pub refunds: usize,
-    /// Messages shown twice through the window ARCHITECTURE.md names (a
-    /// SIGKILL between Telegram's acceptance and the bot's record, or a send
-    /// Telegram took but did not answer).
-    pub resent: usize,
-    /// Sends whose outcome the bot could not know (`queue::uncertain_sends`):
-    /// the most messages that may show twice.
-    pub uncertain: usize,
-}
-
-/// id, order_id, status, amount, portraits, refunded, bank_payment_id.
-type PaymentRow = (i64, String, String, i64, i64, i64, Option<String>);
+pub use pinglass::loadtest::invariants::{Delivered, Outcome};
+use pinglass::loadtest::invariants::{Expect, Facts};
+use pinglass::tbank::standin::Handle as TbankHandle;
+use pinglass::telegram::standin::{ChatEntry, Handle as TelegramHandle, UserSpec};
 
 fn bot_count(history: &[ChatEntry], pick: impl Fn(&str) -> bool) -> usize {
     history
@@ -48,226 +18,33 @@ fn bot_count(history: &[ChatEntry], pick: impl Fn(&str) -> bool) -> usize {
         .count()
 }
 
-/// Checks every invariant; `kills` is how many SIGKILLs the run had (shown;
-/// may re-send the one message in flight, an album at most). Panics naming
-/// the first broken one.
-pub fn check(
+/// Checks every invariant (`pinglass::loadtest::invariants`, the load
+/// test's); `kills` is how many SIGKILLs the run had (shown; each may
+/// re-send the one message in flight, an album at most). Panics naming
+/// every broken one.
+pub async fn check(
     db: &Db,
     telegram: &TelegramHandle,
     tbank: &TbankHandle,
     users: &[(UserSpec, Outcome)],
     kills: usize,
 ) -> Delivered {
-    let mut delivered = Delivered::default();
-    let mut resent_messages = 0usize;
-    let mut doubled = Vec::new();
-    for (user, outcome) in users {
-        let uid = user.id;
-        let payments: Vec<PaymentRow> = db
-            .run_blocking(move |c| {
-                let mut stmt = c.prepare(
-                    "SELECT id, order_id, status, amount_kopecks, portraits, refunded_kopecks, bank_payment_id
-                     FROM payments WHERE user_id = ?1",
-                )?;
-                stmt.query_map([uid], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-                })?
-                .collect()
-            })
-            .unwrap();
-        assert_eq!(payments.len(), 1, "user {uid}: one payment: {payments:?}");
-        let (payment_id, order_id, status, amount, portraits, refunded, bank_id) =
-            payments[0].clone();
-        let at_bank = tbank.payments_of_order(&order_id);
-        let charged = at_bank
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.status,
-                    BankStatus::Confirmed | BankStatus::PartialRefunded | BankStatus::Refunded
-                )
-            })
-            .count();
-        let history = telegram.sandbox().history(uid);
-        let received = portraits_received(&history);
-        let jobs: Vec<(i64, i64, i64, String)> = db
-            .run_blocking(move |c| {
-                let mut stmt = c.prepare(
-                    "SELECT id, completed, failed, status FROM generation_jobs WHERE payment_id = ?1",
-                )?;
-                stmt.query_map([payment_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .collect()
-            })
-            .unwrap();
-        let confirms: i64 = db
-            .run_blocking(move |c| {
-                c.query_row(
-                    // Transitions into confirmed (a later bank_status change
-                    // while confirmed is its own history row).
-                    "SELECT COUNT(*) FROM (
-                         SELECT status, LAG(status) OVER (ORDER BY id) AS previous
-                         FROM payment_status_history WHERE payment_id = ?1)
-                     WHERE status = 'confirmed' AND previous IS NOT 'confirmed'",
-                    [payment_id],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap();
-        match outcome {
-            Outcome::Declined | Outcome::Abandoned => {
-                assert_eq!(
-                    charged, 0,
-                    "user {uid} ({outcome:?}) was charged: {at_bank:?}"
-                );
-                assert!(jobs.is_empty(), "user {uid} ({outcome:?}) has a job");
-                assert!(
-                    received.is_empty(),
-                    "user {uid} ({outcome:?}) got portraits"
-                );
-                let expected = if *outcome == Outcome::Declined {
-                    "rejected"
-                } else {
-                    "open"
-                };
-                assert_eq!(status, expected, "user {uid} ({outcome:?}): payment status");
-                continue;
-            }
-            Outcome::Paid => {}
-        }
-        delivered.paid += 1;
-        assert_eq!(
-            charged, 1,
-            "user {uid}: charged exactly once at the bank: {at_bank:?}"
-        );
-        assert!(bank_id.is_some(), "user {uid}: the payment has its bank id");
-        assert_eq!(confirms, 1, "user {uid}: the payment was confirmed once");
-        assert_eq!(jobs.len(), 1, "user {uid}: one job for the payment");
-        let (job_id, completed, failed, job_status) = jobs[0].clone();
-        let made: i64 = db
-            .run_blocking(move |c| {
-                c.query_row(
-                    "SELECT COUNT(*) FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
-                     WHERE t.job_id = ?1",
-                    [job_id],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap();
-        assert_eq!(
-            completed + failed,
-            portraits,
-            "user {uid}: every portrait made or given up (job {job_status})"
-        );
-        assert_eq!(made, completed, "user {uid}: a stored portrait per success");
-        let mut unique = received.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(
-            unique.len() as i64,
-            completed,
-            "user {uid}: received {} different portraits, {completed} were made",
-            unique.len()
-        );
-        let doubled_portraits = received.len() - unique.len();
-        let actions = bot_count(&history, |t| t.starts_with("Что дальше?"));
-        // The side task's confirmation (`payment-confirmed`), not the
-        // handler's "payment received, portraits on the way" answer to a
-        // message the user repeated after paying (`payment-status-paid`).
-        let confirmations = bot_count(&history, |t| t.starts_with("Оплата получена, спасибо"));
-        assert!(
-            actions >= 1 && confirmations >= 1,
-            "user {uid}: the confirmation ({confirmations}) and the set's actions ({actions}) arrived"
-        );
-        // A re-sent album is up to 10 photos but one message.
-        let resent_here = doubled_portraits.div_ceil(10) + (actions - 1) + (confirmations - 1);
-        let uncertain_here = db
-            .run_blocking(move |c| pinglass::db::queue::uncertain_sends(c, uid))
-            .unwrap() as usize;
-        if resent_here > uncertain_here {
-            doubled.push(format!(
-                "user {uid}: {doubled_portraits} portrait(s) twice, {actions} \"Что дальше?\", \
-                 {confirmations} \"Оплата получена\"; {uncertain_here} uncertain send(s)"
-            ));
-        }
-        resent_messages += resent_here;
-        delivered.uncertain += uncertain_here;
-        delivered.resent += doubled_portraits + (actions - 1) + (confirmations - 1);
-        delivered.portraits += unique.len();
-        delivered.failed += failed as usize;
-
-        let cancellations = at_bank
-            .iter()
-            .flat_map(|p| p.cancellations.iter().copied())
-            .collect::<Vec<_>>();
-        let due: Vec<i64> = if failed == 0 {
-            vec![]
-        } else {
-            vec![amount * failed / portraits]
-        };
-        assert_eq!(
-            cancellations, due,
-            "user {uid}: the bank returned exactly the share of the {failed} failed portrait(s), once"
-        );
-        // Refunds: exactly the share of the portraits that could not be made.
-        let refunds: Vec<(i64, String)> = db
-            .run_blocking(move |c| {
-                let mut stmt =
-                    c.prepare("SELECT amount_kopecks, status FROM refunds WHERE payment_id = ?1")?;
-                stmt.query_map([payment_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect()
-            })
-            .unwrap();
-        if failed == 0 {
-            assert!(
-                refunds.is_empty(),
-                "user {uid}: a refund nobody was due: {refunds:?}"
-            );
-            assert_eq!(refunded, 0);
-            assert_eq!(status, "confirmed", "user {uid}: payment status");
-        } else {
-            let share = amount * failed / portraits;
-            assert_eq!(
-                refunds,
-                vec![(share, "done".to_owned())],
-                "user {uid}: one refund of {failed}/{portraits} of {amount}"
-            );
-            assert_eq!(refunded, share, "user {uid}: refunded kopecks");
-            delivered.refunds += 1;
-        }
-    }
-    // A message may show twice only where its send was uncertain: Telegram
-    // did not answer, or the bot was killed mid-send (each kill leaves at
-    // most its claimed rows so).
-    assert!(
-        doubled.is_empty(),
-        "a real double-send ({resent_messages} message(s) twice, {} uncertain send(s), {kills} kills): {doubled:#?}",
-        delivered.uncertain
-    );
-
-    let in_flight: i64 = db
-        .run_blocking(|c| pinglass::db::ops::in_flight(c))
-        .unwrap();
-    assert_eq!(in_flight, 0, "nothing left in flight");
-    // (Admin alerts are not counted: the tests' admin never wrote to the bot.)
-    let user_ids: Vec<i64> = users.iter().map(|(u, _)| u.id).collect();
-    let failed_messages: Vec<(String, Option<String>)> = db
-        .run_blocking(|c| {
-            let mut stmt = c.prepare(
-                "SELECT chat_id, dedup_key, last_error FROM message_queue WHERE status = 'failed'",
-            )?;
-            stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<Vec<(i64, String, Option<String>)>, _>>()
-        })
-        .unwrap()
-        .into_iter()
-        .filter(|(chat, ..)| user_ids.contains(chat))
-        .map(|(_, key, error)| (key, error))
+    let users: Vec<(i64, Outcome)> = users.iter().map(|(u, o)| (u.id, *o)).collect();
+    let facts = Facts::gather(db, telegram, tbank, &users).await.unwrap();
+    let expect = Expect {
+        faults: true,
+        one_payment_each: true,
+    };
+    let (invariants, delivered) = pinglass::loadtest::invariants::check(&facts, &users, expect);
+    let broken: Vec<String> = invariants
+        .iter()
+        .filter(|i| !i.ok)
+        .map(|i| format!("{}: {}", i.name, i.detail))
         .collect();
     assert!(
-        failed_messages.is_empty(),
-        "queued messages given up: {failed_messages:?}"
+        broken.is_empty(),
+        "invariants broken ({kills} kills, {delivered:?}):\n{}",
+        broken.join("\n")
     );
     delivered
 }
@@ -340,25 +117,12 @@ pub async fn buy_all(
 /// Whether every paid job is finished and delivered and nothing is in
 /// flight (declined payments settled too).
 pub fn settled(db: &Db, users: &[(UserSpec, Outcome)]) -> bool {
-    let paid = users.iter().filter(|(_, o)| *o == Outcome::Paid).count() as i64;
-    let declined = users
-        .iter()
-        .filter(|(_, o)| *o == Outcome::Declined)
-        .count() as i64;
-    let counts: Result<(i64, i64, i64), _> = db.run_blocking(|c| {
-        c.query_row(
-            "SELECT (SELECT COUNT(*) FROM generation_jobs WHERE kind = 'paid' AND status IN ('done', 'partial', 'failed')),
-                    (SELECT COUNT(*) FROM payments WHERE status = 'rejected'),
-                    (SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed'))
-                  + (SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering'))
-                  + (SELECT COUNT(*) FROM message_queue WHERE status IN ('pending', 'sending'))
-                  + (SELECT COUNT(*) FROM refunds WHERE status = 'pending')
-                  + (SELECT COUNT(*) FROM payments WHERE status = 'new')",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-    });
-    counts.is_ok_and(|(done, rejected, busy)| done == paid && rejected == declined && busy == 0)
+    let count = |outcome| users.iter().filter(|(_, o)| *o == outcome).count() as i64;
+    let (paid, declined) = (count(Outcome::Paid), count(Outcome::Declined));
+    db.run_blocking(|c| pinglass::db::loadtest::progress(c))
+        .is_ok_and(|p| {
+            p.finished_paid_jobs == paid && p.rejected_payments == declined && p.in_flight == 0
+        })
 }
 
 /// Waits until [`settled`], or panics after `timeout`.

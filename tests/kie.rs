@@ -15,9 +15,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use image::{ImageFormat, Rgb, RgbImage};
-use pinglass::kie::standin::{
-    CREDITS_PER_TASK, CreateFault, KieStandin, KieStandinHandle, KieStandinOptions, TaskFault,
-};
+use pinglass::kie::standin::{CREDITS_PER_TASK, CreateFault, Fault, Handle, Options, TaskFault};
 use pinglass::kie::{
     CreateTask, ErrorClass, KieClient, KieError, KieSettings, MODEL_NANO_BANANA_2,
     MODEL_NANO_BANANA_EDIT, MODEL_NANO_BANANA_PRO, MODEL_SEEDREAM_EDIT, ResultDownloadError,
@@ -122,7 +120,7 @@ async fn replaying(status: u16, body: Value) -> Url {
 
 struct Setup {
     _dir: TempDir,
-    standin: KieStandinHandle,
+    standin: Handle,
     photos: PhotoServer,
     client: KieClient,
 }
@@ -159,7 +157,7 @@ async fn setup_with(options: SetupOptions) -> Setup {
     );
     photos.insert("not-an-image.png".to_owned(), b"hello".to_vec());
     let photos = PhotoServer::start(photos).await;
-    let standin = KieStandin::start(KieStandinOptions {
+    let standin = pinglass::kie::standin::start(Options {
         bind: "127.0.0.1:0".parse::<SocketAddr>().expect("addr"),
         api_key: API_KEY.to_owned(),
         latency: options.latency,
@@ -554,8 +552,7 @@ async fn record_info_null_is_a_pending_record_not_an_error() {
     let setup = setup().await;
     setup
         .standin
-        .faults()
-        .next_tasks(TaskFault::HiddenForPolls(2), 1);
+        .script(Fault::Task(TaskFault::HiddenForPolls(2)), 1);
     let task_id = setup.create("portrait", &["person.png"]).await;
     for _ in 0..2 {
         let record = setup
@@ -609,7 +606,7 @@ async fn every_create_fault_is_classified() {
     ];
     let request = setup.task(MODEL_NANO_BANANA_EDIT, "portrait", &["person.png"]);
     for (fault, code, http_status, class) in cases {
-        setup.standin.faults().next_creates(fault, 1);
+        setup.standin.script(Fault::Create(fault), 1);
         assert_api_error(
             setup.client.create_task(&request).await,
             code,
@@ -680,10 +677,10 @@ async fn a_timeout_a_refused_connection_and_the_cdn_403_are_transient() {
     let setup = setup().await;
     let request = setup.task(MODEL_NANO_BANANA_EDIT, "portrait", &["person.png"]);
 
-    setup
-        .standin
-        .faults()
-        .next_creates(CreateFault::SlowAnswer(Duration::from_millis(1500)), 1);
+    setup.standin.script(
+        Fault::Create(CreateFault::SlowAnswer(Duration::from_millis(1500))),
+        1,
+    );
     let impatient = client_for(
         setup.standin.base_url(),
         API_KEY,
@@ -797,9 +794,9 @@ async fn creates_over_the_limit_per_10_seconds_get_http_429_and_are_dropped() {
 async fn failed_tasks_are_classified_and_refunded() {
     let setup = setup().await;
     let credits_before = setup.standin.credits();
-    let faults = setup.standin.faults();
+    let faults = &setup.standin;
 
-    faults.next_tasks(TaskFault::FailModeration, 1);
+    faults.script(Fault::Task(TaskFault::FailModeration), 1);
     let task_id = setup.create("portrait", &["person.png"]).await;
     let record = setup.until_final(&task_id).await;
     assert_eq!(record.state, TaskState::Fail);
@@ -809,7 +806,7 @@ async fn failed_tasks_are_classified_and_refunded() {
     );
     assert_eq!(record.failure_class(), TaskFailure::Moderation);
 
-    faults.next_tasks(TaskFault::FailTransient, 1);
+    faults.script(Fault::Task(TaskFault::FailTransient), 1);
     let task_id = setup.create("portrait", &["person.png"]).await;
     let record = setup.until_final(&task_id).await;
     assert_eq!(record.fail_code, "500");
@@ -821,7 +818,7 @@ async fn failed_tasks_are_classified_and_refunded() {
     );
 
     // Prompt-targeted moderation hits only the next matching prompt.
-    faults.moderate_next_prompt_containing("swimsuit");
+    faults.script(Fault::ModeratePromptContaining("swimsuit".into()), 1);
     let mut outcomes = Vec::new();
     for prompt in ["office portrait", "beach, swimsuit", "beach, swimsuit"] {
         let task_id = setup.create(prompt, &["person.png"]).await;
@@ -836,7 +833,7 @@ async fn failed_tasks_are_classified_and_refunded() {
 #[tokio::test]
 async fn a_task_that_never_finishes_stays_running() {
     let setup = setup().await;
-    setup.standin.faults().next_tasks(TaskFault::NeverFinish, 1);
+    setup.standin.script(Fault::Task(TaskFault::NeverFinish), 1);
     let task_id = setup.create("portrait", &["person.png"]).await;
     setup.standin.advance_clock(Duration::from_secs(3600));
     for _ in 0..3 {
@@ -855,14 +852,14 @@ async fn a_task_that_never_finishes_stays_running() {
 #[tokio::test]
 async fn result_downloads_can_be_slow_broken_or_expired() {
     let setup = setup().await;
-    let faults = setup.standin.faults();
+    let faults = &setup.standin;
     let mut urls = Vec::new();
     for fault in [
         TaskFault::SlowResult(Duration::from_millis(300)),
         TaskFault::BrokenResult,
         TaskFault::ExpiredResult,
     ] {
-        faults.next_tasks(fault, 1);
+        faults.script(Fault::Task(fault), 1);
         let task_id = setup.create("portrait", &["person.png"]).await;
         let record = setup.until_final(&task_id).await;
         assert_eq!(record.state, TaskState::Success);
@@ -895,10 +892,10 @@ async fn result_downloads_can_be_slow_broken_or_expired() {
 #[tokio::test]
 async fn fault_rates_latency_and_shutdown_can_be_driven_from_tests() {
     let setup = setup().await;
-    let faults = setup.standin.faults();
+    let faults = &setup.standin;
     let request = setup.task(MODEL_NANO_BANANA_EDIT, "portrait", &["person.png"]);
 
-    faults.create_rate(CreateFault::ServerError500, 1.0);
+    faults.script_rate(Fault::Create(CreateFault::ServerError500), 1.0);
     for _ in 0..3 {
         assert_api_error(
             setup.client.create_task(&request).await,
@@ -907,8 +904,8 @@ async fn fault_rates_latency_and_shutdown_can_be_driven_from_tests() {
             ErrorClass::Transient,
         );
     }
-    faults.create_rate(CreateFault::ServerError500, 0.0);
-    faults.task_rate(TaskFault::FailTransient, 1.0);
+    faults.script_rate(Fault::Create(CreateFault::ServerError500), 0.0);
+    faults.script_rate(Fault::Task(TaskFault::FailTransient), 1.0);
     for _ in 0..2 {
         let task_id = setup
             .client
@@ -917,7 +914,7 @@ async fn fault_rates_latency_and_shutdown_can_be_driven_from_tests() {
             .expect("createTask");
         assert_eq!(setup.until_final(&task_id).await.state, TaskState::Fail);
     }
-    faults.clear();
+    faults.clear_script();
     setup.standin.set_latency(Duration::from_secs(60));
     let task_id = setup
         .client

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use pinglass::chat::outbox::{self, Delivery, Outgoing};
-use pinglass::kie::standin::TaskFault;
+use pinglass::kie::standin::{Fault, TaskFault};
 use pinglass::telegram::standin::{ChatEntry, UserSpec};
 use pinglass::worker::monitor;
 
@@ -231,7 +231,7 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
     ];
     for (i, (id, name, fails)) in buyers.into_iter().enumerate() {
         if fails {
-            app.kie.faults().next_tasks(TaskFault::FailModeration, 1);
+            app.kie.script(Fault::Task(TaskFault::FailModeration), 1);
         }
         let user = UserSpec::new(id, name).with_language("ru");
         buy(

@@ -5,33 +5,27 @@
 use std::time::{Duration, Instant};
 
 use pinglass::chat::{TgBot, build_bot};
-use pinglass::telegram::standin::{
-    RateLimits, StandinHandle, StandinOptions, TelegramStandin, UserSpec,
-};
+use pinglass::telegram::standin::{Handle, Options, RateLimits, UserSpec};
 use teloxide::prelude::*;
 use teloxide::types::{InputFile, InputMedia, InputMediaPhoto};
 
 const TOKEN: &str = "777:pacing-token";
 
-async fn setup(
-    limits: RateLimits,
-    chat: u32,
-    overall: u32,
-) -> (tempfile::TempDir, StandinHandle, TgBot) {
+async fn setup(limits: RateLimits, chat: u32, overall: u32) -> (tempfile::TempDir, Handle, TgBot) {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = StandinOptions::new(TOKEN, "PinGlassPacingBot", dir.path().join("telegram"));
+    let mut options = Options::new(TOKEN, "PinGlassPacingBot", dir.path().join("telegram"));
     options.limits = limits;
-    let standin = TelegramStandin::start(options).await.unwrap();
+    let standin = pinglass::telegram::standin::start(options).await.unwrap();
     let mut telegram = pinglass::harness::local_config(dir.path())
         .unwrap()
         .telegram;
     telegram.messages_per_sec_chat = chat;
     telegram.messages_per_sec_overall = overall;
-    let bot = build_bot(TOKEN, standin.api_url(), &telegram).unwrap();
+    let bot = build_bot(TOKEN, standin.base_url(), &telegram).unwrap();
     (dir, standin, bot)
 }
 
-fn users(standin: &StandinHandle, from: i64, n: i64) -> Vec<UserSpec> {
+fn users(standin: &Handle, from: i64, n: i64) -> Vec<UserSpec> {
     (from..from + n)
         .map(|id| {
             let user = UserSpec::new(id, "Ира");

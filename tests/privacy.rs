@@ -855,9 +855,8 @@ async fn while_the_deletion_runs_the_user_is_told_to_wait_and_nothing_changes() 
 async fn deletion_waits_while_paid_portraits_are_being_made() {
     let app = TestApp::start().await;
     let user = UserSpec::new(5801, "Глеб").with_language("ru");
-    app.kie
-        .faults()
-        .next_tasks(pinglass::kie::standin::TaskFault::NeverFinish, 1);
+    use pinglass::kie::standin::{Fault, TaskFault};
+    app.kie.script(Fault::Task(TaskFault::NeverFinish), 1);
     buy(&app.telegram, &app.tbank, &user, "gleb", STARTER).await;
     let db = app.app().db.clone();
     wait_until("the job running", || {

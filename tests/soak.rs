@@ -108,7 +108,7 @@ async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
     invariants::wait_settled(&db, &users, Duration::from_secs(240)).await;
     let settled_after = started.elapsed();
     h.kill_bot();
-    let delivered = invariants::check(&db, &h.telegram, &h.tbank, &users, kills);
+    let delivered = invariants::check(&db, &h.telegram, &h.tbank, &users, kills).await;
 
     let met = tally.snapshot();
     let by_service = |prefix: &str| tally.total(prefix);

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use pinglass::config::Config;
 use pinglass::harness::{Harness, HarnessOptions, local_config};
-use pinglass::tbank::standin::StandinHandle as TbankHandle;
-use pinglass::telegram::standin::{ChatEntry, StandinHandle as TelegramHandle, UserSpec};
+use pinglass::tbank::standin::Handle as TbankHandle;
+use pinglass::telegram::standin::{ChatEntry, Handle as TelegramHandle, UserSpec};
 
 /// The application and its stand-ins ([`Harness`]) in a temporary directory
 /// of the test's own.

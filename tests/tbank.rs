@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use pinglass::tbank::standin::{Fault, StandinHandle, StandinOptions, TbankStandin};
+use pinglass::tbank::standin::{CallFault, Fault, Handle, Options};
 use pinglass::tbank::{
     InitRequest, InitResponse, PaymentStatus, Receipt, ReceiptItem, TbankClient, TbankError,
     TbankMethod, TbankSettings, format_redirect_due_date, token,
@@ -16,8 +16,8 @@ use serde_json::{Map, Value, json};
 const TERMINAL_KEY: &str = "PinGlassTestDEMO";
 const PASSWORD: &str = "stand-in-password";
 
-async fn start_standin() -> StandinHandle {
-    TbankStandin::start(StandinOptions {
+async fn start_standin() -> Handle {
+    pinglass::tbank::standin::start(Options {
         bind: "127.0.0.1:0".parse().expect("loopback address"),
         terminal_key: TERMINAL_KEY.to_owned(),
         password: PASSWORD.to_owned(),
@@ -28,7 +28,7 @@ async fn start_standin() -> StandinHandle {
     .expect("stand-in starts")
 }
 
-fn client_with(standin: &StandinHandle, password: &str, timeout: Duration) -> TbankClient {
+fn client_with(standin: &Handle, password: &str, timeout: Duration) -> TbankClient {
     TbankClient::new(TbankSettings {
         base_url: standin.base_url(),
         terminal_key: SecretString::from(TERMINAL_KEY),
@@ -38,7 +38,7 @@ fn client_with(standin: &StandinHandle, password: &str, timeout: Duration) -> Tb
     .expect("client builds")
 }
 
-fn client(standin: &StandinHandle) -> TbankClient {
+fn client(standin: &Handle) -> TbankClient {
     client_with(standin, PASSWORD, Duration::from_secs(5))
 }
 
@@ -59,7 +59,7 @@ fn receipt(amount: i64) -> Receipt {
     }
 }
 
-fn init_request(standin: &StandinHandle, order_id: &str, amount: i64) -> InitRequest {
+fn init_request(standin: &Handle, order_id: &str, amount: i64) -> InitRequest {
     InitRequest {
         amount_kopecks: amount,
         order_id: order_id.to_owned(),
@@ -72,7 +72,7 @@ fn init_request(standin: &StandinHandle, order_id: &str, amount: i64) -> InitReq
     }
 }
 
-async fn init(standin: &StandinHandle, order_id: &str, amount: i64) -> InitResponse {
+async fn init(standin: &Handle, order_id: &str, amount: i64) -> InitResponse {
     client(standin)
         .init(&init_request(standin, order_id, amount))
         .await
@@ -80,7 +80,7 @@ async fn init(standin: &StandinHandle, order_id: &str, amount: i64) -> InitRespo
 }
 
 /// Sends a signed raw request, for cases the client refuses to send.
-async fn raw_call(standin: &StandinHandle, method: &str, fields: Value) -> Value {
+async fn raw_call(standin: &Handle, method: &str, fields: Value) -> Value {
     let Value::Object(mut fields) = fields else {
         panic!("raw_call takes a JSON object");
     };
@@ -708,9 +708,11 @@ async fn client_refuses_invalid_init_without_calling_tbank() {
 async fn scripted_timeout_is_a_transient_timeout() {
     let standin = start_standin().await;
     let tbank = client_with(&standin, PASSWORD, Duration::from_millis(300));
-    standin.faults().script(
-        TbankMethod::GetState,
-        Fault::timeout(Duration::from_secs(10)),
+    standin.script(
+        Fault::on(
+            TbankMethod::GetState,
+            CallFault::timeout(Duration::from_secs(10)),
+        ),
         1,
     );
     let created = init(&standin, "order-timeout", 49900).await;
@@ -720,7 +722,7 @@ async fn scripted_timeout_is_a_transient_timeout() {
         .expect_err("held past the timeout");
     assert!(matches!(error, TbankError::Timeout), "{error:?}");
     assert!(error.is_transient());
-    assert_eq!(standin.faults().pending(TbankMethod::GetState), 0);
+    assert_eq!(standin.scripted_left(TbankMethod::GetState), 0);
     let state = tbank
         .get_state(&created.payment_id)
         .await
@@ -732,12 +734,14 @@ async fn scripted_timeout_is_a_transient_timeout() {
 async fn init_that_timed_out_after_taking_effect_is_found_by_check_order() {
     let standin = start_standin().await;
     let tbank = client_with(&standin, PASSWORD, Duration::from_millis(300));
-    standin.faults().script(
-        TbankMethod::Init,
-        Fault::Timeout {
-            hold: Duration::from_secs(10),
-            processed: true,
-        },
+    standin.script(
+        Fault::on(
+            TbankMethod::Init,
+            CallFault::Timeout {
+                hold: Duration::from_secs(10),
+                processed: true,
+            },
+        ),
         1,
     );
     let error = tbank
@@ -758,23 +762,38 @@ async fn scripted_http_and_code_faults_are_classified() {
     let standin = start_standin().await;
     let tbank = client(&standin);
     let created = init(&standin, "order-faults", 49900).await;
-    let faults = standin.faults();
-    faults.script(TbankMethod::GetState, Fault::HttpStatus(500), 1);
-    faults.script(TbankMethod::GetState, Fault::HttpStatus(503), 1);
-    faults.script(TbankMethod::GetState, Fault::internal_error(), 1);
+    let faults = &standin;
     faults.script(
-        TbankMethod::GetState,
-        Fault::error_code("3", "Внутренняя ошибка"),
+        Fault::on(TbankMethod::GetState, CallFault::HttpStatus(500)),
         1,
     );
     faults.script(
-        TbankMethod::GetState,
-        Fault::error_code("204", "Неверный токен"),
+        Fault::on(TbankMethod::GetState, CallFault::HttpStatus(503)),
         1,
     );
     faults.script(
-        TbankMethod::GetState,
-        Fault::error_code("255", "Платеж не найден"),
+        Fault::on(TbankMethod::GetState, CallFault::internal_error()),
+        1,
+    );
+    faults.script(
+        Fault::on(
+            TbankMethod::GetState,
+            CallFault::error_code("3", "Внутренняя ошибка"),
+        ),
+        1,
+    );
+    faults.script(
+        Fault::on(
+            TbankMethod::GetState,
+            CallFault::error_code("204", "Неверный токен"),
+        ),
+        1,
+    );
+    faults.script(
+        Fault::on(
+            TbankMethod::GetState,
+            CallFault::error_code("255", "Платеж не найден"),
+        ),
         1,
     );
 
@@ -809,9 +828,10 @@ async fn fault_rates_apply_per_method() {
     let standin = start_standin().await;
     let tbank = client(&standin);
     let created = init(&standin, "order-rates", 49900).await;
-    standin
-        .faults()
-        .set_rate(TbankMethod::GetState, Fault::HttpStatus(503), 1.0);
+    standin.script_rate(
+        Fault::on(TbankMethod::GetState, CallFault::HttpStatus(503)),
+        1.0,
+    );
     for _ in 0..3 {
         let error = tbank
             .get_state(&created.payment_id)
@@ -823,9 +843,10 @@ async fn fault_rates_apply_per_method() {
         .check_order("order-rates")
         .await
         .expect("other methods unaffected");
-    standin
-        .faults()
-        .set_rate(TbankMethod::GetState, Fault::HttpStatus(503), 0.0);
+    standin.script_rate(
+        Fault::on(TbankMethod::GetState, CallFault::HttpStatus(503)),
+        0.0,
+    );
     tbank.get_state(&created.payment_id).await.expect("rate 0");
 }
 
@@ -835,7 +856,6 @@ async fn stuck_payment_stays_on_the_form() {
     let tbank = client(&standin);
     let created = init(&standin, "order-stuck", 49900).await;
     standin
-        .faults()
         .stick_in_form_showed(&created.payment_id)
         .expect("known");
     let html = reqwest::Client::new()
@@ -865,7 +885,7 @@ async fn stuck_payment_stays_on_the_form() {
         PaymentStatus::FormShowed
     );
 
-    standin.faults().clear();
+    standin.clear_script();
     assert_eq!(
         standin.pay(&created.payment_id).expect("known"),
         PaymentStatus::Confirmed
@@ -907,7 +927,7 @@ async fn payment_id_sent_as_a_number_is_accepted() {
 
 #[tokio::test]
 async fn payment_url_uses_the_public_base_and_shutdown_stops_serving() {
-    let standin = TbankStandin::start(StandinOptions {
+    let standin = pinglass::tbank::standin::start(Options {
         bind: "127.0.0.1:0".parse().expect("loopback address"),
         terminal_key: TERMINAL_KEY.to_owned(),
         password: PASSWORD.to_owned(),

@@ -4,12 +4,10 @@
 use std::{io::Cursor, time::Duration};
 
 use pinglass::telegram::standin::{
-    FileUpload, GroupSpec, RateLimits, StandinHandle, StandinOptions, TelegramStandin,
-    UserActionError, UserSpec,
+    FileUpload, GroupSpec, Handle, Options, RateLimits, UserActionError, UserSpec,
 };
 use teloxide::{
     ApiError, RequestError,
-    adaptors::throttle::Limits,
     net::Download,
     prelude::*,
     types::{
@@ -23,7 +21,7 @@ const TOKEN: &str = "123456789:AAtest-token_for-the-stand-in";
 const WAIT: Duration = Duration::from_secs(5);
 
 struct Setup {
-    standin: StandinHandle,
+    standin: Handle,
     bot: Bot,
     _data_dir: tempfile::TempDir,
 }
@@ -34,12 +32,12 @@ async fn setup() -> Setup {
 
 async fn setup_with_limits(limits: RateLimits) -> Setup {
     let data_dir = tempfile::tempdir().expect("temporary directory");
-    let mut options = StandinOptions::new(TOKEN, "pinglass_test_bot", data_dir.path());
+    let mut options = Options::new(TOKEN, "pinglass_test_bot", data_dir.path());
     options.limits = limits;
-    let standin = TelegramStandin::start(options)
+    let standin = pinglass::telegram::standin::start(options)
         .await
         .expect("stand-in starts");
-    let bot = Bot::new(TOKEN).set_api_url(standin.api_url());
+    let bot = Bot::new(TOKEN).set_api_url(standin.base_url());
     Setup {
         standin,
         bot,
@@ -101,7 +99,7 @@ async fn get_me_describes_the_bot_and_a_wrong_token_is_unauthorized() {
     assert_eq!(me.id.0, 123_456_789);
     assert!(me.is_bot);
 
-    let wrong = Bot::new("123456789:wrong").set_api_url(setup.standin.api_url());
+    let wrong = Bot::new("123456789:wrong").set_api_url(setup.standin.base_url());
     assert_eq!(api_error(wrong.get_me().await), ApiError::InvalidToken);
 }
 
@@ -837,9 +835,9 @@ async fn sending_past_the_per_chat_limit_gives_retry_after_and_sends_nothing() {
 }
 
 #[tokio::test]
-async fn throttle_keeps_ten_messages_to_one_chat_under_the_limit() {
-    // Faster limits keep the test short. Throttle is set just under them (4 a second against
-    // 5), as a bot should be, so that network jitter between its batches cannot cause a 429.
+async fn a_paced_bot_keeps_ten_messages_to_one_chat_under_the_limit() {
+    // Faster limits keep the test short. The bot's pacing (`chat::paced`) is set just under
+    // them (4 a second against 5), as a bot should be, so that network jitter cannot cause a 429.
     let limits = RateLimits {
         per_chat_per_sec: 5.0,
         per_chat_burst: 5,
@@ -856,7 +854,7 @@ async fn throttle_keeps_ten_messages_to_one_chat_under_the_limit() {
         .send_text(&throttled, "/start")
         .expect("user starts");
 
-    // Without Throttle, ten messages at once overrun the chat's limit.
+    // Without pacing, ten messages at once overrun the chat's limit.
     let blast = (0..10).map(|index| {
         setup
             .bot
@@ -872,10 +870,11 @@ async fn throttle_keeps_ten_messages_to_one_chat_under_the_limit() {
     let refused_before = sandbox.counters().too_many_requests;
     assert!(refused_before > 0);
 
-    let bot = setup.bot.clone().throttle(Limits {
-        messages_per_sec_chat: 4,
-        ..Limits::default()
-    });
+    let bot = pinglass::chat::paced::Paced::new(
+        setup.bot.clone(),
+        setup.bot.clone(),
+        pinglass::chat::paced::Limiter::new(4, 30),
+    );
     let sends = (0..10).map(|index| {
         bot.send_message(ChatId(throttled.id), format!("{index}"))
             .into_future()
@@ -885,7 +884,7 @@ async fn throttle_keeps_ten_messages_to_one_chat_under_the_limit() {
     assert_eq!(
         sandbox.counters().too_many_requests,
         refused_before,
-        "Throttle caused no 429"
+        "the paced bot caused no 429"
     );
     assert_eq!(sandbox.counters().messages_sent(throttled.id), 10);
 }
@@ -915,7 +914,7 @@ async fn the_chat_page_and_its_json_api_drive_the_same_chat() {
         assert!(page.contains(marker), "the page has {marker}");
     }
 
-    let api = setup.standin.api_url();
+    let api = setup.standin.base_url();
     let user = serde_json::json!({ "id": 77, "first_name": "Гость", "language_code": "ru" });
     let sent: serde_json::Value = client
         .post(api.join("sandbox/api/send_text").expect("url"))

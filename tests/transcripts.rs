@@ -74,7 +74,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pinglass::kie::standin::TaskFault;
+use pinglass::kie::standin::{Fault, TaskFault};
 use pinglass::telegram::standin::{ChatEntry, FileUpload, UserSpec};
 
 use crate::support::{TestApp, photo_jpeg, photo_png};
@@ -656,7 +656,9 @@ impl Runner {
             ["@kie", "moderate", text, n] => {
                 let n: u32 = n.parse().map_err(|_| format!("bad count in {line:?}"))?;
                 for _ in 0..n {
-                    self.app.kie.faults().moderate_next_prompt_containing(*text);
+                    self.app
+                        .kie
+                        .script(Fault::ModeratePromptContaining((*text).into()), 1);
                 }
             }
             ["@clock", "advance-hours", hours] => {
@@ -682,7 +684,7 @@ impl Runner {
                     "never-finish" => TaskFault::NeverFinish,
                     other => return Err(format!("unknown Kie fault {other}")),
                 };
-                self.app.kie.faults().next_tasks(fault, n);
+                self.app.kie.script(Fault::Task(fault), n);
             }
             _ => return Err(format!("unknown directive {line:?}")),
         }

@@ -1,5 +1,6 @@
-//! The read-only queries of `pinglass loadtest`: what the database says
-//! after a run (job timings, payments, what is still pending).
+//! The read-only queries of `pinglass loadtest` and of the funnel
+//! invariants (`loadtest::invariants`): what the database says after a run
+//! (job timings, payments, refunds, what is still pending or given up).
 
 use rusqlite::Connection;
 
@@ -23,6 +24,8 @@ pub struct JobTiming {
     /// Portraits made, and given up (refunded), by the job.
     pub completed: i64,
     pub failed: i64,
+    /// Portraits stored for the job's tasks.
+    pub stored: i64,
     /// Kopecks refunded on the job's payment (done refunds).
     pub refunded_kopecks: i64,
 }
@@ -36,7 +39,9 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
                   WHERE q.dedup_key LIKE 'job:' || j.id || ':album:%' AND q.status = 'sent'),
                 j.completed, j.failed,
                 (SELECT COALESCE(SUM(r.amount_kopecks), 0) FROM refunds r
-                  WHERE r.payment_id = j.payment_id AND r.status = 'done')
+                  WHERE r.payment_id = j.payment_id AND r.status = 'done'),
+                (SELECT COUNT(*) FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
+                  WHERE t.job_id = j.id)
            FROM generation_jobs j WHERE j.kind = 'paid' ORDER BY j.id",
     )?;
     let mut jobs = stmt
@@ -54,6 +59,7 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
                 completed: r.get(7)?,
                 failed: r.get(8)?,
                 refunded_kopecks: r.get(9)?,
+                stored: r.get(10)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -80,15 +86,20 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
 pub struct PaymentRow {
     pub id: i64,
     pub user_id: i64,
+    pub order_id: String,
     pub status: String,
     pub bank_payment_id: Option<String>,
+    pub amount_kopecks: i64,
+    pub portraits: i64,
+    pub refunded_kopecks: i64,
     pub confirmations: i64,
     pub jobs: i64,
 }
 
 pub fn payments(c: &Connection) -> rusqlite::Result<Vec<PaymentRow>> {
     let mut stmt = c.prepare(
-        "SELECT p.id, p.user_id, p.status, p.bank_payment_id,
+        "SELECT p.id, p.user_id, p.status, p.bank_payment_id, p.order_id, p.amount_kopecks,
+                p.portraits, p.refunded_kopecks,
                 -- Transitions into confirmed: a bank status change while
                 -- confirmed (a partial refund) is a history row of its own.
                 (SELECT COUNT(*) FROM (
@@ -104,8 +115,12 @@ pub fn payments(c: &Connection) -> rusqlite::Result<Vec<PaymentRow>> {
             user_id: r.get(1)?,
             status: r.get(2)?,
             bank_payment_id: r.get(3)?,
-            confirmations: r.get(4)?,
-            jobs: r.get(5)?,
+            order_id: r.get(4)?,
+            amount_kopecks: r.get(5)?,
+            portraits: r.get(6)?,
+            refunded_kopecks: r.get(7)?,
+            confirmations: r.get(8)?,
+            jobs: r.get(9)?,
         })
     })?
     .collect()
@@ -135,5 +150,69 @@ pub fn pending(c: &Connection) -> rusqlite::Result<Pending> {
             "SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed')",
         )?,
         refunds: count("SELECT COUNT(*) FROM refunds WHERE status = 'pending'")?,
+    })
+}
+
+/// A refund row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRow {
+    pub payment_id: i64,
+    pub amount_kopecks: i64,
+    pub status: String,
+}
+
+pub fn refunds(c: &Connection) -> rusqlite::Result<Vec<RefundRow>> {
+    let mut stmt =
+        c.prepare("SELECT payment_id, amount_kopecks, status FROM refunds ORDER BY id")?;
+    stmt.query_map([], |r| {
+        Ok(RefundRow {
+            payment_id: r.get(0)?,
+            amount_kopecks: r.get(1)?,
+            status: r.get(2)?,
+        })
+    })?
+    .collect()
+}
+
+/// A queued message the delivery gave up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedMessage {
+    pub chat_id: i64,
+    pub dedup_key: String,
+    pub last_error: Option<String>,
+}
+
+pub fn failed_messages(c: &Connection) -> rusqlite::Result<Vec<FailedMessage>> {
+    let mut stmt = c.prepare(
+        "SELECT chat_id, dedup_key, last_error FROM message_queue WHERE status = 'failed' ORDER BY id",
+    )?;
+    stmt.query_map([], |r| {
+        Ok(FailedMessage {
+            chat_id: r.get(0)?,
+            dedup_key: r.get(1)?,
+            last_error: r.get(2)?,
+        })
+    })?
+    .collect()
+}
+
+/// How far a run has come: paid jobs finished (done, partial or failed),
+/// payments rejected, and work in flight (`ops::in_flight`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub finished_paid_jobs: i64,
+    pub rejected_payments: i64,
+    pub in_flight: i64,
+}
+
+pub fn progress(c: &Connection) -> rusqlite::Result<Progress> {
+    let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+    Ok(Progress {
+        finished_paid_jobs: count(
+            "SELECT COUNT(*) FROM generation_jobs
+              WHERE kind = 'paid' AND status IN ('done', 'partial', 'failed')",
+        )?,
+        rejected_payments: count("SELECT COUNT(*) FROM payments WHERE status = 'rejected'")?,
+        in_flight: super::ops::in_flight(c)?,
     })
 }

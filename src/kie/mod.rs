@@ -5,7 +5,7 @@
 //! - `types`: the task request (shaped per model), the task record and state,
 //!   the errors and how to react to them ([`ErrorClass`], [`TaskFailure`]).
 //! - `client`: [`KieClient`], one `reqwest::Client` with Bearer auth.
-//! - `standin`: [`standin::KieStandin`], an in-process axum server.
+//! - `standin`: [`standin::start`], an in-process axum server (`standin::Options`, `standin::Handle`).
 //! - `render`: the stand-in's portrait, derived from the reference photos.
 //!
 //! The facts these follow are in `brief/apis/kie.md`.

@@ -5,11 +5,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::harness::chat::{
-    CTA_LABELS, bot_text_contains, last_bot_with_button, portraits_received,
+use crate::tbank::standin::Handle as TbankHandle;
+use crate::telegram::standin::{
+    ChatEntry, Handle as TelegramHandle, UserSpec, bot_text_contains, last_bot_with_button,
+    portraits_received,
 };
-use crate::tbank::standin::StandinHandle as TbankHandle;
-use crate::telegram::standin::{ChatEntry, StandinHandle as TelegramHandle, UserSpec};
+
+/// The labels of the button under the upload counter: the default and
+/// the other variant of bot.toml's A/B test.
+pub const CTA_LABELS: [&str; 2] = ["✨ Создать портреты", "👀 Посмотреть, что получится"];
 
 /// How a user's story ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -5,7 +5,7 @@
 //! - [`types`]: payment statuses, 54-FZ receipts, requests and answers.
 //! - [`client`]: [`TbankClient`] with `init`, `get_state`, `cancel`,
 //!   `check_order`, and [`TbankError`].
-//! - [`standin`]: [`standin::TbankStandin`], an in-process axum server with
+//! - [`standin`]: [`standin::start`], an in-process axum server with
 //!   the same paths, shapes and codes, a checkout page, and scripted faults.
 //!
 //! The bot polls `GetState` instead of taking notifications, by design.

@@ -100,7 +100,6 @@ pub(super) struct Ledger {
     /// Answer `PaymentId` as a JSON number instead of a string.
     pub payment_ids_as_numbers: bool,
     stuck: HashSet<u64>,
-    pub stick_all: bool,
 }
 
 impl Ledger {
@@ -112,7 +111,6 @@ impl Ledger {
             cancel_answers: HashMap::new(),
             payment_ids_as_numbers: false,
             stuck: HashSet::new(),
-            stick_all: false,
         }
     }
 
@@ -121,17 +119,19 @@ impl Ledger {
         Utc::now() + self.clock_offset
     }
 
+    #[cfg(feature = "testkit")]
     pub fn advance_clock(&mut self, by: TimeDelta) {
         self.clock_offset += by;
     }
 
+    #[cfg(feature = "testkit")]
     pub fn stick(&mut self, payment_id: u64) {
         self.stuck.insert(payment_id);
     }
 
+    #[cfg(feature = "testkit")]
     pub fn unstick_all(&mut self) {
         self.stuck.clear();
-        self.stick_all = false;
     }
 
     fn id_value(&self, id: u64) -> Value {
@@ -177,7 +177,7 @@ impl Ledger {
     /// `AUTHORIZED`), two-stage ones `AUTHORIZED`. A stuck payment, or one
     /// that is no longer payable, does not change.
     pub fn pay(&mut self, id: u64) -> Option<PaymentStatus> {
-        let stuck = self.stick_all || self.stuck.contains(&id);
+        let stuck = self.stuck.contains(&id);
         let payment = self.payment(id)?;
         if payment.status == PaymentStatus::New {
             payment.status = PaymentStatus::FormShowed;
@@ -195,7 +195,7 @@ impl Ledger {
 
     /// The bank declined the card: `REJECTED`, unless stuck or no longer payable.
     pub fn decline(&mut self, id: u64) -> Option<PaymentStatus> {
-        let stuck = self.stick_all || self.stuck.contains(&id);
+        let stuck = self.stuck.contains(&id);
         let payment = self.payment(id)?;
         if payment.status == PaymentStatus::New {
             payment.status = PaymentStatus::FormShowed;

@@ -6,16 +6,15 @@
 //! stand-in's own payment form, `GET /checkout/{payment_id}`, whose Pay and
 //! Decline buttons settle the payment.
 //!
-//! Tests drive it through [`StandinHandle`]: pay or decline without a
-//! browser, move its clock past a `RedirectDueDate`, and script faults
-//! ([`Faults`]) — timeouts, HTTP 5xx, `Success: false` with any code, and
-//! payments stuck on the form — either for the next N calls of a method or
-//! at a rate.
+//! Tests drive it through [`Handle`]: pay or decline without a browser,
+//! move its clock past a `RedirectDueDate` and, with the `testkit` feature,
+//! script faults ([`Fault`]: a [`CallFault`] — timeouts, HTTP 5xx,
+//! `Success: false` with any code — on one method) for the next N calls or
+//! at a rate, and keep payments stuck on the form.
 
 mod checkout;
 mod ledger;
 
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -26,7 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -34,11 +33,12 @@ use url::Url;
 
 use super::token::token;
 use super::types::{PaymentStatus, TbankMethod};
+use crate::faults::{FaultTally, Script};
 use ledger::{ApiError, Ledger, Payment};
 
-/// How to start the stand-in.
+/// How to start the stand-in (`tbank::standin::start`).
 #[derive(Debug, Clone)]
-pub struct StandinOptions {
+pub struct Options {
     /// Where to listen; port 0 picks a free port.
     pub bind: SocketAddr,
     /// The only terminal the stand-in knows.
@@ -55,7 +55,7 @@ pub struct StandinOptions {
 
 /// Errors of the stand-in's own API (not T-Bank answers).
 #[derive(Debug, thiserror::Error)]
-pub enum StandinError {
+pub enum Error {
     #[error("T-Bank stand-in cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -65,9 +65,9 @@ pub enum StandinError {
     UnknownPayment(String),
 }
 
-/// A fault the stand-in plays instead of (or around) a normal answer.
+/// What a call plays instead of (or around) its normal answer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
+pub enum CallFault {
     /// Hold the request for `hold` (longer than the client's timeout), then
     /// answer HTTP 504. With `processed: true` the call takes effect first,
     /// so only the answer is lost — the case `CheckOrder` exists for.
@@ -78,45 +78,40 @@ pub enum Fault {
     ErrorCode { code: String, message: String },
 }
 
-impl Fault {
+impl CallFault {
     /// T-Bank's internal error, code 9999.
-    pub fn internal_error() -> Fault {
-        Fault::error_code("9999", "Внутренняя ошибка системы")
+    pub fn internal_error() -> CallFault {
+        CallFault::error_code("9999", "Внутренняя ошибка системы")
     }
 
     /// `Success: false` with any code.
-    pub fn error_code(code: &str, message: &str) -> Fault {
-        Fault::ErrorCode {
+    pub fn error_code(code: &str, message: &str) -> CallFault {
+        CallFault::ErrorCode {
             code: code.to_owned(),
             message: message.to_owned(),
         }
     }
 
     /// A request that is never answered in time and never takes effect.
-    pub fn timeout(hold: Duration) -> Fault {
-        Fault::Timeout {
+    pub fn timeout(hold: Duration) -> CallFault {
+        CallFault::Timeout {
             hold,
             processed: false,
         }
     }
 }
 
-#[derive(Debug, Default)]
-struct FaultPlan {
-    scripted: HashMap<TbankMethod, VecDeque<Fault>>,
-    rates: HashMap<TbankMethod, Vec<(Fault, f64)>>,
+/// A fault a test scripts on the stand-in (`Handle::script`): a call of
+/// `method` plays `play`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub method: TbankMethod,
+    pub play: CallFault,
 }
 
-impl FaultPlan {
-    fn take(&mut self, method: TbankMethod) -> Option<Fault> {
-        if let Some(fault) = self.scripted.get_mut(&method).and_then(VecDeque::pop_front) {
-            return Some(fault);
-        }
-        let rates = self.rates.get(&method)?;
-        rates
-            .iter()
-            .find(|(_, probability)| rand::random::<f64>() < *probability)
-            .map(|(fault, _)| fault.clone())
+impl Fault {
+    pub fn on(method: TbankMethod, play: CallFault) -> Fault {
+        Fault { method, play }
     }
 }
 
@@ -126,7 +121,8 @@ struct Shared {
     /// Ends with `/`; `PaymentURL`s are `{public_base}checkout/{id}`.
     public_base: Url,
     ledger: Mutex<Ledger>,
-    faults: Mutex<FaultPlan>,
+    /// The faults a test scripted (`Handle::script`).
+    script: Script<Fault>,
     rates: crate::faults::TbankFaultRates,
     dice: crate::faults::FaultDice,
     shutdown: watch::Receiver<bool>,
@@ -215,80 +211,74 @@ fn error_body(error: &ApiError) -> Value {
     })
 }
 
-/// The stand-in server.
-pub struct TbankStandin;
-
-impl TbankStandin {
-    /// Binds, starts serving in a background task, and returns the handle
-    /// that controls it.
-    pub async fn start(options: StandinOptions) -> Result<StandinHandle, StandinError> {
-        let listener = tokio::net::TcpListener::bind(options.bind)
-            .await
-            .map_err(|source| StandinError::Bind {
-                addr: options.bind,
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| StandinError::Bind {
+/// Binds, starts serving in a background task, and returns the handle
+/// that controls it.
+pub async fn start(options: Options) -> Result<Handle, Error> {
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|source| Error::Bind {
             addr: options.bind,
             source,
         })?;
-        let base_url =
-            Url::parse(&format!("http://{local}/")).map_err(|error| StandinError::Bind {
-                addr: local,
-                source: std::io::Error::other(error),
-            })?;
-        let mut public_base = options.public_base.unwrap_or_else(|| base_url.clone());
-        if !public_base.path().ends_with('/') {
-            let path = format!("{}/", public_base.path());
-            public_base.set_path(&path);
-        }
-        let (shutdown_sender, shutdown_receiver) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            terminal_key: options.terminal_key,
-            password: options.password,
-            public_base,
-            ledger: Mutex::new(Ledger::new()),
-            faults: Mutex::new(FaultPlan::default()),
-            dice: options.faults.dice("tbank"),
-            rates: options.faults.tbank.clone(),
-            shutdown: shutdown_receiver.clone(),
-        });
-        let router = Router::new()
-            .route("/v2/{method}", post(api))
-            .route("/checkout/{payment_id}", get(checkout_page))
-            .route("/checkout/{payment_id}/pay", post(checkout_pay))
-            .route("/checkout/{payment_id}/decline", post(checkout_decline))
-            .with_state(Arc::clone(&shared));
-        let mut stop = shutdown_receiver;
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|stopping| *stopping).await;
-                })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "T-Bank stand-in stopped with an error");
-            }
-        });
-        tracing::info!(%base_url, "T-Bank stand-in listening");
-        Ok(StandinHandle {
-            shared,
-            base_url,
-            shutdown: shutdown_sender,
-            task: Some(task),
-        })
+    let local = listener.local_addr().map_err(|source| Error::Bind {
+        addr: options.bind,
+        source,
+    })?;
+    let base_url = Url::parse(&format!("http://{local}/")).map_err(|error| Error::Bind {
+        addr: local,
+        source: std::io::Error::other(error),
+    })?;
+    let mut public_base = options.public_base.unwrap_or_else(|| base_url.clone());
+    if !public_base.path().ends_with('/') {
+        let path = format!("{}/", public_base.path());
+        public_base.set_path(&path);
     }
+    let (shutdown_sender, shutdown_receiver) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        terminal_key: options.terminal_key,
+        password: options.password,
+        public_base,
+        ledger: Mutex::new(Ledger::new()),
+        script: Script::default(),
+        dice: options.faults.dice("tbank"),
+        rates: options.faults.tbank.clone(),
+        shutdown: shutdown_receiver.clone(),
+    });
+    let router = Router::new()
+        .route("/v2/{method}", post(api))
+        .route("/checkout/{payment_id}", get(checkout_page))
+        .route("/checkout/{payment_id}/pay", post(checkout_pay))
+        .route("/checkout/{payment_id}/decline", post(checkout_decline))
+        .with_state(Arc::clone(&shared));
+    let mut stop = shutdown_receiver;
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "T-Bank stand-in stopped with an error");
+        }
+    });
+    tracing::info!(%base_url, "T-Bank stand-in listening");
+    Ok(Handle {
+        shared,
+        base_url,
+        shutdown: shutdown_sender,
+        task: Mutex::new(Some(task)),
+    })
 }
 
 /// Controls a running stand-in. Dropping it stops the server.
-pub struct StandinHandle {
+pub struct Handle {
     shared: Arc<Shared>,
     base_url: Url,
     shutdown: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl StandinHandle {
+impl Handle {
     /// The URL to give the client as its `base_url` (ends with `/`).
     pub fn base_url(&self) -> Url {
         self.base_url.clone()
@@ -300,9 +290,10 @@ impl StandinHandle {
     }
 
     /// Stops the server and waits for it; held (timeout) requests end at once.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
+        let task = lock(&self.task).take();
+        if let Some(task) = task {
             let _ = task.await;
         }
     }
@@ -310,20 +301,71 @@ impl StandinHandle {
     /// Pays a payment as the buyer would on the form. Returns the status
     /// afterwards: `CONFIRMED` normally, unchanged if the payment is stuck
     /// or no longer payable (expired, declined, cancelled).
-    pub fn pay(&self, payment_id: &str) -> Result<PaymentStatus, StandinError> {
+    pub fn pay(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
         let id = parse_id(payment_id)?;
         lock(&self.shared.ledger)
             .pay(id)
-            .ok_or_else(|| StandinError::UnknownPayment(payment_id.to_owned()))
+            .ok_or_else(|| Error::UnknownPayment(payment_id.to_owned()))
     }
 
     /// Declines a payment as the bank would: `REJECTED`, unless stuck or no
     /// longer payable.
-    pub fn decline(&self, payment_id: &str) -> Result<PaymentStatus, StandinError> {
+    pub fn decline(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
         let id = parse_id(payment_id)?;
         lock(&self.shared.ledger)
             .decline(id)
-            .ok_or_else(|| StandinError::UnknownPayment(payment_id.to_owned()))
+            .ok_or_else(|| Error::UnknownPayment(payment_id.to_owned()))
+    }
+
+    /// The payments of one order, oldest first.
+    pub fn payments_of_order(&self, order_id: &str) -> Vec<StandinPayment> {
+        lock(&self.shared.ledger)
+            .payments_of_order(order_id)
+            .iter()
+            .map(StandinPayment::from)
+            .collect()
+    }
+
+    /// The tally of the fault plan's faults played (shared by every
+    /// stand-in given the same plan).
+    pub fn fault_tally(&self) -> &FaultTally {
+        self.shared.dice.tally()
+    }
+}
+
+/// The scripted faults and the peeks into state: for tests only.
+#[cfg(feature = "testkit")]
+impl Handle {
+    /// The next `times` calls of `fault.method` play `fault.play`.
+    pub fn script(&self, fault: Fault, times: u32) {
+        self.shared.script.push(fault, times);
+    }
+
+    /// Every call of `fault.method` plays `fault.play` with `probability`
+    /// (0.0–1.0) when nothing scripted is left for it; setting the same
+    /// fault again replaces its rate, 0 removes it.
+    pub fn script_rate(&self, fault: Fault, probability: f64) {
+        self.shared
+            .script
+            .set_rate(fault, probability, |a, b| a == b);
+    }
+
+    /// Removes every scripted fault, rate and stuck payment.
+    pub fn clear_script(&self) {
+        self.shared.script.clear();
+        lock(&self.shared.ledger).unstick_all();
+    }
+
+    /// How many scripted faults of `method` are still to come.
+    pub fn scripted_left(&self, method: TbankMethod) -> usize {
+        self.shared.script.queued(|fault| fault.method == method)
+    }
+
+    /// Pay (and Decline) on this payment do nothing: it stays `FORM_SHOWED`.
+    pub fn stick_in_form_showed(&self, payment_id: &str) -> Result<(), Error> {
+        let id = parse_id(payment_id)?;
+        lock(&self.shared.ledger).stick(id);
+        Ok(())
     }
 
     /// The status of a payment by the stand-in's clock.
@@ -342,15 +384,6 @@ impl StandinHandle {
             .map(|payment| StandinPayment::from(&*payment))
     }
 
-    /// The payments of one order, oldest first.
-    pub fn payments_of_order(&self, order_id: &str) -> Vec<StandinPayment> {
-        lock(&self.shared.ledger)
-            .payments_of_order(order_id)
-            .iter()
-            .map(StandinPayment::from)
-            .collect()
-    }
-
     /// The stand-in's clock (real time plus every `advance_clock`).
     pub fn now(&self) -> DateTime<Utc> {
         lock(&self.shared.ledger).now()
@@ -358,7 +391,7 @@ impl StandinHandle {
 
     /// Moves the stand-in's clock forward, e.g. past a `RedirectDueDate`.
     pub fn advance_clock(&self, by: Duration) {
-        let by = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+        let by = chrono::TimeDelta::from_std(by).unwrap_or(chrono::TimeDelta::MAX);
         lock(&self.shared.ledger).advance_clock(by);
     }
 
@@ -367,25 +400,18 @@ impl StandinHandle {
     pub fn answer_payment_ids_as_numbers(&self, as_numbers: bool) {
         lock(&self.shared.ledger).payment_ids_as_numbers = as_numbers;
     }
-
-    /// Scripts faults.
-    pub fn faults(&self) -> Faults {
-        Faults {
-            shared: Arc::clone(&self.shared),
-        }
-    }
 }
 
-impl std::fmt::Debug for StandinHandle {
+impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StandinHandle")
+        f.debug_struct("tbank::standin::Handle")
             .field("base_url", &self.base_url.as_str())
             .field("public_base", &self.shared.public_base.as_str())
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for StandinHandle {
+impl Drop for Handle {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
     }
@@ -425,74 +451,10 @@ impl From<&Payment> for StandinPayment {
     }
 }
 
-/// Scripts the stand-in's faults. Scripted faults come first, in order;
-/// when none is left for a method, its rates are rolled.
-#[derive(Clone)]
-pub struct Faults {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for Faults {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Faults").finish_non_exhaustive()
-    }
-}
-
-impl Faults {
-    /// The next `times` calls of `method` play `fault`.
-    pub fn script(&self, method: TbankMethod, fault: Fault, times: usize) {
-        let mut plan = lock(&self.shared.faults);
-        let queue = plan.scripted.entry(method).or_default();
-        queue.extend(std::iter::repeat_n(fault, times));
-    }
-
-    /// How many scripted faults of `method` are still to come.
-    pub fn pending(&self, method: TbankMethod) -> usize {
-        lock(&self.shared.faults)
-            .scripted
-            .get(&method)
-            .map_or(0, VecDeque::len)
-    }
-
-    /// Every call of `method` plays `fault` with `probability` (0.0–1.0);
-    /// setting the same fault again replaces its rate, 0 removes it.
-    pub fn set_rate(&self, method: TbankMethod, fault: Fault, probability: f64) {
-        let probability = if probability.is_finite() {
-            probability.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let mut plan = lock(&self.shared.faults);
-        let rates = plan.rates.entry(method).or_default();
-        rates.retain(|(existing, _)| *existing != fault);
-        if probability > 0.0 {
-            rates.push((fault, probability));
-        }
-    }
-
-    /// Pay (and Decline) on this payment do nothing: it stays `FORM_SHOWED`.
-    pub fn stick_in_form_showed(&self, payment_id: &str) -> Result<(), StandinError> {
-        let id = parse_id(payment_id)?;
-        lock(&self.shared.ledger).stick(id);
-        Ok(())
-    }
-
-    /// Every payment, present and future, stays `FORM_SHOWED` when paid.
-    pub fn stick_all_in_form_showed(&self, stuck: bool) {
-        lock(&self.shared.ledger).stick_all = stuck;
-    }
-
-    /// Removes every scripted fault, rate and stuck payment.
-    pub fn clear(&self) {
-        *lock(&self.shared.faults) = FaultPlan::default();
-        lock(&self.shared.ledger).unstick_all();
-    }
-}
-
-fn parse_id(payment_id: &str) -> Result<u64, StandinError> {
+fn parse_id(payment_id: &str) -> Result<u64, Error> {
     payment_id
         .parse::<u64>()
-        .map_err(|_| StandinError::UnknownPayment(payment_id.to_owned()))
+        .map_err(|_| Error::UnknownPayment(payment_id.to_owned()))
 }
 
 async fn api(
@@ -503,12 +465,14 @@ async fn api(
     let Some(method) = TbankMethod::from_name(&method_name) else {
         return (StatusCode::NOT_FOUND, "Not Found").into_response();
     };
-    let fault = lock(&shared.faults)
-        .take(method)
+    let fault = shared
+        .script
+        .take_or_roll(|fault| fault.method == method)
+        .map(|fault| fault.play)
         .or_else(|| rated_fault(&shared, method));
     match fault {
         None => json_response(shared.answer(method, &body)),
-        Some(Fault::HttpStatus(status)) => {
+        Some(CallFault::HttpStatus(status)) => {
             tracing::info!(
                 method = method.name(),
                 status,
@@ -524,7 +488,7 @@ async fn api(
             )
                 .into_response()
         }
-        Some(Fault::ErrorCode { code, message }) => {
+        Some(CallFault::ErrorCode { code, message }) => {
             tracing::info!(method = method.name(), code = %code, "T-Bank stand-in: scripted error code");
             json_response((
                 StatusCode::OK,
@@ -536,7 +500,7 @@ async fn api(
                 }),
             ))
         }
-        Some(Fault::Timeout { hold, processed }) => {
+        Some(CallFault::Timeout { hold, processed }) => {
             tracing::info!(
                 method = method.name(),
                 processed,
@@ -552,7 +516,7 @@ async fn api(
 }
 
 /// The fault plan's faults of Init, GetState and Cancel.
-fn rated_fault(shared: &Shared, method: TbankMethod) -> Option<Fault> {
+fn rated_fault(shared: &Shared, method: TbankMethod) -> Option<CallFault> {
     if method == TbankMethod::CheckOrder {
         return None;
     }
@@ -564,7 +528,7 @@ fn rated_fault(shared: &Shared, method: TbankMethod) -> Option<Fault> {
             "tbank.{name}.timeout{}",
             if processed { "_processed" } else { "" }
         ));
-        return Some(Fault::Timeout {
+        return Some(CallFault::Timeout {
             hold: rates.timeout_hold,
             processed,
         });
@@ -572,14 +536,14 @@ fn rated_fault(shared: &Shared, method: TbankMethod) -> Option<Fault> {
     if dice.roll(rates.error) {
         dice.record(&format!("tbank.{name}.error"));
         return Some(if dice.coin() {
-            Fault::internal_error()
+            CallFault::internal_error()
         } else {
-            Fault::error_code("3", "Внутренняя ошибка")
+            CallFault::error_code("3", "Внутренняя ошибка")
         });
     }
     if dice.roll(rates.http_5xx) {
         dice.record(&format!("tbank.{name}.http_503"));
-        return Some(Fault::HttpStatus(503));
+        return Some(CallFault::HttpStatus(503));
     }
     None
 }

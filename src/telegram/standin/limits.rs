@@ -95,11 +95,8 @@ impl RateLimiter {
         }
     }
 
-    pub(crate) fn limits(&self) -> RateLimits {
-        self.limits
-    }
-
     /// Replaces the limits and refills every bucket.
+    #[cfg(feature = "testkit")]
     pub(crate) fn set_limits(&mut self, limits: RateLimits) {
         *self = Self::new(limits);
     }

@@ -1,6 +1,6 @@
 //! A faithful, in-process stand-in for the Telegram Bot API, plus the user's side of the chat.
 //!
-//! The bot (teloxide, pointed here with `Bot::new(token).set_api_url(handle.api_url())`) talks
+//! The bot (teloxide, pointed here with `Bot::new(token).set_api_url(handle.base_url())`) talks
 //! to `POST /bot{token}/{method}` and downloads from `GET /file/bot{token}/{file_path}`, and gets
 //! the real JSON shapes and the real errors (400/401/403/409/429). A test plays the user
 //! through [`Sandbox`]; a person plays the user in a browser on the chat page at `/chat`, which
@@ -9,8 +9,8 @@
 //! Driving it from a test:
 //!
 //! ```text
-//! let standin = TelegramStandin::start(StandinOptions::new(token, "pinglass_bot", temp_dir)).await?;
-//! let bot = Bot::new(token).set_api_url(standin.api_url());
+//! let standin = telegram::standin::start(Options::new(token, "pinglass_bot", temp_dir)).await?;
+//! let bot = Bot::new(token).set_api_url(standin.base_url());
 //! let sandbox = standin.sandbox();
 //! let alice = UserSpec::new(1001, "Алиса").with_language("ru");
 //! sandbox.send_text(&alice, "/start")?;                       // the bot sees it in getUpdates
@@ -47,16 +47,18 @@ pub use limits::RateLimits;
 pub use model::{
     BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ChatInfo, ContactInfo, Counters,
     DocumentInfo, EntrySender, GroupSpec, InlineButton, KeyboardButton, MessageEntity, PhotoSize,
-    ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
+    ReplyKeyboard, StickerInfo, UserSpec, VideoInfo, bot_text_contains, last_bot_with_button,
+    portraits_received,
 };
 pub use user_api::{FileUpload, Sandbox, UserActionError, WaitTimeout};
 
 use shapes::BotIdentity;
 use world::Shared;
 
-/// How to start the stand-in. Its `Debug` output leaves the token out.
+/// How to start the stand-in (`telegram::standin::start`). Its `Debug`
+/// output leaves the token out.
 #[derive(Clone)]
-pub struct StandinOptions {
+pub struct Options {
     /// Where to listen; port 0 picks a free port.
     pub bind: SocketAddr,
     /// The only token the stand-in accepts (anything else gets 401 Unauthorized).
@@ -71,10 +73,10 @@ pub struct StandinOptions {
     pub faults: crate::faults::FaultPlan,
 }
 
-impl std::fmt::Debug for StandinOptions {
+impl std::fmt::Debug for Options {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
-            .debug_struct("StandinOptions")
+            .debug_struct("telegram::standin::Options")
             .field("bind", &self.bind)
             .field("token", &"[redacted]")
             .field("bot_username", &self.bot_username)
@@ -85,7 +87,7 @@ impl std::fmt::Debug for StandinOptions {
     }
 }
 
-impl StandinOptions {
+impl Options {
     /// Options for a stand-in on 127.0.0.1 with a free port and default limits.
     pub fn new(
         token: impl Into<String>,
@@ -105,7 +107,7 @@ impl StandinOptions {
 
 /// Why the stand-in could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum StandinError {
+pub enum Error {
     #[error("could not create the data directory {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -120,65 +122,72 @@ pub enum StandinError {
     Url(#[from] url::ParseError),
 }
 
-/// The entry point: `TelegramStandin::start(options)`.
-pub struct TelegramStandin;
+/// A fault a test scripts on the stand-in (`Handle::script`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A send of the bot (sendMessage, sendPhoto, edits, answerCallbackQuery…)
+    /// answers `error_code` 500 and sends nothing.
+    SendError500,
+    /// An album the bot sends (sendMediaGroup) takes effect, but its answer
+    /// is held for the fault plan's `lost_answer_hold` (past the bot's send
+    /// timeout): the bot cannot know it arrived.
+    AlbumAnswerLost,
+}
 
-impl TelegramStandin {
-    /// Starts the stand-in's HTTP server in the current tokio runtime.
-    pub async fn start(options: StandinOptions) -> Result<StandinHandle, StandinError> {
-        let files_dir = options.data_dir.join("files");
-        std::fs::create_dir_all(&files_dir).map_err(|source| StandinError::DataDir {
-            path: files_dir.clone(),
-            source,
-        })?;
-        let bot = BotIdentity {
-            id: bot_id_from_token(&options.token),
-            first_name: options.bot_username.clone(),
-            username: options.bot_username.clone(),
-        };
-        let shared = Arc::new(Shared::new(
-            options.token.clone(),
-            bot,
-            files_dir,
-            options.limits,
-            &options.faults,
-        ));
-        let sandbox = Sandbox {
-            shared: shared.clone(),
-        };
-        let router = bot_api::routes()
-            .with_state(shared.clone())
-            .merge(user_api::routes().with_state(sandbox.clone()))
-            .layer(DefaultBodyLimit::max(bot_api::MAX_REQUEST_BODY_BYTES));
+/// Starts the stand-in's HTTP server in the current tokio runtime.
+pub async fn start(options: Options) -> Result<Handle, Error> {
+    let files_dir = options.data_dir.join("files");
+    std::fs::create_dir_all(&files_dir).map_err(|source| Error::DataDir {
+        path: files_dir.clone(),
+        source,
+    })?;
+    let bot = BotIdentity {
+        id: bot_id_from_token(&options.token),
+        first_name: options.bot_username.clone(),
+        username: options.bot_username.clone(),
+    };
+    let shared = Arc::new(Shared::new(
+        options.token.clone(),
+        bot,
+        files_dir,
+        options.limits,
+        &options.faults,
+    ));
+    let sandbox = Sandbox {
+        shared: shared.clone(),
+    };
+    let router = bot_api::routes()
+        .with_state(shared.clone())
+        .merge(user_api::routes().with_state(sandbox.clone()))
+        .layer(DefaultBodyLimit::max(bot_api::MAX_REQUEST_BODY_BYTES));
 
-        let listener = tokio::net::TcpListener::bind(options.bind)
-            .await
-            .map_err(|source| StandinError::Bind {
-                address: options.bind,
-                source,
-            })?;
-        let address = listener.local_addr().map_err(|source| StandinError::Bind {
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|source| Error::Bind {
             address: options.bind,
             source,
         })?;
-        let base_url = Url::parse(&format!("http://{address}/"))?;
-        let (stop_sender, stop_receiver) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = stop_receiver.await;
-            });
-            if let Err(error) = serving.await {
-                tracing::error!(error = %error, "the Telegram stand-in stopped with an error");
-            }
+    let address = listener.local_addr().map_err(|source| Error::Bind {
+        address: options.bind,
+        source,
+    })?;
+    let base_url = Url::parse(&format!("http://{address}/"))?;
+    let (stop_sender, stop_receiver) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stop_receiver.await;
         });
-        tracing::info!(%address, bot_username = %options.bot_username, "Telegram stand-in listening");
-        Ok(StandinHandle {
-            sandbox,
-            base_url,
-            address,
-            control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))),
-        })
-    }
+        if let Err(error) = serving.await {
+            tracing::error!(error = %error, "the Telegram stand-in stopped with an error");
+        }
+    });
+    tracing::info!(%address, bot_username = %options.bot_username, "Telegram stand-in listening");
+    Ok(Handle {
+        sandbox,
+        base_url,
+        address,
+        control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))),
+    })
 }
 
 /// The numeric bot id is the part of the token before `:`, as on Telegram.
@@ -194,25 +203,25 @@ type ServerControl = Option<(oneshot::Sender<()>, JoinHandle<()>)>;
 
 /// A running stand-in. Cheap to clone; `shutdown` stops it for every clone.
 #[derive(Clone)]
-pub struct StandinHandle {
+pub struct Handle {
     sandbox: Sandbox,
     base_url: Url,
     address: SocketAddr,
     control: Arc<std::sync::Mutex<ServerControl>>,
 }
 
-impl std::fmt::Debug for StandinHandle {
+impl std::fmt::Debug for Handle {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
-            .debug_struct("StandinHandle")
+            .debug_struct("telegram::standin::Handle")
             .field("address", &self.address)
             .finish_non_exhaustive()
     }
 }
 
-impl StandinHandle {
-    /// The URL to give teloxide: `Bot::new(token).set_api_url(handle.api_url())`.
-    pub fn api_url(&self) -> Url {
+impl Handle {
+    /// The URL to give teloxide: `Bot::new(token).set_api_url(handle.base_url())`.
+    pub fn base_url(&self) -> Url {
         self.base_url.clone()
     }
 
@@ -252,5 +261,25 @@ impl StandinHandle {
         {
             tracing::warn!(address = %self.address, "the Telegram stand-in did not stop within 5 s");
         }
+    }
+
+    /// The tally of the fault plan's faults played (shared by every
+    /// stand-in given the same plan).
+    pub fn fault_tally(&self) -> &crate::faults::FaultTally {
+        self.sandbox.shared.fault_dice.tally()
+    }
+}
+
+/// The scripted faults: for tests only.
+#[cfg(feature = "testkit")]
+impl Handle {
+    /// The next `times` calls `fault` fits play it (a send, an album).
+    pub fn script(&self, fault: Fault, times: u32) {
+        self.sandbox.shared.script.push(fault, times);
+    }
+
+    /// Forgets every scripted fault.
+    pub fn clear_script(&self) {
+        self.sandbox.shared.script.clear();
     }
 }

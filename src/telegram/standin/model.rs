@@ -356,3 +356,28 @@ impl Counters {
             .unwrap_or(0)
     }
 }
+
+/// Portrait photos the bot sent (albums and single photos), by file_unique_id.
+pub fn portraits_received(entries: &[ChatEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.is_from_bot() && !e.photo.is_empty())
+        .filter_map(|e| e.largest_photo().map(|p| p.file_unique_id.clone()))
+        .collect()
+}
+
+/// Whether a bot message (not deleted) of the chat contains `needle`.
+pub fn bot_text_contains(entries: &[ChatEntry], needle: &str) -> bool {
+    entries.iter().any(|e| {
+        e.is_from_bot() && !e.deleted && e.text_or_caption().is_some_and(|t| t.contains(needle))
+    })
+}
+
+/// The newest bot message carrying a button with this label.
+pub fn last_bot_with_button(entries: &[ChatEntry], label: &str) -> Option<i64> {
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.is_from_bot() && !e.deleted && e.inline_buttons().any(|b| b.text == label))
+        .map(|e| e.message_id)
+}

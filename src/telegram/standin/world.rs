@@ -296,11 +296,8 @@ pub(crate) struct Shared {
     pub(crate) fault_dice: crate::faults::FaultDice,
     /// Until when the current 429 storm of the fault plan lasts.
     pub(crate) storm_until: Mutex<Option<std::time::Instant>>,
-    /// Scripted: the next N sends answer `error_code` 500.
-    pub(crate) next_sends_5xx: std::sync::atomic::AtomicU32,
-    /// Scripted: the next N albums (sendMediaGroup) are sent, but their
-    /// answer is held for the fault plan's `lost_answer_hold`.
-    pub(crate) next_album_answers_lost: std::sync::atomic::AtomicU32,
+    /// The faults a test scripted (`Handle::script`).
+    pub(crate) script: crate::faults::Script<super::Fault>,
 }
 
 impl Shared {
@@ -321,8 +318,7 @@ impl Shared {
             fault_rates: faults.telegram.clone(),
             fault_dice: faults.dice("telegram"),
             storm_until: Mutex::new(None),
-            next_sends_5xx: std::sync::atomic::AtomicU32::new(0),
-            next_album_answers_lost: std::sync::atomic::AtomicU32::new(0),
+            script: crate::faults::Script::default(),
         }
     }
 
