@@ -41,8 +41,9 @@
 //! others spoke. Referral codes are random, so `ref_<code>` is shown as
 //! `ref_<ID>` (whose code it is).
 //!
-//! Directives: `@restart` (stop the bot and start it again on the same
-//! database); `@config preview on|off`, `@config experiments shipped` (the
+//! Directives: `@needs heic` / `@needs no-heic` (the file is replayed only
+//! in a build with / without that cargo feature); `@restart` (stop the bot
+//! and start it again on the same database); `@config preview on|off`, `@config experiments shipped` (the
 //! A/B tests of bot.toml; tests start with neither), `@config weights EXP W1
 //! W2…`, `@config kie-max-attempts N` (before the first action: from the
 //! start; later: from the next `@restart`); `@kie fail-transient N` / `@kie fail-moderation N` /
@@ -633,6 +634,8 @@ impl Runner {
                 self.switched = true;
             }
             ["@restart"] => self.app.restart().await,
+            // Read when the files are listed (`dialogue_files`).
+            ["@needs", _] => {}
             ["@seed", "business"] => {
                 // 2026-03-16 12:00:00 UTC: the same dates in every run.
                 const SEED_NOW: i64 = 1_773_662_400_000;
@@ -808,9 +811,22 @@ fn dialogue_files() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "chat"))
+        .filter(|p| features_present(&std::fs::read_to_string(p).unwrap()))
         .collect();
     files.sort();
     files
+}
+
+/// `@needs heic` / `@needs no-heic`: a conversation that only happens in a
+/// build with (or without) a cargo feature; the other build skips the file.
+fn features_present(text: &str) -> bool {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("@needs "))
+        .all(|need| match need.trim() {
+            "heic" => cfg!(feature = "heic"),
+            "no-heic" => !cfg!(feature = "heic"),
+            other => panic!("unknown feature in `@needs {other}`"),
+        })
 }
 
 fn diff(expected: &str, actual: &str) -> String {
