@@ -32,7 +32,7 @@ pub fn pick(experiment: &Experiment, user_id: i64) -> Option<&str> {
 }
 
 /// The assignments a new user gets: (experiment, variant) for every experiment.
-pub fn picks(config: &Config, user_id: i64) -> Vec<(String, String)> {
+pub(crate) fn picks(config: &Config, user_id: i64) -> Vec<(String, String)> {
     config
         .experiments
         .iter()
@@ -41,7 +41,7 @@ pub fn picks(config: &Config, user_id: i64) -> Vec<(String, String)> {
 }
 
 /// A user's stored assignments, as read from the database: (experiment, variant).
-pub type Assignments = Vec<(String, String)>;
+pub(crate) type Assignments = Vec<(String, String)>;
 
 /// The configured variant a user is in, for each experiment they are assigned to.
 fn variants<'a>(
@@ -60,14 +60,14 @@ fn variants<'a>(
 }
 
 /// The locale key of the call-to-action button this user sees.
-pub fn cta_key<'a>(config: &'a Config, assigned: &'a Assignments) -> &'a str {
+pub(crate) fn cta_key<'a>(config: &'a Config, assigned: &'a Assignments) -> &'a str {
     variants(config, assigned)
         .find_map(|v| v.cta.as_deref())
         .unwrap_or("upload-button-generate")
 }
 
 /// Whether this user gets the free preview (a variant's switch wins over `[preview]`).
-pub fn preview_enabled(config: &Config, assigned: &Assignments) -> bool {
+pub(crate) fn preview_enabled(config: &Config, assigned: &Assignments) -> bool {
     variants(config, assigned)
         .find_map(|v| v.preview)
         .unwrap_or(config.preview.enabled)

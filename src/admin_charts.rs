@@ -5,8 +5,8 @@
 
 use plotters::prelude::*;
 
-pub const WIDTH: u32 = 1200;
-pub const HEIGHT: u32 = 800;
+pub(crate) const WIDTH: u32 = 1200;
+pub(crate) const HEIGHT: u32 = 800;
 
 const COLORS: [RGBColor; 6] = [
     RGBColor(52, 101, 164),
@@ -19,16 +19,16 @@ const COLORS: [RGBColor; 6] = [
 
 /// A bar chart: one group of bars per x label, one bar per series.
 #[derive(Debug, Clone)]
-pub struct Bars {
-    pub title: String,
+pub(crate) struct Bars {
+    pub(crate) title: String,
     /// What each group is (a stage, a day).
-    pub groups: Vec<String>,
+    pub(crate) groups: Vec<String>,
     /// (series name, one value per group, one label per group drawn above its bar).
-    pub series: Vec<(String, Vec<f64>, Vec<String>)>,
+    pub(crate) series: Vec<(String, Vec<f64>, Vec<String>)>,
 }
 
 /// Draws `bars` and returns the PNG bytes.
-pub fn bar_chart_png(bars: &Bars) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn bar_chart_png(bars: &Bars) -> anyhow::Result<Vec<u8>> {
     let (w, h) = (WIDTH, HEIGHT);
     let mut buffer = vec![255u8; (w * h * 3) as usize];
     {

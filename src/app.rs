@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::bot::{self, BotCtx};
-use crate::chat::{self, TgBot, Wake};
+use crate::chat::{self, Wake};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -33,16 +33,12 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
 /// The whole running application: what `pinglass run` starts, and what the
 /// tests start in-process against the stand-ins.
 pub struct App {
-    pub config: Arc<Config>,
     pub db: Db,
-    pub bot: TgBot,
     pub services: Services,
     pub worker_ctx: Arc<WorkerCtx>,
     dispatcher: bot::Running,
     worker: Option<tokio::task::JoinHandle<()>>,
     stop_worker: watch::Sender<bool>,
-    /// Liveness of the poller and the side task, error counts.
-    pub ops: Arc<Ops>,
     /// The metrics and `/healthz` endpoint, when `[telemetry] metrics_listen` is set.
     metrics: Option<ops::server::Running>,
 }
@@ -50,12 +46,12 @@ pub struct App {
 impl App {
     /// Opens the database (running migrations), connects or starts every
     /// service, and starts the dispatcher and the side task.
-    pub async fn start(config: Config) -> anyhow::Result<App> {
+    pub(crate) async fn start(config: Config) -> anyhow::Result<App> {
         App::start_with_clock(config, Arc::new(Clock::system())).await
     }
 
     /// [`App::start`] with a clock the caller keeps (tests move it forward).
-    pub async fn start_with_clock(config: Config, clock: Arc<Clock>) -> anyhow::Result<App> {
+    pub(crate) async fn start_with_clock(config: Config, clock: Arc<Clock>) -> anyhow::Result<App> {
         let db = Db::open(&config.database.path, config.database.pool_size)
             .with_context(|| format!("opening {}", config.database.path.display()))?;
         // Whatever a killed process left half-done is resumed now, not after its lease.
@@ -130,22 +126,19 @@ impl App {
         ops.worker_started();
         let worker = tokio::spawn(worker::run(worker_ctx.clone(), stop_rx));
         Ok(App {
-            config,
             db,
-            bot,
             services,
             worker_ctx,
             dispatcher,
             worker: Some(worker),
             stop_worker,
-            ops,
             metrics,
         })
     }
 
     /// Stops polling, lets the updates in flight finish, stops the side task
     /// after its current step, then the stand-ins.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.stop_worker.send(true);
         self.dispatcher.shutdown().await;
         if let Some(worker) = self.worker.take() {
@@ -190,7 +183,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Waits for Ctrl-C or SIGTERM.
-pub async fn wait_for_stop_signal() {
+pub(crate) async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

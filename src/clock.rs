@@ -3,6 +3,7 @@
 //! The side task reads time from here; so may handlers, through `BotCtx`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+#[cfg(feature = "testkit")]
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -29,7 +30,8 @@ impl Clock {
     }
 
     /// Moves this clock forward (tests: "a day passes").
-    pub fn advance(&self, by: Duration) {
+    #[cfg(feature = "testkit")]
+    pub(crate) fn advance(&self, by: Duration) {
         self.offset_ms
             .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
     }

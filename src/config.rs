@@ -16,7 +16,7 @@ use url::Url;
 
 /// The environment variable prefix for overrides of `bot.toml` fields.
 /// `PINGLASS_KIE__MODEL=x` overrides `[kie] model`.
-pub const ENV_PREFIX: &str = "PINGLASS_";
+pub(crate) const ENV_PREFIX: &str = "PINGLASS_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,7 +36,7 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    pub bot: BotConfig,
+    pub(crate) bot: BotConfig,
     pub telegram: TelegramConfig,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
@@ -44,8 +44,8 @@ pub struct Config {
     pub tbank: TbankConfig,
     pub tiers: Vec<Tier>,
     pub upload: UploadConfig,
-    pub worker: WorkerConfig,
-    pub sandbox: SandboxConfig,
+    pub(crate) worker: WorkerConfig,
+    pub(crate) sandbox: SandboxConfig,
     pub telemetry: TelemetryConfig,
     pub preview: PreviewConfig,
     pub regenerate: RegenerateConfig,
@@ -69,20 +69,20 @@ pub struct Config {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BotConfig {
+pub(crate) struct BotConfig {
     /// Telegram user ids with admin power.
-    pub admin_ids: Vec<i64>,
+    pub(crate) admin_ids: Vec<i64>,
     /// Language for users whose Telegram language is neither Russian nor English.
-    pub default_language: String,
+    pub(crate) default_language: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramConfig {
     /// Base URL of the Bot API.
-    pub api_url: Url,
+    pub(crate) api_url: Url,
     /// Long-polling timeout of getUpdates, in seconds.
-    pub poll_timeout_secs: u32,
+    pub(crate) poll_timeout_secs: u32,
     /// Messages the bot sends to one chat per second (Telegram: about 1).
     pub messages_per_sec_chat: u32,
     /// Messages the bot sends per second overall (Telegram: about 30).
@@ -123,26 +123,26 @@ pub struct StorageConfig {
     pub local_dir: PathBuf,
     /// S3 endpoint (Cloudflare R2: `https://<account>.r2.cloudflarestorage.com`).
     pub s3_endpoint: Url,
-    pub s3_region: String,
+    pub(crate) s3_region: String,
     pub s3_bucket: String,
     /// How long presigned GET URLs handed to Kie stay valid, in seconds.
-    pub presign_ttl_secs: u32,
+    pub(crate) presign_ttl_secs: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KieConfig {
-    pub base_url: Url,
+    pub(crate) base_url: Url,
     pub model: String,
     /// How many reference photos the model takes in one task.
     pub max_references: usize,
-    pub image_size: String,
-    pub output_format: String,
-    pub request_timeout_secs: u64,
+    pub(crate) image_size: String,
+    pub(crate) output_format: String,
+    pub(crate) request_timeout_secs: u64,
     /// At most this many createTask calls per 10 seconds (Kie's limit is 20).
-    pub create_per_10s: u32,
+    pub(crate) create_per_10s: u32,
     /// Give up on a task that has not finished after this many seconds.
-    pub task_timeout_secs: u64,
+    pub(crate) task_timeout_secs: u64,
     /// Attempts per task before it is failed for good.
     pub max_attempts: u32,
     /// After Kie refuses for good (bad key, no credits), wait this long
@@ -153,14 +153,14 @@ pub struct KieConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TbankConfig {
-    pub base_url: Url,
+    pub(crate) base_url: Url,
     pub request_timeout_secs: u64,
     /// 54-FZ taxation system: osn, usn_income, usn_income_outcome, esn, patent.
-    pub taxation: String,
+    pub(crate) taxation: String,
     /// VAT of the receipt item: none, vat0, vat5, vat7, vat10, vat20.
-    pub tax: String,
+    pub(crate) tax: String,
     /// Hours until an unpaid payment link expires (RedirectDueDate).
-    pub payment_deadline_hours: u32,
+    pub(crate) payment_deadline_hours: u32,
 }
 
 /// One package a user can buy.
@@ -168,7 +168,7 @@ pub struct TbankConfig {
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     pub id: String,
-    pub name: String,
+    pub(crate) name: String,
     pub price_kopecks: i64,
     pub portraits: u32,
 }
@@ -178,54 +178,54 @@ pub struct Tier {
 pub struct UploadConfig {
     pub min_photos: u32,
     pub max_photos: u32,
-    pub min_side_px: u32,
-    pub max_file_bytes: u64,
+    pub(crate) min_side_px: u32,
+    pub(crate) max_file_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WorkerConfig {
+pub(crate) struct WorkerConfig {
     /// Pause between two rounds of the side task when nothing is due, in milliseconds.
-    pub tick_ms: u64,
+    pub(crate) tick_ms: u64,
     /// GetState interval during the first ten minutes of a payment, in seconds.
-    pub payment_poll_fast_secs: u64,
+    pub(crate) payment_poll_fast_secs: u64,
     /// GetState interval after that, in seconds.
-    pub payment_poll_slow_secs: u64,
+    pub(crate) payment_poll_slow_secs: u64,
     /// Attempts to send one queued Telegram message before it is marked failed.
-    pub delivery_max_attempts: u32,
+    pub(crate) delivery_max_attempts: u32,
     /// An open payment this many hours old raises one alert to the admins.
-    pub stuck_alert_hours: u32,
+    pub(crate) stuck_alert_hours: u32,
     /// An open payment this many hours old is cancelled through T-Bank Cancel.
-    pub stuck_cancel_hours: u32,
+    pub(crate) stuck_cancel_hours: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SandboxConfig {
+pub(crate) struct SandboxConfig {
     /// Address the sandbox's stand-ins listen on (loopback).
-    pub host: String,
+    pub(crate) host: String,
     /// Port of the chat page and the Telegram stand-in (0: any free port).
-    pub chat_port: u16,
+    pub(crate) chat_port: u16,
     /// Seconds the Kie stand-in takes per task (real Kie: 100–160).
-    pub kie_latency_secs: f64,
+    pub(crate) kie_latency_secs: f64,
     /// Where the sandbox keeps its stand-ins' files.
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Faults the sandbox's stand-ins play at a rate: "none" or "realistic".
     #[serde(default)]
-    pub faults: SandboxFaults,
+    pub(crate) faults: SandboxFaults,
 }
 
 /// `[sandbox] faults`: which [`crate::faults::FaultPlan`] the sandbox's stand-ins play.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SandboxFaults {
+pub(crate) enum SandboxFaults {
     #[default]
     None,
     Realistic,
 }
 
 impl SandboxFaults {
-    pub fn plan(self) -> crate::faults::FaultPlan {
+    pub(crate) fn plan(self) -> crate::faults::FaultPlan {
         match self {
             SandboxFaults::None => crate::faults::FaultPlan::none(),
             SandboxFaults::Realistic => crate::faults::FaultPlan::realistic(),
@@ -246,7 +246,7 @@ pub struct GalleryConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Pretty,
     Json,
 }
@@ -254,14 +254,14 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
-    pub format: LogFormat,
+    pub(crate) format: LogFormat,
     /// tracing-subscriber filter, e.g. `info,pinglass=debug`.
-    pub filter: String,
+    pub(crate) filter: String,
     /// Local address of the Prometheus endpoint (also `/healthz`); empty for none.
     pub metrics_listen: Option<SocketAddr>,
     /// `/healthz` reports the side task unhealthy when one of its loops has
     /// not gone round for this many seconds.
-    pub healthz_stale_secs: u64,
+    pub(crate) healthz_stale_secs: u64,
 }
 
 /// Incidents the side task watches for; each alerts the admins once, and a
@@ -292,7 +292,7 @@ pub struct PrivacyConfig {
 
 impl PrivacyConfig {
     /// The retention period in milliseconds.
-    pub fn retention_ms(&self) -> i64 {
+    pub(crate) fn retention_ms(&self) -> i64 {
         i64::from(self.retention_days) * 24 * 3_600_000
     }
 }
@@ -304,7 +304,7 @@ pub struct PreviewConfig {
     /// Whether users get one free preview (an A/B variant may switch it).
     pub enabled: bool,
     /// Long side of the preview image, pixels (smaller than the real portraits).
-    pub size_px: u32,
+    pub(crate) size_px: u32,
 }
 
 /// "Redo one portrait" after delivery.
@@ -312,7 +312,7 @@ pub struct PreviewConfig {
 #[serde(deny_unknown_fields)]
 pub struct RegenerateConfig {
     /// One free redo per this many portraits of the package (at least one per set).
-    pub portraits_per_free: u32,
+    pub(crate) portraits_per_free: u32,
 }
 
 impl RegenerateConfig {
@@ -376,15 +376,15 @@ pub struct RemindersConfig {
 pub struct Secrets {
     pub telegram_token: Option<SecretString>,
     pub kie_api_key: Option<SecretString>,
-    pub tbank_terminal_key: Option<SecretString>,
-    pub tbank_password: Option<SecretString>,
+    pub(crate) tbank_terminal_key: Option<SecretString>,
+    pub(crate) tbank_password: Option<SecretString>,
     pub s3_access_key: Option<SecretString>,
     pub s3_secret_key: Option<SecretString>,
-    pub sentry_dsn: Option<SecretString>,
+    pub(crate) sentry_dsn: Option<SecretString>,
 }
 
 /// The environment variables secrets come from.
-pub const SECRET_VARS: [&str; 7] = [
+pub(crate) const SECRET_VARS: [&str; 7] = [
     "TELEGRAM_BOT_TOKEN",
     "KIE_API_KEY",
     "TBANK_TERMINAL_KEY",
@@ -469,15 +469,15 @@ impl Config {
 
     /// Checks the rules of the table `RULES` (below) in order; the first
     /// that fails names its field and the reason.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         check(self, &[], "", RULES)
     }
 
-    pub fn tier(&self, id: &str) -> Option<&Tier> {
+    pub(crate) fn tier(&self, id: &str) -> Option<&Tier> {
         self.tiers.iter().find(|t| t.id == id)
     }
 
-    pub fn is_admin(&self, user_id: i64) -> bool {
+    pub(crate) fn is_admin(&self, user_id: i64) -> bool {
         self.bot.admin_ids.contains(&user_id)
     }
 }

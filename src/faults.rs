@@ -15,9 +15,9 @@
 //! way for all three: `handle.script(Fault, times)` plays a fault of that
 //! stand-in's `Fault` enum on the next `times` calls it fits,
 //! `handle.script_rate(Fault, p)` on every call with probability `p` (Kie and
-//! T-Bank), `handle.clear_script()` forgets them; scripted faults come before
-//! the plan's rates. They are kept in a [`Script`]. `handle.fault_tally()` is
-//! the plan's tally. `FaultPlan::realistic()` is a bad day, raised so that a short soak
+//! T-Bank), `handle.clear_script()` (Kie and T-Bank) forgets them; scripted faults come before
+//! the plan's rates. They are kept in a [`Script`]; the faults played are
+//! counted in the plan's tally. `FaultPlan::realistic()` is a bad day, raised so that a short soak
 //! meets every kind a few times; `[sandbox] faults = "realistic"` gives it
 //! to the sandbox's stand-ins.
 
@@ -33,7 +33,7 @@ use rand::{Rng, SeedableRng};
 #[derive(Debug, Clone)]
 pub struct FaultPlan {
     /// Seeds every stand-in's dice (salted with the service's name).
-    pub seed: u64,
+    pub(crate) seed: u64,
     pub kie: KieFaultRates,
     pub telegram: TelegramFaultRates,
     pub tbank: TbankFaultRates,
@@ -169,7 +169,7 @@ impl FaultPlan {
     }
 
     /// By name, as in `[sandbox] faults`: "none" or "realistic".
-    pub fn named(name: &str) -> Option<Self> {
+    pub(crate) fn named(name: &str) -> Option<Self> {
         match name {
             "none" => Some(Self::none()),
             "realistic" => Some(Self::realistic()),
@@ -229,11 +229,6 @@ impl FaultDice {
     pub fn record(&self, kind: &str) {
         self.tally.record(kind);
     }
-
-    /// The tally this service's faults are counted in (the plan's).
-    pub fn tally(&self) -> &FaultTally {
-        &self.tally
-    }
 }
 
 /// The faults a test scripted on one stand-in, `F` being that stand-in's
@@ -241,7 +236,7 @@ impl FaultDice {
 /// rates rolled on every call it fits once nothing queued fits. Empty unless
 /// a test scripts it (the scripting methods are behind `testkit`).
 #[derive(Debug)]
-pub struct Script<F> {
+pub(crate) struct Script<F> {
     inner: Mutex<ScriptInner<F>>,
 }
 
@@ -268,7 +263,8 @@ impl<F: Clone> Script<F> {
     }
 
     /// Queues `fault` for the next `times` calls it fits.
-    pub fn push(&self, fault: F, times: u32) {
+    #[cfg(feature = "testkit")]
+    pub(crate) fn push(&self, fault: F, times: u32) {
         self.inner()
             .queue
             .extend(std::iter::repeat_n(fault, times as usize));
@@ -276,7 +272,8 @@ impl<F: Clone> Script<F> {
 
     /// Plays `fault` with `probability` (0–1) on every call it fits; a rate
     /// of the `same` fault is replaced, and 0 removes it.
-    pub fn set_rate(&self, fault: F, probability: f64, same: impl Fn(&F, &F) -> bool) {
+    #[cfg(feature = "testkit")]
+    pub(crate) fn set_rate(&self, fault: F, probability: f64, same: impl Fn(&F, &F) -> bool) {
         let probability = if probability.is_finite() {
             probability.clamp(0.0, 1.0)
         } else {
@@ -290,27 +287,29 @@ impl<F: Clone> Script<F> {
     }
 
     /// Forgets every queued fault and rate.
-    pub fn clear(&self) {
+    #[cfg(feature = "testkit")]
+    pub(crate) fn clear(&self) {
         let mut inner = self.inner();
         inner.queue.clear();
         inner.rates.clear();
     }
 
     /// Takes the first queued fault that `fits`.
-    pub fn take(&self, fits: impl Fn(&F) -> bool) -> Option<F> {
+    pub(crate) fn take(&self, fits: impl Fn(&F) -> bool) -> Option<F> {
         let mut inner = self.inner();
         let index = inner.queue.iter().position(fits)?;
         inner.queue.remove(index)
     }
 
     /// How many queued faults `fit`.
-    pub fn queued(&self, fits: impl Fn(&F) -> bool) -> usize {
+    #[cfg(feature = "testkit")]
+    pub(crate) fn queued(&self, fits: impl Fn(&F) -> bool) -> usize {
         self.inner().queue.iter().filter(|f| fits(f)).count()
     }
 
     /// The first queued fault that `fits`, else the first rate that fits and
     /// whose roll comes up.
-    pub fn take_or_roll(&self, fits: impl Fn(&F) -> bool) -> Option<F> {
+    pub(crate) fn take_or_roll(&self, fits: impl Fn(&F) -> bool) -> Option<F> {
         self.take(&fits).or_else(|| {
             self.rates()
                 .into_iter()
@@ -320,7 +319,7 @@ impl<F: Clone> Script<F> {
     }
 
     /// The rates, in the order they were set.
-    pub fn rates(&self) -> Vec<(F, f64)> {
+    pub(crate) fn rates(&self) -> Vec<(F, f64)> {
         self.inner().rates.clone()
     }
 }
@@ -332,7 +331,7 @@ pub struct FaultTally {
 }
 
 impl FaultTally {
-    pub fn record(&self, kind: &str) {
+    pub(crate) fn record(&self, kind: &str) {
         *self
             .counts
             .lock()
@@ -346,10 +345,6 @@ impl FaultTally {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    pub fn get(&self, kind: &str) -> u64 {
-        self.snapshot().get(kind).copied().unwrap_or(0)
     }
 
     /// Faults whose kind starts with `prefix` ("kie.", "telegram.", …).

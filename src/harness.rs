@@ -16,7 +16,7 @@ use crate::standins::{self, Credentials, StandinsOptions};
 use crate::tbank::standin::Handle as TbankHandle;
 use crate::telegram::standin::{Handle as TelegramHandle, RateLimits};
 
-pub const TOKEN: &str = "4242:harness-token";
+pub(crate) const TOKEN: &str = "4242:harness-token";
 const KIE_KEY: &str = "harness-kie-key";
 const TERMINAL: &str = "HarnessTerminalDEMO";
 const PASSWORD: &str = "harness-terminal-password";
@@ -70,7 +70,7 @@ pub fn local_config(dir: &Path) -> anyhow::Result<Config> {
 }
 
 /// The credentials of the harness's stand-ins.
-pub fn credentials() -> Credentials {
+pub(crate) fn credentials() -> Credentials {
     Credentials {
         bot_token: TOKEN.into(),
         bot_username: "PinGlassLocalBot".into(),

@@ -38,7 +38,7 @@ impl Lang {
         }
     }
 
-    pub fn parse(code: &str) -> Option<Lang> {
+    pub(crate) fn parse(code: &str) -> Option<Lang> {
         match code {
             "ru" => Some(Lang::Ru),
             "en" => Some(Lang::En),
@@ -100,12 +100,12 @@ impl From<usize> for Arg<'_> {
 }
 
 /// The message `key` in `lang`.
-pub fn tr(lang: Lang, key: &str) -> String {
+pub(crate) fn tr(lang: Lang, key: &str) -> String {
     LOCALES.lookup(lang.id(), key)
 }
 
 /// Whether `key` is a message of `lang` (configuration names locale keys).
-pub fn has_key(lang: Lang, key: &str) -> bool {
+pub(crate) fn has_key(lang: Lang, key: &str) -> bool {
     LOCALES.try_lookup(lang.id(), key).is_some()
 }
 

@@ -20,20 +20,20 @@ use crate::tbank::{TbankClient, TbankSettings};
 use crate::telegram::standin::RateLimits;
 
 /// The sandbox's fixed, non-secret credentials for its own stand-ins.
-pub const SANDBOX_BOT_TOKEN: &str = "100000001:SANDBOX-local-stand-in-token";
+pub(crate) const SANDBOX_BOT_TOKEN: &str = "100000001:SANDBOX-local-stand-in-token";
 const SANDBOX_BOT_USERNAME: &str = "PinGlassSandboxBot";
 const SANDBOX_KIE_KEY: &str = "sandbox-kie-key";
 const SANDBOX_TBANK_TERMINAL: &str = "PinGlassSandboxDEMO";
 
 /// Every external service, real or stand-in.
 pub struct Services {
-    pub telegram_api: Url,
-    pub telegram_token: SecretString,
-    pub kie: KieClient,
-    pub tbank: TbankClient,
+    pub(crate) telegram_api: Url,
+    pub(crate) telegram_token: SecretString,
+    pub(crate) kie: KieClient,
+    pub(crate) tbank: TbankClient,
     pub store: ObjectStore,
     /// The chat page, when Telegram is the local stand-in.
-    pub chat_page: Option<Url>,
+    pub(crate) chat_page: Option<Url>,
     /// The stand-ins of the services without credentials.
     standins: Standins,
     store_server: Option<LocalServer>,
@@ -41,7 +41,7 @@ pub struct Services {
 
 impl Services {
     /// One line per service, for the start-up log (no secrets).
-    pub fn describe(&self) -> Vec<String> {
+    pub(crate) fn describe(&self) -> Vec<String> {
         let which = |standin: bool| {
             if standin {
                 "local stand-in"
@@ -63,7 +63,7 @@ impl Services {
         ]
     }
 
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.standins.shutdown().await;
         if let Some(s) = self.store_server {
             s.shutdown().await;
@@ -87,7 +87,7 @@ fn sandbox_host(config: &Config) -> anyhow::Result<IpAddr> {
 }
 
 /// Starts what is missing and connects to what is configured.
-pub async fn start(config: &Config) -> anyhow::Result<Services> {
+pub(crate) async fn start(config: &Config) -> anyhow::Result<Services> {
     refuse_local_store_for_real_kie(config)?;
     let (store, store_server) = start_store(config).await?;
     let standins = standins::start(sandbox_standins(config)?).await?;

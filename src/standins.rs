@@ -17,8 +17,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+#[cfg(feature = "testkit")]
 use secrecy::SecretString;
 
+#[cfg(feature = "testkit")]
 use crate::config::Config;
 use crate::faults::FaultPlan;
 use crate::telegram::standin::RateLimits;
@@ -107,10 +109,10 @@ impl StandinsOptions {
 /// The stand-ins started (`None`: not asked for).
 #[derive(Debug)]
 pub struct Standins {
-    pub telegram: Option<telegram::standin::Handle>,
-    pub kie: Option<kie::standin::Handle>,
-    pub tbank: Option<tbank::standin::Handle>,
-    pub credentials: Credentials,
+    pub(crate) telegram: Option<telegram::standin::Handle>,
+    pub(crate) kie: Option<kie::standin::Handle>,
+    pub(crate) tbank: Option<tbank::standin::Handle>,
+    pub(crate) credentials: Credentials,
 }
 
 /// Starts the stand-ins `options` asks for.
@@ -198,7 +200,8 @@ impl Standins {
 
     /// Points `config` at the stand-ins started: their URLs and credentials
     /// (as if they were the real services).
-    pub fn connect(&self, config: &mut Config) {
+    #[cfg(feature = "testkit")]
+    pub(crate) fn connect(&self, config: &mut Config) {
         let c = &self.credentials;
         let secrets = &mut config.secrets;
         if let Some(telegram) = &self.telegram {
@@ -242,7 +245,7 @@ impl Standins {
     }
 
     /// Stops every stand-in started.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         if let Some(s) = self.telegram {
             s.shutdown().await;
         }

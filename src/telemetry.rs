@@ -18,13 +18,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{Config, LogFormat, TelemetryConfig};
 
-/// Installs the global subscriber. `RUST_LOG` overrides the configured filter.
-/// Calling it twice is harmless (the second call does nothing).
-pub fn init(config: &TelemetryConfig) {
-    install(config, false);
-}
-
-/// [`init`], plus Sentry when `SENTRY_DSN` is set. Keep the returned guard
+/// Installs the global subscriber (`RUST_LOG` overrides the configured
+/// filter; calling it twice is harmless), plus Sentry when `SENTRY_DSN` is set. Keep the returned guard
 /// for the life of the process: dropping it flushes the queued events.
 pub fn init_with_sentry(config: &Config) -> Option<sentry::ClientInitGuard> {
     let guard = config

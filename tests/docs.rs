@@ -16,7 +16,10 @@ fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() {
-            if !matches!(name.as_str(), "target" | "node_modules" | ".git" | "pinglass-data") {
+            if !matches!(
+                name.as_str(),
+                "target" | "node_modules" | ".git" | "pinglass-data"
+            ) {
                 markdown_files(&path, out);
             }
         } else if name.ends_with(".md") {
@@ -66,8 +69,7 @@ fn sentences(prose: &str) -> Vec<String> {
             let end = rest
                 .char_indices()
                 .find(|&(i, c)| {
-                    matches!(c, '.' | '!' | '?' | ';')
-                        && rest[i + c.len_utf8()..].starts_with(' ')
+                    matches!(c, '.' | '!' | '?' | ';') && rest[i + c.len_utf8()..].starts_with(' ')
                 })
                 .map_or(rest.len(), |(i, c)| i + c.len_utf8());
             let sentence = rest[..end]
@@ -104,7 +106,10 @@ fn the_repetition_check_catches_a_forked_paragraph() {
                   The preview is `[preview]`.\n\nPackages live in\n`[[tiers]]`;   admins are `[bot] admin_ids`.\n";
     assert_eq!(repeated_sentences(forked).len(), 1, "{forked}");
     let code = "```\ncargo test --locked and then some more words\n```\n\n```\ncargo test --locked and then some more words\n```\n";
-    assert!(repeated_sentences(code).is_empty(), "code blocks may repeat");
+    assert!(
+        repeated_sentences(code).is_empty(),
+        "code blocks may repeat"
+    );
 }
 
 #[test]
@@ -163,10 +168,16 @@ fn every_folder_of_src_is_in_the_code_map_once_and_in_order() {
         .filter_map(|l| l.split_once('`').map(|(path, _)| path.to_owned()))
         .filter(|path| path.ends_with('/'))
         .collect();
-    let top: Vec<&String> = folders.iter().filter(|f| f.matches('/').count() == 1).collect();
+    let top: Vec<&String> = folders
+        .iter()
+        .filter(|f| f.matches('/').count() == 1)
+        .collect();
     for folder in &top {
         let n = bullets.iter().filter(|b| b == folder).count();
-        assert_eq!(n, 1, "`{folder}` should open exactly one code-map bullet, it opens {n}");
+        assert_eq!(
+            n, 1,
+            "`{folder}` should open exactly one code-map bullet, it opens {n}"
+        );
     }
     let order: Vec<&String> = bullets.iter().filter(|b| top.contains(b)).collect();
     assert_eq!(order, top, "code-map bullets out of folder order");

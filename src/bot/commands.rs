@@ -4,7 +4,7 @@ use teloxide::utils::command::BotCommands;
 
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
-pub enum Command {
+pub(crate) enum Command {
     Start(String),
     Help,
     Language,

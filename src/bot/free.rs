@@ -19,7 +19,7 @@ const PREVIEW_STYLE: u32 = 0;
 
 /// Generate: with the preview on for this user and not used yet, start it
 /// and show the packages with it when it is ready; otherwise the packages now.
-pub async fn generate(
+pub(crate) async fn generate(
     bot: &TgBot,
     chat: ChatId,
     dialogue: &Dlg,
@@ -101,7 +101,7 @@ fn redo_quota(
 }
 
 /// "Redo a portrait": the set's portraits as numbered buttons.
-pub async fn choose(
+pub(crate) async fn choose(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,
@@ -188,7 +188,7 @@ enum RedoRefusal {
 }
 
 /// Redo one portrait: a new take of its style, counted against the free quota.
-pub async fn redo(
+pub(crate) async fn redo(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,

@@ -22,7 +22,7 @@ use crate::chat::sets::action_buttons;
 use crate::db::{self, avatars, galleries, portraits, queue};
 use crate::i18n::{Arg, Lang, tr, tr_args};
 
-pub async fn list(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
+pub(crate) async fn list(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
     let lang = me.lang;
     let user_id = me.user.id;
     let ready: Vec<(avatars::Avatar, usize)> = ctx
@@ -67,7 +67,7 @@ pub async fn list(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> Ha
 }
 
 /// Sends one ready set again, if it is this user's.
-pub async fn show(
+pub(crate) async fn show(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,
@@ -142,7 +142,7 @@ async fn refuse(bot: &TgBot, query: &CallbackQuery, lang: Lang) -> HandlerResult
 
 /// "Download as ZIP": queues the request; the side task builds and sends it.
 /// A second press while the archive is still on its way queues nothing.
-pub async fn zip(
+pub(crate) async fn zip(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,
@@ -196,7 +196,7 @@ pub fn new_share_token() -> String {
 
 /// "Share link": the set's live link (made on the first press, the same one
 /// after), with a button to revoke it.
-pub async fn share(
+pub(crate) async fn share(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,
@@ -231,7 +231,7 @@ pub async fn share(
 }
 
 /// "Revoke link": whoever opens it from now on is told the owner removed it.
-pub async fn revoke(
+pub(crate) async fn revoke(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,
@@ -276,7 +276,7 @@ fn make_own_keyboard(lang: Lang) -> InlineKeyboardMarkup {
 /// `/start g_<token>`: the shared set (its portraits by file_id, through
 /// the queue, captioned without anything of the owner) and a button to make
 /// one's own; a revoked or unknown link is explained politely.
-pub async fn open_shared(
+pub(crate) async fn open_shared(
     bot: &TgBot,
     msg: &Message,
     me: &UserCtx,

@@ -21,21 +21,21 @@ use crate::chat::callback::Callback;
 use crate::db::{self, avatars, events, users};
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
-pub type HandlerResult = anyhow::Result<()>;
-pub type Dlg = Dialogue<State, SqliteStorage>;
+pub(crate) type HandlerResult = anyhow::Result<()>;
+pub(crate) type Dlg = Dialogue<State, SqliteStorage>;
 
 /// The user behind an update, loaded (or created) before any handler runs.
 #[derive(Debug, Clone)]
-pub struct UserCtx {
-    pub user: users::User,
-    pub lang: Lang,
+pub(crate) struct UserCtx {
+    pub(crate) user: users::User,
+    pub(crate) lang: Lang,
     /// The user wrote to the bot for the first time with this update.
-    pub is_new: bool,
+    pub(crate) is_new: bool,
     /// The user's A/B variants, (experiment, variant), assigned at the first update.
-    pub assignments: crate::ab::Assignments,
+    pub(crate) assignments: crate::ab::Assignments,
     /// The user asked to delete their data and it is not finished yet:
     /// every update gets "deleting, one moment" and changes nothing.
-    pub deleting: bool,
+    pub(crate) deleting: bool,
 }
 
 pub fn schema() -> UpdateHandler<anyhow::Error> {
@@ -120,7 +120,7 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
 }
 
 /// Logs handler errors with their whole cause chain.
-pub struct LogErrors;
+pub(crate) struct LogErrors;
 
 impl ErrorHandler<anyhow::Error> for LogErrors {
     fn handle_error(self: Arc<Self>, error: anyhow::Error) -> BoxFuture<'static, ()> {
@@ -150,7 +150,7 @@ async fn bot_blocked_or_unblocked(
 
 /// A user's name as the bot repeats it (greetings, admin notices): without
 /// control characters or bidirectional overrides, at most Telegram's 64.
-pub fn clean_name(name: &str) -> String {
+pub(crate) fn clean_name(name: &str) -> String {
     name.chars()
         .filter(|&c| {
             !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
@@ -274,7 +274,7 @@ async fn start(
 
 /// The welcome, the tips and the prices; the latest draft (or a new one)
 /// takes photos. `/start` and the "make your own" button both come here.
-pub async fn onboard(
+pub(crate) async fn onboard(
     bot: &TgBot,
     chat: ChatId,
     dialogue: &Dlg,
@@ -389,7 +389,7 @@ async fn group_message(bot: TgBot, msg: Message, me: UserCtx) -> HandlerResult {
 /// A handler failed (a download, the store, a busy database): the user is
 /// told, in their language, that nothing was lost and to try again; the
 /// error itself goes on to the log.
-pub async fn apologize_on_error(
+pub(crate) async fn apologize_on_error(
     bot: &TgBot,
     chat: ChatId,
     lang: Lang,

@@ -2,18 +2,18 @@
 //! SQLite, long polling. Handlers talk to the database and send messages;
 //! they never call Kie or T-Bank (the side task does).
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod commands;
-pub mod free;
+pub(crate) mod free;
 pub mod gallery;
 pub mod handlers;
-pub mod privacy;
+pub(crate) mod privacy;
 pub mod purchase;
-pub mod referral;
+pub(crate) mod referral;
 pub mod state;
-pub mod stop;
+pub(crate) mod stop;
 pub mod storage;
-pub mod upload;
+pub(crate) mod upload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +43,7 @@ pub struct BotCtx {
 }
 
 /// Registers the command menu in every language (and Russian as the default).
-pub async fn register_commands(bot: &TgBot, config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn register_commands(bot: &TgBot, config: &Config) -> anyhow::Result<()> {
     let commands = |lang: Lang| -> Vec<BotCommand> {
         commands::MENU
             .iter()
@@ -85,9 +85,9 @@ pub async fn register_commands(bot: &TgBot, config: &Config) -> anyhow::Result<(
 }
 
 /// A running dispatcher: stop it with [`Running::shutdown`].
-pub struct Running {
-    pub shutdown: ShutdownToken,
-    pub task: tokio::task::JoinHandle<()>,
+pub(crate) struct Running {
+    pub(crate) shutdown: ShutdownToken,
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -95,7 +95,7 @@ impl Running {
     /// dispatcher that has not started polling yet refuses the stop
     /// ("idle"); it is asked again until it accepts, and aborted if it
     /// never does.
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             match self.shutdown.shutdown() {
@@ -123,7 +123,7 @@ impl Running {
 }
 
 /// Starts long polling and the dispatcher on the current runtime.
-pub async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
+pub(crate) async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
     let storage = storage::SqliteStorage::new(ctx.db.clone(), ctx.clock.clone());
     let poll_timeout = Duration::from_secs(u64::from(ctx.config.telegram.poll_timeout_secs));
     let listener = Polling::builder(bot.clone())
@@ -195,7 +195,7 @@ fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyh
 /// Whether a handler failed because Telegram itself failed for a moment
 /// (5xx — teloxide reads nginx's 502 page as invalid JSON —, `error_code`
 /// 500, the network): the answer was lost, through no fault of the user.
-pub fn telegram_hiccup(error: &anyhow::Error) -> bool {
+pub(crate) fn telegram_hiccup(error: &anyhow::Error) -> bool {
     use teloxide::{ApiError, RequestError};
     error
         .chain()

@@ -20,7 +20,7 @@ use crate::i18n::{Arg, Lang, tr, tr_args};
 const CONFIRM_VALID_MS: i64 = 3_600_000;
 
 /// The full terms, with the numbers of the configuration.
-pub fn terms_text(config: &Config, lang: Lang) -> String {
+pub(crate) fn terms_text(config: &Config, lang: Lang) -> String {
     tr_args(
         lang,
         "terms",
@@ -36,7 +36,7 @@ pub fn terms_text(config: &Config, lang: Lang) -> String {
     )
 }
 
-pub async fn terms(
+pub(crate) async fn terms(
     bot: TgBot,
     msg: Message,
     me: UserCtx,
@@ -65,7 +65,7 @@ fn busy_text(config: &Config, lang: Lang, busy: Busy) -> String {
 /// `/delete_my_data`: what will be deleted and kept, with a confirmation
 /// and a cancel button — or, while money or portraits are on their way,
 /// why it has to wait.
-pub async fn ask(
+pub(crate) async fn ask(
     bot: TgBot,
     msg: Message,
     me: UserCtx,
@@ -108,7 +108,7 @@ async fn settle_question(bot: &TgBot, query: &CallbackQuery, text: String) {
 }
 
 /// The answer to the question's buttons.
-pub async fn on_callback(
+pub(crate) async fn on_callback(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,
@@ -184,7 +184,7 @@ pub async fn on_callback(
 
 /// While the user's data is being deleted: every message and button gets
 /// "deleting, I will write when done", and nothing else happens.
-pub async fn deleting_now(bot: TgBot, update: Update, me: UserCtx) -> HandlerResult {
+pub(crate) async fn deleting_now(bot: TgBot, update: Update, me: UserCtx) -> HandlerResult {
     use teloxide::types::UpdateKind;
     let text = tr(me.lang, "privacy-deleting-now");
     match update.kind {

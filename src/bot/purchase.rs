@@ -20,18 +20,9 @@ use crate::db::payments::{self, CreatePayment};
 use crate::db::{avatars, events, referrals, users};
 use crate::i18n::{Lang, tr, tr_args};
 
-/// The package keyboard: one row per tier, in configuration order.
-pub fn packages_message(
-    ctx: &BotCtx,
-    lang: Lang,
-    avatar_id: i64,
-) -> (String, InlineKeyboardMarkup) {
-    packages_message_with_balance(ctx, lang, avatar_id, 0)
-}
-
 /// The package keyboard with prices after the user's referral balance (the
 /// discount `request_payment` will take: [`referrals::discount_for`]).
-pub fn packages_message_with_balance(
+pub(crate) fn packages_message_with_balance(
     ctx: &BotCtx,
     lang: Lang,
     avatar_id: i64,
@@ -47,7 +38,7 @@ pub fn packages_message_with_balance(
 
 /// Generate (or "choose again" after a failed payment): show the packages if
 /// the avatar is this user's draft with enough photos.
-pub async fn show_packages(
+pub(crate) async fn show_packages(
     bot: &TgBot,
     chat: ChatId,
     dialogue: &Dlg,
@@ -98,7 +89,7 @@ pub async fn show_packages(
 }
 
 /// A tier was chosen: pay now if we know where to send the receipt, or ask once.
-pub async fn choose_tier(
+pub(crate) async fn choose_tier(
     bot: &TgBot,
     chat: ChatId,
     dialogue: &Dlg,
@@ -148,7 +139,7 @@ pub async fn choose_tier(
 }
 
 /// Why an avatar cannot be bought now.
-pub enum Refusal {
+pub(crate) enum Refusal {
     NotOwned,
     NotDraft,
     TooFewPhotos(u32),
@@ -237,7 +228,7 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
 }
 
 /// The answer to "where should we send the receipt?".
-pub async fn receive_contact(
+pub(crate) async fn receive_contact(
     bot: TgBot,
     msg: Message,
     dialogue: Dlg,
@@ -449,7 +440,7 @@ async fn show_open_payment(
 }
 
 /// "I have paid": ask T-Bank now instead of at the next scheduled poll.
-pub async fn check_payment(
+pub(crate) async fn check_payment(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,
@@ -486,7 +477,7 @@ pub async fn check_payment(
 
 /// Text while a payment was requested: where that payment stands, with the
 /// way on (the link again, the packages again, or a new set).
-pub async fn payment_status(
+pub(crate) async fn payment_status(
     bot: TgBot,
     msg: Message,
     dialogue: Dlg,

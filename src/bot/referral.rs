@@ -32,7 +32,7 @@ enum Arrival {
 
 /// `/start ref_<code>`: a brand-new user is attributed to the code's owner
 /// (first touch only, never oneself); anyone else is told why not, politely.
-pub async fn arrived_by_link(
+pub(crate) async fn arrived_by_link(
     bot: &TgBot,
     chat: ChatId,
     me: &UserCtx,
@@ -73,12 +73,17 @@ pub async fn arrived_by_link(
 }
 
 /// The user's invitation link: `https://t.me/<bot>?start=ref_<code>`.
-pub fn link(bot_username: &str, code: &str) -> String {
+pub(crate) fn link(bot_username: &str, code: &str) -> String {
     format!("https://t.me/{bot_username}?start=ref_{code}")
 }
 
 /// The text of `/referral` for a summary.
-pub fn summary_text(lang: Lang, percent: u32, link: &str, summary: &referrals::Summary) -> String {
+pub(crate) fn summary_text(
+    lang: Lang,
+    percent: u32,
+    link: &str,
+    summary: &referrals::Summary,
+) -> String {
     let money =
         |key: &str, amount: i64| tr_args(lang, key, &[("amount", Arg::Str(&rub(lang, amount)))]);
     let mut lines = vec![
@@ -114,7 +119,7 @@ pub fn summary_text(lang: Lang, percent: u32, link: &str, summary: &referrals::S
 }
 
 /// `/referral`.
-pub async fn show(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
+pub(crate) async fn show(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
     let lang = me.lang;
     let user_id = me.user.id;
     // getMe is cached by the bot adaptor: one call per process.
@@ -148,7 +153,7 @@ pub async fn show(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> Ha
 /// The payout button: one request for the whole available balance (at most
 /// one open per user), and every admin told through the queue in the same
 /// transaction.
-pub async fn request_payout(
+pub(crate) async fn request_payout(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,

@@ -15,7 +15,7 @@ use crate::chat::outbox::SKIPPED_STOPPED;
 use crate::db::{queue, users};
 use crate::i18n::tr;
 
-pub async fn stop(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
+pub(crate) async fn stop(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> HandlerResult {
     let user_id = me.user.id;
     ctx.db
         .run(move |c| {
@@ -38,7 +38,7 @@ pub async fn stop(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>) -> Ha
 }
 
 /// The button under the /stop answer: reminders on again.
-pub async fn resume(
+pub(crate) async fn resume(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,

@@ -109,7 +109,7 @@ fn rejection_key(rejection: &Rejection) -> &'static str {
     }
 }
 
-pub fn intake_rules(ctx: &BotCtx) -> IntakeRules {
+pub(crate) fn intake_rules(ctx: &BotCtx) -> IntakeRules {
     IntakeRules {
         max_file_bytes: ctx.config.upload.max_file_bytes,
         min_side_px: ctx.config.upload.min_side_px,
@@ -118,7 +118,7 @@ pub fn intake_rules(ctx: &BotCtx) -> IntakeRules {
 }
 
 /// The counter text and its keyboard for `count` accepted photos.
-pub fn counter(
+pub(crate) fn counter(
     ctx: &BotCtx,
     me: &UserCtx,
     avatar_id: i64,
@@ -161,7 +161,7 @@ fn too_many(ctx: &BotCtx, me: &UserCtx, max: u32) -> String {
 }
 
 /// A button's label as text refers to it: without its leading emoji.
-pub fn button_name(label: &str) -> &str {
+pub(crate) fn button_name(label: &str) -> &str {
     label.trim_start_matches(|c: char| !c.is_alphanumeric())
 }
 
@@ -233,7 +233,7 @@ async fn reply(
 }
 
 /// A photo, an album item or a file while uploading.
-pub async fn receive(
+pub(crate) async fn receive(
     bot: TgBot,
     msg: Message,
     dialogue: Dlg,

@@ -17,11 +17,11 @@
 //!   handlers use to wake the side task.
 
 pub mod callback;
-pub mod credits;
+pub(crate) mod credits;
 pub mod outbox;
 pub mod paced;
-pub mod packages;
-pub mod sets;
+pub(crate) mod packages;
+pub(crate) mod sets;
 
 use std::time::Duration;
 

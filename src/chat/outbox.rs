@@ -33,8 +33,8 @@ pub enum Button {
 /// otherwise uploaded from the object store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlbumPhoto {
-    pub portrait_id: i64,
-    pub object_key: String,
+    pub(crate) portrait_id: i64,
+    pub(crate) object_key: String,
 }
 
 /// One file of a ZIP archive: a portrait, read from the object store, stored

@@ -32,10 +32,10 @@ use url::Url;
 
 /// How many messages one chat may receive at once before its rate applies
 /// (one below Telegram's, see the module documentation).
-pub const CHAT_BURST: u32 = 2;
+pub(crate) const CHAT_BURST: u32 = 2;
 /// How many times a request that met a 429 is sent again before the 429 is
 /// returned to the caller.
-pub const MAX_RETRIES: u32 = 3;
+pub(crate) const MAX_RETRIES: u32 = 3;
 
 /// A token bucket; `frozen_until` is set by a 429's `retry_after`.
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +128,7 @@ impl Limiter {
     }
 
     /// Waits until `weight` messages may go to `chat`, and takes them.
-    pub async fn acquire(&self, chat: i64, weight: u32) {
+    pub(crate) async fn acquire(&self, chat: i64, weight: u32) {
         loop {
             match self.try_take(chat, weight, Instant::now()) {
                 Ok(()) => return,
@@ -138,7 +138,7 @@ impl Limiter {
     }
 
     /// Telegram said "retry after": nothing more to this chat until then.
-    pub fn freeze(&self, chat: i64, after: Duration) {
+    pub(crate) fn freeze(&self, chat: i64, after: Duration) {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let bucket = state
@@ -194,7 +194,7 @@ impl Paced {
         }
     }
 
-    pub fn inner(&self) -> &Bot {
+    pub(crate) fn inner(&self) -> &Bot {
         &self.inner
     }
 }

@@ -29,7 +29,7 @@ pub fn ensure(
 }
 
 /// The user's assignments, by experiment name.
-pub fn for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<(String, String)>> {
+pub(crate) fn for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT experiment, variant FROM ab_assignments WHERE user_id = ?1 ORDER BY experiment",
     )?;

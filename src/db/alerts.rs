@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 
 /// Raises (or counts again) the incident `key`. Returns true when this is a
 /// new incident whose message should be sent.
-pub fn raise(
+pub(crate) fn raise(
     conn: &Connection,
     key: &str,
     kind: &str,
@@ -37,14 +37,14 @@ pub fn raise(
     Ok(reopened)
 }
 
-pub fn resolve(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<bool> {
+pub(crate) fn resolve(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE alerts SET resolved_at = ?2 WHERE incident_key = ?1 AND resolved_at IS NULL",
         params![key, now],
     )? == 1)
 }
 
-pub fn mark_sent(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<()> {
+pub(crate) fn mark_sent(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE alerts SET sent_at = ?2 WHERE incident_key = ?1",
         params![key, now],
@@ -54,18 +54,21 @@ pub fn mark_sent(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<()>
 
 /// An incident as the admins last heard of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incident {
-    pub key: String,
-    pub kind: String,
-    pub message: String,
-    pub count: i64,
-    pub first_at: i64,
-    pub last_at: i64,
+pub(crate) struct Incident {
+    pub(crate) key: String,
+    pub(crate) kind: String,
+    pub(crate) message: String,
+    pub(crate) count: i64,
+    pub(crate) first_at: i64,
+    pub(crate) last_at: i64,
 }
 
 /// Open incidents that repeated after their last message, sent at or before
 /// `sent_before`: each is due for a "still happening" summary.
-pub fn due_for_summary(conn: &Connection, sent_before: i64) -> rusqlite::Result<Vec<Incident>> {
+pub(crate) fn due_for_summary(
+    conn: &Connection,
+    sent_before: i64,
+) -> rusqlite::Result<Vec<Incident>> {
     let mut stmt = conn.prepare(
         "SELECT incident_key, kind, message, count, first_at, last_at FROM alerts
          WHERE resolved_at IS NULL AND sent_at IS NOT NULL AND last_at > sent_at AND sent_at <= ?1
@@ -82,14 +85,4 @@ pub fn due_for_summary(conn: &Connection, sent_before: i64) -> rusqlite::Result<
         })
     })?
     .collect()
-}
-
-/// Whether incident `key` is open (raised and not resolved).
-pub fn is_open(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM alerts WHERE incident_key = ?1 AND resolved_at IS NULL",
-        params![key],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
 }

@@ -13,7 +13,7 @@ pub enum AvatarStatus {
 }
 
 impl AvatarStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AvatarStatus::Draft => "draft",
             AvatarStatus::AwaitingPayment => "awaiting_payment",
@@ -23,7 +23,7 @@ impl AvatarStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<AvatarStatus> {
+    pub(crate) fn parse(s: &str) -> Option<AvatarStatus> {
         Some(match s {
             "draft" => AvatarStatus::Draft,
             "awaiting_payment" => AvatarStatus::AwaitingPayment,
@@ -36,7 +36,7 @@ impl AvatarStatus {
 
     /// The moves the avatar's life allows. A payment that ends without money
     /// returns the avatar to draft; a paid one moves it to generating.
-    pub fn can_move_to(self, next: AvatarStatus) -> bool {
+    pub(crate) fn can_move_to(self, next: AvatarStatus) -> bool {
         use AvatarStatus::*;
         matches!(
             (self, next),
@@ -55,12 +55,12 @@ impl AvatarStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Avatar {
     pub id: i64,
-    pub user_id: i64,
-    pub status: AvatarStatus,
-    pub tier_id: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub ready_at: Option<i64>,
+    pub(crate) user_id: i64,
+    pub(crate) status: AvatarStatus,
+    pub(crate) tier_id: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) ready_at: Option<i64>,
 }
 
 fn avatar_from_row(r: &Row<'_>) -> rusqlite::Result<Avatar> {
@@ -92,7 +92,7 @@ pub fn create_draft(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Resu
     get(conn, conn.last_insert_rowid())?.ok_or(rusqlite::Error::QueryReturnedNoRows)
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Avatar>> {
+pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Avatar>> {
     conn.query_row(
         &format!("SELECT {AVATAR_COLUMNS} FROM avatars WHERE id = ?1"),
         [id],
@@ -114,7 +114,7 @@ pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<O
 }
 
 /// The user's newest avatar still in draft, if any.
-pub fn latest_draft(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Avatar>> {
+pub(crate) fn latest_draft(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Avatar>> {
     conn.query_row(
         &format!(
             "SELECT {AVATAR_COLUMNS} FROM avatars WHERE user_id = ?1 AND status = 'draft'
@@ -127,7 +127,7 @@ pub fn latest_draft(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<
     .optional()
 }
 
-pub fn list_for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Avatar>> {
+pub(crate) fn list_for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Avatar>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {AVATAR_COLUMNS} FROM avatars WHERE user_id = ?1 AND deleted_at IS NULL ORDER BY id"
     ))?;
@@ -154,7 +154,12 @@ pub fn transition(
     )? == 1)
 }
 
-pub fn set_tier(conn: &Connection, id: i64, tier_id: &str, now: i64) -> rusqlite::Result<()> {
+pub(crate) fn set_tier(
+    conn: &Connection,
+    id: i64,
+    tier_id: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE avatars SET tier_id = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, tier_id, now],
@@ -163,17 +168,17 @@ pub fn set_tier(conn: &Connection, id: i64, tier_id: &str, now: i64) -> rusqlite
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReferencePhoto {
-    pub id: i64,
-    pub avatar_id: i64,
-    pub file_id: String,
-    pub file_unique_id: String,
-    pub sha256: String,
-    pub object_key: String,
-    pub width: u32,
-    pub height: u32,
-    pub size_bytes: u64,
-    pub created_at: i64,
+pub(crate) struct ReferencePhoto {
+    pub(crate) id: i64,
+    pub(crate) avatar_id: i64,
+    pub(crate) file_id: String,
+    pub(crate) file_unique_id: String,
+    pub(crate) sha256: String,
+    pub(crate) object_key: String,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) size_bytes: u64,
+    pub(crate) created_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -204,7 +209,7 @@ pub enum AddPhoto {
     },
 }
 
-pub fn photo_count(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
+pub(crate) fn photo_count(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
     conn.query_row(
         "SELECT COUNT(*) FROM reference_photos WHERE avatar_id = ?1 AND deleted_at IS NULL",
         [avatar_id],
@@ -214,7 +219,7 @@ pub fn photo_count(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
 
 /// The average hashes of an avatar's photos (those uploaded before
 /// hashes were stored have none and are left out).
-pub fn photo_hashes(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<u64>> {
+pub(crate) fn photo_hashes(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<u64>> {
     let mut statement = conn.prepare(
         "SELECT ahash FROM reference_photos
          WHERE avatar_id = ?1 AND deleted_at IS NULL AND ahash IS NOT NULL ORDER BY id",
@@ -224,7 +229,7 @@ pub fn photo_hashes(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<u
 }
 
 /// Whether this avatar already has a photo with this Telegram file or these bytes.
-pub fn has_photo(
+pub(crate) fn has_photo(
     conn: &Connection,
     avatar_id: i64,
     file_unique_id: &str,
@@ -251,7 +256,7 @@ pub fn add_photo(
 
 /// [`add_photo`], storing the photo's average hash (`media::quality`)
 /// in the same insert.
-pub fn add_photo_with_hash(
+pub(crate) fn add_photo_with_hash(
     conn: &mut Connection,
     photo: &NewPhoto<'_>,
     ahash: Option<u64>,
@@ -297,7 +302,7 @@ pub fn add_photo_with_hash(
     })
 }
 
-pub fn photos(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<ReferencePhoto>> {
+pub(crate) fn photos(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<ReferencePhoto>> {
     let mut stmt = conn.prepare(
         "SELECT id, avatar_id, file_id, file_unique_id, sha256, object_key, width, height,
                 size_bytes, created_at

@@ -21,6 +21,6 @@ pub fn put(conn: &Connection, chat_id: i64, state: &str, now: i64) -> rusqlite::
 }
 
 /// Removes a chat's state; returns whether there was one.
-pub fn remove(conn: &Connection, chat_id: i64) -> rusqlite::Result<bool> {
+pub(crate) fn remove(conn: &Connection, chat_id: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM dialogues WHERE chat_id = ?1", [chat_id])? == 1)
 }

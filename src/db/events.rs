@@ -13,7 +13,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [
+    pub(crate) const ALL: [Stage; 5] = [
         Stage::Onboarding,
         Stage::Upload,
         Stage::Payment,
@@ -21,7 +21,7 @@ impl Stage {
         Stage::Delivered,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Stage::Onboarding => "onboarding",
             Stage::Upload => "upload",
@@ -83,4 +83,3 @@ pub fn users_per_stage_by_variant(
     }
     Ok(out)
 }
-

@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gallery {
-    pub id: i64,
-    pub avatar_id: i64,
+    pub(crate) id: i64,
+    pub(crate) avatar_id: i64,
     pub token: String,
     pub revoked_at: Option<i64>,
 }
@@ -33,7 +33,10 @@ pub fn by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Galle
 }
 
 /// The live (not revoked) link of an avatar, if it has one.
-pub fn live_for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Option<Gallery>> {
+pub(crate) fn live_for_avatar(
+    conn: &Connection,
+    avatar_id: i64,
+) -> rusqlite::Result<Option<Gallery>> {
     conn.query_row(
         &format!(
             "SELECT {COLUMNS} FROM shared_galleries WHERE avatar_id = ?1 AND revoked_at IS NULL"

@@ -4,14 +4,14 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
+pub(crate) enum JobKind {
     Paid,
     Preview,
     Regenerate,
 }
 
 impl JobKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             JobKind::Paid => "paid",
             JobKind::Preview => "preview",
@@ -19,7 +19,7 @@ impl JobKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<JobKind> {
+    pub(crate) fn parse(s: &str) -> Option<JobKind> {
         Some(match s {
             "paid" => JobKind::Paid,
             "preview" => JobKind::Preview,
@@ -31,7 +31,7 @@ impl JobKind {
 
 /// Where a job stands (the `status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
+pub(crate) enum JobStatus {
     /// Its tasks are being made.
     Running,
     /// Every task is final; what was made is in the queue.
@@ -45,7 +45,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             JobStatus::Running => "running",
             JobStatus::Delivering => "delivering",
@@ -55,7 +55,7 @@ impl JobStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<JobStatus> {
+    pub(crate) fn parse(s: &str) -> Option<JobStatus> {
         Some(match s {
             "running" => JobStatus::Running,
             "delivering" => JobStatus::Delivering,
@@ -87,16 +87,16 @@ pub(super) fn text_enum<T>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: i64,
-    pub avatar_id: i64,
-    pub user_id: i64,
-    pub kind: JobKind,
-    pub payment_id: Option<i64>,
-    pub total: u32,
-    pub completed: u32,
-    pub failed: u32,
-    pub status: JobStatus,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
+    pub(crate) avatar_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) kind: JobKind,
+    pub(crate) payment_id: Option<i64>,
+    pub(crate) total: u32,
+    pub(crate) completed: u32,
+    pub(crate) failed: u32,
+    pub(crate) status: JobStatus,
+    pub(crate) created_at: i64,
+    pub(crate) finished_at: Option<i64>,
 }
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
@@ -195,7 +195,7 @@ pub fn create_preview(
 }
 
 /// Whether the user has had (or is having) their free preview.
-pub fn preview_of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Job>> {
+pub(crate) fn preview_of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Job>> {
     conn.query_row(
         &format!(
             "SELECT {JOB_COLUMNS} FROM generation_jobs WHERE user_id = ?1 AND kind = 'preview'"
@@ -224,7 +224,7 @@ fn insert_task(
 }
 
 /// Redos of an avatar that count against its free quota: made, or in the making.
-pub fn redos_used(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
+pub(crate) fn redos_used(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
     conn.query_row(
         "SELECT COUNT(*) FROM generation_jobs
          WHERE avatar_id = ?1 AND kind = 'regenerate' AND failed = 0",
@@ -234,7 +234,7 @@ pub fn redos_used(conn: &Connection, avatar_id: i64) -> rusqlite::Result<u32> {
 }
 
 /// A redo of this avatar still being made, if any (one at a time).
-pub fn redo_running(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool> {
+pub(crate) fn redo_running(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM generation_jobs
          WHERE avatar_id = ?1 AND kind = 'regenerate' AND status IN ('running', 'delivering'))",
@@ -244,7 +244,7 @@ pub fn redo_running(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool>
 }
 
 /// The portraits of a paid set (the size of the package it was bought as).
-pub fn paid_total(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Option<u32>> {
+pub(crate) fn paid_total(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Option<u32>> {
     conn.query_row(
         "SELECT MAX(total) FROM generation_jobs WHERE avatar_id = ?1 AND kind = 'paid'",
         [avatar_id],
@@ -254,7 +254,7 @@ pub fn paid_total(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Option<
 
 /// Creates a redo job: one task, the same style and reference photos as the
 /// task that made `original`, as the next take of that style.
-pub fn create_redo(
+pub(crate) fn create_redo(
     conn: &Connection,
     avatar_id: i64,
     user_id: i64,
@@ -282,7 +282,7 @@ pub fn create_redo(
     get(conn, job_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Job>> {
+pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Job>> {
     conn.query_row(
         &format!("SELECT {JOB_COLUMNS} FROM generation_jobs WHERE id = ?1"),
         [id],
@@ -291,30 +291,21 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Job>> {
     .optional()
 }
 
-pub fn for_payment(conn: &Connection, payment_id: i64) -> rusqlite::Result<Option<Job>> {
-    conn.query_row(
-        &format!("SELECT {JOB_COLUMNS} FROM generation_jobs WHERE payment_id = ?1"),
-        [payment_id],
-        job_from_row,
-    )
-    .optional()
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
-    pub id: i64,
+    pub(crate) id: i64,
     pub job_id: i64,
-    pub prompt_index: u32,
-    pub prompt_variant: u32,
-    pub reference_keys: Vec<String>,
-    pub state: String,
-    pub kie_task_id: Option<String>,
-    pub attempts: u32,
-    pub next_attempt_at: i64,
-    pub result_key: Option<String>,
-    pub last_error: Option<String>,
+    pub(crate) prompt_index: u32,
+    pub(crate) prompt_variant: u32,
+    pub(crate) reference_keys: Vec<String>,
+    pub(crate) state: String,
+    pub(crate) kie_task_id: Option<String>,
+    pub(crate) attempts: u32,
+    pub(crate) next_attempt_at: i64,
+    pub(crate) result_key: Option<String>,
+    pub(crate) last_error: Option<String>,
     /// 0 for the original portrait of a style, k for its k-th redo.
-    pub take: u32,
+    pub(crate) take: u32,
 }
 
 pub fn tasks(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Task>> {
@@ -347,7 +338,7 @@ fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
     })
 }
 
-pub fn task(conn: &Connection, id: i64) -> rusqlite::Result<Option<Task>> {
+pub(crate) fn task(conn: &Connection, id: i64) -> rusqlite::Result<Option<Task>> {
     conn.query_row(
         &format!("SELECT {TASK_COLUMNS} FROM generation_tasks WHERE id = ?1"),
         [id],
@@ -372,7 +363,7 @@ pub fn due_for_creation(conn: &Connection, now: i64, limit: u32) -> rusqlite::Re
 
 /// Running tasks whose next status poll is due, plus tasks a crash left in
 /// `creating` or `downloading` (their lease has passed).
-pub fn due_for_poll(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Task>> {
+pub(crate) fn due_for_poll(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Task>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {TASK_COLUMNS} FROM generation_tasks
          WHERE state IN ('running', 'creating', 'downloading') AND next_attempt_at <= ?1
@@ -383,7 +374,7 @@ pub fn due_for_poll(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result
 }
 
 /// Intent before calling createTask: one more attempt, leased until `lease_until`.
-pub fn mark_creating(
+pub(crate) fn mark_creating(
     conn: &Connection,
     id: i64,
     now: i64,
@@ -398,7 +389,7 @@ pub fn mark_creating(
 }
 
 /// Kie accepted the task.
-pub fn mark_running(
+pub(crate) fn mark_running(
     conn: &Connection,
     id: i64,
     kie_task_id: &str,
@@ -412,7 +403,7 @@ pub fn mark_running(
 }
 
 /// Polled, still not final: ask again at `next_poll_at`.
-pub fn reschedule_poll(
+pub(crate) fn reschedule_poll(
     conn: &Connection,
     id: i64,
     next_poll_at: i64,
@@ -427,7 +418,11 @@ pub fn reschedule_poll(
 }
 
 /// Kie finished the task: its result is being copied into our store.
-pub fn mark_downloading(conn: &Connection, id: i64, lease_until: i64) -> rusqlite::Result<bool> {
+pub(crate) fn mark_downloading(
+    conn: &Connection,
+    id: i64,
+    lease_until: i64,
+) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE generation_tasks SET state = 'downloading', next_attempt_at = ?2
          WHERE id = ?1 AND state IN ('running', 'downloading')",
@@ -437,7 +432,7 @@ pub fn mark_downloading(conn: &Connection, id: i64, lease_until: i64) -> rusqlit
 
 /// Puts a task back in the queue for another attempt (a transient failure, a
 /// timeout, or a moderation refusal that moves to the next prompt variant).
-pub fn retry(
+pub(crate) fn retry(
     conn: &Connection,
     id: i64,
     error: &str,
@@ -454,7 +449,7 @@ pub fn retry(
 
 /// The result is in our store: the task succeeded, its portrait is recorded,
 /// and the job's counter moves, all at once.
-pub fn succeed(
+pub(crate) fn succeed(
     conn: &mut Connection,
     id: i64,
     result_key: &str,
@@ -485,7 +480,12 @@ pub fn succeed(
 }
 
 /// The task is given up for good (attempts exhausted or a permanent refusal).
-pub fn fail(conn: &mut Connection, id: i64, error: &str, now: i64) -> rusqlite::Result<bool> {
+pub(crate) fn fail(
+    conn: &mut Connection,
+    id: i64,
+    error: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let moved = tx.execute(
         "UPDATE generation_tasks SET state = 'failed', last_error = ?2, finished_at = ?3
@@ -504,7 +504,7 @@ pub fn fail(conn: &mut Connection, id: i64, error: &str, now: i64) -> rusqlite::
 }
 
 /// Running jobs whose every task is final (ready for delivery).
-pub fn finished_but_running(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Job>> {
+pub(crate) fn finished_but_running(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Job>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {JOB_COLUMNS} FROM generation_jobs
          WHERE status = 'running' AND completed + failed = total ORDER BY id LIMIT ?1"
@@ -513,7 +513,7 @@ pub fn finished_but_running(conn: &Connection, limit: u32) -> rusqlite::Result<V
 }
 
 /// Moves a job from one status to the next; returns whether it moved.
-pub fn set_status(
+pub(crate) fn set_status(
     conn: &Connection,
     id: i64,
     from: JobStatus,
@@ -529,17 +529,9 @@ pub fn set_status(
     )? == 1)
 }
 
-/// Tasks of all jobs by state (for metrics and /jobs).
-pub fn count_tasks_by_state(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt =
-        conn.prepare("SELECT state, COUNT(*) FROM generation_tasks GROUP BY state ORDER BY state")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
-}
-
 /// Puts a task back in the queue without counting the attempt (rate limits,
 /// a paused Kie, a restart: none of them is the task's fault).
-pub fn retry_without_attempt(
+pub(crate) fn retry_without_attempt(
     conn: &Connection,
     id: i64,
     note: &str,
@@ -554,7 +546,7 @@ pub fn retry_without_attempt(
 }
 
 /// When the task's current attempt was sent to Kie.
-pub fn submitted_at(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn submitted_at(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
     Ok(conn
         .query_row(
             "SELECT submitted_at FROM generation_tasks WHERE id = ?1",
@@ -566,7 +558,7 @@ pub fn submitted_at(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>>
 }
 
 /// Jobs in `delivering` none of whose album rows is still pending or in flight.
-pub fn delivering_with_queue_settled(conn: &Connection) -> rusqlite::Result<Vec<Job>> {
+pub(crate) fn delivering_with_queue_settled(conn: &Connection) -> rusqlite::Result<Vec<Job>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {JOB_COLUMNS} FROM generation_jobs j
          WHERE status = 'delivering' AND NOT EXISTS (
@@ -579,7 +571,7 @@ pub fn delivering_with_queue_settled(conn: &Connection) -> rusqlite::Result<Vec<
 /// Paid jobs whose progress message is behind their completed count. A job
 /// that finished (even delivered) before its last count was shown is still
 /// caught up, so "7 of 7" is always the message's final state.
-pub fn progress_behind(
+pub(crate) fn progress_behind(
     conn: &Connection,
     limit: u32,
 ) -> rusqlite::Result<Vec<(Job, Option<i32>, i64)>> {
@@ -594,7 +586,7 @@ pub fn progress_behind(
 }
 
 /// Records which count the progress message shows (and its id once sent).
-pub fn set_progress(
+pub(crate) fn set_progress(
     conn: &Connection,
     id: i64,
     message_id: Option<i32>,
@@ -610,7 +602,7 @@ pub fn set_progress(
 
 /// At start-up, tasks a killed process left in `creating` or `downloading`
 /// are due at once (nothing else can be working on them). Returns how many.
-pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+pub(crate) fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE generation_tasks SET next_attempt_at = ?1
          WHERE state IN ('creating', 'downloading') AND next_attempt_at > ?1",
@@ -622,7 +614,7 @@ pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> 
 /// again from scratch, and the job runs again as retry round n+1. Returns
 /// (round, tasks queued), or None when the job is not a finished paid set
 /// with failed tasks.
-pub fn requeue_failed(
+pub(crate) fn requeue_failed(
     conn: &Connection,
     job_id: i64,
     now: i64,
@@ -653,7 +645,7 @@ pub fn requeue_failed(
 }
 
 /// The retry round of a job (0: never retried) and when it was retried.
-pub fn retry_round(conn: &Connection, job_id: i64) -> rusqlite::Result<(u32, Option<i64>)> {
+pub(crate) fn retry_round(conn: &Connection, job_id: i64) -> rusqlite::Result<(u32, Option<i64>)> {
     conn.query_row(
         "SELECT retry_round, retried_at FROM generation_jobs WHERE id = ?1",
         [job_id],

@@ -7,30 +7,28 @@ use rusqlite::Connection;
 /// One paid job, with the times the report compares.
 #[derive(Debug, Clone)]
 pub struct JobTiming {
-    pub job_id: i64,
-    pub user_id: i64,
-    pub payment_id: i64,
-    pub total: i64,
-    pub status: String,
+    pub(crate) job_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) payment_id: i64,
+    pub(crate) total: i64,
+    pub(crate) status: String,
     /// When the payment turned `confirmed` (the first time), ms.
-    pub confirmed_at: Option<i64>,
+    pub(crate) confirmed_at: Option<i64>,
     /// When the job's last album row was sent, ms.
-    pub last_album_sent_at: Option<i64>,
+    pub(crate) last_album_sent_at: Option<i64>,
     /// The Kie task ids of the job's tasks (every attempt that got one).
-    pub kie_task_ids: Vec<String>,
+    pub(crate) kie_task_ids: Vec<String>,
     /// Each album row's uncertain sends (Telegram took it, perhaps: no
     /// answer, or killed mid-send), by part.
-    pub album_uncertain: Vec<i64>,
+    pub(crate) album_uncertain: Vec<i64>,
     /// Portraits made, and given up (refunded), by the job.
-    pub completed: i64,
-    pub failed: i64,
+    pub(crate) completed: i64,
+    pub(crate) failed: i64,
     /// Portraits stored for the job's tasks.
-    pub stored: i64,
-    /// Kopecks refunded on the job's payment (done refunds).
-    pub refunded_kopecks: i64,
+    pub(crate) stored: i64,
 }
 
-pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
+pub(crate) fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
     let mut stmt = c.prepare(
         "SELECT j.id, j.user_id, j.payment_id, j.total, j.status,
                 (SELECT MIN(h.at) FROM payment_status_history h
@@ -38,8 +36,6 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
                 (SELECT MAX(q.sent_at) FROM message_queue q
                   WHERE q.dedup_key LIKE 'job:' || j.id || ':album:%' AND q.status = 'sent'),
                 j.completed, j.failed,
-                (SELECT COALESCE(SUM(r.amount_kopecks), 0) FROM refunds r
-                  WHERE r.payment_id = j.payment_id AND r.status = 'done'),
                 (SELECT COUNT(*) FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
                   WHERE t.job_id = j.id)
            FROM generation_jobs j WHERE j.kind = 'paid' ORDER BY j.id",
@@ -58,8 +54,7 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
                 album_uncertain: Vec::new(),
                 completed: r.get(7)?,
                 failed: r.get(8)?,
-                refunded_kopecks: r.get(9)?,
-                stored: r.get(10)?,
+                stored: r.get(9)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -83,20 +78,20 @@ pub fn paid_jobs(c: &Connection) -> rusqlite::Result<Vec<JobTiming>> {
 
 /// A payment and how many times it was recorded as confirmed.
 #[derive(Debug, Clone)]
-pub struct PaymentRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub order_id: String,
-    pub status: String,
-    pub bank_payment_id: Option<String>,
-    pub amount_kopecks: i64,
-    pub portraits: i64,
-    pub refunded_kopecks: i64,
-    pub confirmations: i64,
-    pub jobs: i64,
+pub(crate) struct PaymentRow {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) order_id: String,
+    pub(crate) status: String,
+    pub(crate) bank_payment_id: Option<String>,
+    pub(crate) amount_kopecks: i64,
+    pub(crate) portraits: i64,
+    pub(crate) refunded_kopecks: i64,
+    pub(crate) confirmations: i64,
+    pub(crate) jobs: i64,
 }
 
-pub fn payments(c: &Connection) -> rusqlite::Result<Vec<PaymentRow>> {
+pub(crate) fn payments(c: &Connection) -> rusqlite::Result<Vec<PaymentRow>> {
     let mut stmt = c.prepare(
         "SELECT p.id, p.user_id, p.status, p.bank_payment_id, p.order_id, p.amount_kopecks,
                 p.portraits, p.refunded_kopecks,
@@ -128,18 +123,18 @@ pub fn payments(c: &Connection) -> rusqlite::Result<Vec<PaymentRow>> {
 
 /// Work the bot has not finished.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Queue rows pending or in flight.
-    pub queue: i64,
+    pub(crate) queue: i64,
     /// Jobs running or delivering.
-    pub jobs: i64,
+    pub(crate) jobs: i64,
     /// Generation tasks not yet succeeded or failed.
-    pub tasks: i64,
+    pub(crate) tasks: i64,
     /// Refunds not yet done or failed.
-    pub refunds: i64,
+    pub(crate) refunds: i64,
 }
 
-pub fn pending(c: &Connection) -> rusqlite::Result<Pending> {
+pub(crate) fn pending(c: &Connection) -> rusqlite::Result<Pending> {
     let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
     Ok(Pending {
         queue: super::queue::depth(c)?,
@@ -155,13 +150,13 @@ pub fn pending(c: &Connection) -> rusqlite::Result<Pending> {
 
 /// A refund row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefundRow {
-    pub payment_id: i64,
-    pub amount_kopecks: i64,
-    pub status: String,
+pub(crate) struct RefundRow {
+    pub(crate) payment_id: i64,
+    pub(crate) amount_kopecks: i64,
+    pub(crate) status: String,
 }
 
-pub fn refunds(c: &Connection) -> rusqlite::Result<Vec<RefundRow>> {
+pub(crate) fn refunds(c: &Connection) -> rusqlite::Result<Vec<RefundRow>> {
     let mut stmt =
         c.prepare("SELECT payment_id, amount_kopecks, status FROM refunds ORDER BY id")?;
     stmt.query_map([], |r| {
@@ -176,13 +171,13 @@ pub fn refunds(c: &Connection) -> rusqlite::Result<Vec<RefundRow>> {
 
 /// A queued message the delivery gave up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedMessage {
-    pub chat_id: i64,
-    pub dedup_key: String,
-    pub last_error: Option<String>,
+pub(crate) struct FailedMessage {
+    pub(crate) chat_id: i64,
+    pub(crate) dedup_key: String,
+    pub(crate) last_error: Option<String>,
 }
 
-pub fn failed_messages(c: &Connection) -> rusqlite::Result<Vec<FailedMessage>> {
+pub(crate) fn failed_messages(c: &Connection) -> rusqlite::Result<Vec<FailedMessage>> {
     let mut stmt = c.prepare(
         "SELECT chat_id, dedup_key, last_error FROM message_queue WHERE status = 'failed' ORDER BY id",
     )?;

@@ -6,7 +6,7 @@
 //! async executor threads.
 
 pub mod ab;
-pub mod alerts;
+pub(crate) mod alerts;
 pub mod avatars;
 pub mod dialogues;
 pub mod events;
@@ -15,7 +15,7 @@ pub mod fixtures;
 pub mod galleries;
 pub mod jobs;
 pub mod loadtest;
-pub mod ops;
+pub(crate) mod ops;
 pub mod payments;
 pub mod portraits;
 pub mod privacy;
@@ -23,8 +23,8 @@ pub mod queue;
 pub mod referrals;
 pub mod refunds;
 pub mod reminders;
-pub mod reports;
-pub mod service_state;
+pub(crate) mod reports;
+pub(crate) mod service_state;
 pub mod users;
 
 use std::path::Path;
@@ -34,7 +34,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+pub(crate) type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 /// The versioned migrations, applied in order at start-up. Never edit a
 /// shipped migration: add the next one.

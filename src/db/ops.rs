@@ -4,18 +4,18 @@
 use rusqlite::{Connection, params};
 
 /// The database answers (`/healthz`).
-pub fn ping(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn ping(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
         .map(|_| ())
 }
 
 /// Rows by state of the tables the side task works through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    pub payments: Vec<(String, i64)>,
-    pub jobs: Vec<(String, i64)>,
-    pub tasks: Vec<(String, i64)>,
-    pub queue: Vec<(String, i64)>,
+pub(crate) struct Snapshot {
+    pub(crate) payments: Vec<(String, i64)>,
+    pub(crate) jobs: Vec<(String, i64)>,
+    pub(crate) tasks: Vec<(String, i64)>,
+    pub(crate) queue: Vec<(String, i64)>,
 }
 
 fn grouped(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, i64)>> {
@@ -24,7 +24,7 @@ fn grouped(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<(String, i64)>>
         .collect()
 }
 
-pub fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
+pub(crate) fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     Ok(Snapshot {
         payments: grouped(
             conn,
@@ -46,7 +46,7 @@ pub fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
 }
 
 /// Messages that failed for good (attempts used up) at or after `since`.
-pub fn failed_deliveries_since(conn: &Connection, since: i64) -> rusqlite::Result<i64> {
+pub(crate) fn failed_deliveries_since(conn: &Connection, since: i64) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM message_queue WHERE failed_at >= ?1",
         params![since],
@@ -56,7 +56,10 @@ pub fn failed_deliveries_since(conn: &Connection, since: i64) -> rusqlite::Resul
 
 /// The oldest item the side task should already have worked on, per queue:
 /// (queue, due since). Only queues with something overdue are listed.
-pub fn oldest_due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<(&'static str, i64)>> {
+pub(crate) fn oldest_due(
+    conn: &Connection,
+    now: i64,
+) -> rusqlite::Result<Vec<(&'static str, i64)>> {
     let queries: [(&'static str, &str); 4] = [
         (
             "payment check",
@@ -90,7 +93,7 @@ pub fn oldest_due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<(&'static
 
 /// Work the bot has not finished: unfinished tasks and jobs, queued
 /// messages, pending refunds, payments waiting for Init. Zero when idle.
-pub fn in_flight(conn: &Connection) -> rusqlite::Result<i64> {
+pub(crate) fn in_flight(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT (SELECT COUNT(*) FROM generation_tasks WHERE state NOT IN ('succeeded', 'failed'))
               + (SELECT COUNT(*) FROM generation_jobs WHERE status IN ('running', 'delivering'))

@@ -20,7 +20,7 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PaymentStatus::New => "new",
             PaymentStatus::Open => "open",
@@ -34,7 +34,7 @@ impl PaymentStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<PaymentStatus> {
+    pub(crate) fn parse(s: &str) -> Option<PaymentStatus> {
         Some(match s {
             "new" => PaymentStatus::New,
             "open" => PaymentStatus::Open,
@@ -50,7 +50,7 @@ impl PaymentStatus {
     }
 
     /// Still waiting for the user or the bank.
-    pub fn is_open(self) -> bool {
+    pub(crate) fn is_open(self) -> bool {
         matches!(self, PaymentStatus::New | PaymentStatus::Open)
     }
 }
@@ -58,25 +58,25 @@ impl PaymentStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub id: i64,
-    pub order_id: String,
-    pub user_id: i64,
-    pub avatar_id: i64,
-    pub tier_id: String,
+    pub(crate) order_id: String,
+    pub(crate) user_id: i64,
+    pub(crate) avatar_id: i64,
+    pub(crate) tier_id: String,
     pub amount_kopecks: i64,
-    pub portraits: u32,
-    pub discount_kopecks: i64,
-    pub receipt_contact: String,
-    pub status: PaymentStatus,
-    pub bank_status: Option<String>,
-    pub bank_payment_id: Option<String>,
-    pub payment_url: Option<String>,
-    pub refunded_kopecks: i64,
-    pub checks: u32,
-    pub next_check_at: Option<i64>,
-    pub last_error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub confirmed_at: Option<i64>,
+    pub(crate) portraits: u32,
+    pub(crate) discount_kopecks: i64,
+    pub(crate) receipt_contact: String,
+    pub(crate) status: PaymentStatus,
+    pub(crate) bank_status: Option<String>,
+    pub(crate) bank_payment_id: Option<String>,
+    pub(crate) payment_url: Option<String>,
+    pub(crate) refunded_kopecks: i64,
+    pub(crate) checks: u32,
+    pub(crate) next_check_at: Option<i64>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) confirmed_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, order_id, user_id, avatar_id, tier_id, amount_kopecks, portraits, \
@@ -183,7 +183,11 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Payment>> {
 }
 
 /// The payment `id` if it belongs to `user_id` (ids from users can be forged).
-pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<Option<Payment>> {
+pub(crate) fn get_owned(
+    conn: &Connection,
+    id: i64,
+    user_id: i64,
+) -> rusqlite::Result<Option<Payment>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM payments WHERE id = ?1 AND user_id = ?2"),
         params![id, user_id],
@@ -192,7 +196,10 @@ pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<O
     .optional()
 }
 
-pub fn open_for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Option<Payment>> {
+pub(crate) fn open_for_avatar(
+    conn: &Connection,
+    avatar_id: i64,
+) -> rusqlite::Result<Option<Payment>> {
     conn.query_row(
         &format!(
             "SELECT {COLUMNS} FROM payments WHERE avatar_id = ?1 AND status IN ('new', 'open')"
@@ -229,7 +236,7 @@ pub fn mark_opened(
 }
 
 /// Records a poll of T-Bank that did not end the payment.
-pub fn record_check(
+pub(crate) fn record_check(
     conn: &Connection,
     id: i64,
     bank_status: Option<&str>,
@@ -265,7 +272,11 @@ pub fn finish(
 }
 
 /// Open payments whose next check is due, oldest first.
-pub fn due_for_check(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Payment>> {
+pub(crate) fn due_for_check(
+    conn: &Connection,
+    now: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<Payment>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM payments
          WHERE status IN ('new', 'open') AND next_check_at IS NOT NULL AND next_check_at <= ?1
@@ -284,7 +295,7 @@ pub fn history(conn: &Connection, id: i64) -> rusqlite::Result<Vec<(String, Opti
 }
 
 /// "I have paid": make an open payment due for a check right now.
-pub fn check_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+pub(crate) fn check_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE payments SET next_check_at = ?2 WHERE id = ?1 AND status IN ('new', 'open')",
         params![id, now],
@@ -293,7 +304,7 @@ pub fn check_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool>
 
 /// Open payments created at or before `before` that the admins were not yet
 /// alerted about, oldest first.
-pub fn stuck_unalerted(
+pub(crate) fn stuck_unalerted(
     conn: &Connection,
     before: i64,
     limit: u32,
@@ -307,7 +318,7 @@ pub fn stuck_unalerted(
 }
 
 /// Remembers that the admins were alerted about a stuck payment (once).
-pub fn mark_stuck_alerted(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+pub(crate) fn mark_stuck_alerted(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE payments SET stuck_alerted_at = ?2 WHERE id = ?1 AND stuck_alerted_at IS NULL",
         params![id, now],
@@ -316,7 +327,7 @@ pub fn mark_stuck_alerted(conn: &Connection, id: i64, now: i64) -> rusqlite::Res
 
 /// Open payments created at or before `before` whose cancellation nobody has
 /// asked for yet (a cancellation that failed is not asked for again).
-pub fn stuck_to_cancel(
+pub(crate) fn stuck_to_cancel(
     conn: &Connection,
     before: i64,
     limit: u32,

@@ -4,12 +4,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Portrait {
-    pub id: i64,
-    pub avatar_id: i64,
-    pub task_id: i64,
-    pub position: u32,
+    pub(crate) id: i64,
+    pub(crate) avatar_id: i64,
+    pub(crate) task_id: i64,
+    pub(crate) position: u32,
     pub object_key: String,
-    pub file_id: Option<String>,
+    pub(crate) file_id: Option<String>,
 }
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Portrait> {
@@ -23,7 +23,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Portrait> {
     })
 }
 
-pub fn for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Portrait>> {
+pub(crate) fn for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Portrait>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
          FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
@@ -32,7 +32,7 @@ pub fn for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Portrait>
     stmt.query_map([job_id], from_row)?.collect()
 }
 
-pub fn file_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+pub(crate) fn file_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
     Ok(conn
         .query_row("SELECT file_id FROM portraits WHERE id = ?1", [id], |r| {
             r.get::<_, Option<String>>(0)
@@ -42,7 +42,7 @@ pub fn file_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
 }
 
 /// Remembers the Telegram file_id of a portrait after its first send.
-pub fn set_file_id(conn: &Connection, id: i64, file_id: &str) -> rusqlite::Result<()> {
+pub(crate) fn set_file_id(conn: &Connection, id: i64, file_id: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE portraits SET file_id = ?2 WHERE id = ?1 AND file_id IS NULL",
         params![id, file_id],
@@ -61,7 +61,11 @@ pub fn for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<Por
 }
 
 /// The portrait `id` if its avatar belongs to `user_id` (ids from buttons can be forged).
-pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<Option<Portrait>> {
+pub(crate) fn get_owned(
+    conn: &Connection,
+    id: i64,
+    user_id: i64,
+) -> rusqlite::Result<Option<Portrait>> {
     conn.query_row(
         "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
          FROM portraits p JOIN avatars a ON a.id = p.avatar_id
@@ -73,7 +77,7 @@ pub fn get_owned(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<O
 }
 
 /// The portraits of a job made at or after `since` (what a retry made).
-pub fn for_job_since(
+pub(crate) fn for_job_since(
     conn: &Connection,
     job_id: i64,
     since: i64,

@@ -17,9 +17,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeletionRequest {
     pub id: i64,
-    pub user_id: i64,
-    pub requested_at: i64,
-    pub attempts: u32,
+    pub(crate) user_id: i64,
+    pub(crate) requested_at: i64,
+    pub(crate) attempts: u32,
 }
 
 fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeletionRequest> {
@@ -32,7 +32,7 @@ fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeletionRequest> 
 }
 
 /// The user's deletion request that is not done yet, if any.
-pub fn pending_for_user(
+pub(crate) fn pending_for_user(
     conn: &Connection,
     user_id: i64,
 ) -> rusqlite::Result<Option<DeletionRequest>> {
@@ -48,7 +48,7 @@ pub fn pending_for_user(
 /// When the user's last finished deletion was asked for: a confirmation
 /// button issued before it is stale (pressing it again must not delete
 /// what the user made afterwards).
-pub fn last_requested_at(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn last_requested_at(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
         "SELECT MAX(requested_at) FROM deletion_requests WHERE user_id = ?1",
         [user_id],
@@ -59,7 +59,7 @@ pub fn last_requested_at(conn: &Connection, user_id: i64) -> rusqlite::Result<Op
 /// Why the user's data cannot be deleted right now: money or portraits are
 /// on their way, and deleting would lose them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Busy {
+pub(crate) enum Busy {
     /// A payment is created or open (the user may pay any moment).
     OpenPayment,
     /// Portraits (paid, preview or redo) are being made or delivered.
@@ -73,7 +73,7 @@ pub enum Busy {
 }
 
 /// What holds the deletion back, if anything.
-pub fn busy(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Busy>> {
+pub(crate) fn busy(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Busy>> {
     let exists = |sql: &str| -> rusqlite::Result<bool> {
         conn.query_row(&format!("SELECT EXISTS ({sql})"), [user_id], |r| r.get(0))
     };
@@ -117,7 +117,11 @@ pub fn request(
 }
 
 /// Pending requests whose time has come, oldest first.
-pub fn due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<DeletionRequest>> {
+pub(crate) fn due(
+    conn: &Connection,
+    now: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<DeletionRequest>> {
     let mut stmt = conn.prepare(
         "SELECT id, user_id, requested_at, attempts FROM deletion_requests
          WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
@@ -138,7 +142,7 @@ pub fn postpone(conn: &Connection, id: i64, next: i64, why: &str) -> rusqlite::R
 
 /// Whether a queued message to the user is being sent this moment (its row
 /// is left alone until it settles).
-pub fn sending_to(conn: &Connection, user_id: i64) -> rusqlite::Result<bool> {
+pub(crate) fn sending_to(conn: &Connection, user_id: i64) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM message_queue WHERE chat_id = ?1 AND status = 'sending')",
         [user_id],
@@ -168,7 +172,7 @@ pub fn mark_avatars_deleted(
 
 /// Deletes or anonymises every row with the user's personal data, keeping
 /// what accounting needs (see the module's comment). Idempotent.
-pub fn erase_rows(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Result<()> {
+pub(crate) fn erase_rows(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Result<()> {
     mark_avatars_deleted(conn, user_id, now)?;
     let own_avatars = "SELECT id FROM avatars WHERE user_id = ?1";
     conn.execute(
@@ -221,7 +225,7 @@ pub fn erase_rows(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Result
 
 /// Closes the request once nothing of the user is left. Returns whether it
 /// was closed now (false: already done).
-pub fn finish(conn: &Connection, id: i64, user_id: i64, now: i64) -> rusqlite::Result<bool> {
+pub(crate) fn finish(conn: &Connection, id: i64, user_id: i64, now: i64) -> rusqlite::Result<bool> {
     let closed = conn.execute(
         "UPDATE deletion_requests SET status = 'done', done_at = ?2, last_error = NULL
          WHERE id = ?1 AND status = 'pending'",
@@ -237,7 +241,7 @@ pub fn finish(conn: &Connection, id: i64, user_id: i64, now: i64) -> rusqlite::R
 }
 
 /// Whether the avatar was deleted by its owner (`/delete_my_data`).
-pub fn avatar_deleted(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool> {
+pub(crate) fn avatar_deleted(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool> {
     Ok(conn
         .query_row(
             "SELECT deleted_at IS NOT NULL FROM avatars WHERE id = ?1",
@@ -249,7 +253,7 @@ pub fn avatar_deleted(conn: &Connection, avatar_id: i64) -> rusqlite::Result<boo
 }
 
 /// Whether the reference photos of the avatar were given up by retention.
-pub fn photos_expired(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool> {
+pub(crate) fn photos_expired(conn: &Connection, avatar_id: i64) -> rusqlite::Result<bool> {
     Ok(conn
         .query_row(
             "SELECT photos_deleted_at IS NOT NULL FROM avatars WHERE id = ?1",
@@ -264,7 +268,7 @@ pub fn photos_expired(conn: &Connection, avatar_id: i64) -> rusqlite::Result<boo
 /// `cutoff`, with nothing being made for them, give up their reference
 /// photos: the avatar is marked (redos refuse from now on) and each photo row
 /// is marked for the second half. Returns the avatars marked.
-pub fn expire_photos(
+pub(crate) fn expire_photos(
     conn: &mut Connection,
     cutoff: i64,
     now: i64,
@@ -299,7 +303,10 @@ pub fn expire_photos(
 }
 
 /// Retention, second half: photo rows whose object is still to be deleted.
-pub fn expired_photos(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<(i64, String)>> {
+pub(crate) fn expired_photos(
+    conn: &Connection,
+    limit: u32,
+) -> rusqlite::Result<Vec<(i64, String)>> {
     let mut stmt = conn.prepare(
         "SELECT id, object_key FROM reference_photos WHERE deleted_at IS NOT NULL ORDER BY id LIMIT ?1",
     )?;
@@ -308,7 +315,7 @@ pub fn expired_photos(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<(i6
 }
 
 /// Forgets a photo row whose object was deleted.
-pub fn forget_photo(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+pub(crate) fn forget_photo(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.execute(
         "DELETE FROM reference_photos WHERE id = ?1 AND deleted_at IS NOT NULL",
         [id],

@@ -14,7 +14,7 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MessageKind::Text => "text",
             MessageKind::Photo => "photo",
@@ -28,14 +28,14 @@ impl MessageKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMessage {
     pub id: i64,
-    pub chat_id: i64,
-    pub kind: String,
-    pub payload: String,
+    pub(crate) chat_id: i64,
+    pub(crate) kind: String,
+    pub(crate) payload: String,
     pub dedup_key: String,
-    pub status: String,
-    pub attempts: u32,
-    pub next_attempt_at: i64,
-    pub last_error: Option<String>,
+    pub(crate) status: String,
+    pub(crate) attempts: u32,
+    pub(crate) next_attempt_at: i64,
+    pub(crate) last_error: Option<String>,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<QueuedMessage> {
@@ -169,7 +169,11 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str, now: i64) -> rusqlit
 
 /// Marks every pending message of a chat failed (the user blocked the bot),
 /// so the queue does not retry into a wall. Returns how many rows changed.
-pub fn fail_all_for_chat(conn: &Connection, chat_id: i64, error: &str) -> rusqlite::Result<usize> {
+pub(crate) fn fail_all_for_chat(
+    conn: &Connection,
+    chat_id: i64,
+    error: &str,
+) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE message_queue SET status = 'failed', last_error = ?2
          WHERE chat_id = ?1 AND status IN ('pending', 'sending')",
@@ -180,7 +184,10 @@ pub fn fail_all_for_chat(conn: &Connection, chat_id: i64, error: &str) -> rusqli
 /// Fails every pending non-essential message (reminders, news) to a user who
 /// sent /stop, with `reason`; essential ones (payment links, receipts,
 /// portraits, refunds) are left to go. Returns how many rows changed.
-pub fn skip_non_essential_for_stopped(conn: &Connection, reason: &str) -> rusqlite::Result<usize> {
+pub(crate) fn skip_non_essential_for_stopped(
+    conn: &Connection,
+    reason: &str,
+) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE message_queue SET status = 'failed', last_error = ?1
          WHERE status = 'pending' AND essential = 0
@@ -199,7 +206,7 @@ pub fn depth(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// Gives a claimed row back without counting the attempt (its chat must wait).
-pub fn postpone(conn: &Connection, id: i64, next_attempt_at: i64) -> rusqlite::Result<()> {
+pub(crate) fn postpone(conn: &Connection, id: i64, next_attempt_at: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE message_queue SET status = 'pending', next_attempt_at = ?2, attempts = MAX(attempts - 1, 0)
          WHERE id = ?1 AND status = 'sending'",
@@ -222,7 +229,7 @@ pub fn resume_in_flight(conn: &Connection, now: i64) -> rusqlite::Result<usize> 
 }
 
 /// The Telegram message id of a sent message (the first, for an album).
-pub fn sent_message_id(conn: &Connection, dedup_key: &str) -> rusqlite::Result<Option<i32>> {
+pub(crate) fn sent_message_id(conn: &Connection, dedup_key: &str) -> rusqlite::Result<Option<i32>> {
     let ids: Option<Option<String>> = conn
         .query_row(
             "SELECT sent_message_ids FROM message_queue WHERE dedup_key = ?1 AND status = 'sent'",
@@ -238,7 +245,7 @@ pub fn sent_message_id(conn: &Connection, dedup_key: &str) -> rusqlite::Result<O
 
 /// Whether a message whose dedup key starts with `prefix` is still waiting
 /// to be sent (e.g. an archive already being made for this avatar).
-pub fn pending_with_prefix(conn: &Connection, prefix: &str) -> rusqlite::Result<bool> {
+pub(crate) fn pending_with_prefix(conn: &Connection, prefix: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM message_queue
                         WHERE status IN ('pending', 'sending') AND substr(dedup_key, 1, length(?1)) = ?1)",

@@ -34,7 +34,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::payments::Payment;
 
 /// T-Bank's smallest payment (10 ₽): a discount never takes a price below it.
-pub const MIN_PAYMENT_KOPECKS: i64 = 1000;
+pub(crate) const MIN_PAYMENT_KOPECKS: i64 = 1000;
 
 /// The payment statuses that mean "no money was taken": their spends are released.
 const ENDED_WITHOUT_MONEY: &str = "('rejected', 'canceled', 'expired', 'failed')";
@@ -53,13 +53,13 @@ pub fn discount_for(balance: i64, price: i64) -> i64 {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Earning {
-    pub id: i64,
+    pub(crate) id: i64,
     pub referrer_id: i64,
-    pub referred_id: i64,
-    pub payment_id: i64,
+    pub(crate) referred_id: i64,
+    pub(crate) payment_id: i64,
     pub amount_kopecks: i64,
     pub reversed_kopecks: i64,
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
 fn earning_from_row(r: &Row<'_>) -> rusqlite::Result<Earning> {
@@ -77,7 +77,7 @@ fn earning_from_row(r: &Row<'_>) -> rusqlite::Result<Earning> {
 const EARNING_COLUMNS: &str =
     "id, referrer_id, referred_id, payment_id, amount_kopecks, reversed_kopecks, created_at";
 
-pub fn earning_for_payment(
+pub(crate) fn earning_for_payment(
     conn: &Connection,
     payment_id: i64,
 ) -> rusqlite::Result<Option<Earning>> {
@@ -188,7 +188,7 @@ pub struct Summary {
     /// Payments of those users that earned something.
     pub credits: i64,
     pub earned: i64,
-    pub reversed: i64,
+    pub(crate) reversed: i64,
     /// Discounts on payments that did not end without money.
     pub spent: i64,
     /// The open payout request, if any.
@@ -255,11 +255,11 @@ pub fn available(conn: &Connection, user_id: i64) -> rusqlite::Result<i64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayoutRequest {
     pub id: i64,
-    pub user_id: i64,
+    pub(crate) user_id: i64,
     pub amount_kopecks: i64,
-    pub status: String,
-    pub created_at: i64,
-    pub decided_at: Option<i64>,
+    pub(crate) status: String,
+    pub(crate) created_at: i64,
+    pub(crate) decided_at: Option<i64>,
 }
 
 fn payout_from_row(r: &Row<'_>) -> rusqlite::Result<PayoutRequest> {
@@ -275,7 +275,10 @@ fn payout_from_row(r: &Row<'_>) -> rusqlite::Result<PayoutRequest> {
 
 const PAYOUT_COLUMNS: &str = "id, user_id, amount_kopecks, status, created_at, decided_at";
 
-pub fn open_payout(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<PayoutRequest>> {
+pub(crate) fn open_payout(
+    conn: &Connection,
+    user_id: i64,
+) -> rusqlite::Result<Option<PayoutRequest>> {
     conn.query_row(
         &format!(
             "SELECT {PAYOUT_COLUMNS} FROM payout_requests WHERE user_id = ?1 AND status = 'requested'"

@@ -8,7 +8,7 @@ use super::jobs::text_enum;
 
 /// Why a refund row exists (the `reason` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundReason {
+pub(crate) enum RefundReason {
     /// Portraits of a paid set that could not be made (partial, automatic).
     FailedPortraits,
     /// An admin's `/refund` of a paid payment.
@@ -20,7 +20,7 @@ pub enum RefundReason {
 }
 
 impl RefundReason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RefundReason::FailedPortraits => "failed_portraits",
             RefundReason::AdminRefund => "admin_refund",
@@ -29,7 +29,7 @@ impl RefundReason {
         }
     }
 
-    pub fn parse(s: &str) -> Option<RefundReason> {
+    pub(crate) fn parse(s: &str) -> Option<RefundReason> {
         Some(match s {
             "failed_portraits" => RefundReason::FailedPortraits,
             "admin_refund" => RefundReason::AdminRefund,
@@ -40,14 +40,14 @@ impl RefundReason {
     }
 
     /// A cancellation of an unpaid payment: T-Bank Cancel without money.
-    pub fn is_cancellation(self) -> bool {
+    pub(crate) fn is_cancellation(self) -> bool {
         matches!(self, RefundReason::AdminCancel | RefundReason::Stuck)
     }
 }
 
 /// Where a refund row stands (the `status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundStatus {
+pub(crate) enum RefundStatus {
     /// Not confirmed by T-Bank yet: the refund step asks (again).
     Pending,
     Done,
@@ -56,15 +56,7 @@ pub enum RefundStatus {
 }
 
 impl RefundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundStatus::Pending => "pending",
-            RefundStatus::Done => "done",
-            RefundStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RefundStatus> {
+    pub(crate) fn parse(s: &str) -> Option<RefundStatus> {
         Some(match s {
             "pending" => RefundStatus::Pending,
             "done" => RefundStatus::Done,
@@ -77,12 +69,12 @@ impl RefundStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refund {
     pub id: i64,
-    pub payment_id: i64,
-    pub amount_kopecks: i64,
-    pub reason: RefundReason,
-    pub external_request_id: String,
-    pub status: RefundStatus,
-    pub attempts: u32,
+    pub(crate) payment_id: i64,
+    pub(crate) amount_kopecks: i64,
+    pub(crate) reason: RefundReason,
+    pub(crate) external_request_id: String,
+    pub(crate) status: RefundStatus,
+    pub(crate) attempts: u32,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
@@ -113,7 +105,7 @@ pub fn request_failed_portraits(
     )? == 1)
 }
 
-pub fn due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Refund>> {
+pub(crate) fn due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Refund>> {
     let mut stmt = conn.prepare(
         "SELECT id, payment_id, amount_kopecks, reason, external_request_id, status, attempts
          FROM refunds WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
@@ -162,7 +154,7 @@ pub fn mark_done(
     Ok(moved)
 }
 
-pub fn mark_retry(
+pub(crate) fn mark_retry(
     conn: &Connection,
     id: i64,
     error: &str,
@@ -176,7 +168,7 @@ pub fn mark_retry(
     Ok(())
 }
 
-pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
+pub(crate) fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE refunds SET status = 'failed', attempts = attempts + 1, last_error = ?2
          WHERE id = ?1 AND status = 'pending'",
@@ -188,7 +180,7 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<
 /// Asks for a refund or cancellation (an admin's, or of a stuck payment)
 /// under the idempotency key `external_request_id`: a second request
 /// with the same key adds nothing. Returns whether a row was added.
-pub fn request(
+pub(crate) fn request(
     conn: &Connection,
     payment_id: i64,
     amount: i64,
@@ -214,7 +206,7 @@ pub fn request(
 }
 
 /// Refunds of a payment still waiting for T-Bank, in kopecks.
-pub fn pending_kopecks(conn: &Connection, payment_id: i64) -> rusqlite::Result<i64> {
+pub(crate) fn pending_kopecks(conn: &Connection, payment_id: i64) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT COALESCE(SUM(amount_kopecks), 0) FROM refunds WHERE payment_id = ?1 AND status = 'pending'",
         [payment_id],
@@ -224,7 +216,11 @@ pub fn pending_kopecks(conn: &Connection, payment_id: i64) -> rusqlite::Result<i
 
 /// A cancellation of an unpaid payment is done: no money moved, so the
 /// payment's refunded amount stays as it is.
-pub fn mark_done_without_money(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+pub(crate) fn mark_done_without_money(
+    conn: &Connection,
+    id: i64,
+    now: i64,
+) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE refunds SET status = 'done', done_at = ?2, attempts = attempts + 1, last_error = NULL
          WHERE id = ?1 AND status = 'pending'",

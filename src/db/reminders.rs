@@ -8,33 +8,33 @@ use super::avatars::AvatarStatus;
 
 /// The open payment of an avatar someone may be reminded of.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenPayment {
-    pub id: i64,
-    pub payment_url: Option<String>,
-    pub tier_id: String,
-    pub amount_kopecks: i64,
-    pub portraits: u32,
-    pub created_at: i64,
+pub(crate) struct OpenPayment {
+    pub(crate) id: i64,
+    pub(crate) payment_url: Option<String>,
+    pub(crate) tier_id: String,
+    pub(crate) amount_kopecks: i64,
+    pub(crate) portraits: u32,
+    pub(crate) created_at: i64,
 }
 
 /// A user whose newest avatar is unfinished (draft or awaiting payment, at
 /// least one photo, never paid for), who has not sent /stop, has not
 /// blocked the bot, and has had fewer than two reminders for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub user_id: i64,
-    pub language: String,
-    pub avatar_id: i64,
-    pub status: AvatarStatus,
-    pub photos: u32,
+pub(crate) struct Candidate {
+    pub(crate) user_id: i64,
+    pub(crate) language: String,
+    pub(crate) avatar_id: i64,
+    pub(crate) status: AvatarStatus,
+    pub(crate) photos: u32,
     /// The last photo uploaded or the last change of a payment of this avatar.
-    pub last_activity: i64,
+    pub(crate) last_activity: i64,
     /// Reminders already sent for this avatar (0 or 1).
-    pub sent: u32,
-    pub first_sent_at: Option<i64>,
+    pub(crate) sent: u32,
+    pub(crate) first_sent_at: Option<i64>,
     /// A payment of this avatar ended without money (declined, expired, canceled).
-    pub payment_ended: bool,
-    pub open_payment: Option<OpenPayment>,
+    pub(crate) payment_ended: bool,
+    pub(crate) open_payment: Option<OpenPayment>,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Candidate> {
@@ -74,7 +74,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Candidate> {
 /// Users who may be due a reminder at `now`: their last activity lies
 /// between `now - give_up_ms` and `now - first_ms`. Whether one is really
 /// due (second reminder, night) is decided by the caller. Oldest first.
-pub fn candidates(
+pub(crate) fn candidates(
     conn: &Connection,
     now: i64,
     first_ms: i64,

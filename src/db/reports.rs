@@ -8,24 +8,28 @@ use super::events::Stage;
 
 /// The numbers of `/stats` for one window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PeriodStats {
+pub(crate) struct PeriodStats {
     /// Users who first wrote in the window.
-    pub users: i64,
+    pub(crate) users: i64,
     /// Of those, how many have paid (ever).
-    pub converted: i64,
+    pub(crate) converted: i64,
     /// Distinct users with a payment confirmed in the window.
-    pub paying: i64,
+    pub(crate) paying: i64,
     /// Payments confirmed in the window.
-    pub payments: i64,
+    pub(crate) payments: i64,
     /// Their amount less what was refunded of it, kopecks.
-    pub revenue_kopecks: i64,
+    pub(crate) revenue_kopecks: i64,
     /// Paid sets finished (done or partial) in the window.
-    pub jobs_done: i64,
+    pub(crate) jobs_done: i64,
     /// Portraits made in the window.
-    pub portraits: i64,
+    pub(crate) portraits: i64,
 }
 
-pub fn period_stats(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<PeriodStats> {
+pub(crate) fn period_stats(
+    conn: &Connection,
+    since: i64,
+    now: i64,
+) -> rusqlite::Result<PeriodStats> {
     conn.query_row(
         "SELECT
            (SELECT COUNT(*) FROM users WHERE created_at > ?1 AND created_at <= ?2),
@@ -56,14 +60,18 @@ pub fn period_stats(conn: &Connection, since: i64, now: i64) -> rusqlite::Result
 
 /// When one user first reached each stage in the window (index = `Stage::ALL`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserJourney {
-    pub user_id: i64,
-    pub reached: [Option<i64>; 5],
+pub(crate) struct UserJourney {
+    pub(crate) user_id: i64,
+    pub(crate) reached: [Option<i64>; 5],
 }
 
 /// Every user with a funnel event in `(since, now]`, with the first time of
 /// each stage (the first avatar's, for the stages that are about an avatar).
-pub fn journeys(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<Vec<UserJourney>> {
+pub(crate) fn journeys(
+    conn: &Connection,
+    since: i64,
+    now: i64,
+) -> rusqlite::Result<Vec<UserJourney>> {
     let mut stmt = conn.prepare(
         "SELECT user_id, stage, MIN(at) FROM funnel_events
          WHERE at > ?1 AND at <= ?2 GROUP BY user_id, stage ORDER BY user_id",
@@ -95,7 +103,7 @@ pub fn journeys(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<Vec
 }
 
 /// Every A/B assignment: (user, experiment, variant).
-pub fn assignments(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, String)>> {
+pub(crate) fn assignments(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, String)>> {
     let mut stmt = conn.prepare(
         "SELECT user_id, experiment, variant FROM ab_assignments ORDER BY experiment, variant, user_id",
     )?;
@@ -105,14 +113,14 @@ pub fn assignments(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, Stri
 
 /// Confirmed payments of one tier in the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TierRevenue {
-    pub tier_id: String,
-    pub payments: i64,
-    pub gross_kopecks: i64,
-    pub refunded_kopecks: i64,
+pub(crate) struct TierRevenue {
+    pub(crate) tier_id: String,
+    pub(crate) payments: i64,
+    pub(crate) gross_kopecks: i64,
+    pub(crate) refunded_kopecks: i64,
 }
 
-pub fn revenue_by_tier(
+pub(crate) fn revenue_by_tier(
     conn: &Connection,
     since: i64,
     now: i64,
@@ -134,7 +142,7 @@ pub fn revenue_by_tier(
 
 /// Net revenue per UTC day of confirmation: (YYYY-MM-DD, payments, net kopecks);
 /// only days with payments.
-pub fn revenue_by_day(
+pub(crate) fn revenue_by_day(
     conn: &Connection,
     since: i64,
     now: i64,
@@ -152,17 +160,17 @@ pub fn revenue_by_day(
 
 /// One line of `/users`: who, when, and where they stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserLine {
-    pub id: i64,
-    pub first_name: String,
-    pub username: Option<String>,
-    pub created_at: i64,
-    pub blocked: bool,
+pub(crate) struct UserLine {
+    pub(crate) id: i64,
+    pub(crate) first_name: String,
+    pub(crate) username: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) blocked: bool,
     /// The furthest funnel stage reached, if any.
-    pub stage: Option<Stage>,
-    pub photos: i64,
+    pub(crate) stage: Option<Stage>,
+    pub(crate) photos: i64,
     /// Status of the latest payment, if any.
-    pub last_payment: Option<String>,
+    pub(crate) last_payment: Option<String>,
 }
 
 fn stage_rank_sql() -> &'static str {
@@ -174,7 +182,7 @@ fn stage_of_rank(rank: Option<i64>) -> Option<Stage> {
     rank.and_then(|r| Stage::ALL.get(usize::try_from(r - 1).ok()?).copied())
 }
 
-pub fn last_users(conn: &Connection, n: u32, now: i64) -> rusqlite::Result<Vec<UserLine>> {
+pub(crate) fn last_users(conn: &Connection, n: u32, now: i64) -> rusqlite::Result<Vec<UserLine>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT u.id, u.first_name, u.username, u.created_at, u.blocked_at IS NOT NULL,
                 (SELECT {} FROM funnel_events WHERE user_id = u.id),
@@ -201,21 +209,25 @@ pub fn last_users(conn: &Connection, n: u32, now: i64) -> rusqlite::Result<Vec<U
 
 /// Everything `/user` shows about one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserDetail {
-    pub line: UserLine,
-    pub language: String,
-    pub referral_code: String,
-    pub referred_by: Option<i64>,
-    pub referred_users: i64,
-    pub referral_earned_kopecks: i64,
-    pub variants: Vec<(String, String)>,
+pub(crate) struct UserDetail {
+    pub(crate) line: UserLine,
+    pub(crate) language: String,
+    pub(crate) referral_code: String,
+    pub(crate) referred_by: Option<i64>,
+    pub(crate) referred_users: i64,
+    pub(crate) referral_earned_kopecks: i64,
+    pub(crate) variants: Vec<(String, String)>,
     /// (avatar id, status, tier, photos, created)
-    pub avatars: Vec<(i64, String, Option<String>, i64, i64)>,
-    pub payments: Vec<PaymentLine>,
-    pub jobs: Vec<JobLine>,
+    pub(crate) avatars: Vec<(i64, String, Option<String>, i64, i64)>,
+    pub(crate) payments: Vec<PaymentLine>,
+    pub(crate) jobs: Vec<JobLine>,
 }
 
-pub fn user_detail(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<Option<UserDetail>> {
+pub(crate) fn user_detail(
+    conn: &Connection,
+    id: i64,
+    now: i64,
+) -> rusqlite::Result<Option<UserDetail>> {
     let line = conn
         .query_row(
             &format!(
@@ -290,20 +302,20 @@ pub fn user_detail(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<Opt
 
 /// A payment as the admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentLine {
-    pub id: i64,
-    pub user_id: i64,
-    pub tier_id: String,
-    pub amount_kopecks: i64,
-    pub refunded_kopecks: i64,
-    pub status: String,
-    pub bank_status: Option<String>,
-    pub created_at: i64,
-    pub checks: i64,
-    pub last_error: Option<String>,
-    pub stuck_alerted: bool,
+pub(crate) struct PaymentLine {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) tier_id: String,
+    pub(crate) amount_kopecks: i64,
+    pub(crate) refunded_kopecks: i64,
+    pub(crate) status: String,
+    pub(crate) bank_status: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) checks: i64,
+    pub(crate) last_error: Option<String>,
+    pub(crate) stuck_alerted: bool,
     /// Admin refunds or cancellations asked for and not failed.
-    pub admin_requests: i64,
+    pub(crate) admin_requests: i64,
 }
 
 fn payment_lines(
@@ -340,28 +352,28 @@ fn payment_lines(
 }
 
 /// Open payments (new or open), oldest first.
-pub fn pending_payments(conn: &Connection, now: i64) -> rusqlite::Result<Vec<PaymentLine>> {
+pub(crate) fn pending_payments(conn: &Connection, now: i64) -> rusqlite::Result<Vec<PaymentLine>> {
     payment_lines(conn, "p.status IN ('new', 'open') AND ?1 = ?1", 0, now, 50)
 }
 
 /// A generation job as the admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobLine {
-    pub id: i64,
-    pub user_id: i64,
-    pub kind: String,
-    pub status: String,
-    pub total: i64,
-    pub completed: i64,
-    pub failed: i64,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
+pub(crate) struct JobLine {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) kind: String,
+    pub(crate) status: String,
+    pub(crate) total: i64,
+    pub(crate) completed: i64,
+    pub(crate) failed: i64,
+    pub(crate) created_at: i64,
+    pub(crate) finished_at: Option<i64>,
     /// Kie attempts over all tasks.
-    pub attempts: i64,
+    pub(crate) attempts: i64,
     /// Tasks that needed more than one attempt.
-    pub retried: i64,
+    pub(crate) retried: i64,
     /// The last error of a failed task, if any.
-    pub last_error: Option<String>,
+    pub(crate) last_error: Option<String>,
 }
 
 fn job_lines(
@@ -399,6 +411,6 @@ fn job_lines(
 }
 
 /// The latest `n` jobs created up to `now`.
-pub fn recent_jobs(conn: &Connection, n: u32, now: i64) -> rusqlite::Result<Vec<JobLine>> {
+pub(crate) fn recent_jobs(conn: &Connection, n: u32, now: i64) -> rusqlite::Result<Vec<JobLine>> {
     job_lines(conn, "j.created_at <= ?1", now, n)
 }

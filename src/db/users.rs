@@ -4,19 +4,19 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: i64,
-    pub username: Option<String>,
-    pub first_name: String,
-    pub language: String,
-    pub language_chosen: bool,
+    pub(crate) id: i64,
+    pub(crate) username: Option<String>,
+    pub(crate) first_name: String,
+    pub(crate) language: String,
+    pub(crate) language_chosen: bool,
     pub referral_code: String,
     pub referred_by: Option<i64>,
-    pub receipt_email: Option<String>,
-    pub receipt_phone: Option<String>,
+    pub(crate) receipt_email: Option<String>,
+    pub(crate) receipt_phone: Option<String>,
     pub stopped: bool,
     pub blocked_at: Option<i64>,
-    pub created_at: i64,
-    pub last_seen_at: i64,
+    pub(crate) created_at: i64,
+    pub(crate) last_seen_at: i64,
 }
 
 /// What Telegram tells us about a user on each update.
@@ -59,7 +59,7 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
     .optional()
 }
 
-pub fn by_referral_code(conn: &Connection, code: &str) -> rusqlite::Result<Option<User>> {
+pub(crate) fn by_referral_code(conn: &Connection, code: &str) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM users WHERE referral_code = ?1"),
         [code],
@@ -95,7 +95,7 @@ pub fn touch(
 }
 
 /// Sets the language the user chose with /language.
-pub fn set_language(conn: &Connection, id: i64, language: &str) -> rusqlite::Result<bool> {
+pub(crate) fn set_language(conn: &Connection, id: i64, language: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE users SET language = ?2, language_chosen = 1 WHERE id = ?1",
         params![id, language],
@@ -112,7 +112,7 @@ pub fn attribute_referrer(conn: &Connection, id: i64, referrer_id: i64) -> rusql
 }
 
 /// Remembers the receipt contact (54-FZ needs an email or a phone).
-pub fn set_receipt_contact(
+pub(crate) fn set_receipt_contact(
     conn: &Connection,
     id: i64,
     email: Option<&str>,

@@ -121,11 +121,6 @@ impl KieClient {
         })
     }
 
-    /// The base URL the client talks to.
-    pub fn base_url(&self) -> &Url {
-        &self.base_url
-    }
-
     /// `base_url` + `path`, keeping any path prefix of the base URL.
     fn endpoint(&self, path: &str) -> Result<Url, KieError> {
         let joined = format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path);

@@ -11,10 +11,10 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 
 /// The tallest portrait rendered, in pixels (smaller photos are not upscaled).
-pub const MAX_PORTRAIT_HEIGHT: u32 = 1024;
+pub(crate) const MAX_PORTRAIT_HEIGHT: u32 = 1024;
 
 #[derive(Debug, thiserror::Error)]
-pub enum RenderError {
+pub(crate) enum RenderError {
     #[error("no reference photo to render from")]
     NoReference,
     #[error("reference photo {index} is not a readable image: {reason}")]
@@ -26,23 +26,23 @@ pub enum RenderError {
 /// The colour grade a prompt gets: derived from the SHA-256 of the prompt,
 /// so the same prompt always gives the same picture.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Grade {
+pub(crate) struct Grade {
     /// The tint colour, fully saturated.
-    pub tint: [f32; 3],
+    pub(crate) tint: [f32; 3],
     /// How much of the tint is mixed in, 0.15–0.4.
-    pub tint_strength: f32,
+    pub(crate) tint_strength: f32,
     /// 0.85–1.3.
-    pub contrast: f32,
+    pub(crate) contrast: f32,
     /// 0.5–1.3.
-    pub saturation: f32,
+    pub(crate) saturation: f32,
     /// −20–+20 levels.
-    pub brightness: f32,
+    pub(crate) brightness: f32,
     /// The frame colour.
-    pub frame: [u8; 3],
+    pub(crate) frame: [u8; 3],
 }
 
 impl Grade {
-    pub fn for_prompt(prompt: &str) -> Self {
+    pub(crate) fn for_prompt(prompt: &str) -> Self {
         let digest = Sha256::digest(prompt.as_bytes());
         let unit = |index: usize| f32::from(digest[index]) / 255.0;
         let hue = unit(0) * 360.0;
@@ -97,7 +97,10 @@ pub fn portrait_crop(width: u32, height: u32) -> (u32, u32, u32, u32) {
 /// Renders the portrait of a task from its reference photos (encoded
 /// JPEG/PNG/WebP bytes) and returns it as PNG bytes. The first reference is
 /// the one shown.
-pub fn render_portrait_png(references: &[Vec<u8>], prompt: &str) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn render_portrait_png(
+    references: &[Vec<u8>],
+    prompt: &str,
+) -> Result<Vec<u8>, RenderError> {
     let first = references.first().ok_or(RenderError::NoReference)?;
     let photo =
         image::load_from_memory(first).map_err(|error| RenderError::UnreadableReference {
@@ -113,7 +116,7 @@ pub fn render_portrait_png(references: &[Vec<u8>], prompt: &str) -> Result<Vec<u
 }
 
 /// Crops, grades, vignettes and frames one photo.
-pub fn render_portrait(photo: &DynamicImage, grade: &Grade) -> RgbImage {
+pub(crate) fn render_portrait(photo: &DynamicImage, grade: &Grade) -> RgbImage {
     let (x, y, crop_width, crop_height) = portrait_crop(photo.width(), photo.height());
     let cropped = photo.crop_imm(x, y, crop_width, crop_height);
     let out_height = crop_height.clamp(4, MAX_PORTRAIT_HEIGHT);

@@ -54,7 +54,7 @@ impl CreateTask {
     /// shaped as the model wants it. Every field is sent explicitly because
     /// the server does not always apply its documented defaults. A model this
     /// code does not know gets the nano-banana-edit shape.
-    pub fn request_body(&self) -> Value {
+    pub(crate) fn request_body(&self) -> Value {
         let image_urls: Vec<&str> = self.image_urls.iter().map(Url::as_str).collect();
         let input = match self.model.as_str() {
             MODEL_NANO_BANANA_PRO | MODEL_NANO_BANANA_2 => json!({
@@ -120,7 +120,7 @@ pub enum TaskState {
 
 impl TaskState {
     /// Reads the `state` string of a task record.
-    pub fn parse(state: &str) -> Self {
+    pub(crate) fn parse(state: &str) -> Self {
         match state {
             "waiting" => Self::Waiting,
             "queuing" => Self::Queuing,
@@ -132,7 +132,7 @@ impl TaskState {
     }
 
     /// The state as Kie spells it (`not_yet_visible` for the pending answer).
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::NotYetVisible => "not_yet_visible",
             Self::Waiting => "waiting",
@@ -177,7 +177,7 @@ pub enum TaskFailure {
 
 impl TaskRecord {
     /// The record of a task that `recordInfo` does not show yet.
-    pub fn not_yet_visible(task_id: &str) -> Self {
+    pub(crate) fn not_yet_visible(task_id: &str) -> Self {
         Self {
             task_id: task_id.to_owned(),
             state: TaskState::NotYetVisible,
@@ -274,7 +274,7 @@ impl KieError {
     /// A refusal of the whole account (bad key, no credits, feature
     /// disabled): no task can succeed until someone acts, so the caller
     /// pauses instead of failing tasks one by one.
-    pub fn is_account_refusal(&self) -> bool {
+    pub(crate) fn is_account_refusal(&self) -> bool {
         match self {
             Self::Api { code, .. } => matches!(code, 401 | 402 | 505),
             Self::InvalidSettings(_) => true,

@@ -66,16 +66,16 @@ pub struct Delivered {
 /// What the database, the chats and the bank say after a run.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    pub payments: Vec<PaymentRow>,
-    pub jobs: Vec<JobTiming>,
-    pub refunds: Vec<RefundRow>,
-    pub failed_messages: Vec<FailedMessage>,
-    pub in_flight: i64,
+    pub(crate) payments: Vec<PaymentRow>,
+    pub(crate) jobs: Vec<JobTiming>,
+    pub(crate) refunds: Vec<RefundRow>,
+    pub(crate) failed_messages: Vec<FailedMessage>,
+    pub(crate) in_flight: i64,
     /// Per user: the chat, the uncertain sends of their queue rows.
-    pub chats: HashMap<i64, Vec<ChatEntry>>,
-    pub uncertain: HashMap<i64, i64>,
+    pub(crate) chats: HashMap<i64, Vec<ChatEntry>>,
+    pub(crate) uncertain: HashMap<i64, i64>,
     /// Per order id: the bank's payments.
-    pub bank: HashMap<String, Vec<StandinPayment>>,
+    pub(crate) bank: HashMap<String, Vec<StandinPayment>>,
 }
 
 impl Facts {

@@ -13,10 +13,10 @@
 //! (`invariants.rs`, shared with the fault tests).
 
 pub mod invariants;
-pub mod photo;
-pub mod probe;
+pub(crate) mod photo;
+pub(crate) mod probe;
 mod report;
-pub mod user;
+pub(crate) mod user;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use crate::standins::{self, Credentials, Standins, StandinsOptions};
 use crate::telegram::standin::{RateLimits, UserSpec};
 use invariants::{Expect, Invariant};
 use report::Sample;
-pub use report::{BotFigures, Driven, JobFigures, JobTiming, Latency, Report, TelegramFigures};
+pub(crate) use report::{BotFigures, Driven, JobFigures, Report, TelegramFigures};
 use user::{Fate, Outcome, Plan};
 
 const TOKEN: &str = "4242:loadtest-token";
@@ -122,7 +122,7 @@ impl Default for LoadtestOptions {
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(
+    pub(crate) fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,
     ) -> Result<S::Ok, S::Error> {

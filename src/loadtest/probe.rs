@@ -11,27 +11,27 @@ use anyhow::Context;
 
 /// Everything the child's environment needs (the rest comes from the
 /// configuration file, as in production).
-pub struct BotSpec {
-    pub exe: PathBuf,
-    pub config: PathBuf,
-    pub dir: PathBuf,
-    pub env: Vec<(String, String)>,
-    pub metrics: SocketAddr,
+pub(crate) struct BotSpec {
+    pub(crate) exe: PathBuf,
+    pub(crate) config: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) metrics: SocketAddr,
 }
 
 /// What `/proc` says about one bot process.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ProcStats {
+pub(crate) struct ProcStats {
     /// Peak resident set (VmHWM), bytes.
-    pub peak_rss: u64,
+    pub(crate) peak_rss: u64,
     /// User + system CPU time, seconds.
-    pub cpu_secs: f64,
+    pub(crate) cpu_secs: f64,
 }
 
 /// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ: 100 on Linux).
 const USER_HZ: f64 = 100.0;
 
-pub fn proc_stats(pid: u32) -> Option<ProcStats> {
+pub(crate) fn proc_stats(pid: u32) -> Option<ProcStats> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) in parentheses.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -65,16 +65,16 @@ fn is_zombie(pid: u32) -> bool {
 
 /// The figures of one `/metrics` scrape.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Scrape {
+pub(crate) struct Scrape {
     /// Updates through the handler tree (every outcome).
-    pub updates: f64,
+    pub(crate) updates: f64,
     /// Seconds: p50, p95, p99, max.
-    pub quantiles: [f64; 4],
-    pub retry_after: f64,
+    pub(crate) quantiles: [f64; 4],
+    pub(crate) retry_after: f64,
 }
 
 /// Sums the samples of `name` whose labels include all of `labels`.
-pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut found = None;
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some((series, value)) = line.rsplit_once(' ') else {
@@ -94,7 +94,7 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     found
 }
 
-pub fn parse_scrape(text: &str) -> Scrape {
+pub(crate) fn parse_scrape(text: &str) -> Scrape {
     let q = |q: &str| {
         metric(text, "pinglass_update_latency_seconds", &[("quantile", q)]).unwrap_or(0.0)
     };
@@ -106,23 +106,23 @@ pub fn parse_scrape(text: &str) -> Scrape {
 }
 
 /// One running bot process and what its earlier lives left behind.
-pub struct Bot {
+pub(crate) struct Bot {
     spec: BotSpec,
     child: Option<Child>,
     http: reqwest::Client,
-    pub starts: u32,
+    pub(crate) starts: u32,
     /// Peak RSS over every life, bytes.
-    pub peak_rss: u64,
+    pub(crate) peak_rss: u64,
     /// CPU seconds of the lives that ended.
-    pub cpu_ended: f64,
+    pub(crate) cpu_ended: f64,
     /// The last scrape of each life that ended.
-    pub scrapes_ended: Vec<Scrape>,
+    pub(crate) scrapes_ended: Vec<Scrape>,
     /// The last scrape of the current life.
-    pub last_scrape: Option<Scrape>,
+    pub(crate) last_scrape: Option<Scrape>,
 }
 
 impl Bot {
-    pub fn new(spec: BotSpec) -> Self {
+    pub(crate) fn new(spec: BotSpec) -> Self {
         Self {
             spec,
             child: None,
@@ -138,15 +138,15 @@ impl Bot {
         }
     }
 
-    pub fn db_path(&self) -> PathBuf {
+    pub(crate) fn db_path(&self) -> PathBuf {
         self.spec.dir.join("pinglass.sqlite3")
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.spec.dir
     }
 
-    pub fn start(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn start(&mut self) -> anyhow::Result<()> {
         anyhow::ensure!(self.child.is_none(), "the bot is already running");
         self.starts += 1;
         let log = std::fs::File::create(self.spec.dir.join(format!("bot-{}.log", self.starts)))?;
@@ -172,18 +172,18 @@ impl Bot {
     }
 
     /// The child's exit status, when it ended without being asked to.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
 
     /// Reads `/proc` and `/metrics` of the running process.
-    pub async fn sample(&mut self) -> Option<(ProcStats, Option<Scrape>)> {
+    pub(crate) async fn sample(&mut self) -> Option<(ProcStats, Option<Scrape>)> {
         let pid = self.pid()?;
         let stats = proc_stats(pid)?;
         self.peak_rss = self.peak_rss.max(stats.peak_rss);
@@ -196,15 +196,6 @@ impl Bot {
             self.last_scrape = Some(scrape);
         }
         Some((stats, scrape))
-    }
-
-    /// CPU seconds so far, all lives.
-    pub fn cpu_secs(&self) -> f64 {
-        self.cpu_ended
-            + self
-                .pid()
-                .and_then(proc_stats)
-                .map_or(0.0, |stats| stats.cpu_secs)
     }
 
     /// Waits for the child to end (it was signalled), reading its CPU time
@@ -246,19 +237,19 @@ impl Bot {
     }
 
     /// SIGKILL: no graceful anything (the last scrape is taken first).
-    pub async fn kill(&mut self) -> anyhow::Result<()> {
+    pub(crate) async fn kill(&mut self) -> anyhow::Result<()> {
         let _ = self.sample().await;
         self.reap("-KILL", Duration::from_secs(10)).await
     }
 
     /// SIGTERM and a graceful stop.
-    pub async fn stop(&mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(&mut self) -> anyhow::Result<()> {
         let _ = self.sample().await;
         self.reap("-TERM", Duration::from_secs(30)).await
     }
 
     /// Every life's last scrape (the current one included).
-    pub fn scrapes(&self) -> Vec<Scrape> {
+    pub(crate) fn scrapes(&self) -> Vec<Scrape> {
         let mut all = self.scrapes_ended.clone();
         all.extend(self.last_scrape);
         all

@@ -18,7 +18,7 @@ use crate::kie::standin::Handle as KieHandle;
 pub struct Driven {
     pub users: u64,
     pub updates: u64,
-    pub photos: u64,
+    pub(crate) photos: u64,
     pub reached_payment: u64,
     pub paid: u64,
     pub declined: u64,
@@ -44,68 +44,68 @@ pub struct BotFigures {
     /// Updates through the handler tree, every life summed.
     pub updates_handled: u64,
     /// From the first update handled to the last.
-    pub active_secs: f64,
+    pub(crate) active_secs: f64,
     pub updates_per_sec: f64,
     /// The best 5 s of the run.
-    pub peak_updates_per_sec_5s: f64,
+    pub(crate) peak_updates_per_sec_5s: f64,
     pub latency: Latency,
     pub peak_rss_mb: f64,
     pub cpu_secs: f64,
     pub starts: u32,
     /// 429s the bot met and waited out (its own count).
-    pub retry_after_waited: u64,
+    pub(crate) retry_after_waited: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TelegramFigures {
     pub messages_sent: u64,
     /// Over the time messages were going out.
-    pub messages_per_sec: f64,
+    pub(crate) messages_per_sec: f64,
     /// The best 10 s of the run.
     pub peak_messages_per_sec_10s: f64,
     /// Telegram's limit, for comparison.
-    pub limit_per_sec: f64,
-    pub too_many_requests: u64,
+    pub(crate) limit_per_sec: f64,
+    pub(crate) too_many_requests: u64,
 }
 
 /// One paid job: payment confirmed → last album sent, against its slowest Kie task.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobTiming {
-    pub user_id: i64,
-    pub job_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) job_id: i64,
     pub portraits: i64,
-    pub confirmed_to_delivered_secs: Option<f64>,
-    pub slowest_task_secs: Option<f64>,
+    pub(crate) confirmed_to_delivered_secs: Option<f64>,
+    pub(crate) slowest_task_secs: Option<f64>,
     pub ratio: Option<f64>,
     /// Within 1.1 × the slowest task + 10 s.
-    pub within_target: bool,
+    pub(crate) within_target: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JobFigures {
     pub jobs: u64,
-    pub within_target: u64,
-    pub ratio_median: Option<f64>,
-    pub ratio_max: Option<f64>,
+    pub(crate) within_target: u64,
+    pub(crate) ratio_median: Option<f64>,
+    pub(crate) ratio_max: Option<f64>,
     pub each: Vec<JobTiming>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub options: LoadtestOptions,
-    pub started_at: String,
-    pub duration_secs: f64,
+    pub(crate) options: LoadtestOptions,
+    pub(crate) started_at: String,
+    pub(crate) duration_secs: f64,
     pub driven: Driven,
     pub bot: BotFigures,
     pub telegram: TelegramFigures,
     pub jobs: JobFigures,
     pub db_bytes: u64,
-    pub pending: db::loadtest::Pending,
+    pub(crate) pending: db::loadtest::Pending,
     /// Faults the stand-ins played, by kind.
-    pub faults_met: std::collections::BTreeMap<String, u64>,
+    pub(crate) faults_met: std::collections::BTreeMap<String, u64>,
     pub invariants: Vec<Invariant>,
     pub ok: bool,
-    pub work_dir: Option<PathBuf>,
+    pub(crate) work_dir: Option<PathBuf>,
 }
 
 /// One sample of the monitor, every second.

@@ -18,7 +18,7 @@ pub const CTA_LABELS: [&str; 2] = ["✨ Создать портреты", "👀 
 /// How a user's story ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Fate {
+pub(crate) enum Fate {
     /// Pays and waits for the portraits.
     Pay,
     /// The bank declines the card.
@@ -29,59 +29,59 @@ pub enum Fate {
 
 /// What a user will do, drawn up front from the seed.
 #[derive(Debug, Clone)]
-pub struct Plan {
-    pub user: UserSpec,
+pub(crate) struct Plan {
+    pub(crate) user: UserSpec,
     /// Delay from the start of the run.
-    pub arrives_after: Duration,
+    pub(crate) arrives_after: Duration,
     /// Photo batches: 1 = a single photo, 2..=10 = an album.
-    pub batches: Vec<usize>,
+    pub(crate) batches: Vec<usize>,
     /// Pauses between batches.
-    pub pauses: Vec<Duration>,
+    pub(crate) pauses: Vec<Duration>,
     /// Which package button (index among them, modulo their number).
-    pub package: usize,
-    pub fate: Fate,
+    pub(crate) package: usize,
+    pub(crate) fate: Fate,
 }
 
 impl Plan {
-    pub fn photos(&self) -> usize {
+    pub(crate) fn photos(&self) -> usize {
         self.batches.iter().sum()
     }
 }
 
 /// What happened to a user.
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    pub user_id: i64,
+pub(crate) struct Outcome {
+    pub(crate) user_id: i64,
     /// Updates the user caused (messages, photos, button presses).
-    pub updates: u64,
-    pub photos: u64,
+    pub(crate) updates: u64,
+    pub(crate) photos: u64,
     /// The portraits of the package chosen (0 before a choice).
-    pub portraits_expected: usize,
+    pub(crate) portraits_expected: usize,
     /// The bank's payment id, once the link was shown.
-    pub payment: Option<String>,
-    pub fate: Option<Fate>,
+    pub(crate) payment: Option<String>,
+    pub(crate) fate: Option<Fate>,
     /// When the user saw the last portrait and the set's actions.
-    pub delivered: bool,
-    pub error: Option<String>,
+    pub(crate) delivered: bool,
+    pub(crate) error: Option<String>,
 }
 
-pub struct World {
-    pub telegram: TelegramHandle,
-    pub tbank: TbankHandle,
+pub(crate) struct World {
+    pub(crate) telegram: TelegramHandle,
+    pub(crate) tbank: TbankHandle,
     /// Distinct photos to pick from (a user sends distinct ones).
-    pub photos: Arc<Vec<Vec<u8>>>,
+    pub(crate) photos: Arc<Vec<Vec<u8>>>,
     /// How long one step may wait for the bot.
-    pub step_timeout: Duration,
+    pub(crate) step_timeout: Duration,
     /// How long a paying user waits for the portraits.
-    pub delivery_timeout: Duration,
+    pub(crate) delivery_timeout: Duration,
     /// When the bot is being killed, an update in flight can be lost (it
     /// was fetched, the process died before answering): a user who got no
     /// answer within `step_timeout` does it again, as a person would, up
     /// to this many times in all.
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Faults are injected: a set may end with fewer portraits than paid
     /// for (the rest refunded), so the user waits for the set's end.
-    pub partial_allowed: bool,
+    pub(crate) partial_allowed: bool,
 }
 
 /// Does `action`, then waits for `check`; does it again when no answer came.
@@ -155,7 +155,7 @@ async fn send_photos(world: &World, plan: &Plan, outcome: &mut Outcome) -> anyho
 
 /// The front of the funnel only: /start and the photos, sent without
 /// waiting for answers (the dispatcher's throughput).
-pub async fn front(world: Arc<World>, plan: Plan) -> Outcome {
+pub(crate) async fn front(world: Arc<World>, plan: Plan) -> Outcome {
     tokio::time::sleep(plan.arrives_after).await;
     let mut outcome = Outcome {
         user_id: plan.user.id,
@@ -174,7 +174,7 @@ pub async fn front(world: Arc<World>, plan: Plan) -> Outcome {
 /// The whole funnel: /start, photos, Generate, a package, the receipt
 /// email, the payment link, then pay (and wait for every portrait), be
 /// declined, or leave.
-pub async fn funnel(world: Arc<World>, plan: Plan) -> Outcome {
+pub(crate) async fn funnel(world: Arc<World>, plan: Plan) -> Outcome {
     tokio::time::sleep(plan.arrives_after).await;
     let mut outcome = Outcome {
         user_id: plan.user.id,

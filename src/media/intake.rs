@@ -21,14 +21,12 @@
 
 use std::io::Cursor;
 
+#[cfg(feature = "heic")]
+use image::ImageBuffer;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::metadata::Orientation;
-#[cfg(feature = "heic")]
-use image::ImageBuffer;
-use image::{
-    DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
-};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 #[cfg(feature = "heic")]
 use libheif_rs::{
     ColorSpace, DecodingOptions, HeifContext, HeifError, HeifErrorSubCode, LibHeif, RgbChroma,
@@ -102,7 +100,7 @@ pub enum ImageKind {
 
 impl ImageKind {
     /// A stable lowercase name, for logs and database columns.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ImageKind::Jpeg => "jpeg",
             ImageKind::Png => "png",
@@ -154,7 +152,7 @@ pub enum OtherKind {
 
 impl OtherKind {
     /// A stable lowercase name, for logs and for the bot to mention.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OtherKind::Gif => "gif",
             OtherKind::Bmp => "bmp",

@@ -13,10 +13,10 @@
 //! Nothing here does I/O or holds user-facing text: rejections carry stable
 //! codes that the bot maps to locale keys.
 
-pub mod intake;
+pub(crate) mod intake;
 pub mod preview;
 pub mod quality;
-pub mod styles;
+pub(crate) mod styles;
 
 pub use intake::{
     AcceptedPhoto, DetectedKind, ImageKind, IntakeRules, OUTPUT_JPEG_QUALITY, OtherKind, Rejection,

@@ -38,7 +38,7 @@ static MODEL_BYTES: &[u8] = include_bytes!("../../data/models/seeta_fd_frontal_v
 
 /// Side of the square the face is scaled to before its sharpness is
 /// measured, so the measure does not depend on the photo's resolution.
-pub const SHARPNESS_SIDE_PX: u32 = 128;
+pub(crate) const SHARPNESS_SIDE_PX: u32 = 128;
 
 /// A second face counts (group photo) when it is at least this share of the
 /// largest face's width; smaller ones are people far behind.
@@ -116,7 +116,7 @@ pub enum QualityRejection {
 
 impl QualityRejection {
     /// A stable code, e.g. `"no_face"`, for logs and metrics.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             QualityRejection::NoFace => "no_face",
             QualityRejection::SeveralFaces { .. } => "several_faces",
@@ -130,11 +130,11 @@ impl QualityRejection {
 
 /// A face the detector found, in pixels of the measured image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaceBox {
-    pub x: u32,
-    pub y: u32,
-    pub width: u32,
-    pub height: u32,
+pub(crate) struct FaceBox {
+    pub(crate) x: u32,
+    pub(crate) y: u32,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
 }
 
 /// What the gate measured on one photo.
@@ -143,11 +143,11 @@ pub struct QualityReport {
     /// Faces that count (see [`SECOND_FACE_MIN_RATIO`]); 0 when the gate is off.
     pub faces: u32,
     /// The largest face, in the photo's pixels.
-    pub face: Option<FaceBox>,
+    pub(crate) face: Option<FaceBox>,
     /// Its width as a share of the short side, percent.
-    pub face_share_percent: u32,
+    pub(crate) face_share_percent: u32,
     /// Mean brightness 0–255 of the face (of the whole photo without one).
-    pub brightness: u8,
+    pub(crate) brightness: u8,
     /// Variance of the Laplacian of the face at 128 px, rounded.
     pub sharpness: u32,
     /// Average hash of the whole photo ([`average_hash`]).
@@ -273,7 +273,7 @@ fn mean_luma(gray: &GrayImage, region: FaceBox) -> u8 {
 }
 
 /// Variance of the 4-neighbour Laplacian over the interior of a grey image.
-pub fn laplacian_variance(gray: &GrayImage) -> f64 {
+pub(crate) fn laplacian_variance(gray: &GrayImage) -> f64 {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     if w < 3 || h < 3 {
         return 0.0;
@@ -306,7 +306,7 @@ pub fn laplacian_variance(gray: &GrayImage) -> f64 {
 /// small shifts and changes of light, so photos of the same pose in front of
 /// the same background land a few bits apart, and different photos
 /// (another background, angle, framing) far more (tests/faces.rs shows both).
-pub fn average_hash(gray: &GrayImage) -> u64 {
+pub(crate) fn average_hash(gray: &GrayImage) -> u64 {
     let cells = DynamicImage::ImageLuma8(gray.clone())
         .thumbnail_exact(8, 8)
         .into_luma8();
@@ -317,7 +317,7 @@ pub fn average_hash(gray: &GrayImage) -> u64 {
 }
 
 /// Bits in which two hashes differ.
-pub fn distance(a: u64, b: u64) -> u32 {
+pub(crate) fn distance(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
 }
 

@@ -35,7 +35,7 @@ pub struct Style {
 
 impl Style {
     /// The prompt for a given attempt: 0 is the main prompt, 1.. the variants.
-    pub fn prompt_variant(&self, variant: usize) -> Option<&str> {
+    pub(crate) fn prompt_variant(&self, variant: usize) -> Option<&str> {
         match variant {
             0 => Some(&self.prompt),
             n => self.variants.get(n - 1).map(String::as_str),

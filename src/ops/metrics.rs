@@ -24,13 +24,13 @@ const LATENCY_BUCKETS: [f64; 13] = [
 ];
 
 /// The quantiles of `pinglass_update_latency_seconds` (1.0 is the maximum).
-pub const UPDATE_QUANTILES: [f64; 4] = [0.5, 0.95, 0.99, 1.0];
+pub(crate) const UPDATE_QUANTILES: [f64; 4] = [0.5, 0.95, 0.99, 1.0];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide recorder (once) and returns its handle; `None`
 /// when another recorder was installed first (then nothing can be served).
-pub fn install() -> Option<&'static PrometheusHandle> {
+pub(crate) fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
@@ -121,18 +121,18 @@ fn describe() {
 }
 
 /// One update went through the handler tree.
-pub fn update_handled(outcome: &'static str, took: Duration) {
+pub(crate) fn update_handled(outcome: &'static str, took: Duration) {
     counter!("pinglass_updates_total", "outcome" => outcome).increment(1);
     histogram!("pinglass_handler_seconds", "outcome" => outcome).record(took.as_secs_f64());
     histogram!("pinglass_update_latency_seconds").record(took.as_secs_f64());
 }
 
-pub fn side_task_error(step: &str) {
+pub(crate) fn side_task_error(step: &str) {
     counter!("pinglass_side_task_errors_total", "step" => step.to_owned()).increment(1);
 }
 
 /// One call to an outside service (`kie`, `tbank`) ended.
-pub fn external_call(service: &'static str, method: &'static str, ok: bool, took: Duration) {
+pub(crate) fn external_call(service: &'static str, method: &'static str, ok: bool, took: Duration) {
     let outcome = if ok { "ok" } else { "error" };
     counter!("pinglass_external_calls_total", "service" => service, "method" => method, "outcome" => outcome)
         .increment(1);
@@ -140,15 +140,15 @@ pub fn external_call(service: &'static str, method: &'static str, ok: bool, took
         .record(took.as_secs_f64());
 }
 
-pub fn telegram_retry_after() {
+pub(crate) fn telegram_retry_after() {
     counter!("pinglass_telegram_retry_after_total").increment(1);
 }
 
-pub fn telegram_uncertain_send() {
+pub(crate) fn telegram_uncertain_send() {
     counter!("pinglass_telegram_uncertain_sends_total").increment(1);
 }
 
-pub fn alert_sent(kind: &str, summary: bool) {
+pub(crate) fn alert_sent(kind: &str, summary: bool) {
     let what = if summary { "summary" } else { "new" };
     counter!("pinglass_alerts_total", "kind" => kind.to_owned(), "message" => what).increment(1);
 }
@@ -191,7 +191,7 @@ fn set_by_label(
 static RENDER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Sets the SQLite gauges from `snapshot` and renders everything, as one step.
-pub fn render(handle: &PrometheusHandle, snapshot: &Snapshot) -> String {
+pub(crate) fn render(handle: &PrometheusHandle, snapshot: &Snapshot) -> String {
     let _one_at_a_time = RENDER.lock().unwrap_or_else(|e| e.into_inner());
     set_by_label(
         "pinglass_payments",

@@ -3,8 +3,8 @@
 //! liveness of the poller and the side task ([`Ops`]), and the counts the
 //! side task's watch step turns into admin alerts (`worker::watch`).
 
-pub mod metrics;
-pub mod server;
+pub(crate) mod metrics;
+pub(crate) mod server;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -47,19 +47,19 @@ impl Default for Ops {
 #[derive(Debug, Default)]
 pub(crate) struct WatchState {
     /// Application time of the last check (None: not checked yet).
-    pub last_at: Option<i64>,
+    pub(crate) last_at: Option<i64>,
     /// (application time, [`Ops::errors`]) at each check of the last minute,
     /// and the newest one before it: the error rate is over a rolling minute.
-    pub error_samples: std::collections::VecDeque<(i64, u64)>,
+    pub(crate) error_samples: std::collections::VecDeque<(i64, u64)>,
     /// Items overdue at the last check: (queue, due since).
-    pub overdue: Vec<(&'static str, i64)>,
+    pub(crate) overdue: Vec<(&'static str, i64)>,
 }
 
 /// What `/healthz` reports of one component.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Component {
-    pub ok: bool,
-    pub detail: String,
+pub(crate) struct Component {
+    pub(crate) ok: bool,
+    pub(crate) detail: String,
 }
 
 impl Ops {
@@ -67,35 +67,35 @@ impl Ops {
         self.started.elapsed().as_millis() as i64
     }
 
-    pub fn dispatcher_started(&self) {
+    pub(crate) fn dispatcher_started(&self) {
         self.dispatcher_running.store(true, Ordering::SeqCst);
     }
 
-    pub fn dispatcher_stopped(&self) {
+    pub(crate) fn dispatcher_stopped(&self) {
         self.dispatcher_running.store(false, Ordering::SeqCst);
     }
 
-    pub fn update_handled(&self) {
+    pub(crate) fn update_handled(&self) {
         self.last_update.store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
-    pub fn worker_started(&self) {
+    pub(crate) fn worker_started(&self) {
         self.worker_beat();
         self.delivery_beat();
         self.worker_running.store(true, Ordering::SeqCst);
     }
 
-    pub fn worker_stopped(&self) {
+    pub(crate) fn worker_stopped(&self) {
         self.worker_running.store(false, Ordering::SeqCst);
     }
 
     /// The payments/generation/refunds loop is going round.
-    pub fn worker_beat(&self) {
+    pub(crate) fn worker_beat(&self) {
         self.worker_beat.store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
     /// The delivery loop is going round.
-    pub fn delivery_beat(&self) {
+    pub(crate) fn delivery_beat(&self) {
         self.delivery_beat
             .store(self.elapsed_ms(), Ordering::Relaxed);
     }
@@ -105,12 +105,12 @@ impl Ops {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn errors(&self) -> u64 {
+    pub(crate) fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
     }
 
     /// The poller: alive while the dispatcher's polling loop runs.
-    pub fn poller(&self) -> Component {
+    pub(crate) fn poller(&self) -> Component {
         let last = self.last_update.load(Ordering::Relaxed);
         let seen = if last < 0 {
             "no update yet".to_owned()
@@ -131,7 +131,7 @@ impl Ops {
     }
 
     /// The side task: both loops running and each gone round within `stale`.
-    pub fn side_task(&self, stale: Duration) -> Component {
+    pub(crate) fn side_task(&self, stale: Duration) -> Component {
         if !self.worker_running.load(Ordering::SeqCst) {
             return Component {
                 ok: false,

@@ -22,21 +22,21 @@ struct Shared {
 }
 
 /// The endpoint, running; stop it with [`Running::stop`].
-pub struct Running {
-    pub addr: SocketAddr,
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
 }
 
 /// Binds `listen` and serves until stopped. Installs the metrics recorder.
-pub async fn start(
+pub(crate) async fn start(
     listen: SocketAddr,
     ops: Arc<Ops>,
     db: Db,

@@ -98,11 +98,6 @@ impl LocalStore {
         }
     }
 
-    /// The directory this store keeps its files in.
-    pub fn dir(&self) -> &Path {
-        &self.root
-    }
-
     fn object_path(&self, key: &str) -> PathBuf {
         self.root.join(OBJECTS_DIR).join(key)
     }
@@ -322,7 +317,7 @@ pub struct LocalServer {
 
 impl LocalServer {
     /// Stops accepting connections and waits for the server task to end.
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

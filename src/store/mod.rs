@@ -11,7 +11,7 @@
 //! [`validate_key`] before any backend is touched.
 
 pub mod local;
-pub mod s3;
+pub(crate) mod s3;
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,7 +24,7 @@ pub use local::{LocalPresign, LocalServer, LocalStore};
 pub use s3::{S3Settings, S3Store};
 
 /// Longest key accepted, in bytes (S3's own limit).
-pub const MAX_KEY_LEN: usize = 1024;
+pub(crate) const MAX_KEY_LEN: usize = 1024;
 
 /// Longest lifetime of a presigned URL (S3's SigV4 limit: seven days).
 pub const MAX_PRESIGN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -110,7 +110,7 @@ impl StoreError {
 ///
 /// The same keys are then safe as file paths under the local store's
 /// directory, as S3 keys, and verbatim in URL paths.
-pub fn validate_key(key: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_key(key: &str) -> Result<(), StoreError> {
     let bad = |reason| {
         Err(StoreError::BadKey {
             key: shorten(key),
@@ -147,7 +147,7 @@ pub fn validate_key(key: &str) -> Result<(), StoreError> {
 
 /// Checks a list prefix: empty (everything) or a key's beginning, which may
 /// end with `/`.
-pub fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
     if prefix.is_empty() {
         return Ok(());
     }

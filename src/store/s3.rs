@@ -39,7 +39,7 @@ pub struct S3Settings {
 impl S3Settings {
     /// Builds the settings from the `[storage]` section and the secrets.
     /// Missing credentials are a [`StoreError::Config`].
-    pub fn from_config(
+    pub(crate) fn from_config(
         storage: &StorageConfig,
         secrets: &Secrets,
         timeout: Duration,

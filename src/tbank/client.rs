@@ -21,13 +21,13 @@ use super::types::{
 };
 
 /// Longest `OrderId` T-Bank accepts.
-pub const MAX_ORDER_ID_CHARS: usize = 36;
+pub(crate) const MAX_ORDER_ID_CHARS: usize = 36;
 /// Longest `Description` T-Bank accepts.
-pub const MAX_DESCRIPTION_CHARS: usize = 140;
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 140;
 /// Longest receipt item `Name` T-Bank accepts.
-pub const MAX_ITEM_NAME_CHARS: usize = 128;
+pub(crate) const MAX_ITEM_NAME_CHARS: usize = 128;
 /// Most `DATA` pairs T-Bank accepts.
-pub const MAX_DATA_PAIRS: usize = 20;
+pub(crate) const MAX_DATA_PAIRS: usize = 20;
 
 /// Moscow time, the offset `RedirectDueDate` is written in.
 fn moscow() -> FixedOffset {
@@ -398,7 +398,7 @@ impl TbankClient {
 }
 
 /// Checks an `Init` request against T-Bank's documented rules.
-pub fn validate_init(request: &InitRequest) -> Result<(), TbankError> {
+pub(crate) fn validate_init(request: &InitRequest) -> Result<(), TbankError> {
     let invalid = |reason: String| Err(TbankError::InvalidRequest(reason));
     if request.amount_kopecks <= 0 {
         return invalid(format!(

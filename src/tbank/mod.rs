@@ -10,10 +10,10 @@
 //!
 //! The bot polls `GetState` instead of taking notifications, by design.
 
-pub mod client;
+pub(crate) mod client;
 pub mod standin;
 pub mod token;
-pub mod types;
+pub(crate) mod types;
 
 pub use client::{TbankClient, TbankError, TbankSettings, format_redirect_due_date};
 pub use token::token;

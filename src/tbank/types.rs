@@ -20,7 +20,7 @@ pub enum TbankMethod {
 
 impl TbankMethod {
     /// All methods, in a fixed order.
-    pub const ALL: [TbankMethod; 4] = [
+    pub(crate) const ALL: [TbankMethod; 4] = [
         TbankMethod::Init,
         TbankMethod::GetState,
         TbankMethod::Cancel,
@@ -28,7 +28,7 @@ impl TbankMethod {
     ];
 
     /// The method's name as it appears in the path `/v2/<name>`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TbankMethod::Init => "Init",
             TbankMethod::GetState => "GetState",
@@ -38,7 +38,7 @@ impl TbankMethod {
     }
 
     /// The method whose path name is `name` (case-sensitive, like T-Bank).
-    pub fn from_name(name: &str) -> Option<TbankMethod> {
+    pub(crate) fn from_name(name: &str) -> Option<TbankMethod> {
         TbankMethod::ALL
             .into_iter()
             .find(|method| method.name() == name)
@@ -130,7 +130,7 @@ impl PaymentStatus {
     }
 
     /// Parses T-Bank's spelling; anything undocumented becomes `Unknown`.
-    pub fn parse(text: &str) -> PaymentStatus {
+    pub(crate) fn parse(text: &str) -> PaymentStatus {
         PaymentStatus::DOCUMENTED
             .into_iter()
             .find(|status| status.as_str() == text)
@@ -193,12 +193,12 @@ pub struct Receipt {
 
 impl Receipt {
     /// The sum of the items' amounts, in kopecks.
-    pub fn total_kopecks(&self) -> i64 {
+    pub(crate) fn total_kopecks(&self) -> i64 {
         self.items.iter().map(|item| item.amount).sum()
     }
 
     /// Whether the receipt names an e-mail or a phone to send it to.
-    pub fn has_contact(&self) -> bool {
+    pub(crate) fn has_contact(&self) -> bool {
         let filled =
             |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
         filled(&self.email) || filled(&self.phone)
@@ -261,14 +261,14 @@ pub struct StateResponse {
     pub status: PaymentStatus,
     pub amount_kopecks: i64,
     /// The `Params` list (`Route`, `Source`, …) as key → value.
-    pub params: BTreeMap<String, String>,
+    pub(crate) params: BTreeMap<String, String>,
 }
 
 /// The answer to `Cancel`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CancelResponse {
     pub payment_id: String,
-    pub order_id: String,
+    pub(crate) order_id: String,
     pub status: PaymentStatus,
     /// The amount before this cancellation, in kopecks.
     pub original_amount: i64,
@@ -286,7 +286,7 @@ pub struct OrderPayment {
     pub success: bool,
     /// T-Bank's per-payment `ErrorCode` (sent as a number), as text.
     pub error_code: String,
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     pub rrn: Option<String>,
 }
 

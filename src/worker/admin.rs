@@ -18,7 +18,7 @@ use crate::i18n::{Arg, Lang, rub, tr_args};
 const HOUR_MS: i64 = 3_600_000;
 
 /// One round: stuck payments, then a Kie balance asked for.
-pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     Ok(stuck_payments(ctx, now).await? + credits(ctx, now).await?)
 }
 
@@ -27,7 +27,7 @@ fn admin_lang(conn: &rusqlite::Connection, admin: i64) -> rusqlite::Result<Lang>
 }
 
 /// Queues `text` to every admin, each in their language.
-pub fn tell_admins(
+pub(crate) fn tell_admins(
     conn: &rusqlite::Connection,
     admins: &[i64],
     dedup: &str,
@@ -52,7 +52,7 @@ pub fn tell_admins(
 /// payment: `payments.stuck_alerted_at`), and asks for the cancellation of
 /// those older than `stuck_cancel_hours` (once: a `stuck` refunds row, which
 /// the refund step carries out through [`cancel_unpaid`]).
-pub async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn stuck_payments(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let alert_before = now - i64::from(ctx.config.worker.stuck_alert_hours) * HOUR_MS;
     let cancel_before = now - i64::from(ctx.config.worker.stuck_cancel_hours) * HOUR_MS;
     let admins = ctx.config.bot.admin_ids.clone();
@@ -122,7 +122,7 @@ fn cancel_before_hours(now: i64, cancel_before: i64) -> i64 {
 /// nobody paid (or, when Init never answered, just closing it here), then
 /// the payment ends without money like any abandoned one: the user is told
 /// with a button to choose a package again, and the admins are told.
-pub async fn cancel_unpaid(
+pub(crate) async fn cancel_unpaid(
     ctx: &WorkerCtx,
     refund: Refund,
     payment: Payment,
@@ -264,7 +264,7 @@ pub async fn cancel_unpaid(
 }
 
 /// A full refund an admin asked for is done: tell the admins.
-pub fn admin_refund_done(
+pub(crate) fn admin_refund_done(
     conn: &rusqlite::Connection,
     admins: &[i64],
     refund: &Refund,
@@ -292,7 +292,7 @@ pub fn admin_refund_done(
 
 /// The Kie balance an admin asked for: fetched once, kept as the last
 /// known balance, and sent to that admin through the queue.
-pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let Some(admin) = ctx
         .db
         .run(|c| service_state::get_i64(c, CREDITS_REQUEST))
@@ -345,7 +345,7 @@ pub async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 /// sent as albums of its own (the earlier albums were delivered already; the
 /// share of what failed the first time was refunded then, so nothing more is
 /// refunded now), and the admins are told how it went.
-pub async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::Result<()> {
+pub(crate) async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::Result<()> {
     let admins = ctx.config.bot.admin_ids.clone();
     let job_id = job.id;
     let done = ctx

@@ -333,14 +333,14 @@ pub(crate) fn raise(
     Ok(fresh)
 }
 
-pub fn resolve(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<bool> {
+pub(crate) fn resolve(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<bool> {
     alerts::resolve(conn, key, now)
 }
 
 /// Queues a summary of every open incident that repeated since the admins
 /// last heard of it, `every_ms` ago or longer, to each admin in their
 /// language. Returns how many were summarised.
-pub fn summarise(
+pub(crate) fn summarise(
     conn: &Connection,
     admin_ids: &[i64],
     every_ms: i64,

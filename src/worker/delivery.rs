@@ -24,7 +24,7 @@ use crate::db::{portraits, queue, users};
 /// photo of an album against the per-chat limit (so does `chat::paced`); after
 /// an album the chat's next row is postponed rather than held in a send.
 #[derive(Default)]
-pub struct Pacing {
+pub(crate) struct Pacing {
     ready_at: std::sync::Mutex<std::collections::HashMap<i64, i64>>,
 }
 
@@ -47,7 +47,7 @@ const BATCH: u32 = 8;
 /// How long a claimed row stays leased to this sender.
 const LEASE_MS: i64 = 120_000;
 
-pub fn keyboard(rows: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
+pub(crate) fn keyboard(rows: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
     if rows.is_empty() {
         return None;
     }
@@ -77,9 +77,9 @@ struct Sent {
 }
 
 /// The incident of albums (portraits) that could not be delivered.
-pub const ALBUMS_FAILING: &str = "albums_failing";
+pub(crate) const ALBUMS_FAILING: &str = "albums_failing";
 
-pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let claimed = ctx
         .db
         .run(move |c| {
@@ -541,7 +541,7 @@ fn upload_bot(ctx: &WorkerCtx) -> Result<teloxide::Bot, SendError> {
 
 /// Edits a progress message in place (best effort: progress is not essential,
 /// and an edit that fails is simply superseded by the next one).
-pub async fn edit_text(ctx: &WorkerCtx, chat_id: i64, message_id: i32, text: String) {
+pub(crate) async fn edit_text(ctx: &WorkerCtx, chat_id: i64, message_id: i32, text: String) {
     if let Err(error) = ctx
         .bot
         .edit_message_text(ChatId(chat_id), MessageId(message_id), text)

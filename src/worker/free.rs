@@ -14,14 +14,14 @@ use crate::db::{avatars, portraits};
 use crate::i18n::{tr, tr_args};
 
 /// Where the watermarked preview of a job is kept.
-pub fn preview_key(job: &Job) -> String {
+pub(crate) fn preview_key(job: &Job) -> String {
     format!("avatars/{}/preview/job{}.jpg", job.avatar_id, job.id)
 }
 
 /// The preview is made: store its small watermarked copy, then (once) queue
 /// it with the packages — or, if it could not be made, say so with the
 /// packages. If the avatar was bought meanwhile, the packages are left out.
-pub async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
+pub(crate) async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     let job_id = job.id;
     let result_key = ctx
         .db
@@ -107,7 +107,7 @@ pub async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Resu
 
 /// A redo is made (or could not be): send the new take with its number in
 /// the set and the free redos left, or say it failed and was not counted.
-pub async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
+pub(crate) async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     let job_id = job.id;
     let config = ctx.config.clone();
     let queued = ctx
@@ -163,7 +163,11 @@ pub async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<
 
 /// The text and buttons of a ready set's actions, queued after its albums:
 /// the same actions `/gallery` offers (ZIP, share link, redo a portrait).
-pub fn actions_message(lang: crate::i18n::Lang, avatar_id: i64, retention_days: u32) -> Outgoing {
+pub(crate) fn actions_message(
+    lang: crate::i18n::Lang,
+    avatar_id: i64,
+    retention_days: u32,
+) -> Outgoing {
     // How long the reference photos are kept, said at delivery (issue 8).
     let retention = crate::i18n::tr_args(
         lang,

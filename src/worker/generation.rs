@@ -34,13 +34,13 @@ const KIE_PAUSED: &str = "kie_paused_until";
 /// window starts empty, which at worst sends one window's worth early and
 /// meets Kie's 429, handled as rate limiting).
 #[derive(Default)]
-pub struct CreateLimiter {
+pub(crate) struct CreateLimiter {
     sent: Mutex<VecDeque<Instant>>,
 }
 
 impl CreateLimiter {
     /// How many creates may go out now, given at most `per_10s` per 10 s.
-    pub fn budget(&self, per_10s: u32) -> u32 {
+    pub(crate) fn budget(&self, per_10s: u32) -> u32 {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         while sent
@@ -52,7 +52,7 @@ impl CreateLimiter {
         per_10s.saturating_sub(sent.len() as u32)
     }
 
-    pub fn record(&self) {
+    pub(crate) fn record(&self) {
         self.sent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -62,7 +62,7 @@ impl CreateLimiter {
 
 /// Kie's recommended polling: every 2–3 s for the first 30 s, then 5–10 s,
 /// then 15–30 s after two minutes.
-pub fn poll_interval_ms(age_ms: i64) -> i64 {
+pub(crate) fn poll_interval_ms(age_ms: i64) -> i64 {
     if age_ms < 30_000 {
         2_500
     } else if age_ms < 120_000 {
@@ -73,11 +73,11 @@ pub fn poll_interval_ms(age_ms: i64) -> i64 {
 }
 
 /// Back-off before attempt `attempts + 1` of a task: 5 s, 10 s, 20 s … ≤ 2 min.
-pub fn retry_delay_ms(attempts: u32) -> i64 {
+pub(crate) fn retry_delay_ms(attempts: u32) -> i64 {
     (5_000i64 << attempts.saturating_sub(1).min(5)).min(120_000)
 }
 
-pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let mut worked = 0;
     worked += create_due(ctx, now).await?;
     worked += poll_due(ctx, now).await?;
@@ -454,7 +454,7 @@ async fn finish_jobs(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 }
 
 /// The incident of paid jobs that came short (failed or partly refunded).
-pub const JOBS_FAILING: &str = "jobs_failing";
+pub(crate) const JOBS_FAILING: &str = "jobs_failing";
 
 async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     let id = job.id;

@@ -7,16 +7,16 @@
 //! delivery, so that waiting out Telegram's sending limits never delays a
 //! payment check or a Kie poll.
 
-pub mod admin;
-pub mod alerts;
-pub mod delivery;
-pub mod free;
-pub mod generation;
+pub(crate) mod admin;
+pub(crate) mod alerts;
+pub(crate) mod delivery;
+pub(crate) mod free;
+pub(crate) mod generation;
 pub mod monitor;
 pub mod payments;
-pub mod privacy;
-pub mod referrals;
-pub mod refunds;
+pub(crate) mod privacy;
+pub(crate) mod referrals;
+pub(crate) mod refunds;
 pub mod reminders;
 pub mod zip;
 
@@ -34,16 +34,16 @@ use crate::tbank::TbankClient;
 
 /// What the side task works with.
 pub struct WorkerCtx {
-    pub config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     pub db: Db,
-    pub bot: TgBot,
-    pub store: ObjectStore,
-    pub tbank: TbankClient,
-    pub kie: KieClient,
+    pub(crate) bot: TgBot,
+    pub(crate) store: ObjectStore,
+    pub(crate) tbank: TbankClient,
+    pub(crate) kie: KieClient,
     /// Keeps createTask within Kie's per-10-seconds limit.
-    pub create_limiter: generation::CreateLimiter,
+    pub(crate) create_limiter: generation::CreateLimiter,
     /// Spaces messages to one chat after an album (Telegram counts every photo).
-    pub pacing: delivery::Pacing,
+    pub(crate) pacing: delivery::Pacing,
     pub wake: Arc<Wake>,
     /// The time every step works with (moved only by tests).
     pub clock: Arc<crate::clock::Clock>,
@@ -90,7 +90,7 @@ async fn guarded(
 }
 
 /// Runs payments, generation, refunds and reminders once. Returns how many items were worked on.
-pub async fn run_round(ctx: &WorkerCtx) -> usize {
+pub(crate) async fn run_round(ctx: &WorkerCtx) -> usize {
     guarded(ctx, "payments", payments::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "generation", generation::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "refunds", refunds::step(ctx, ctx.clock.now_ms())).await
@@ -101,7 +101,7 @@ pub async fn run_round(ctx: &WorkerCtx) -> usize {
 }
 
 /// Runs the delivery step once.
-pub async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
+pub(crate) async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
     guarded(ctx, "delivery", delivery::step(ctx, ctx.clock.now_ms())).await
 }
 
@@ -116,7 +116,7 @@ async fn idle(ctx: &WorkerCtx, notify: &Notify, stop: &mut watch::Receiver<bool>
 
 /// Both loops: rounds back to back while there is work, otherwise a pause of
 /// `worker.tick_ms` (cut short by a wake-up) — until `stop` turns true.
-pub async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
+pub(crate) async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
     tracing::info!("side task started");
     ctx.ops.worker_started();
     let delivery = {

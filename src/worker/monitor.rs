@@ -11,9 +11,9 @@ use super::WorkerCtx;
 use super::alerts::Alert;
 use crate::db;
 
-pub const DELIVERY_FAILURES: &str = "delivery_failures";
-pub const BEHIND: &str = "side_task_behind";
-pub const ERROR_RATE: &str = "error_rate";
+pub(crate) const DELIVERY_FAILURES: &str = "delivery_failures";
+pub(crate) const BEHIND: &str = "side_task_behind";
+pub(crate) const ERROR_RATE: &str = "error_rate";
 
 const HOUR_MS: i64 = 3_600_000;
 const MINUTE_MS: i64 = 60_000;

@@ -29,7 +29,7 @@ const BATCH: u32 = 16;
 const FAST_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// When to ask T-Bank again about a payment created at `created_at`.
-pub fn next_check_at(ctx: &WorkerCtx, created_at: i64, now: i64) -> i64 {
+pub(crate) fn next_check_at(ctx: &WorkerCtx, created_at: i64, now: i64) -> i64 {
     let age = Duration::from_millis(now.saturating_sub(created_at).max(0) as u64);
     let interval = if age < FAST_WINDOW {
         ctx.config.worker.payment_poll_fast_secs
@@ -41,7 +41,7 @@ pub fn next_check_at(ctx: &WorkerCtx, created_at: i64, now: i64) -> i64 {
 
 /// One round: every due payment gets Init (if new) or GetState (if open).
 /// Returns how many payments were looked at.
-pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let due = ctx
         .db
         .run(move |c| payments::due_for_check(c, now, BATCH))
@@ -66,7 +66,7 @@ pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 }
 
 /// The 54-FZ receipt of a payment: one service item for the package.
-pub fn receipt_for(ctx: &WorkerCtx, payment: &Payment) -> Receipt {
+pub(crate) fn receipt_for(ctx: &WorkerCtx, payment: &Payment) -> Receipt {
     let tier_name = ctx
         .config
         .tier(&payment.tier_id)

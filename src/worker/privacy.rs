@@ -27,7 +27,7 @@ use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::privacy::{self, DeletionRequest};
 use crate::i18n::tr;
 
-pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let due = ctx.db.run(move |c| privacy::due(c, now, 4)).await?;
     let mut worked = due.len();
     for request in due {

@@ -15,7 +15,7 @@ use crate::i18n::{Arg, rub, tr_args};
 /// A payment was confirmed now (the caller won the guarded update): credit
 /// the referrer of its user, once, and queue their message (one per earning).
 /// Returns the earning written, if any.
-pub fn credit(
+pub(crate) fn credit(
     tx: &Connection,
     percent: u32,
     payment: &Payment,
@@ -54,7 +54,11 @@ pub fn credit(
 
 /// A refund of `refunded_kopecks` of `payment_id` went through now: the
 /// referrer's earning on it loses the matching share.
-pub fn reverse(tx: &Connection, payment_id: i64, refunded_kopecks: i64) -> rusqlite::Result<()> {
+pub(crate) fn reverse(
+    tx: &Connection,
+    payment_id: i64,
+    refunded_kopecks: i64,
+) -> rusqlite::Result<()> {
     if let Some((earning, reversed)) =
         referrals::reverse_for_refund(tx, payment_id, refunded_kopecks)?
         && reversed > 0

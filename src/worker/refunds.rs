@@ -11,7 +11,7 @@ use crate::db::refunds::RefundReason;
 use crate::db::{payments, refunds};
 use crate::i18n::{Arg, rub, tr_args};
 
-pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let due = ctx.db.run(move |c| refunds::due(c, now, 8)).await?;
     let count = due.len();
     for refund in due {

@@ -38,7 +38,7 @@ use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
 const HOUR_MS: i64 = 3_600_000;
 /// The database is scanned for due reminders at most this often.
-pub const SCAN_EVERY_MS: i64 = 60_000;
+pub(crate) const SCAN_EVERY_MS: i64 = 60_000;
 const NEXT_SCAN_KEY: &str = "reminders_next_scan_at";
 /// Candidates looked at per scan (oldest activity first; the rest next scan).
 const BATCH: u32 = 500;
@@ -49,7 +49,7 @@ const LINK_MARGIN_MS: i64 = HOUR_MS;
 /// The UTC offset guessed for a user, in hours: Telegram does not tell the
 /// timezone, so Russian speakers are taken to be on Moscow time (UTC+3) and
 /// English speakers on UTC.
-pub fn guessed_utc_offset_hours(lang: Lang) -> i64 {
+pub(crate) fn guessed_utc_offset_hours(lang: Lang) -> i64 {
     match lang {
         Lang::Ru => 3,
         Lang::En => 0,
@@ -108,7 +108,12 @@ pub fn due(
 
 /// The reminder for where the user stopped, or None when there is nothing
 /// sensible to say now (a payment link not made yet or about to expire).
-pub fn compose(config: &Config, candidate: &Candidate, sequence: u8, now: i64) -> Option<Outgoing> {
+pub(crate) fn compose(
+    config: &Config,
+    candidate: &Candidate,
+    sequence: u8,
+    now: i64,
+) -> Option<Outgoing> {
     let lang = Lang::parse(&candidate.language).unwrap_or(Lang::Ru);
     let min = config.upload.min_photos;
     let (text, buttons) = if let Some(payment) = &candidate.open_payment {
@@ -267,7 +272,7 @@ pub fn run_once(conn: &mut Connection, config: &Config, now: i64) -> rusqlite::R
 }
 
 /// The side-task step.
-pub async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
+pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let config = ctx.config.clone();
     let queued = ctx.db.run(move |c| run_once(c, &config, now)).await?;
     if queued > 0 {

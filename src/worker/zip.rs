@@ -56,7 +56,7 @@ pub enum ZipError {
 
 impl ZipError {
     /// True when trying again cannot help (the data itself does not fit).
-    pub fn is_permanent(&self) -> bool {
+    pub(crate) fn is_permanent(&self) -> bool {
         match self {
             ZipError::EntryTooLarge { .. }
             | ZipError::ArchiveTooLarge { .. }
@@ -106,7 +106,7 @@ fn extension(content_type: &str, key: &str) -> String {
 }
 
 /// The document's name: `portraits.zip`, or `portraits-part2.zip` of several.
-pub fn file_name(part: u32, parts: u32) -> String {
+pub(crate) fn file_name(part: u32, parts: u32) -> String {
     if parts <= 1 {
         "portraits.zip".to_owned()
     } else {
@@ -116,7 +116,7 @@ pub fn file_name(part: u32, parts: u32) -> String {
 
 /// Plans the archive of `portraits` (id, object key), in order: the parts to
 /// queue, each with its entries, name and caption in `lang`.
-pub async fn plan(
+pub(crate) async fn plan(
     store: &ObjectStore,
     avatar_id: i64,
     portraits: &[(i64, String)],
@@ -195,7 +195,7 @@ pub fn work_path(dir: &Path, queue_id: i64) -> PathBuf {
 
 /// Removes archives a killed process left behind (at start-up, before the
 /// side task runs).
-pub fn clear_work_dir(dir: &Path) {
+pub(crate) fn clear_work_dir(dir: &Path) {
     let Ok(listing) = std::fs::read_dir(dir) else {
         return;
     };

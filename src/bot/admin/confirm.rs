@@ -113,7 +113,7 @@ pub(super) async fn ask_refund(
 
 /// A press of a confirmation button. Only an admin gets past the first line;
 /// anyone else gets the answer of any unknown button.
-pub async fn on_callback(
+pub(crate) async fn on_callback(
     bot: &TgBot,
     query: &CallbackQuery,
     me: &UserCtx,

@@ -25,7 +25,7 @@ mod lists;
 mod requests;
 mod stats;
 
-pub use confirm::on_callback;
+pub(crate) use confirm::on_callback;
 
 const DAY_MS: i64 = 86_400_000;
 /// The longest window `/funnel` and `/revenue` accept, days.
@@ -35,7 +35,7 @@ const MAX_LINES: i64 = 50;
 
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
-pub enum AdminCommand {
+pub(crate) enum AdminCommand {
     Stats(String),
     Funnel(String),
     Revenue(String),
@@ -50,7 +50,7 @@ pub enum AdminCommand {
 }
 
 /// The admin menu, with its locale keys (shown only in admin chats).
-pub const MENU: [(&str, &str); 11] = [
+pub(crate) const MENU: [(&str, &str); 11] = [
     ("stats", "admin-cmd-stats"),
     ("funnel", "admin-cmd-funnel"),
     ("revenue", "admin-cmd-revenue"),
@@ -65,7 +65,7 @@ pub const MENU: [(&str, &str); 11] = [
 ];
 
 /// The branch of the handler tree: admins' commands only.
-pub fn branch() -> UpdateHandler<anyhow::Error> {
+pub(crate) fn branch() -> UpdateHandler<anyhow::Error> {
     dptree::filter(|me: UserCtx, ctx: Arc<BotCtx>| ctx.config.is_admin(me.user.id))
         .chain(teloxide::filter_command::<AdminCommand, _>())
         .endpoint(handle)
@@ -155,14 +155,14 @@ async fn send_chart(bot: &TgBot, chat: ChatId, bars: Bars) -> HandlerResult {
 }
 
 /// UTC date and time, minutes.
-pub fn when(ms: i64) -> String {
+pub(crate) fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "?".into())
 }
 
 /// A compact duration: "45 s", "12 min", "3 h 5 min", "2 d 4 h".
-pub fn span(lang: Lang, ms: i64) -> String {
+pub(crate) fn span(lang: Lang, ms: i64) -> String {
     let s = (ms / 1000).max(0);
     let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
     let unit = |key: &str| tr(lang, key);

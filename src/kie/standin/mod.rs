@@ -30,7 +30,7 @@ use url::Url;
 
 #[cfg(feature = "testkit")]
 use super::types::TaskState;
-use crate::faults::{FaultDice, FaultPlan, FaultTally, Script};
+use crate::faults::{FaultDice, FaultPlan, Script};
 pub use faults::{CreateFault, Fault, TaskFault};
 use tasks::Book;
 #[cfg(feature = "testkit")]
@@ -39,9 +39,9 @@ use tasks::Phase;
 /// What one created task costs (failed tasks are refunded).
 pub const CREDITS_PER_TASK: f64 = 5.0;
 /// The largest reference photo the stand-in downloads.
-pub const MAX_REFERENCE_BYTES: usize = 30 * 1024 * 1024;
+pub(crate) const MAX_REFERENCE_BYTES: usize = 30 * 1024 * 1024;
 /// Timeout of each reference photo download.
-pub const REFERENCE_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REFERENCE_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 const ASPECT_RATIOS: &[&str] = &[
     "1:1", "9:16", "16:9", "3:4", "4:3", "3:2", "2:3", "5:4", "4:5", "21:9",
@@ -123,9 +123,9 @@ impl Shared {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskCounts {
     pub waiting: usize,
-    pub queuing: usize,
+    pub(crate) queuing: usize,
     pub generating: usize,
-    pub success: usize,
+    pub(crate) success: usize,
     pub fail: usize,
 }
 
@@ -190,7 +190,6 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
     Ok(Handle {
         shared,
         base_url,
-        local_addr,
         shutdown: Mutex::new(Some((shutdown_sender, server))),
     })
 }
@@ -201,7 +200,6 @@ type ServerControl = Option<(oneshot::Sender<()>, JoinHandle<()>)>;
 pub struct Handle {
     shared: Arc<Shared>,
     base_url: Url,
-    local_addr: SocketAddr,
     shutdown: Mutex<ServerControl>,
 }
 
@@ -219,26 +217,16 @@ impl Handle {
         self.base_url.clone()
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The tally of the fault plan's faults played (shared by every
-    /// stand-in given the same plan).
-    pub fn fault_tally(&self) -> &FaultTally {
-        self.shared.dice.tally()
-    }
-
     /// Tasks created from now on take a latency drawn uniformly from
     /// `min..=max` (real Kie: 100–160 s a portrait).
-    pub fn set_latency_range(&self, min: Duration, max: Duration) {
+    pub(crate) fn set_latency_range(&self, min: Duration, max: Duration) {
         let mut book = self.shared.book();
         book.latency = min;
         book.latency_max = max.max(min);
     }
 
     /// The latency a task was given at creation (creation to `success`).
-    pub fn task_latency(&self, task_id: &str) -> Option<Duration> {
+    pub(crate) fn task_latency(&self, task_id: &str) -> Option<Duration> {
         self.shared
             .book()
             .tasks
@@ -315,14 +303,6 @@ impl Handle {
         self.shared.book().credits
     }
 
-    pub fn set_credits(&self, credits: f64) {
-        self.shared.book().credits = credits;
-    }
-
-    pub fn set_create_limit_per_10s(&self, limit: u32) {
-        self.shared.book().create_limit_per_10s = limit;
-    }
-
     /// Tasks created so far.
     pub fn created_count(&self) -> usize {
         self.shared.book().created_count
@@ -362,11 +342,6 @@ impl Handle {
             }
         }
         counts
-    }
-
-    /// Where the portrait of a task is (or will be) saved.
-    pub fn result_path(&self, task_id: &str) -> PathBuf {
-        self.shared.result_path(task_id)
     }
 }
 

@@ -15,9 +15,9 @@ use crate::tbank::types::PaymentStatus;
 /// An answer with `Success: false`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ApiError {
-    pub code: &'static str,
-    pub message: &'static str,
-    pub details: String,
+    pub(crate) code: &'static str,
+    pub(crate) message: &'static str,
+    pub(crate) details: String,
 }
 
 impl ApiError {
@@ -73,19 +73,19 @@ pub(super) enum PayType {
 #[derive(Debug, Clone)]
 pub(super) struct Payment {
     pub id: u64,
-    pub order_id: String,
-    pub original_amount: i64,
+    pub(crate) order_id: String,
+    pub(crate) original_amount: i64,
     /// What is left after refunds or reversals.
-    pub amount: i64,
-    pub status: PaymentStatus,
-    pub description: String,
-    pub pay_type: PayType,
-    pub redirect_due_date: DateTime<Utc>,
-    pub rrn: Option<String>,
+    pub(crate) amount: i64,
+    pub(crate) status: PaymentStatus,
+    pub(crate) description: String,
+    pub(crate) pay_type: PayType,
+    pub(crate) redirect_due_date: DateTime<Utc>,
+    pub(crate) rrn: Option<String>,
     /// Amounts returned by each successful Cancel, in order.
-    pub cancellations: Vec<i64>,
+    pub(crate) cancellations: Vec<i64>,
     /// `Receipt.Items[].Name` of the Init, in order (what the receipt says was sold).
-    pub receipt_items: Vec<String>,
+    pub(crate) receipt_items: Vec<String>,
 }
 
 /// The stand-in's state: payments, its clock, idempotency memory and the
@@ -98,12 +98,12 @@ pub(super) struct Ledger {
     /// Cancel answers by (payment, ExternalRequestId), replayed on repeats.
     cancel_answers: HashMap<(u64, String), Map<String, Value>>,
     /// Answer `PaymentId` as a JSON number instead of a string.
-    pub payment_ids_as_numbers: bool,
+    pub(crate) payment_ids_as_numbers: bool,
     stuck: HashSet<u64>,
 }
 
 impl Ledger {
-    pub fn new() -> Ledger {
+    pub(crate) fn new() -> Ledger {
         Ledger {
             payments: BTreeMap::new(),
             next_id: 4_000_000_001,
@@ -115,22 +115,22 @@ impl Ledger {
     }
 
     /// The stand-in's clock: real time plus whatever tests advanced it by.
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         Utc::now() + self.clock_offset
     }
 
     #[cfg(feature = "testkit")]
-    pub fn advance_clock(&mut self, by: TimeDelta) {
+    pub(crate) fn advance_clock(&mut self, by: TimeDelta) {
         self.clock_offset += by;
     }
 
     #[cfg(feature = "testkit")]
-    pub fn stick(&mut self, payment_id: u64) {
+    pub(crate) fn stick(&mut self, payment_id: u64) {
         self.stuck.insert(payment_id);
     }
 
     #[cfg(feature = "testkit")]
-    pub fn unstick_all(&mut self) {
+    pub(crate) fn unstick_all(&mut self) {
         self.stuck.clear();
     }
 
@@ -143,7 +143,7 @@ impl Ledger {
     }
 
     /// A payment with its status brought up to date with the clock.
-    pub fn payment(&mut self, id: u64) -> Option<&mut Payment> {
+    pub(crate) fn payment(&mut self, id: u64) -> Option<&mut Payment> {
         let now = self.now();
         let payment = self.payments.get_mut(&id)?;
         expire_if_due(payment, now);
@@ -151,7 +151,7 @@ impl Ledger {
     }
 
     /// The payments of one order, oldest first, brought up to date.
-    pub fn payments_of_order(&mut self, order_id: &str) -> Vec<Payment> {
+    pub(crate) fn payments_of_order(&mut self, order_id: &str) -> Vec<Payment> {
         let now = self.now();
         self.payments
             .values_mut()
@@ -164,7 +164,7 @@ impl Ledger {
     }
 
     /// The buyer opened the payment form: `NEW` → `FORM_SHOWED`.
-    pub fn show_form(&mut self, id: u64) -> Option<Payment> {
+    pub(crate) fn show_form(&mut self, id: u64) -> Option<Payment> {
         let payment = self.payment(id)?;
         if payment.status == PaymentStatus::New {
             payment.status = PaymentStatus::FormShowed;
@@ -176,7 +176,7 @@ impl Ledger {
     /// The buyer paid. One-stage payments end `CONFIRMED` (through
     /// `AUTHORIZED`), two-stage ones `AUTHORIZED`. A stuck payment, or one
     /// that is no longer payable, does not change.
-    pub fn pay(&mut self, id: u64) -> Option<PaymentStatus> {
+    pub(crate) fn pay(&mut self, id: u64) -> Option<PaymentStatus> {
         let stuck = self.stuck.contains(&id);
         let payment = self.payment(id)?;
         if payment.status == PaymentStatus::New {
@@ -194,7 +194,7 @@ impl Ledger {
     }
 
     /// The bank declined the card: `REJECTED`, unless stuck or no longer payable.
-    pub fn decline(&mut self, id: u64) -> Option<PaymentStatus> {
+    pub(crate) fn decline(&mut self, id: u64) -> Option<PaymentStatus> {
         let stuck = self.stuck.contains(&id);
         let payment = self.payment(id)?;
         if payment.status == PaymentStatus::New {
@@ -208,7 +208,7 @@ impl Ledger {
     }
 
     /// `POST /v2/Init`.
-    pub fn init(
+    pub(crate) fn init(
         &mut self,
         fields: &Map<String, Value>,
         terminal_key: &str,
@@ -325,7 +325,7 @@ impl Ledger {
 
     /// `POST /v2/GetState`. `Amount` is what is left of the payment after
     /// refunds or reversals (the original amount until then).
-    pub fn get_state(
+    pub(crate) fn get_state(
         &mut self,
         fields: &Map<String, Value>,
         terminal_key: &str,
@@ -364,7 +364,7 @@ impl Ledger {
     /// payment that is already cancelled answers 100; on one that never took
     /// money (`REJECTED`, `DEADLINE_EXPIRED`, `AUTH_FAIL`) 4 — T-Bank does not
     /// document these two cases.
-    pub fn cancel(
+    pub(crate) fn cancel(
         &mut self,
         fields: &Map<String, Value>,
         terminal_key: &str,
@@ -477,7 +477,7 @@ impl Ledger {
     }
 
     /// `POST /v2/CheckOrder`.
-    pub fn check_order(
+    pub(crate) fn check_order(
         &mut self,
         fields: &Map<String, Value>,
         terminal_key: &str,

@@ -33,7 +33,7 @@ use url::Url;
 
 use super::token::token;
 use super::types::{PaymentStatus, TbankMethod};
-use crate::faults::{FaultTally, Script};
+use crate::faults::Script;
 use ledger::{ApiError, Ledger, Payment};
 
 /// How to start the stand-in (`tbank::standin::start`).
@@ -105,8 +105,8 @@ impl CallFault {
 /// `method` plays `play`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
-    pub method: TbankMethod,
-    pub play: CallFault,
+    pub(crate) method: TbankMethod,
+    pub(crate) play: CallFault,
 }
 
 impl Fault {
@@ -284,11 +284,6 @@ impl Handle {
         self.base_url.clone()
     }
 
-    /// The base of the `PaymentURL`s handed out (ends with `/`).
-    pub fn public_base(&self) -> Url {
-        self.shared.public_base.clone()
-    }
-
     /// Stops the server and waits for it; held (timeout) requests end at once.
     pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
@@ -324,12 +319,6 @@ impl Handle {
             .iter()
             .map(StandinPayment::from)
             .collect()
-    }
-
-    /// The tally of the fault plan's faults played (shared by every
-    /// stand-in given the same plan).
-    pub fn fault_tally(&self) -> &FaultTally {
-        self.shared.dice.tally()
     }
 }
 
@@ -420,12 +409,12 @@ impl Drop for Handle {
 /// A payment as the stand-in keeps it, for assertions and the sandbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StandinPayment {
-    pub payment_id: String,
-    pub order_id: String,
-    pub status: PaymentStatus,
+    pub(crate) payment_id: String,
+    pub(crate) order_id: String,
+    pub(crate) status: PaymentStatus,
     pub description: String,
     /// The amount of the `Init`, in kopecks.
-    pub original_amount: i64,
+    pub(crate) original_amount: i64,
     /// What is left after refunds and reversals, in kopecks.
     pub amount: i64,
     /// The amount each successful `Cancel` returned, in order.

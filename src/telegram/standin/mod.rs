@@ -62,9 +62,9 @@ pub struct Options {
     /// Where to listen; port 0 picks a free port.
     pub bind: SocketAddr,
     /// The only token the stand-in accepts (anything else gets 401 Unauthorized).
-    pub token: String,
+    pub(crate) token: String,
     /// The bot's username, without `@`.
-    pub bot_username: String,
+    pub(crate) bot_username: String,
     /// Where uploaded files are stored.
     pub data_dir: PathBuf,
     pub limits: RateLimits,
@@ -232,18 +232,13 @@ impl Handle {
             .unwrap_or_else(|_| self.base_url.clone())
     }
 
-    /// The address the stand-in listens on.
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
     /// The user side: act as users and read the chats.
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
 
     /// Stops the server: pending long polls answer with no updates, then it shuts down.
-    pub async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self) {
         let control = self
             .control
             .lock()
@@ -262,12 +257,6 @@ impl Handle {
             tracing::warn!(address = %self.address, "the Telegram stand-in did not stop within 5 s");
         }
     }
-
-    /// The tally of the fault plan's faults played (shared by every
-    /// stand-in given the same plan).
-    pub fn fault_tally(&self) -> &crate::faults::FaultTally {
-        self.sandbox.shared.fault_dice.tally()
-    }
 }
 
 /// The scripted faults: for tests only.
@@ -276,10 +265,5 @@ impl Handle {
     /// The next `times` calls `fault` fits play it (a send, an album).
     pub fn script(&self, fault: Fault, times: u32) {
         self.sandbox.shared.script.push(fault, times);
-    }
-
-    /// Forgets every scripted fault.
-    pub fn clear_script(&self) {
-        self.sandbox.shared.script.clear();
     }
 }

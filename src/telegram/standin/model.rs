@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSpec {
     pub id: i64,
-    pub first_name: String,
+    pub(crate) first_name: String,
     #[serde(default)]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(default)]
-    pub language_code: Option<String>,
+    pub(crate) language_code: Option<String>,
 }
 
 impl UserSpec {
@@ -42,11 +42,6 @@ impl UserSpec {
         self.language_code = Some(language_code.into());
         self
     }
-
-    /// The id of the private chat between this user and the bot.
-    pub fn chat_id(&self) -> i64 {
-        self.id
-    }
 }
 
 /// A basic group the bot is a member of. Group ids are negative, as on real Telegram.
@@ -66,7 +61,7 @@ pub enum ChatInfo {
 
 impl ChatInfo {
     /// The chat id.
-    pub fn id(&self) -> i64 {
+    pub(crate) fn id(&self) -> i64 {
         match self {
             ChatInfo::Private(user) => user.id,
             ChatInfo::Group(group) => group.id,
@@ -87,64 +82,64 @@ pub enum EntrySender {
 pub struct PhotoSize {
     pub file_id: String,
     pub file_unique_id: String,
-    pub width: u32,
-    pub height: u32,
-    pub file_size: u64,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) file_size: u64,
 }
 
 /// A file sent as a document (`sendDocument`, or a user's "send as file").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentInfo {
     pub file_id: String,
-    pub file_unique_id: String,
+    pub(crate) file_unique_id: String,
     pub file_name: Option<String>,
-    pub mime_type: Option<String>,
+    pub(crate) mime_type: Option<String>,
     pub file_size: u64,
 }
 
 /// A sticker sent by a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StickerInfo {
-    pub file_id: String,
-    pub file_unique_id: String,
-    pub width: u32,
-    pub height: u32,
-    pub emoji: Option<String>,
-    pub file_size: u64,
+    pub(crate) file_id: String,
+    pub(crate) file_unique_id: String,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) emoji: Option<String>,
+    pub(crate) file_size: u64,
 }
 
 /// A video sent by a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VideoInfo {
-    pub file_id: String,
-    pub file_unique_id: String,
-    pub width: u32,
-    pub height: u32,
-    pub duration: u32,
-    pub file_name: Option<String>,
-    pub mime_type: Option<String>,
-    pub file_size: u64,
+    pub(crate) file_id: String,
+    pub(crate) file_unique_id: String,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) duration: u32,
+    pub(crate) file_name: Option<String>,
+    pub(crate) mime_type: Option<String>,
+    pub(crate) file_size: u64,
 }
 
 /// A shared contact ("share my phone number").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactInfo {
-    pub phone_number: String,
-    pub first_name: String,
-    pub user_id: Option<i64>,
+    pub(crate) phone_number: String,
+    pub(crate) first_name: String,
+    pub(crate) user_id: Option<i64>,
 }
 
 /// A Bot API `MessageEntity` (offsets and lengths in UTF-16 code units).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageEntity {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub offset: usize,
-    pub length: usize,
+    pub(crate) kind: String,
+    pub(crate) offset: usize,
+    pub(crate) length: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
+    pub(crate) language: Option<String>,
 }
 
 /// One button of an inline keyboard.
@@ -166,45 +161,45 @@ pub struct KeyboardButton {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyKeyboard {
     pub rows: Vec<Vec<KeyboardButton>>,
-    pub resize_keyboard: bool,
-    pub one_time_keyboard: bool,
-    pub is_persistent: bool,
-    pub input_field_placeholder: Option<String>,
+    pub(crate) resize_keyboard: bool,
+    pub(crate) one_time_keyboard: bool,
+    pub(crate) is_persistent: bool,
+    pub(crate) input_field_placeholder: Option<String>,
 }
 
 /// One message of a chat, from either side, with edits applied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatEntry {
-    pub chat_id: i64,
+    pub(crate) chat_id: i64,
     pub message_id: i64,
-    pub sender: EntrySender,
+    pub(crate) sender: EntrySender,
     /// Unix time of sending.
-    pub date: i64,
+    pub(crate) date: i64,
     /// The plain text (after `parse_mode` was applied), for text messages.
     pub text: Option<String>,
-    pub entities: Vec<MessageEntity>,
+    pub(crate) entities: Vec<MessageEntity>,
     /// The plain caption, for media messages.
     pub caption: Option<String>,
-    pub caption_entities: Vec<MessageEntity>,
+    pub(crate) caption_entities: Vec<MessageEntity>,
     /// The `parse_mode` the bot used, if any.
-    pub parse_mode: Option<String>,
+    pub(crate) parse_mode: Option<String>,
     /// All sizes of the photo, smallest first; empty when this is not a photo.
     pub photo: Vec<PhotoSize>,
     pub document: Option<DocumentInfo>,
-    pub sticker: Option<StickerInfo>,
-    pub video: Option<VideoInfo>,
-    pub contact: Option<ContactInfo>,
+    pub(crate) sticker: Option<StickerInfo>,
+    pub(crate) video: Option<VideoInfo>,
+    pub(crate) contact: Option<ContactInfo>,
     pub media_group_id: Option<String>,
     /// Rows of the inline keyboard attached to the message; empty when there is none.
     pub inline_keyboard: Vec<Vec<InlineButton>>,
     /// The reply keyboard this message installed, if any.
     pub reply_keyboard: Option<ReplyKeyboard>,
     /// True when this message removed the reply keyboard (`ReplyKeyboardRemove`).
-    pub remove_keyboard: bool,
-    pub reply_to_message_id: Option<i64>,
+    pub(crate) remove_keyboard: bool,
+    pub(crate) reply_to_message_id: Option<i64>,
     /// How many times the message was edited (text, caption or keyboard).
     pub edit_count: u32,
-    pub edit_date: Option<i64>,
+    pub(crate) edit_date: Option<i64>,
     /// True once the message was deleted; it stays in the history, marked.
     pub deleted: bool,
 }
@@ -306,18 +301,18 @@ impl ChatEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbackAnswer {
     pub text: Option<String>,
-    pub show_alert: bool,
-    pub url: Option<String>,
+    pub(crate) show_alert: bool,
+    pub(crate) url: Option<String>,
 }
 
 /// A button press and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbackRecord {
-    pub query_id: String,
-    pub chat_id: i64,
-    pub message_id: i64,
-    pub from_user_id: i64,
-    pub data: String,
+    pub(crate) query_id: String,
+    pub(crate) chat_id: i64,
+    pub(crate) message_id: i64,
+    pub(crate) from_user_id: i64,
+    pub(crate) data: String,
     /// `None` until the bot answers.
     pub answer: Option<CallbackAnswer>,
 }
@@ -337,7 +332,7 @@ pub struct Counters {
     /// How many 429 "Too Many Requests" answers were given.
     pub too_many_requests: u64,
     /// Requests received per Bot API method (canonical spelling, e.g. `sendMessage`).
-    pub requests_per_method: BTreeMap<String, u64>,
+    pub(crate) requests_per_method: BTreeMap<String, u64>,
     /// Error answers given, per HTTP status code.
     pub errors_per_status: BTreeMap<u16, u64>,
 }

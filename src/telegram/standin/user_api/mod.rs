@@ -66,19 +66,19 @@ pub enum UserActionError {
 #[derive(Debug, thiserror::Error)]
 #[error("timed out after {waited:?} waiting for {what}; chat {chat_id} holds:\n{history}")]
 pub struct WaitTimeout {
-    pub what: String,
-    pub waited: Duration,
-    pub chat_id: i64,
-    pub history: String,
+    pub(crate) what: String,
+    pub(crate) waited: Duration,
+    pub(crate) chat_id: i64,
+    pub(crate) history: String,
 }
 
 /// A file a user sends (as a document or a video).
 #[derive(Clone, Debug)]
 pub struct FileUpload {
-    pub bytes: Vec<u8>,
-    pub file_name: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) file_name: String,
     /// Guessed from the file name when `None`.
-    pub mime_type: Option<String>,
+    pub(crate) mime_type: Option<String>,
 }
 
 impl FileUpload {
@@ -113,7 +113,7 @@ impl Sandbox {
     }
 
     /// All users known to the stand-in.
-    pub fn users(&self) -> Vec<UserSpec> {
+    pub(crate) fn users(&self) -> Vec<UserSpec> {
         self.shared.lock().users.values().cloned().collect()
     }
 
@@ -325,7 +325,7 @@ impl Sandbox {
     }
 
     /// Sends 2–10 files as an album of documents.
-    pub async fn send_document_album(
+    pub(crate) async fn send_document_album(
         &self,
         user: &UserSpec,
         uploads: Vec<FileUpload>,

@@ -34,7 +34,7 @@ impl Sandbox {
     }
 
     /// All button presses in a chat, oldest first.
-    pub fn callbacks(&self, chat_id: i64) -> Vec<CallbackRecord> {
+    pub(crate) fn callbacks(&self, chat_id: i64) -> Vec<CallbackRecord> {
         let world = self.shared.lock();
         world
             .callback_order
@@ -65,7 +65,7 @@ impl Sandbox {
     }
 
     /// True while the user has blocked the bot.
-    pub fn is_blocked(&self, chat_id: i64) -> bool {
+    pub(crate) fn is_blocked(&self, chat_id: i64) -> bool {
         self.shared
             .lock()
             .chats
