@@ -8,9 +8,9 @@
 //! The three stand-ins have one shape: `kie::standin`, `tbank::standin` and
 //! `telegram::standin` each have `Options` (`bind`, `faults`; `data_dir`
 //! where files are kept), `start(Options) -> Result<Handle, Error>`, and a
-//! `Handle` with `base_url()`, `fault_tally()` and `shutdown()`; with the
-//! `testkit` feature also `script(Fault, times)` and `clear_script()` (see
-//! `crate::faults`).
+//! `Handle` with `base_url()` and `shutdown()`; with the `testkit` feature
+//! also `script(Fault, times)` (see `crate::faults`). The faults played are
+//! counted in the `FaultPlan`'s tally, which all three share.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
