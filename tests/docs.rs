@@ -102,8 +102,8 @@ fn repeated_sentences(text: &str) -> Vec<String> {
 
 #[test]
 fn the_repetition_check_catches_a_forked_paragraph() {
-    let forked = "Packages live in `[[tiers]]`; admins are `[bot] admin_ids`.\n\
-                  The preview is `[preview]`.\n\nPackages live in\n`[[tiers]]`;   admins are `[bot] admin_ids`.\n";
+    let forked = "Packages live in `[[tiers]]` and the admins in `[bot] admin_ids`.\n\
+                  The preview is `[preview]`.\n\n- Packages live in\n  `[[tiers]]` and the   admins in `[bot] admin_ids`.\n";
     assert_eq!(repeated_sentences(forked).len(), 1, "{forked}");
     let code = "```\ncargo test --locked and then some more words\n```\n\n```\ncargo test --locked and then some more words\n```\n";
     assert!(
