@@ -64,6 +64,26 @@ impl TestApp {
     pub async fn shutdown(self) {
         self.harness.shutdown().await;
     }
+
+    /// Runs the side task's steps one round at a time until a round finds
+    /// nothing to do and nothing is in flight: whatever the side task would
+    /// still do on its own is done by then. A test that proves something did
+    /// *not* happen asserts after this, instead of sleeping and hoping.
+    pub async fn settle(&self) {
+        let ctx = self.app().worker_ctx.clone();
+        for _ in 0..400 {
+            let worked = pinglass::worker::run_round(&ctx).await
+                + pinglass::worker::run_delivery_round(&ctx).await;
+            if worked == 0 {
+                if self.is_idle() {
+                    return;
+                }
+                // A send of the side task's own loop is on its way.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        panic!("the side task still had work after 400 rounds");
+    }
 }
 
 pub use pinglass::harness::chat::{LONG, bot_text_contains, photo_jpeg, portraits_received};

@@ -90,7 +90,7 @@ async fn guarded(
 }
 
 /// Runs payments, generation, refunds and reminders once. Returns how many items were worked on.
-pub(crate) async fn run_round(ctx: &WorkerCtx) -> usize {
+pub async fn run_round(ctx: &WorkerCtx) -> usize {
     guarded(ctx, "payments", payments::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "generation", generation::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "refunds", refunds::step(ctx, ctx.clock.now_ms())).await
@@ -101,7 +101,7 @@ pub(crate) async fn run_round(ctx: &WorkerCtx) -> usize {
 }
 
 /// Runs the delivery step once.
-pub(crate) async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
+pub async fn run_delivery_round(ctx: &WorkerCtx) -> usize {
     guarded(ctx, "delivery", delivery::step(ctx, ctx.clock.now_ms())).await
 }
 
