@@ -4,7 +4,6 @@
 //! a payment confirmed twice at once and again after a restart crediting the
 //! referrer exactly once, with one message.
 
-
 use pinglass::config::{Config, Secrets};
 use pinglass::db::payments::{self, CreatePayment, PaymentStatus};
 use pinglass::db::referrals::{self, Payout};
