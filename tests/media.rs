@@ -1328,29 +1328,12 @@ fn spread_references_small_and_degenerate_inputs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heic_sent_as_a_file_is_stored_as_a_jpeg_and_counted() {
     use crate::support::{LONG, TestApp, bot_text_contains, wait_for};
-    use pinglass::telegram::standin::{FileUpload, UserSpec};
+    use pinglass::telegram::standin::UserSpec;
 
     const IPHONE_HEIC: &[u8] = include_bytes!("fixtures/IMG_0001.heic");
     let app = TestApp::start().await;
-    let sandbox = app.telegram.sandbox().clone();
     let user = UserSpec::new(3101, "Ира").with_language("ru");
-    sandbox.send_text(&user, "/start").unwrap();
-    wait_for(
-        &app.telegram,
-        &user,
-        "the onboarding",
-        |e| bot_text_contains(e, "Пакеты"),
-        LONG,
-    )
-    .await;
-    sandbox
-        .send_document(
-            &user,
-            FileUpload::new(IPHONE_HEIC.to_vec(), "IMG_0001.HEIC"),
-            None,
-        )
-        .await
-        .unwrap();
+    start_and_send_the_iphone_heic(&app, &user).await;
     wait_for(
         &app.telegram,
         &user,
@@ -1402,11 +1385,9 @@ async fn a_heic_sent_as_a_file_is_stored_as_a_jpeg_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_heic_feature_a_heic_file_is_refused_with_send_it_as_a_photo() {
     use crate::support::{LONG, TestApp, bot_text_contains, wait_for};
-    use pinglass::telegram::standin::{FileUpload, UserSpec};
+    use pinglass::telegram::standin::UserSpec;
 
-    const IPHONE_HEIC: &[u8] = include_bytes!("fixtures/IMG_0001.heic");
     let app = TestApp::start().await;
-    let sandbox = app.telegram.sandbox().clone();
     for (id, lang, expected) in [
         (3102, "ru", "Отправьте этот снимок как фото, а не как файл"),
         (
@@ -1416,23 +1397,7 @@ async fn without_the_heic_feature_a_heic_file_is_refused_with_send_it_as_a_photo
         ),
     ] {
         let user = UserSpec::new(id, "Ира").with_language(lang);
-        sandbox.send_text(&user, "/start").unwrap();
-        wait_for(
-            &app.telegram,
-            &user,
-            "the onboarding",
-            |e| bot_text_contains(e, "PinGlass"),
-            LONG,
-        )
-        .await;
-        sandbox
-            .send_document(
-                &user,
-                FileUpload::new(IPHONE_HEIC.to_vec(), "IMG_0001.HEIC"),
-                None,
-            )
-            .await
-            .unwrap();
+        start_and_send_the_iphone_heic(&app, &user).await;
         wait_for(
             &app.telegram,
             &user,
@@ -1449,4 +1414,33 @@ async fn without_the_heic_feature_a_heic_file_is_refused_with_send_it_as_a_photo
         .unwrap();
     assert_eq!(photos, 0, "a refused HEIC is neither stored nor counted");
     app.shutdown().await;
+}
+
+/// `/start`, then the iPhone-style HEIC of the fixtures sent as a file.
+async fn start_and_send_the_iphone_heic(
+    app: &crate::support::TestApp,
+    user: &pinglass::telegram::standin::UserSpec,
+) {
+    use crate::support::{LONG, bot_text_contains, wait_for};
+    use pinglass::telegram::standin::FileUpload;
+
+    const IPHONE_HEIC: &[u8] = include_bytes!("fixtures/IMG_0001.heic");
+    let sandbox = app.telegram.sandbox();
+    sandbox.send_text(user, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        user,
+        "the onboarding",
+        |e| bot_text_contains(e, "PinGlass"),
+        LONG,
+    )
+    .await;
+    sandbox
+        .send_document(
+            user,
+            FileUpload::new(IPHONE_HEIC.to_vec(), "IMG_0001.HEIC"),
+            None,
+        )
+        .await
+        .unwrap();
 }
