@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::ops::{self, Ops};
 use crate::services::{self, Services};
+use crate::startup;
 use crate::worker::{self, WorkerCtx};
 
 /// `pinglass migrate`: create or upgrade the schema and report it.
@@ -28,6 +29,25 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
         tables.len()
     );
     Ok(())
+}
+
+/// `pinglass check`: calls each real service once, without side effects,
+/// and prints a table; `Ok(true)` when every service is real and answers.
+pub async fn check(config: &Config) -> bool {
+    let rows = services::check(config).await;
+    println!("{:<14} {:<7} detail", "service", "result");
+    let mut all_ok = true;
+    for (service, verdict) in rows {
+        let (result, detail) = match verdict {
+            startup::Verdict::Ok(said) => ("OK", said),
+            startup::Verdict::Warning(said) => ("WARNING", said),
+            startup::Verdict::Refused(why) => ("FAILED", why),
+            startup::Verdict::Unreachable(why) => ("FAILED", format!("no answer: {why}")),
+        };
+        all_ok &= result != "FAILED";
+        println!("{service:<14} {result:<7} {detail}");
+    }
+    all_ok
 }
 
 /// The whole running application: what `pinglass run` starts, and what the
@@ -80,9 +100,7 @@ impl App {
             services.telegram_api.clone(),
             &config.telegram,
         )?;
-        bot::register_commands(&bot, &config)
-            .await
-            .context("registering the command menu (setMyCommands)")?;
+        check_services(&bot, &config, &services).await?;
         let config = Arc::new(config);
         let wake = Arc::new(Wake::default());
         let ops = Arc::new(Ops::default());
@@ -136,6 +154,29 @@ impl App {
         })
     }
 
+    /// Resolves when the dispatcher or the side task stopped without being
+    /// asked to (returned, panicked, or met an error no retry mends), with
+    /// the reason. A process in that state no longer serves: it must exit.
+    pub(crate) async fn ended(&mut self) -> String {
+        let side_task = async {
+            match &mut self.worker {
+                Some(worker) => {
+                    let joined = worker.await;
+                    self.worker = None;
+                    match joined {
+                        Ok(()) => "the side task stopped".to_owned(),
+                        Err(error) => format!("the side task failed: {error}"),
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            reason = self.dispatcher.ended() => reason,
+            reason = side_task => reason,
+        }
+    }
+
     /// Stops polling, lets the updates in flight finish, stops the side task
     /// after its current step, then the stand-ins.
     pub(crate) async fn stop(mut self) {
@@ -166,9 +207,40 @@ impl App {
     }
 }
 
-/// `pinglass run`.
+/// The start-up calls, each retried with back-off (`startup`): Telegram's
+/// `getMe`, `deleteWebhook` and `setMyCommands`, Kie's credit balance and a
+/// T-Bank CheckOrder, the three services at once.
+async fn check_services(
+    bot: &chat::TgBot,
+    config: &Config,
+    services: &Services,
+) -> anyhow::Result<()> {
+    let window = std::time::Duration::from_secs(config.bot.startup_retry_secs);
+    let telegram = async {
+        startup::telegram(bot, window).await?;
+        startup::retried(
+            "setMyCommands",
+            window,
+            || bot::register_commands(bot, config),
+            |e| !startup::token_refused(e),
+        )
+        .await
+        .map_err(startup::telegram_failure)
+        .context("registering the command menu (setMyCommands)")
+    };
+    tokio::try_join!(
+        telegram,
+        startup::kie(&services.kie, window),
+        startup::tbank(&services.tbank, window),
+    )?;
+    Ok(())
+}
+
+/// `pinglass run`: serves until Ctrl-C or SIGTERM, or until a part of the
+/// bot stops on its own — then it stops the rest and fails, so that the
+/// supervisor (systemd's `Restart=always`) starts a process that serves.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let app = App::start(config).await?;
+    let mut app = App::start(config).await?;
     if let Some(page) = &app.services.chat_page {
         println!();
         println!("  PinGlass is running in the local sandbox (no TELEGRAM_BOT_TOKEN set).");
@@ -176,10 +248,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         println!("  Stop with Ctrl-C.");
         println!();
     }
-    wait_for_stop_signal().await;
-    tracing::info!("stopping: finishing the updates in flight");
+    let ended = tokio::select! {
+        () = wait_for_stop_signal() => None,
+        reason = app.ended() => Some(reason),
+    };
+    match &ended {
+        None => tracing::info!("stopping: finishing the updates in flight"),
+        Some(reason) => tracing::error!(reason, "a part of the bot stopped: stopping the rest"),
+    }
     app.stop().await;
-    Ok(())
+    match ended {
+        None => Ok(()),
+        Some(reason) => Err(anyhow::anyhow!(reason)),
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM.

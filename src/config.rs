@@ -74,6 +74,14 @@ pub(crate) struct BotConfig {
     pub(crate) admin_ids: Vec<i64>,
     /// Language for users whose Telegram language is neither Russian nor English.
     pub(crate) default_language: String,
+    /// How long the start-up calls to Telegram, Kie and T-Bank are retried
+    /// (with back-off) before the process gives up and exits non-zero.
+    #[serde(default = "default_startup_retry_secs")]
+    pub(crate) startup_retry_secs: u64,
+}
+
+fn default_startup_retry_secs() -> u64 {
+    300
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +221,18 @@ pub(crate) struct SandboxConfig {
     /// Faults the sandbox's stand-ins play at a rate: "none" or "realistic".
     #[serde(default)]
     pub(crate) faults: SandboxFaults,
+    /// Stand-ins a staging bot keeps behind a real Telegram token, named one
+    /// by one. Outside the sandbox every other service must be real.
+    #[serde(default)]
+    pub(crate) standins: Vec<StandinName>,
+}
+
+/// A stand-in a staging bot may name in `[sandbox] standins`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StandinName {
+    Kie,
+    Tbank,
 }
 
 /// `[sandbox] faults`: which [`crate::faults::FaultPlan`] the sandbox's stand-ins play.
@@ -259,6 +279,10 @@ pub struct TelemetryConfig {
     pub(crate) filter: String,
     /// Local address of the Prometheus endpoint (also `/healthz`); empty for none.
     pub metrics_listen: Option<SocketAddr>,
+    /// The endpoint has no authentication: an address outside loopback
+    /// needs this explicit opt-in.
+    #[serde(default)]
+    pub(crate) metrics_public: bool,
     /// `/healthz` reports the side task unhealthy when one of its loops has
     /// not gone round for this many seconds.
     pub(crate) healthz_stale_secs: u64,
@@ -575,8 +599,62 @@ const TAXES: [&str; 8] = [
     "none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat105", "vat110",
 ];
 
+/// Outside the sandbox (a real Telegram token) every service must be real,
+/// except the stand-ins a staging bot names in `[sandbox] standins`: the
+/// variables still missing, or `None`.
+fn missing_real_services(c: &Config) -> Option<String> {
+    c.secrets.telegram_token.as_ref()?;
+    let named = |standin| c.sandbox.standins.contains(&standin);
+    let secrets = &c.secrets;
+    let mut missing = Vec::new();
+    if !named(StandinName::Kie) && secrets.kie_api_key.is_none() {
+        missing.push("KIE_API_KEY");
+    }
+    if !named(StandinName::Tbank) {
+        if secrets.tbank_terminal_key.is_none() {
+            missing.push("TBANK_TERMINAL_KEY");
+        }
+        if secrets.tbank_password.is_none() {
+            missing.push("TBANK_PASSWORD");
+        }
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "is set, so real users are served and every service must be real, but {} {} not set: \
+             set {}, or name the stand-ins of a staging bot in `[sandbox] standins`",
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+            if missing.len() == 1 { "it" } else { "them" },
+        )
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The configuration's rules, checked in this order.
 const RULES: &[Rule<Config>] = &[
+    explained("TELEGRAM_BOT_TOKEN", missing_real_services),
+    rule(
+        "sandbox.host",
+        |c| is_loopback(&c.sandbox.host),
+        "must be a loopback address (127.0.0.1 or ::1): the stand-ins and the chat page \
+         have no authentication",
+    ),
+    rule(
+        "telemetry.metrics_listen",
+        |c| {
+            c.telemetry.metrics_public
+                || c.telemetry
+                    .metrics_listen
+                    .is_none_or(|a| a.ip().is_loopback())
+        },
+        "is outside loopback, but the endpoint has no authentication: set \
+         `telemetry.metrics_public = true` to open it anyway",
+    ),
+    positive("bot.startup_retry_secs", |c| c.bot.startup_retry_secs),
     rule(
         "bot.default_language",
         |c| matches!(c.bot.default_language.as_str(), "ru" | "en"),

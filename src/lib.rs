@@ -22,6 +22,7 @@ pub mod media;
 pub mod ops;
 pub mod services;
 pub mod standins;
+mod startup;
 pub mod store;
 pub mod tbank;
 pub mod telegram;

@@ -26,6 +26,10 @@ enum Commands {
     Run,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Call each real service once, without side effects (getMe, Kie's
+    /// credits, a T-Bank CheckOrder, the bucket), print a table; exit 0 only
+    /// when every service is real and answers.
+    Check,
     /// Drive N simulated users through the funnel against in-process
     /// stand-ins and this binary's bot as a child process; print and write a
     /// report; exit non-zero when an invariant breaks.
@@ -142,6 +146,16 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Commands::Run) {
         Commands::Migrate => pinglass::app::migrate(&config),
         Commands::Loadtest(args) => return loadtest(args, cli.config),
+        Commands::Check => {
+            return match tokio::runtime::Runtime::new() {
+                Ok(runtime) if runtime.block_on(pinglass::app::check(&config)) => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(1),
+                Err(error) => {
+                    eprintln!("pinglass check: {error}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         // Blocking work is mostly SQLite through an 8-connection pool: more
         // threads than that only wait, each with its stack. Tokio's default
         // of 512 let thousands of waiting handlers grow the process by

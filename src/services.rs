@@ -13,6 +13,7 @@ use url::Url;
 use crate::config::{Config, StorageBackend};
 use crate::kie::{KieClient, KieSettings, default_user_agent};
 use crate::standins::{self, Credentials, Standins, StandinsOptions};
+use crate::startup::{self, Verdict};
 use crate::store::local::{LocalPresign, LocalServer, LocalStore};
 use crate::store::s3::{S3Settings, S3Store};
 use crate::store::{ObjectStore, local};
@@ -91,6 +92,20 @@ pub(crate) async fn start(config: &Config) -> anyhow::Result<Services> {
     refuse_local_store_for_real_kie(config)?;
     let (store, store_server) = start_store(config).await?;
     let standins = standins::start(sandbox_standins(config)?).await?;
+    if config.secrets.telegram_token.is_some() {
+        for (name, started) in [
+            ("Kie AI", standins.kie.is_some()),
+            ("T-Bank", standins.tbank.is_some()),
+        ] {
+            if started {
+                tracing::warn!(
+                    service = name,
+                    "staging: real Telegram users are served by the local {name} stand-in \
+                     ([sandbox] standins)"
+                );
+            }
+        }
+    }
     let (telegram_api, telegram_token) = match &standins.telegram {
         Some(handle) => (handle.base_url(), SecretString::from(SANDBOX_BOT_TOKEN)),
         None => (
@@ -207,6 +222,10 @@ fn kie_client(config: &Config, standins: &Standins) -> anyhow::Result<KieClient>
         (None, Some(key)) => (config.kie.base_url.clone(), key.clone()),
         (None, None) => anyhow::bail!("no Kie key and no Kie stand-in"),
     };
+    kie_at(config, base_url, api_key)
+}
+
+fn kie_at(config: &Config, base_url: Url, api_key: SecretString) -> anyhow::Result<KieClient> {
     Ok(KieClient::new(KieSettings {
         base_url,
         api_key,
@@ -235,6 +254,15 @@ fn tbank_client(config: &Config, standins: &Standins) -> anyhow::Result<TbankCli
         ),
         _ => anyhow::bail!("no T-Bank terminal and no T-Bank stand-in"),
     };
+    tbank_at(config, base_url, terminal_key, password)
+}
+
+fn tbank_at(
+    config: &Config,
+    base_url: Url,
+    terminal_key: SecretString,
+    password: SecretString,
+) -> anyhow::Result<TbankClient> {
     Ok(TbankClient::new(TbankSettings {
         base_url,
         terminal_key,
@@ -250,5 +278,87 @@ impl std::fmt::Debug for Services {
             .field("telegram_token", &"***")
             .field("chat_page", &self.chat_page.as_ref().map(Url::as_str))
             .finish_non_exhaustive()
+    }
+}
+
+/// `pinglass check`: one call to each real service whose credentials are
+/// set, without side effects — Telegram's `getMe`, Kie's credit balance, a
+/// T-Bank CheckOrder of an order that does not exist, a listing of an empty
+/// prefix of the bucket. A service without credentials is reported as not
+/// configured.
+pub(crate) async fn check(config: &Config) -> Vec<(&'static str, Verdict)> {
+    let once = Duration::ZERO;
+    let secrets = &config.secrets;
+    let not_set =
+        |names: &str| Verdict::Refused(format!("{names} not set: a stand-in would serve"));
+    let telegram = async {
+        let Some(token) = &secrets.telegram_token else {
+            return not_set("TELEGRAM_BOT_TOKEN");
+        };
+        match crate::chat::build_bot(
+            secrecy::ExposeSecret::expose_secret(token),
+            config.telegram.api_url.clone(),
+            &config.telegram,
+        ) {
+            Ok(bot) => startup::probe_telegram(&bot, once).await,
+            Err(error) => Verdict::Refused(format!("{error:#}")),
+        }
+    };
+    let kie = async {
+        let Some(key) = &secrets.kie_api_key else {
+            return not_set("KIE_API_KEY");
+        };
+        match kie_at(config, config.kie.base_url.clone(), key.clone()) {
+            Ok(kie) => startup::probe_kie(&kie, once).await,
+            Err(error) => Verdict::Refused(format!("{error:#}")),
+        }
+    };
+    let tbank = async {
+        let (Some(terminal), Some(password)) =
+            (&secrets.tbank_terminal_key, &secrets.tbank_password)
+        else {
+            return not_set("TBANK_TERMINAL_KEY / TBANK_PASSWORD");
+        };
+        let (terminal, password) = (terminal.clone(), password.clone());
+        match tbank_at(config, config.tbank.base_url.clone(), terminal, password) {
+            Ok(tbank) => startup::probe_tbank(&tbank, once).await,
+            Err(error) => Verdict::Refused(format!("{error:#}")),
+        }
+    };
+    let (telegram, kie, tbank, store) = tokio::join!(telegram, kie, tbank, check_store(config));
+    vec![
+        ("Telegram", telegram),
+        ("Kie AI", kie),
+        ("T-Bank", tbank),
+        ("object store", store),
+    ]
+}
+
+async fn check_store(config: &Config) -> Verdict {
+    match config.storage.backend {
+        StorageBackend::Local => {
+            let dir = &config.storage.local_dir;
+            match std::fs::create_dir_all(dir) {
+                Ok(()) => Verdict::Warning(format!(
+                    "local directory {} (the real Kie needs \"s3\")",
+                    dir.display()
+                )),
+                Err(error) => Verdict::Refused(format!("{}: {error}", dir.display())),
+            }
+        }
+        StorageBackend::S3 => {
+            let store =
+                S3Settings::from_config(&config.storage, &config.secrets, Duration::from_secs(20))
+                    .and_then(S3Store::new)
+                    .map(ObjectStore::S3);
+            match store {
+                Ok(store) => match store.list("pinglass-check/").await {
+                    Ok(_) => Verdict::Ok(format!("bucket {} answered", config.storage.s3_bucket)),
+                    Err(error) if error.is_transient() => Verdict::Unreachable(error.to_string()),
+                    Err(error) => Verdict::Refused(error.to_string()),
+                },
+                Err(error) => Verdict::Refused(error.to_string()),
+            }
+        }
     }
 }

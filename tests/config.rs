@@ -134,7 +134,9 @@ fn secrets_come_from_the_environment_and_never_print() {
         secrets.kie_api_key.is_none(),
         "a blank value counts as unset"
     );
-    let config = Config::from_toml_str(Config::shipped_toml(), secrets).unwrap();
+    // A real token with stand-ins: only for a staging bot that names them.
+    let staging = shipped_with("standins = []", "standins = [\"kie\", \"tbank\"]");
+    let config = Config::from_toml_str(&staging, secrets).unwrap();
     let printed = format!("{config:?}");
     assert!(!printed.contains("very-secret-token"), "{printed}");
     assert!(!printed.contains("hunter2"), "{printed}");
@@ -216,4 +218,58 @@ fn each_kind_of_rule_gives_its_own_reason() {
         )),
         "configuration: `database.pool_size` must be at least 1"
     );
+}
+
+#[test]
+fn outside_the_sandbox_every_service_is_real_unless_named_for_staging() {
+    let secrets = |names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        Secrets::from_lookup(move |name| names.contains(&name.to_owned()).then(|| "v".into()))
+    };
+    // No token: the sandbox, whatever else is missing.
+    Config::from_toml_str(Config::shipped_toml(), secrets(&["KIE_API_KEY"])).unwrap();
+    let err = Config::from_toml_str(Config::shipped_toml(), secrets(&["TELEGRAM_BOT_TOKEN"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("KIE_API_KEY, TBANK_TERMINAL_KEY, TBANK_PASSWORD are not set"),
+        "{err}"
+    );
+    let all = [
+        "TELEGRAM_BOT_TOKEN",
+        "KIE_API_KEY",
+        "TBANK_TERMINAL_KEY",
+        "TBANK_PASSWORD",
+    ];
+    Config::from_toml_str(Config::shipped_toml(), secrets(&all)).unwrap();
+    let kie_named = shipped_with("standins = []", "standins = [\"kie\"]");
+    Config::from_toml_str(&kie_named, secrets(&[all[0], all[2], all[3]])).unwrap();
+    let err = Config::from_toml_str(&kie_named, secrets(&[all[0], all[2]]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TBANK_PASSWORD is not set"), "{err}");
+    check_rejected(
+        &shipped_with("standins = []", "standins = [\"telegram\"]"),
+        &["telegram"],
+    );
+    check_rejected(
+        &shipped_with("host = \"127.0.0.1\"", "host = \"0.0.0.0\""),
+        &["sandbox.host", "loopback"],
+    );
+    check_rejected(
+        &shipped_with(
+            "# metrics_listen = \"127.0.0.1:9464\"",
+            "metrics_listen = \"10.0.0.5:9464\"",
+        ),
+        &["telemetry.metrics_listen", "metrics_public"],
+    );
+    Config::from_toml_str(
+        &shipped_with(
+            "# metrics_listen = \"127.0.0.1:9464\"",
+            "metrics_listen = \"10.0.0.5:9464\"",
+        )
+        .replace("metrics_public = false", "metrics_public = true"),
+        Secrets::default(),
+    )
+    .unwrap();
 }

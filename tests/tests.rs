@@ -25,6 +25,7 @@ mod media;
 mod ops;
 mod pacing;
 mod privacy;
+mod production;
 mod referral;
 mod reminders;
 mod s3_standin;

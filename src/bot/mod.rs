@@ -43,7 +43,11 @@ pub struct BotCtx {
 }
 
 /// Registers the command menu in every language (and Russian as the default).
-pub(crate) async fn register_commands(bot: &TgBot, config: &Config) -> anyhow::Result<()> {
+/// Idempotent: the start retries it whole.
+pub(crate) async fn register_commands(
+    bot: &TgBot,
+    config: &Config,
+) -> Result<(), teloxide::RequestError> {
     let commands = |lang: Lang| -> Vec<BotCommand> {
         commands::MENU
             .iter()
@@ -84,10 +88,15 @@ pub(crate) async fn register_commands(bot: &TgBot, config: &Config) -> anyhow::R
     Ok(())
 }
 
-/// A running dispatcher: stop it with [`Running::shutdown`].
+/// A running dispatcher: stop it with [`Running::shutdown`]; [`Running::ended`]
+/// resolves when it stops on its own.
 pub(crate) struct Running {
     pub(crate) shutdown: ShutdownToken,
-    pub(crate) task: tokio::task::JoinHandle<()>,
+    pub(crate) task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Set when long polling meets an error no retry can mend.
+    fatal: tokio::sync::watch::Receiver<Option<String>>,
+    /// The task's end was already read by [`Running::ended`].
+    joined: bool,
 }
 
 impl Running {
@@ -96,6 +105,9 @@ impl Running {
     /// ("idle"); it is asked again until it accepts, and aborted if it
     /// never does.
     pub(crate) async fn shutdown(mut self) {
+        if self.joined {
+            return;
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             match self.shutdown.shutdown() {
@@ -103,9 +115,16 @@ impl Running {
                     // teloxide's `wait` misses the dispatcher's "done" when
                     // dispatching ends before `wait` is first polled (a lost
                     // wake-up seen under load): the task's end counts too.
+                    // Polling that backs off after errors (up to minutes
+                    // between tries) only sees the stop after its pause: the
+                    // handlers in flight get a bound, then the task ends.
                     tokio::select! {
                         _ = wait => {}
                         _ = &mut self.task => return,
+                        () = tokio::time::sleep(STOP_GRACE) => {
+                            tracing::warn!("the dispatcher did not stop in time; aborting it");
+                            self.task.abort();
+                        }
                     }
                     break;
                 }
@@ -120,17 +139,70 @@ impl Running {
         }
         let _ = (&mut self.task).await;
     }
+
+    /// Resolves when the dispatcher stopped without being asked to (it
+    /// returned, panicked, or polling met a fatal error), with the reason.
+    pub(crate) async fn ended(&mut self) -> String {
+        tokio::select! {
+            joined = &mut self.task => {
+                self.joined = true;
+                match joined {
+                    Ok(Ok(())) => "the dispatcher stopped".to_owned(),
+                    Ok(Err(error)) => format!("the dispatcher stopped: {error:#}"),
+                    Err(error) => format!("the dispatcher task failed: {error}"),
+                }
+            }
+            reason = self.fatal.wait_for(Option::is_some) => match reason {
+                Ok(reason) => reason.clone().unwrap_or_default(),
+                Err(_) => "the dispatcher's polling error handler is gone".to_owned(),
+            },
+        }
+    }
 }
 
-/// Starts long polling and the dispatcher on the current runtime.
+/// How long a stopping dispatcher may take to finish the updates in flight.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// Long polling's errors: logged like teloxide's own handler does, and
+/// counted when Telegram refuses the token (revoked in @BotFather): after
+/// [`FATAL_TOKEN_REFUSALS`] of them the process must stop, because no
+/// retry will ever get an update again.
+struct PollingErrors {
+    refusals: std::sync::atomic::AtomicU32,
+    fatal: tokio::sync::watch::Sender<Option<String>>,
+}
+
+const FATAL_TOKEN_REFUSALS: u32 = 3;
+
+impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingErrors {
+    fn handle_error(
+        self: Arc<Self>,
+        error: teloxide::RequestError,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        use std::sync::atomic::Ordering;
+        if crate::startup::token_refused(&error) {
+            let refusals = self.refusals.fetch_add(1, Ordering::SeqCst) + 1;
+            tracing::error!(%error, refusals, "Telegram refuses the bot token while polling");
+            if refusals >= FATAL_TOKEN_REFUSALS {
+                self.fatal.send_replace(Some(format!(
+                    "Telegram refuses TELEGRAM_BOT_TOKEN while polling ({error}): \
+                     was it revoked in @BotFather?"
+                )));
+            }
+        } else {
+            tracing::error!(%error, "polling failed");
+        }
+        Box::pin(async {})
+    }
+}
+
+/// Starts long polling and the dispatcher on the current runtime. The
+/// start-up calls (`getMe`, `deleteWebhook`) were made before, with retries
+/// (`startup::telegram`): the dispatcher reads the cached `getMe`.
 pub(crate) async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
     let storage = storage::SqliteStorage::new(ctx.db.clone(), ctx.clock.clone());
     let poll_timeout = Duration::from_secs(u64::from(ctx.config.telegram.poll_timeout_secs));
-    let listener = Polling::builder(bot.clone())
-        .timeout(poll_timeout)
-        .delete_webhook()
-        .await
-        .build();
+    let listener = Polling::builder(bot.clone()).timeout(poll_timeout).build();
     let ops = ctx.ops.clone();
     let schema = timed(ops.clone()).chain(handlers::schema());
     let mut dispatcher = Dispatcher::builder(bot, schema)
@@ -141,17 +213,26 @@ pub(crate) async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Runnin
         .error_handler(Arc::new(handlers::LogErrors))
         .build();
     let shutdown = dispatcher.shutdown_token();
+    let (fatal, fatal_rx) = tokio::sync::watch::channel(None);
+    let errors = Arc::new(PollingErrors {
+        refusals: Default::default(),
+        fatal,
+    });
     let task = tokio::spawn(async move {
         ops.dispatcher_started();
-        dispatcher
-            .dispatch_with_listener(
-                listener,
-                teloxide::error_handlers::LoggingErrorHandler::with_custom_text("polling failed"),
-            )
-            .await;
+        let dispatched = dispatcher
+            .try_dispatch_with_listener(listener, errors)
+            .await
+            .map_err(|error| anyhow::Error::new(error).context("getMe failed in the dispatcher"));
         ops.dispatcher_stopped();
+        dispatched
     });
-    Ok(Running { shutdown, task })
+    Ok(Running {
+        shutdown,
+        task,
+        fatal: fatal_rx,
+        joined: false,
+    })
 }
 
 /// The first link of the handler tree: times every update through the rest

@@ -119,7 +119,7 @@ async fn idle(ctx: &WorkerCtx, notify: &Notify, stop: &mut watch::Receiver<bool>
 pub(crate) async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
     tracing::info!("side task started");
     ctx.ops.worker_started();
-    let delivery = {
+    let mut delivery = {
         let ctx = ctx.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
@@ -132,13 +132,31 @@ pub(crate) async fn run(ctx: Arc<WorkerCtx>, stop: watch::Receiver<bool>) {
         })
     };
     let mut stop = stop;
-    while !*stop.borrow() {
-        ctx.ops.worker_beat();
-        if run_round(&ctx).await == 0 {
-            idle(&ctx, ctx.wake.main(), &mut stop).await;
+    let main_loop = async {
+        while !*stop.borrow() {
+            ctx.ops.worker_beat();
+            if run_round(&ctx).await == 0 {
+                idle(&ctx, ctx.wake.main(), &mut stop).await;
+            }
         }
+    };
+    tokio::pin!(main_loop);
+    // A loop that panics takes the side task down with it, so that the
+    // process exits (`app::run`) instead of running on with half of it.
+    let delivery_ended = tokio::select! {
+        () = &mut main_loop => delivery.await,
+        ended = &mut delivery => {
+            if ended.is_ok() {
+                main_loop.await;
+            }
+            ended
+        }
+    };
+    if let Err(error) = delivery_ended
+        && error.is_panic()
+    {
+        std::panic::resume_unwind(error.into_panic());
     }
-    let _ = delivery.await;
     ctx.ops.worker_stopped();
     tracing::info!("side task stopped");
 }

@@ -132,6 +132,12 @@ pub enum Fault {
     /// is held for the fault plan's `lost_answer_hold` (past the bot's send
     /// timeout): the bot cannot know it arrived.
     AlbumAnswerLost,
+    /// Telegram's front is down, as in its short outages: any call, `getMe`
+    /// at start-up included, answers 502 Bad Gateway with an HTML page.
+    Outage,
+    /// The token was revoked in @BotFather: any call answers 401
+    /// "Unauthorized".
+    TokenRevoked,
 }
 
 /// Starts the stand-in's HTTP server in the current tokio runtime.

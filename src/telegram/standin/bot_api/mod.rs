@@ -435,6 +435,9 @@ async fn bot_endpoint(
     // Telegram's front servers do: an answer given while the client is still
     // uploading an album would stall the client until its timeout.
     let parsed = parse_request(request).await;
+    if let Some(fault) = outage(&shared) {
+        return fault;
+    }
     if let Some(fault) = rated_fault(&shared, method) {
         return fault;
     }
@@ -485,6 +488,31 @@ const SENDING_METHODS: [&str; 10] = [
     "sendChatAction",
 ];
 
+/// The scripted faults of the whole service: an outage of Telegram's front
+/// (502 with its HTML page) or a revoked token (401), on any method.
+fn outage(shared: &Shared) -> Option<Response> {
+    let fault = shared
+        .script
+        .take(|f| matches!(f, Fault::Outage | Fault::TokenRevoked))?;
+    let failure = if fault == Fault::Outage {
+        bad_gateway()
+    } else {
+        ApiFailure::unauthorized().into_response()
+    };
+    shared.lock().count_error(failure.status().as_u16());
+    Some(failure)
+}
+
+/// nginx's 502 page, as Telegram's front answers during an outage.
+fn bad_gateway() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(axum::http::header::CONTENT_TYPE, "text/html")],
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n",
+    )
+        .into_response()
+}
+
 /// The fault plan's faults, played after the request is read and before it
 /// is looked at (so nothing is sent): a 429 storm on every sending method while it lasts,
 /// and 5xx (nginx's 502 page, or `error_code` 500) on sends and getUpdates.
@@ -532,14 +560,7 @@ fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
     if dice.coin() {
         dice.record(&format!("telegram.{kind}_502"));
         shared.lock().count_error(502);
-        Some(
-            (
-                StatusCode::BAD_GATEWAY,
-                [(axum::http::header::CONTENT_TYPE, "text/html")],
-                "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n",
-            )
-                .into_response(),
-        )
+        Some(bad_gateway())
     } else {
         dice.record(&format!("telegram.{kind}_500"));
         shared.lock().count_error(500);
