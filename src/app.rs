@@ -7,6 +7,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
+use crate::backup;
 use crate::bot::{self, BotCtx};
 use crate::chat::{self, Wake};
 use crate::clock::Clock;
@@ -29,6 +30,11 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
         tables.len()
     );
     Ok(())
+}
+
+/// `pinglass restore`: the latest backup becomes the database.
+pub async fn restore(config: &Config) -> anyhow::Result<String> {
+    backup::restore(config).await
 }
 
 /// `pinglass check`: calls each real service once, without side effects,
@@ -59,6 +65,10 @@ pub struct App {
     dispatcher: bot::Running,
     worker: Option<tokio::task::JoinHandle<()>>,
     stop_worker: watch::Sender<bool>,
+    /// The periodic database backups (stopped by `stop_worker` too).
+    backups: Option<tokio::task::JoinHandle<()>>,
+    clock: Arc<Clock>,
+    config: Arc<Config>,
     /// The metrics and `/healthz` endpoint, when `[telemetry] metrics_listen` is set.
     metrics: Option<ops::server::Running>,
 }
@@ -137,11 +147,18 @@ impl App {
             create_limiter: Default::default(),
             pacing: Default::default(),
             wake,
-            clock,
+            clock: clock.clone(),
             ops: ops.clone(),
         });
         let (stop_worker, stop_rx) = watch::channel(false);
         ops.worker_started();
+        let backups = tokio::spawn(backup::run(
+            db.clone(),
+            services.store.clone(),
+            clock.clone(),
+            backup::Settings::of(&config),
+            stop_rx.clone(),
+        ));
         let worker = tokio::spawn(worker::run(worker_ctx.clone(), stop_rx));
         Ok(App {
             db,
@@ -150,6 +167,9 @@ impl App {
             dispatcher,
             worker: Some(worker),
             stop_worker,
+            backups: Some(backups),
+            clock,
+            config,
             metrics,
         })
     }
@@ -178,12 +198,27 @@ impl App {
     }
 
     /// Stops polling, lets the updates in flight finish, stops the side task
-    /// after its current step, then the stand-ins.
+    /// after its current step, takes a last backup, then stops the stand-ins.
     pub(crate) async fn stop(mut self) {
         let _ = self.stop_worker.send(true);
         self.dispatcher.shutdown().await;
         if let Some(worker) = self.worker.take() {
             let _ = worker.await;
+        }
+        if let Some(backups) = self.backups.take() {
+            let _ = backups.await;
+            let settings = backup::Settings::of(&self.config);
+            let store = &self.services.store;
+            backup::log(
+                backup::backup_once(
+                    &self.db,
+                    store,
+                    &self.clock,
+                    &settings.work_dir,
+                    settings.keep,
+                )
+                .await,
+            );
         }
         if let Some(metrics) = self.metrics.take() {
             metrics.stop().await;

@@ -57,6 +57,8 @@ pub struct Config {
     pub gallery: GalleryConfig,
     /// Admin alerts: thresholds of the incidents the side task watches for.
     pub alerts: AlertsConfig,
+    /// Online backups of the database into the object store.
+    pub(crate) backup: BackupConfig,
     /// Privacy: how long reference photos are kept after delivery.
     pub privacy: PrivacyConfig,
     /// The face-quality gate on uploaded photos (issue 8).
@@ -251,6 +253,16 @@ impl SandboxFaults {
             SandboxFaults::Realistic => crate::faults::FaultPlan::realistic(),
         }
     }
+}
+
+/// `[backup]`: snapshots of the SQLite database in the object store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BackupConfig {
+    /// Minutes between snapshots (fractions allowed); one more at a graceful stop.
+    pub(crate) interval_minutes: f64,
+    /// Snapshots kept; older ones are deleted.
+    pub(crate) keep: u32,
 }
 
 /// The gallery's ZIP download (issue 5).
@@ -655,6 +667,12 @@ const RULES: &[Rule<Config>] = &[
          `telemetry.metrics_public = true` to open it anyway",
     ),
     positive("bot.startup_retry_secs", |c| c.bot.startup_retry_secs),
+    rule(
+        "backup.interval_minutes",
+        |c| c.backup.interval_minutes > 0.0 && c.backup.interval_minutes <= 10_080.0,
+        "must be more than 0 and at most 10080 (a week)",
+    ),
+    positive("backup.keep", |c| u64::from(c.backup.keep)),
     rule(
         "bot.default_language",
         |c| matches!(c.bot.default_language.as_str(), "ru" | "en"),

@@ -6,6 +6,7 @@
 pub mod ab;
 pub mod admin_charts;
 pub mod app;
+mod backup;
 pub mod bot;
 pub mod chat;
 pub mod clock;

@@ -26,6 +26,9 @@ enum Commands {
     Run,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Rebuild the database from the latest backup in the object store
+    /// (refuses when the database file exists), then exit.
+    Restore,
     /// Call each real service once, without side effects (getMe, Kie's
     /// credits, a T-Bank CheckOrder, the bucket), print a table; exit 0 only
     /// when every service is real and answers.
@@ -146,6 +149,12 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Commands::Run) {
         Commands::Migrate => pinglass::app::migrate(&config),
         Commands::Loadtest(args) => return loadtest(args, cli.config),
+        Commands::Restore => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime
+                .block_on(pinglass::app::restore(&config))
+                .map(|done| println!("{done}")),
+            Err(error) => Err(error.into()),
+        },
         Commands::Check => {
             return match tokio::runtime::Runtime::new() {
                 Ok(runtime) if runtime.block_on(pinglass::app::check(&config)) => ExitCode::SUCCESS,

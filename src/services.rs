@@ -148,6 +148,21 @@ fn refuse_local_store_for_real_kie(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The object store alone, for the tools (`pinglass restore`): no server of
+/// presigned URLs.
+pub(crate) fn store_for_tools(config: &Config) -> anyhow::Result<ObjectStore> {
+    Ok(match config.storage.backend {
+        StorageBackend::S3 => {
+            let settings =
+                S3Settings::from_config(&config.storage, &config.secrets, Duration::from_secs(60))?;
+            ObjectStore::S3(S3Store::new(settings)?)
+        }
+        StorageBackend::Local => {
+            ObjectStore::Local(LocalStore::new(config.storage.local_dir.clone(), None))
+        }
+    })
+}
+
 /// The object store (and, for the local backend, the server of its presigned URLs).
 async fn start_store(config: &Config) -> anyhow::Result<(ObjectStore, Option<LocalServer>)> {
     match config.storage.backend {

@@ -238,3 +238,113 @@ async fn check_calls_each_service_once_and_reports_what_is_wrong() {
     assert!(!table.contains("a-wrong-password"), "{table}");
     assert_eq!(out.status.code(), Some(1), "{table}");
 }
+
+/// The bot's local object store keeps `backups/…` here.
+fn backups_dir(h: &Harness) -> std::path::PathBuf {
+    h.dir.path().join("objects").join("objects").join("backups")
+}
+
+/// The newest backup file in the bot's local object store, with its time.
+fn newest_backup(h: &Harness) -> Option<(std::path::PathBuf, std::time::SystemTime)> {
+    let dir = backups_dir(h);
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".sqlite3"))
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+        .max_by_key(|(_, modified)| *modified)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_lost_its_database_is_rebuilt_from_the_backup_and_resumes_the_paid_set() {
+    use crate::support::{portraits_received, up_to_payment_link};
+    // Kie takes its time, so that the set is being made when the disk goes.
+    let mut h = Harness::new(Duration::from_secs(6)).await;
+    h.env
+        .push(("PINGLASS_BACKUP__INTERVAL_MINUTES".into(), "0.02".into()));
+    h.env.push(("PINGLASS_BACKUP__KEEP".into(), "3".into()));
+    h.start_bot();
+    let user = UserSpec::new(8104, "Вера").with_language("ru");
+    let payment =
+        up_to_payment_link(&h.telegram, &user, "vera", "Starter · 7 портретов · 499 ₽").await;
+    h.tbank.pay(&payment).unwrap();
+    h.wait_for(
+        &user,
+        "the payment confirmation",
+        |e| bot_text_contains(e, "Оплата получена"),
+        LONG,
+    )
+    .await;
+    // A backup taken after the confirmation (one every 1.2 s).
+    let confirmed_at = std::time::SystemTime::now();
+    let deadline = Instant::now() + LONG;
+    while newest_backup(&h).is_none_or(|(_, at)| at <= confirmed_at + Duration::from_millis(200)) {
+        assert!(Instant::now() < deadline, "no backup after the payment");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        portraits_received(&h.history(&user)).is_empty(),
+        "the set is still being made at the loss"
+    );
+    h.kill_bot();
+    let kept = std::fs::read_dir(backups_dir(&h)).unwrap().count();
+    // A kill between an upload and its pruning leaves one more.
+    assert!(kept <= 3 + 1, "[backup] keep: {kept} snapshots");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", h.db_path().display()));
+    }
+
+    let restore = Command::new(env!("CARGO_BIN_EXE_pinglass"))
+        .arg("--config")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml"))
+        .arg("restore")
+        .env_clear()
+        .env("PINGLASS_DATABASE__PATH", h.db_path())
+        .env("PINGLASS_STORAGE__LOCAL_DIR", h.dir.path().join("objects"))
+        .output()
+        .unwrap();
+    assert!(restore.status.success(), "{restore:?}");
+    assert!(
+        String::from_utf8_lossy(&restore.stdout).contains("restored backups/pinglass-"),
+        "{restore:?}"
+    );
+    let again = Command::new(env!("CARGO_BIN_EXE_pinglass"))
+        .arg("--config")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml"))
+        .arg("restore")
+        .env_clear()
+        .env("PINGLASS_DATABASE__PATH", h.db_path())
+        .env("PINGLASS_STORAGE__LOCAL_DIR", h.dir.path().join("objects"))
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "a database that exists is never overwritten"
+    );
+
+    h.start_bot();
+    h.wait_for(
+        &user,
+        "all 7 portraits after the restore",
+        |e| portraits_received(e).len() >= 7,
+        Duration::from_secs(120),
+    )
+    .await;
+    h.kill_bot();
+    assert_eq!(
+        portraits_received(&h.history(&user)).len(),
+        7,
+        "each portrait once"
+    );
+    let db = pinglass::db::Db::open(&h.db_path(), 1).unwrap();
+    let confirmations: i64 = db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM payments WHERE user_id = 8104 AND status = 'confirmed'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(confirmations, 1, "one payment, confirmed once");
+}

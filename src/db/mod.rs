@@ -8,6 +8,7 @@
 pub mod ab;
 pub(crate) mod alerts;
 pub mod avatars;
+pub(crate) mod backup;
 pub mod dialogues;
 pub mod events;
 #[cfg(feature = "testkit")]
