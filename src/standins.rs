@@ -10,15 +10,21 @@
 //! where files are kept), `start(Options) -> Result<Handle, Error>`, and a
 //! `Handle` with `base_url()` and `shutdown()`; with the `testkit` feature
 //! also `script(Fault, times)` (see `crate::faults`). The faults played are
-//! counted in the `FaultPlan`'s tally, which all three share.
+//! counted in the `FaultPlan`'s tally, which all three share. Each serves
+//! HTTP the same way, through `Bound` and `Server` below.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 #[cfg(feature = "testkit")]
 use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use url::Url;
 
 #[cfg(feature = "testkit")]
 use crate::config::Config;
@@ -254,6 +260,107 @@ impl Standins {
         }
         if let Some(s) = self.tbank {
             s.shutdown().await;
+        }
+    }
+}
+
+/// Why a stand-in could not listen.
+#[derive(Debug, thiserror::Error)]
+#[error("could not listen on {address}: {source}")]
+pub struct BindError {
+    address: SocketAddr,
+    source: std::io::Error,
+}
+
+/// A stand-in's listening socket, not yet serving: the address it got and
+/// its URL, `http://{address}/`.
+pub(crate) struct Bound {
+    listener: TcpListener,
+    pub(crate) address: SocketAddr,
+    pub(crate) base_url: Url,
+}
+
+impl Bound {
+    /// Listens on `bind` (port 0: a free one).
+    pub(crate) async fn bind(bind: SocketAddr) -> Result<Bound, BindError> {
+        let failed = |source| BindError {
+            address: bind,
+            source,
+        };
+        let listener = TcpListener::bind(bind).await.map_err(failed)?;
+        let address = listener.local_addr().map_err(failed)?;
+        let base_url = Url::parse(&format!("http://{address}/"))
+            .map_err(|error| failed(std::io::Error::other(error)))?;
+        Ok(Bound {
+            listener,
+            address,
+            base_url,
+        })
+    }
+
+    /// Serves `router` in the background until the [`Server`] is stopped or
+    /// dropped; `name` ("Kie", …) is for the logs.
+    pub(crate) fn serve(self, router: axum::Router, name: &'static str) -> Server {
+        self.serve_until(router, name, watch::Sender::new(false))
+    }
+
+    /// The same, stopped by `stop` turning true, which the stand-in may also
+    /// watch (to end the requests it holds).
+    pub(crate) fn serve_until(
+        self,
+        router: axum::Router,
+        name: &'static str,
+        stop: watch::Sender<bool>,
+    ) -> Server {
+        let mut stopping = stop.subscribe();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(self.listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopping.wait_for(|stopping| *stopping).await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the {name} stand-in stopped with an error");
+            }
+        });
+        tracing::info!(address = %self.address, "{name} stand-in listening");
+        Server {
+            stop,
+            task: Mutex::new(Some(task)),
+            name,
+        }
+    }
+}
+
+/// A stand-in's HTTP server, serving in the background. Dropping it stops it
+/// (gracefully, without waiting).
+pub(crate) struct Server {
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    name: &'static str,
+}
+
+impl Server {
+    /// Tells the server to stop: it takes no new connections and ends once
+    /// the requests in flight are answered.
+    pub(crate) fn signal_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Stops the server and waits for the requests in flight, at most
+    /// `grace`; then it is aborted.
+    pub(crate) async fn shutdown(&self, grace: Duration) {
+        self.signal_stop();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut task) = task
+            && tokio::time::timeout(grace, &mut task).await.is_err()
+        {
+            tracing::warn!("the {} stand-in did not stop within {grace:?}", self.name);
+            task.abort();
         }
     }
 }

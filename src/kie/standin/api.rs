@@ -35,10 +35,29 @@ pub(super) fn routes(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+const NO_ACCESS: &str = "You do not have access permissions";
+const NO_CREDITS: &str = "The current credits are insufficient. Please top up.";
+const RATE_TOO_HIGH: &str = "The request rate is too high, please try again later.";
+const SERVER_ERROR: &str = "Server error, please try again later.";
+
 fn envelope(code: i64, msg: &str, data: Value) -> Response {
     (
         StatusCode::OK,
         axum::Json(json!({ "code": code, "msg": msg, "data": data })),
+    )
+        .into_response()
+}
+
+/// HTTP 200 with a failing `code` and no `data`.
+fn refusal(code: i64, msg: &str) -> Response {
+    envelope(code, msg, Value::Null)
+}
+
+/// HTTP 429 with `code` 429 in the body too.
+fn too_many_requests(msg: &str) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(json!({ "code": 429, "msg": msg, "data": null })),
     )
         .into_response()
 }
@@ -59,11 +78,7 @@ fn refuse_caller(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value == expected);
     if !authorised {
-        return Some(envelope(
-            401,
-            "You do not have access permissions",
-            Value::Null,
-        ));
+        return Some(refusal(401, NO_ACCESS));
     }
     None
 }
@@ -89,53 +104,23 @@ async fn create_task(
         }
         if book.recent_creates.len() >= book.create_limit_per_10s as usize {
             tracing::info!("kie stand-in: createTask over the rate limit, dropped");
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(json!({
-                    "code": 429,
-                    "msg": "Too many requests: at most 20 new tasks per 10 seconds.",
-                    "data": null,
-                })),
-            )
-                .into_response();
+            return too_many_requests("Too many requests: at most 20 new tasks per 10 seconds.");
         }
         book.recent_creates.push_back(now);
     }
 
     match shared.take_create_fault() {
-        Some(CreateFault::BadKey401) => {
-            return envelope(401, "You do not have access permissions", Value::Null);
-        }
-        Some(CreateFault::NoCredits402) => {
-            return envelope(
-                402,
-                "The current credits are insufficient. Please top up.",
-                Value::Null,
-            );
-        }
-        Some(CreateFault::RateLimitedInBody429) => {
-            return envelope(
-                429,
-                "The request rate is too high, please try again later.",
-                Value::Null,
-            );
-        }
+        Some(CreateFault::BadKey401) => return refusal(401, NO_ACCESS),
+        Some(CreateFault::NoCredits402) => return refusal(402, NO_CREDITS),
+        Some(CreateFault::RateLimitedInBody429) => return refusal(429, RATE_TOO_HIGH),
         Some(CreateFault::RateLimitedHttp429) => {
             return StatusCode::TOO_MANY_REQUESTS.into_response();
         }
         Some(CreateFault::Maintenance455) => {
-            return envelope(
-                455,
-                "Service unavailable: the system is under maintenance.",
-                Value::Null,
-            );
+            return refusal(455, "Service unavailable: the system is under maintenance.");
         }
-        Some(CreateFault::ServerError500) => {
-            return envelope(500, "Server error, please try again later.", Value::Null);
-        }
-        Some(CreateFault::FeatureDisabled505) => {
-            return envelope(505, "The feature is disabled.", Value::Null);
-        }
+        Some(CreateFault::ServerError500) => return refusal(500, SERVER_ERROR),
+        Some(CreateFault::FeatureDisabled505) => return refusal(505, "The feature is disabled."),
         Some(CreateFault::SlowAnswer(delay)) => tokio::time::sleep(delay).await,
         None => {
             if let Some(refusal) = rated_create_fault(&shared) {
@@ -146,14 +131,14 @@ async fn create_task(
 
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(error) => return envelope(422, &format!("Invalid JSON body: {error}"), Value::Null),
+        Err(error) => return refusal(422, &format!("Invalid JSON body: {error}")),
     };
     shared.book().create_requests.push(request.clone());
     let valid = match validate_create(&request) {
         Ok(valid) => valid,
         Err(message) => {
             tracing::info!(%message, "kie stand-in: createTask rejected");
-            return envelope(422, &message, Value::Null);
+            return refusal(422, &message);
         }
     };
 
@@ -162,11 +147,7 @@ async fn create_task(
     {
         let mut book = shared.book();
         if book.credits < CREDITS_PER_TASK {
-            return envelope(
-                402,
-                "The current credits are insufficient. Please top up.",
-                Value::Null,
-            );
+            return refusal(402, NO_CREDITS);
         }
         book.credits -= CREDITS_PER_TASK;
         let task = Task {
@@ -224,17 +205,7 @@ fn rated_create_fault(shared: &Shared) -> Option<Response> {
     };
     if in_burst {
         dice.record("kie.rate_limit_429");
-        return Some(
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(json!({
-                    "code": 429,
-                    "msg": "The request rate is too high, please try again later.",
-                    "data": null,
-                })),
-            )
-                .into_response(),
-        );
+        return Some(too_many_requests(RATE_TOO_HIGH));
     }
     if dice.roll(kie.http_5xx) {
         dice.record("kie.http_502");
@@ -242,11 +213,7 @@ fn rated_create_fault(shared: &Shared) -> Option<Response> {
     }
     if dice.roll(kie.create_server_error) {
         dice.record("kie.code_500");
-        return Some(envelope(
-            500,
-            "Server error, please try again later.",
-            Value::Null,
-        ));
+        return Some(refusal(500, SERVER_ERROR));
     }
     None
 }
@@ -371,7 +338,7 @@ async fn record_info(
         return refusal;
     }
     let Some(task_id) = query.get("taskId").filter(|id| !id.is_empty()) else {
-        return envelope(422, "taskId is required", Value::Null);
+        return refusal(422, "taskId is required");
     };
     if shared.dice.roll(shared.rates.kie.http_5xx) {
         shared.dice.record("kie.http_502");
@@ -381,11 +348,11 @@ async fn record_info(
     let (now, now_ms) = (book.now(), book.now_ms());
     let Book { tasks, credits, .. } = &mut *book;
     let Some(task) = tasks.get_mut(task_id) else {
-        return envelope(422, "recordInfo is null", Value::Null);
+        return refusal(422, "recordInfo is null");
     };
     if task.hidden_polls_left > 0 {
         task.hidden_polls_left -= 1;
-        return envelope(422, "recordInfo is null", Value::Null);
+        return refusal(422, "recordInfo is null");
     }
     let phase = task.observe(now, now_ms, credits);
     let (fail_code, fail_msg) = match &phase {

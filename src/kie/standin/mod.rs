@@ -24,13 +24,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use url::Url;
 
 #[cfg(feature = "testkit")]
 use super::types::TaskState;
 use crate::faults::{FaultDice, FaultPlan, Script};
+use crate::standins::{BindError, Bound, Server};
 pub use faults::{CreateFault, Fault, TaskFault};
 use tasks::Book;
 #[cfg(feature = "testkit")]
@@ -75,11 +75,8 @@ pub struct Options {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("binding the Kie stand-in to {address} failed: {source}")]
-    Bind {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error("the Kie stand-in {0}")]
+    Bind(#[from] BindError),
     #[error("creating the Kie stand-in data directory {path} failed: {source}")]
     DataDir {
         path: PathBuf,
@@ -137,18 +134,8 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
             path: options.data_dir.clone(),
             source,
         })?;
-    let listener = tokio::net::TcpListener::bind(options.bind)
-        .await
-        .map_err(|source| Error::Bind {
-            address: options.bind,
-            source,
-        })?;
-    let local_addr = listener.local_addr().map_err(|source| Error::Bind {
-        address: options.bind,
-        source,
-    })?;
-    let base_url = Url::parse(&format!("http://{local_addr}"))
-        .map_err(|error| Error::Setup(error.to_string()))?;
+    let bound = Bound::bind(options.bind).await?;
+    let base_url = bound.base_url.clone();
     let http = reqwest::Client::builder()
         .timeout(REFERENCE_DOWNLOAD_TIMEOUT)
         .user_agent(concat!("kie-standin/", env!("CARGO_PKG_VERSION")))
@@ -176,31 +163,19 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
         }),
         jobs: Mutex::new(JoinSet::new()),
     });
-    let router = api::routes(shared.clone());
-    let (shutdown_sender, shutdown_receiver) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = shutdown_receiver.await;
-        });
-        if let Err(error) = serving.await {
-            tracing::error!(%error, "kie stand-in server stopped");
-        }
-    });
-    tracing::info!(%base_url, "kie stand-in listening");
+    let server = bound.serve(api::routes(shared.clone()), "Kie");
     Ok(Handle {
         shared,
         base_url,
-        shutdown: Mutex::new(Some((shutdown_sender, server))),
+        server,
     })
 }
-
-type ServerControl = Option<(oneshot::Sender<()>, JoinHandle<()>)>;
 
 /// Controls and inspects a running stand-in. Dropping it stops the server.
 pub struct Handle {
     shared: Arc<Shared>,
     base_url: Url,
-    shutdown: Mutex<ServerControl>,
+    server: Server,
 }
 
 impl std::fmt::Debug for Handle {
@@ -237,30 +212,16 @@ impl Handle {
     /// Stops the server (waiting at most 2 s for requests in flight) and
     /// the rendering jobs.
     pub async fn shutdown(&self) {
-        let control = self.signal_stop();
-        if let Some(mut server) = control
-            && tokio::time::timeout(Duration::from_secs(2), &mut server)
-                .await
-                .is_err()
-        {
-            server.abort();
-        }
+        self.abort_jobs();
+        self.server.shutdown(Duration::from_secs(2)).await;
     }
 
-    fn signal_stop(&self) -> Option<JoinHandle<()>> {
-        let control = self
-            .shutdown
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+    fn abort_jobs(&self) {
         self.shared
             .jobs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .abort_all();
-        let (sender, server) = control?;
-        let _ = sender.send(());
-        Some(server)
     }
 }
 
@@ -347,6 +308,7 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = self.signal_stop();
+        self.abort_jobs();
+        self.server.signal_stop();
     }
 }

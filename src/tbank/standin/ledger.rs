@@ -61,6 +61,13 @@ impl ApiError {
     }
 }
 
+/// The buttons of the stand-in's payment form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FormButton {
+    Pay,
+    Decline,
+}
+
 /// One-stage (`O`: the money is taken at once) or two-stage (`T`: held
 /// until confirmed; the stand-in has no Confirm, so it stays `AUTHORIZED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +157,13 @@ impl Ledger {
         Some(payment)
     }
 
+    /// The payment a call names as `id_text`, brought up to date; 255 when
+    /// there is none.
+    fn found(&mut self, id: u64, id_text: &str) -> Result<&mut Payment, ApiError> {
+        self.payment(id)
+            .ok_or_else(|| ApiError::payment_not_found(id_text))
+    }
+
     /// The payments of one order, oldest first, brought up to date.
     pub(crate) fn payments_of_order(&mut self, order_id: &str) -> Vec<Payment> {
         let now = self.now();
@@ -173,36 +187,31 @@ impl Ledger {
         Some(payment.clone())
     }
 
-    /// The buyer paid. One-stage payments end `CONFIRMED` (through
-    /// `AUTHORIZED`), two-stage ones `AUTHORIZED`. A stuck payment, or one
-    /// that is no longer payable, does not change.
-    pub(crate) fn pay(&mut self, id: u64) -> Option<PaymentStatus> {
+    /// A button of the payment form. Pay: one-stage payments end `CONFIRMED`
+    /// (through `AUTHORIZED`), two-stage ones `AUTHORIZED`. Decline (the bank
+    /// declined the card): `REJECTED`. A stuck payment, or one that is no
+    /// longer payable, does not change. Returns the status afterwards.
+    pub(crate) fn press(&mut self, id: u64, button: FormButton) -> Option<PaymentStatus> {
         let stuck = self.stuck.contains(&id);
         let payment = self.payment(id)?;
         if payment.status == PaymentStatus::New {
             payment.status = PaymentStatus::FormShowed;
         }
         if payment.status == PaymentStatus::FormShowed && !stuck {
-            payment.status = PaymentStatus::Authorized;
-            payment.rrn = Some(format!("{:012}", id % 1_000_000_000_000));
-            if payment.pay_type == PayType::OneStage {
-                payment.status = PaymentStatus::Confirmed;
+            match button {
+                FormButton::Pay => {
+                    payment.rrn = Some(format!("{:012}", id % 1_000_000_000_000));
+                    payment.status = match payment.pay_type {
+                        PayType::OneStage => PaymentStatus::Confirmed,
+                        PayType::TwoStage => PaymentStatus::Authorized,
+                    };
+                    tracing::info!(payment_id = id, order_id = %payment.order_id, status = %payment.status, "T-Bank stand-in: paid");
+                }
+                FormButton::Decline => {
+                    payment.status = PaymentStatus::Rejected;
+                    tracing::info!(payment_id = id, order_id = %payment.order_id, "T-Bank stand-in: declined");
+                }
             }
-            tracing::info!(payment_id = id, order_id = %payment.order_id, status = %payment.status, "T-Bank stand-in: paid");
-        }
-        Some(payment.status.clone())
-    }
-
-    /// The bank declined the card: `REJECTED`, unless stuck or no longer payable.
-    pub(crate) fn decline(&mut self, id: u64) -> Option<PaymentStatus> {
-        let stuck = self.stuck.contains(&id);
-        let payment = self.payment(id)?;
-        if payment.status == PaymentStatus::New {
-            payment.status = PaymentStatus::FormShowed;
-        }
-        if payment.status == PaymentStatus::FormShowed && !stuck {
-            payment.status = PaymentStatus::Rejected;
-            tracing::info!(payment_id = id, order_id = %payment.order_id, "T-Bank stand-in: declined");
         }
         Some(payment.status.clone())
     }
@@ -332,9 +341,7 @@ impl Ledger {
     ) -> Result<Map<String, Value>, ApiError> {
         let (id, id_text) = required_payment_id(fields)?;
         let id_value = self.id_value(id);
-        let payment = self
-            .payment(id)
-            .ok_or_else(|| ApiError::payment_not_found(&id_text))?;
+        let payment = self.found(id, &id_text)?;
         let params: Vec<Value> = match &payment.rrn {
             Some(_) => vec![
                 json!({"Key": "Route", "Value": "ACQ"}),
@@ -381,18 +388,14 @@ impl Ledger {
             return Err(ApiError::bad("ExternalRequestId", "не более 256 символов"));
         }
         let id_value = self.id_value(id);
-        if self.payment(id).is_none() {
-            return Err(ApiError::payment_not_found(&id_text));
-        }
+        self.found(id, &id_text)?;
         if let Some(external) = &external_request_id
             && let Some(answer) = self.cancel_answers.get(&(id, external.clone()))
         {
             tracing::info!(payment_id = id, external_request_id = %external, "T-Bank stand-in: repeated Cancel answered from memory");
             return Ok(answer.clone());
         }
-        let payment = self
-            .payment(id)
-            .ok_or_else(|| ApiError::payment_not_found(&id_text))?;
+        let payment = self.found(id, &id_text)?;
         let before = payment.amount;
         let status = payment.status.clone();
         let (next_status, taken) = match status {

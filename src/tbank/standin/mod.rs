@@ -28,13 +28,13 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use url::Url;
 
 use super::token::token;
 use super::types::{PaymentStatus, TbankMethod};
 use crate::faults::Script;
-use ledger::{ApiError, Ledger, Payment};
+use crate::standins::{BindError, Bound, Server};
+use ledger::{ApiError, FormButton, Ledger, Payment};
 
 /// How to start the stand-in (`tbank::standin::start`).
 #[derive(Debug, Clone)]
@@ -56,11 +56,8 @@ pub struct Options {
 /// Errors of the stand-in's own API (not T-Bank answers).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("T-Bank stand-in cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error("the T-Bank stand-in {0}")]
+    Bind(#[from] BindError),
     #[error("T-Bank stand-in: no payment {0}")]
     UnknownPayment(String),
 }
@@ -192,6 +189,15 @@ impl Shared {
         }
     }
 
+    /// A button of the payment form on payment `payment_id` (as the buyer
+    /// or the bank would press it): the status afterwards.
+    fn press(&self, payment_id: &str, button: FormButton) -> Result<PaymentStatus, Error> {
+        let id = parse_id(payment_id)?;
+        lock(&self.ledger)
+            .press(id, button)
+            .ok_or_else(|| Error::UnknownPayment(payment_id.to_owned()))
+    }
+
     /// Waits `hold`, or less if the stand-in shuts down.
     async fn hold(&self, hold: Duration) {
         let mut shutdown = self.shutdown.clone();
@@ -214,26 +220,14 @@ fn error_body(error: &ApiError) -> Value {
 /// Binds, starts serving in a background task, and returns the handle
 /// that controls it.
 pub async fn start(options: Options) -> Result<Handle, Error> {
-    let listener = tokio::net::TcpListener::bind(options.bind)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: options.bind,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| Error::Bind {
-        addr: options.bind,
-        source,
-    })?;
-    let base_url = Url::parse(&format!("http://{local}/")).map_err(|error| Error::Bind {
-        addr: local,
-        source: std::io::Error::other(error),
-    })?;
+    let bound = Bound::bind(options.bind).await?;
+    let base_url = bound.base_url.clone();
     let mut public_base = options.public_base.unwrap_or_else(|| base_url.clone());
     if !public_base.path().ends_with('/') {
         let path = format!("{}/", public_base.path());
         public_base.set_path(&path);
     }
-    let (shutdown_sender, shutdown_receiver) = watch::channel(false);
+    let stop = watch::Sender::new(false);
     let shared = Arc::new(Shared {
         terminal_key: options.terminal_key,
         password: options.password,
@@ -242,7 +236,7 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
         script: Script::default(),
         dice: options.faults.dice("tbank"),
         rates: options.faults.tbank.clone(),
-        shutdown: shutdown_receiver.clone(),
+        shutdown: stop.subscribe(),
     });
     let router = Router::new()
         .route("/v2/{method}", post(api))
@@ -250,23 +244,11 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
         .route("/checkout/{payment_id}/pay", post(checkout_pay))
         .route("/checkout/{payment_id}/decline", post(checkout_decline))
         .with_state(Arc::clone(&shared));
-    let mut stop = shutdown_receiver;
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "T-Bank stand-in stopped with an error");
-        }
-    });
-    tracing::info!(%base_url, "T-Bank stand-in listening");
+    let server = bound.serve_until(router, "T-Bank", stop);
     Ok(Handle {
         shared,
         base_url,
-        shutdown: shutdown_sender,
-        task: Mutex::new(Some(task)),
+        server,
     })
 }
 
@@ -274,8 +256,7 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
 pub struct Handle {
     shared: Arc<Shared>,
     base_url: Url,
-    shutdown: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    server: Server,
 }
 
 impl Handle {
@@ -284,32 +265,23 @@ impl Handle {
         self.base_url.clone()
     }
 
-    /// Stops the server and waits for it; held (timeout) requests end at once.
+    /// Stops the server and waits for it (at most 5 s); held (timeout)
+    /// requests end at once.
     pub async fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
-        let task = lock(&self.task).take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.server.shutdown(Duration::from_secs(5)).await;
     }
 
     /// Pays a payment as the buyer would on the form. Returns the status
     /// afterwards: `CONFIRMED` normally, unchanged if the payment is stuck
     /// or no longer payable (expired, declined, cancelled).
     pub fn pay(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
-        let id = parse_id(payment_id)?;
-        lock(&self.shared.ledger)
-            .pay(id)
-            .ok_or_else(|| Error::UnknownPayment(payment_id.to_owned()))
+        self.shared.press(payment_id, FormButton::Pay)
     }
 
     /// Declines a payment as the bank would: `REJECTED`, unless stuck or no
     /// longer payable.
     pub fn decline(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
-        let id = parse_id(payment_id)?;
-        lock(&self.shared.ledger)
-            .decline(id)
-            .ok_or_else(|| Error::UnknownPayment(payment_id.to_owned()))
+        self.shared.press(payment_id, FormButton::Decline)
     }
 
     /// The payments of one order, oldest first.
@@ -397,12 +369,6 @@ impl std::fmt::Debug for Handle {
             .field("base_url", &self.base_url.as_str())
             .field("public_base", &self.shared.public_base.as_str())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
     }
 }
 
@@ -567,25 +533,19 @@ async fn checkout_pay(
     State(shared): State<Arc<Shared>>,
     Path(payment_id): Path<String>,
 ) -> Response {
-    let paid = parse_id(&payment_id)
-        .ok()
-        .and_then(|id| lock(&shared.ledger).pay(id));
-    after_button(paid.is_some(), &payment_id)
+    after_button(shared.press(&payment_id, FormButton::Pay), &payment_id)
 }
 
 async fn checkout_decline(
     State(shared): State<Arc<Shared>>,
     Path(payment_id): Path<String>,
 ) -> Response {
-    let declined = parse_id(&payment_id)
-        .ok()
-        .and_then(|id| lock(&shared.ledger).decline(id));
-    after_button(declined.is_some(), &payment_id)
+    after_button(shared.press(&payment_id, FormButton::Decline), &payment_id)
 }
 
 /// After a button: back to the form (303), which now shows the result.
-fn after_button(found: bool, payment_id: &str) -> Response {
-    if !found {
+fn after_button(pressed: Result<PaymentStatus, Error>, payment_id: &str) -> Response {
+    if pressed.is_err() {
         return (
             StatusCode::NOT_FOUND,
             Html(checkout::render_not_found(payment_id)),

@@ -9,9 +9,15 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use image::{GenericImageView, ImageFormat};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+use super::model::DocumentInfo;
 
 /// The largest photo Telegram accepts as an upload (10 MiB).
 pub(crate) const MAX_PHOTO_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -87,6 +93,34 @@ pub(crate) struct StoredFile {
     pub(crate) height: u32,
     pub(crate) file_name: Option<String>,
     pub(crate) mime_type: Option<String>,
+}
+
+impl StoredFile {
+    /// The file as a message's `document`.
+    pub(crate) fn document_info(&self) -> DocumentInfo {
+        DocumentInfo {
+            file_id: self.file_id.clone(),
+            file_unique_id: self.file_unique_id.clone(),
+            file_name: self.file_name.clone(),
+            mime_type: self.mime_type.clone(),
+            file_size: self.size,
+        }
+    }
+
+    /// The file's bytes as a download: 200 with its MIME type
+    /// (`application/octet-stream` when unknown).
+    pub(crate) async fn download(&self) -> std::io::Result<Response> {
+        let bytes = tokio::fs::read(&self.disk_path).await?;
+        let content_type = self
+            .mime_type
+            .as_deref()
+            .unwrap_or("application/octet-stream");
+        let mut response = (StatusCode::OK, bytes).into_response();
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        Ok(response)
+    }
 }
 
 /// Why an upload was refused.

@@ -310,6 +310,33 @@ fn toggle(
     }
 }
 
+/// Reads `chars` from `cursor` up to the first unescaped closer, giving each character to
+/// `push` (`\x` as `x`); `closer_at(index)` is the length of a closer that starts there.
+/// Returns the index just past the closer, or `None` when the text ends first.
+fn read_until_closer(
+    chars: &[(usize, char)],
+    mut cursor: usize,
+    closer_at: impl Fn(usize) -> Option<usize>,
+    mut push: impl FnMut(char),
+) -> Option<usize> {
+    while cursor < chars.len() {
+        let (_, inner) = chars[cursor];
+        if inner == '\\' {
+            if let Some((_, escaped)) = chars.get(cursor + 1) {
+                push(*escaped);
+            }
+            cursor += 2;
+            continue;
+        }
+        if let Some(length) = closer_at(cursor) {
+            return Some(cursor + length);
+        }
+        push(inner);
+        cursor += 1;
+    }
+    None
+}
+
 fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
     let mut builder = Builder::new();
     let mut stack: Vec<OpenMark> = Vec::new();
@@ -385,71 +412,36 @@ fn parse_markdown_v2(input: &str) -> Result<Formatted, String> {
                     }
                 }
                 let start = builder.utf16;
-                let mut closed = false;
-                while cursor < chars.len() {
-                    let (_, inner) = chars[cursor];
-                    if inner == '\\' {
-                        if let Some((_, escaped)) = chars.get(cursor + 1) {
-                            builder.push(*escaped);
-                        }
-                        cursor += 2;
-                        continue;
-                    }
-                    if inner == '`' {
-                        let run = chars[cursor..]
-                            .iter()
-                            .take_while(|(_, c)| *c == '`')
-                            .count();
-                        if run >= fence {
-                            cursor += fence;
-                            closed = true;
-                            break;
-                        }
-                    }
-                    builder.push(inner);
-                    cursor += 1;
-                }
-                let label = if is_pre { "Pre" } else { "Code" };
-                if !closed {
+                let closing_fence = |at: usize| {
+                    let run = chars[at..].iter().take_while(|(_, c)| *c == '`').count();
+                    (run >= fence).then_some(fence)
+                };
+                let end = read_until_closer(&chars, cursor, closing_fence, |c| builder.push(c));
+                let Some(end) = end else {
+                    let label = if is_pre { "Pre" } else { "Code" };
                     return Err(cant_parse(format!(
                         "Can't find end of {label} entity at byte offset {byte_offset}"
                     )));
-                }
+                };
                 builder.entity(if is_pre { "pre" } else { "code" }, start, None, language);
-                position = cursor;
+                position = end;
                 continue;
             }
             '[' => link_starts.push((builder.utf16, byte_offset)),
             ']' if !link_starts.is_empty() => {
                 let (start, _) = link_starts.pop().unwrap_or((builder.utf16, byte_offset));
                 if next == Some('(') {
-                    let mut cursor = position + 2;
                     let mut url = String::new();
-                    let mut closed = false;
-                    while cursor < chars.len() {
-                        let (_, inner) = chars[cursor];
-                        if inner == '\\' {
-                            if let Some((_, escaped)) = chars.get(cursor + 1) {
-                                url.push(*escaped);
-                            }
-                            cursor += 2;
-                            continue;
-                        }
-                        if inner == ')' {
-                            closed = true;
-                            cursor += 1;
-                            break;
-                        }
-                        url.push(inner);
-                        cursor += 1;
-                    }
-                    if !closed {
+                    let closing_paren = |at: usize| (chars[at].1 == ')').then_some(1);
+                    let end =
+                        read_until_closer(&chars, position + 2, closing_paren, |c| url.push(c));
+                    let Some(end) = end else {
                         return Err(cant_parse(format!(
                             "Can't find end of a url at byte offset {byte_offset}"
                         )));
-                    }
+                    };
                     builder.entity("text_link", start, Some(url), None);
-                    position = cursor;
+                    position = end;
                     continue;
                 }
             }
@@ -656,6 +648,35 @@ mod tests {
         let formatted = parse_markdown_v2("*Цена* 5\\.00").unwrap();
         assert_eq!(formatted.0, "Цена 5.00");
         assert_eq!(kinds(&formatted), vec![("bold".into(), 0, 4)]);
+    }
+
+    #[test]
+    fn markdown_v2_code_pre_and_links_read_up_to_their_unescaped_closer() {
+        let formatted =
+            parse_markdown_v2("`a\\`b` ```rust\nlet x;``` [site](https://e\\.com/\\)x)").unwrap();
+        assert_eq!(formatted.0, "a`b let x; site");
+        assert_eq!(
+            kinds(&formatted),
+            vec![
+                ("code".into(), 0, 3),
+                ("pre".into(), 4, 6),
+                ("text_link".into(), 11, 4)
+            ]
+        );
+        assert_eq!(formatted.1[1].language.as_deref(), Some("rust"));
+        assert_eq!(formatted.1[2].url.as_deref(), Some("https://e.com/)x"));
+        assert_eq!(
+            parse_markdown_v2("`open").unwrap_err(),
+            "can't parse entities: Can't find end of Code entity at byte offset 0"
+        );
+        assert_eq!(
+            parse_markdown_v2("x ```\ncode``").unwrap_err(),
+            "can't parse entities: Can't find end of Pre entity at byte offset 2"
+        );
+        assert_eq!(
+            parse_markdown_v2("[a](http://x").unwrap_err(),
+            "can't parse entities: Can't find end of a url at byte offset 2"
+        );
     }
 
     #[test]

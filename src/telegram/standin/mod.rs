@@ -40,8 +40,9 @@ mod world;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::extract::DefaultBodyLimit;
-use tokio::{sync::oneshot, task::JoinHandle};
 use url::Url;
+
+use crate::standins::{BindError, Bound, Server};
 
 pub use limits::RateLimits;
 pub use model::{
@@ -113,13 +114,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("could not listen on {address}: {source}")]
-    Bind {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("could not build the stand-in's URL: {0}")]
-    Url(#[from] url::ParseError),
+    #[error("the Telegram stand-in {0}")]
+    Bind(#[from] BindError),
 }
 
 /// A fault a test scripts on the stand-in (`Handle::script`).
@@ -167,32 +163,14 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
         .merge(user_api::routes().with_state(sandbox.clone()))
         .layer(DefaultBodyLimit::max(bot_api::MAX_REQUEST_BODY_BYTES));
 
-    let listener = tokio::net::TcpListener::bind(options.bind)
-        .await
-        .map_err(|source| Error::Bind {
-            address: options.bind,
-            source,
-        })?;
-    let address = listener.local_addr().map_err(|source| Error::Bind {
-        address: options.bind,
-        source,
-    })?;
-    let base_url = Url::parse(&format!("http://{address}/"))?;
-    let (stop_sender, stop_receiver) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = stop_receiver.await;
-        });
-        if let Err(error) = serving.await {
-            tracing::error!(error = %error, "the Telegram stand-in stopped with an error");
-        }
-    });
-    tracing::info!(%address, bot_username = %options.bot_username, "Telegram stand-in listening");
+    let bound = Bound::bind(options.bind).await?;
+    let (address, base_url) = (bound.address, bound.base_url.clone());
+    let server = bound.serve(router, "Telegram");
     Ok(Handle {
         sandbox,
         base_url,
         address,
-        control: Arc::new(std::sync::Mutex::new(Some((stop_sender, server)))),
+        server: Arc::new(server),
     })
 }
 
@@ -205,15 +183,13 @@ fn bot_id_from_token(token: &str) -> i64 {
         .unwrap_or(100_000_001)
 }
 
-type ServerControl = Option<(oneshot::Sender<()>, JoinHandle<()>)>;
-
 /// A running stand-in. Cheap to clone; `shutdown` stops it for every clone.
 #[derive(Clone)]
 pub struct Handle {
     sandbox: Sandbox,
     base_url: Url,
     address: SocketAddr,
-    control: Arc<std::sync::Mutex<ServerControl>>,
+    server: Arc<Server>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -245,23 +221,9 @@ impl Handle {
 
     /// Stops the server: pending long polls answer with no updates, then it shuts down.
     pub(crate) async fn shutdown(&self) {
-        let control = self
-            .control
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        let Some((stop_sender, server)) = control else {
-            return;
-        };
         self.sandbox.shared.lock().shutting_down = true;
         self.sandbox.shared.notify();
-        let _ = stop_sender.send(());
-        if tokio::time::timeout(Duration::from_secs(5), server)
-            .await
-            .is_err()
-        {
-            tracing::warn!(address = %self.address, "the Telegram stand-in did not stop within 5 s");
-        }
+        self.server.shutdown(Duration::from_secs(5)).await;
     }
 }
 

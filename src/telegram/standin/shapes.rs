@@ -1,5 +1,6 @@
 //! The Bot API's JSON shapes (`User`, `Chat`, `Message`, `Update`, …) built from the model.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::model::{
@@ -37,17 +38,29 @@ pub(crate) fn get_me_json(bot: &BotIdentity) -> Value {
     })
 }
 
+/// Sets `key` when there is a value (the Bot API leaves absent fields out).
+fn insert_some<T: Serialize>(object: &mut Map<String, Value>, key: &str, value: &Option<T>) {
+    if let Some(value) = value {
+        object.insert(key.into(), json!(value));
+    }
+}
+
+/// The fields every file object (`PhotoSize`, `Document`, …) has.
+fn file_fields(file_id: &str, file_unique_id: &str, file_size: u64) -> Map<String, Value> {
+    let mut object = Map::new();
+    object.insert("file_id".into(), json!(file_id));
+    object.insert("file_unique_id".into(), json!(file_unique_id));
+    object.insert("file_size".into(), json!(file_size));
+    object
+}
+
 pub(crate) fn user_json(user: &UserSpec) -> Value {
     let mut object = Map::new();
     object.insert("id".into(), json!(user.id));
     object.insert("is_bot".into(), json!(false));
     object.insert("first_name".into(), json!(user.first_name));
-    if let Some(username) = &user.username {
-        object.insert("username".into(), json!(username));
-    }
-    if let Some(language_code) = &user.language_code {
-        object.insert("language_code".into(), json!(language_code));
-    }
+    insert_some(&mut object, "username", &user.username);
+    insert_some(&mut object, "language_code", &user.language_code);
     Value::Object(object)
 }
 
@@ -57,9 +70,7 @@ pub(crate) fn chat_json(chat: &ChatInfo) -> Value {
             let mut object = Map::new();
             object.insert("id".into(), json!(user.id));
             object.insert("first_name".into(), json!(user.first_name));
-            if let Some(username) = &user.username {
-                object.insert("username".into(), json!(username));
-            }
+            insert_some(&mut object, "username", &user.username);
             object.insert("type".into(), json!("private"));
             Value::Object(object)
         }
@@ -77,13 +88,10 @@ pub(crate) fn photo_sizes_json(sizes: &[PhotoSize]) -> Value {
         sizes
             .iter()
             .map(|size| {
-                json!({
-                    "file_id": size.file_id,
-                    "file_unique_id": size.file_unique_id,
-                    "file_size": size.file_size,
-                    "width": size.width,
-                    "height": size.height,
-                })
+                let mut object = file_fields(&size.file_id, &size.file_unique_id, size.file_size);
+                object.insert("width".into(), json!(size.width));
+                object.insert("height".into(), json!(size.height));
+                Value::Object(object)
             })
             .collect(),
     )
@@ -102,12 +110,8 @@ pub(crate) fn inline_keyboard_json(rows: &[Vec<InlineButton>]) -> Value {
                     .map(|button| {
                         let mut object = Map::new();
                         object.insert("text".into(), json!(button.text));
-                        if let Some(data) = &button.callback_data {
-                            object.insert("callback_data".into(), json!(data));
-                        }
-                        if let Some(url) = &button.url {
-                            object.insert("url".into(), json!(url));
-                        }
+                        insert_some(&mut object, "callback_data", &button.callback_data);
+                        insert_some(&mut object, "url", &button.url);
                         Value::Object(object)
                     })
                     .collect(),
@@ -134,12 +138,8 @@ pub(crate) fn message_json(
     object.insert("from".into(), from);
     object.insert("chat".into(), chat_json(chat));
     object.insert("date".into(), json!(entry.date));
-    if let Some(edit_date) = entry.edit_date {
-        object.insert("edit_date".into(), json!(edit_date));
-    }
-    if let Some(media_group_id) = &entry.media_group_id {
-        object.insert("media_group_id".into(), json!(media_group_id));
-    }
+    insert_some(&mut object, "edit_date", &entry.edit_date);
+    insert_some(&mut object, "media_group_id", &entry.media_group_id);
     if let Some(replied) = reply_to {
         object.insert(
             "reply_to_message".into(),
@@ -156,56 +156,39 @@ pub(crate) fn message_json(
         object.insert("photo".into(), photo_sizes_json(&entry.photo));
     }
     if let Some(document) = &entry.document {
-        let mut value = Map::new();
-        if let Some(file_name) = &document.file_name {
-            value.insert("file_name".into(), json!(file_name));
-        }
-        if let Some(mime_type) = &document.mime_type {
-            value.insert("mime_type".into(), json!(mime_type));
-        }
-        value.insert("file_id".into(), json!(document.file_id));
-        value.insert("file_unique_id".into(), json!(document.file_unique_id));
-        value.insert("file_size".into(), json!(document.file_size));
+        let mut value = file_fields(
+            &document.file_id,
+            &document.file_unique_id,
+            document.file_size,
+        );
+        insert_some(&mut value, "file_name", &document.file_name);
+        insert_some(&mut value, "mime_type", &document.mime_type);
         object.insert("document".into(), Value::Object(value));
     }
     if let Some(sticker) = &entry.sticker {
-        let mut value = Map::new();
+        let mut value = file_fields(&sticker.file_id, &sticker.file_unique_id, sticker.file_size);
         value.insert("width".into(), json!(sticker.width));
         value.insert("height".into(), json!(sticker.height));
-        if let Some(emoji) = &sticker.emoji {
-            value.insert("emoji".into(), json!(emoji));
-        }
+        insert_some(&mut value, "emoji", &sticker.emoji);
         value.insert("type".into(), json!("regular"));
         value.insert("is_animated".into(), json!(false));
         value.insert("is_video".into(), json!(false));
-        value.insert("file_id".into(), json!(sticker.file_id));
-        value.insert("file_unique_id".into(), json!(sticker.file_unique_id));
-        value.insert("file_size".into(), json!(sticker.file_size));
         object.insert("sticker".into(), Value::Object(value));
     }
     if let Some(video) = &entry.video {
-        let mut value = Map::new();
+        let mut value = file_fields(&video.file_id, &video.file_unique_id, video.file_size);
         value.insert("duration".into(), json!(video.duration));
         value.insert("width".into(), json!(video.width));
         value.insert("height".into(), json!(video.height));
-        if let Some(file_name) = &video.file_name {
-            value.insert("file_name".into(), json!(file_name));
-        }
-        if let Some(mime_type) = &video.mime_type {
-            value.insert("mime_type".into(), json!(mime_type));
-        }
-        value.insert("file_id".into(), json!(video.file_id));
-        value.insert("file_unique_id".into(), json!(video.file_unique_id));
-        value.insert("file_size".into(), json!(video.file_size));
+        insert_some(&mut value, "file_name", &video.file_name);
+        insert_some(&mut value, "mime_type", &video.mime_type);
         object.insert("video".into(), Value::Object(value));
     }
     if let Some(contact) = &entry.contact {
         let mut value = Map::new();
         value.insert("phone_number".into(), json!(contact.phone_number));
         value.insert("first_name".into(), json!(contact.first_name));
-        if let Some(user_id) = contact.user_id {
-            value.insert("user_id".into(), json!(user_id));
-        }
+        insert_some(&mut value, "user_id", &contact.user_id);
         object.insert("contact".into(), Value::Object(value));
     }
     if let Some(caption) = &entry.caption {

@@ -161,21 +161,21 @@ impl World {
     /// The private chat with a user, created on first contact; the user's profile is updated.
     pub(crate) fn private_chat(&mut self, user: &UserSpec) -> &mut ChatState {
         self.users.insert(user.id, user.clone());
-        let chat = self
-            .chats
-            .entry(user.id)
-            .or_insert_with(|| ChatState::new(ChatInfo::Private(user.clone())));
-        chat.info = ChatInfo::Private(user.clone());
-        chat
+        self.chat(user.id, ChatInfo::Private(user.clone()))
     }
 
     /// A group chat, created on first contact.
     pub(crate) fn group_chat(&mut self, group: &GroupSpec) -> &mut ChatState {
+        self.chat(group.id, ChatInfo::Group(group.clone()))
+    }
+
+    /// Chat `id`, created on first contact, described as `info` from now on.
+    fn chat(&mut self, id: i64, info: ChatInfo) -> &mut ChatState {
         let chat = self
             .chats
-            .entry(group.id)
-            .or_insert_with(|| ChatState::new(ChatInfo::Group(group.clone())));
-        chat.info = ChatInfo::Group(group.clone());
+            .entry(id)
+            .or_insert_with(|| ChatState::new(info.clone()));
+        chat.info = info;
         chat
     }
 

@@ -1,4 +1,4 @@
-//! Inline and reply keyboards as the Bot API takes them, parse modes and captions.
+//! Inline and reply keyboards as the Bot API takes them, parse modes, message texts and captions.
 
 use super::*;
 
@@ -62,6 +62,59 @@ pub(super) fn parse_inline_button(value: &Value) -> Result<InlineButton, ApiFail
     })
 }
 
+/// The rows of a keyboard: `field` of a `markup` must be an array of arrays of buttons.
+fn button_rows<T>(
+    rows: &Value,
+    field: &str,
+    markup: &str,
+    parse_button: impl Fn(&Value) -> Result<T, ApiFailure>,
+) -> Result<Vec<Vec<T>>, ApiFailure> {
+    let Some(rows) = rows.as_array() else {
+        return Err(ApiFailure::bad_request(format!(
+            "field \"{field}\" of the {markup} should be an Array"
+        )));
+    };
+    let mut parsed = Vec::new();
+    for row in rows {
+        let Some(buttons) = row.as_array() else {
+            return Err(ApiFailure::bad_request(format!(
+                "field \"{field}\" of the {markup} should be an Array of Arrays"
+            )));
+        };
+        parsed.push(
+            buttons
+                .iter()
+                .map(&parse_button)
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    Ok(parsed)
+}
+
+/// A reply keyboard button: a string, or an object with `text`.
+fn parse_keyboard_button(button: &Value) -> Result<KeyboardButton, ApiFailure> {
+    let (text, request_contact) = match button {
+        Value::String(text) => (text.clone(), false),
+        Value::Object(_) => (
+            str_field(button, "text"),
+            button
+                .get("request_contact")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ),
+        _ => (String::new(), false),
+    };
+    if text.is_empty() {
+        return Err(ApiFailure::bad_request(
+            "can't parse keyboard button: Field \"text\" must be of type String",
+        ));
+    }
+    Ok(KeyboardButton {
+        text,
+        request_contact,
+    })
+}
+
 pub(super) fn parse_reply_markup(
     value: Option<Value>,
 ) -> Result<Option<ReplyMarkupSpec>, ApiFailure> {
@@ -70,69 +123,21 @@ pub(super) fn parse_reply_markup(
         return Err(ApiFailure::bad_request("object expected as reply markup"));
     };
     if let Some(rows) = object.get("inline_keyboard") {
-        let Some(rows) = rows.as_array() else {
-            return Err(ApiFailure::bad_request(
-                "field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array",
-            ));
-        };
-        let mut parsed = Vec::new();
-        for row in rows {
-            let Some(buttons) = row.as_array() else {
-                return Err(ApiFailure::bad_request(
-                    "field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays",
-                ));
-            };
-            parsed.push(
-                buttons
-                    .iter()
-                    .map(parse_inline_button)
-                    .collect::<Result<Vec<_>, _>>()?,
-            );
-        }
-        return Ok(Some(ReplyMarkupSpec::Inline(parsed)));
+        let rows = button_rows(
+            rows,
+            "inline_keyboard",
+            "InlineKeyboardMarkup",
+            parse_inline_button,
+        )?;
+        return Ok(Some(ReplyMarkupSpec::Inline(rows)));
     }
     if let Some(rows) = object.get("keyboard") {
-        let Some(rows) = rows.as_array() else {
-            return Err(ApiFailure::bad_request(
-                "field \"keyboard\" of the ReplyKeyboardMarkup should be an Array",
-            ));
-        };
-        let mut parsed = Vec::new();
-        for row in rows {
-            let Some(buttons) = row.as_array() else {
-                return Err(ApiFailure::bad_request(
-                    "field \"keyboard\" of the ReplyKeyboardMarkup should be an Array of Arrays",
-                ));
-            };
-            let mut parsed_row = Vec::new();
-            for button in buttons {
-                let (text, request_contact) = match button {
-                    Value::String(text) => (text.clone(), false),
-                    Value::Object(fields) => (
-                        fields
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        fields
-                            .get("request_contact")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false),
-                    ),
-                    _ => (String::new(), false),
-                };
-                if text.is_empty() {
-                    return Err(ApiFailure::bad_request(
-                        "can't parse keyboard button: Field \"text\" must be of type String",
-                    ));
-                }
-                parsed_row.push(KeyboardButton {
-                    text,
-                    request_contact,
-                });
-            }
-            parsed.push(parsed_row);
-        }
+        let parsed = button_rows(
+            rows,
+            "keyboard",
+            "ReplyKeyboardMarkup",
+            parse_keyboard_button,
+        )?;
         let flag = |name: &str| object.get(name).and_then(Value::as_bool).unwrap_or(false);
         return Ok(Some(ReplyMarkupSpec::Keyboard(ReplyKeyboard {
             rows: parsed,
@@ -176,7 +181,7 @@ pub(super) fn apply_markup(
 }
 
 /// Text (or caption) after `parse_mode`, or explicit entities when no `parse_mode` is given.
-pub(super) fn formatted_text(
+fn formatted_text(
     request: &BotRequest,
     text: &str,
     entities_field: &str,
@@ -192,6 +197,23 @@ pub(super) fn formatted_text(
         })?;
     }
     Ok((plain, entities))
+}
+
+/// The `text` of sendMessage or editMessageText; `too_long` is Telegram's error past
+/// 4096 characters (the two methods word it differently).
+pub(super) fn message_text(
+    request: &BotRequest,
+    too_long: &str,
+) -> Result<(String, Vec<MessageEntity>), ApiFailure> {
+    let raw = request.string("text").unwrap_or_default();
+    let (text, entities) = formatted_text(request, &raw, "entities")?;
+    if text.trim().is_empty() {
+        return Err(ApiFailure::bad_request("message text is empty"));
+    }
+    if utf16_len(&text) > MAX_TEXT_LENGTH {
+        return Err(ApiFailure::bad_request(too_long));
+    }
+    Ok((text, entities))
 }
 
 pub(super) fn caption(

@@ -73,20 +73,20 @@ pub(super) fn deliver(
     Ok(rendered)
 }
 
+/// Sends one message: `deliver` for a single entry.
+fn deliver_one(shared: &Shared, delivery: Delivery, entry: ChatEntry) -> ApiResult {
+    deliver(shared, delivery, vec![entry])?
+        .pop()
+        .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
+}
+
 pub(super) fn bot_entry() -> ChatEntry {
     ChatEntry::new(0, 0, EntrySender::Bot, 0)
 }
 
 pub(super) fn send_message(shared: &Shared, request: &BotRequest) -> ApiResult {
     let chat_id = request.chat_id()?;
-    let raw_text = request.string("text").unwrap_or_default();
-    let (text, entities) = formatted_text(request, &raw_text, "entities")?;
-    if text.trim().is_empty() {
-        return Err(ApiFailure::bad_request("message text is empty"));
-    }
-    if utf16_len(&text) > MAX_TEXT_LENGTH {
-        return Err(ApiFailure::bad_request("message is too long"));
-    }
+    let (text, entities) = message_text(request, "message is too long")?;
     let markup = parse_reply_markup(request.json("reply_markup")?)?;
     let mut entry = bot_entry();
     entry.text = Some(text);
@@ -97,9 +97,19 @@ pub(super) fn send_message(shared: &Shared, request: &BotRequest) -> ApiResult {
         reply_to: request.reply_to()?,
         markup,
     };
-    deliver(shared, delivery, vec![entry])?
-        .pop()
-        .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
+    deliver_one(shared, delivery, entry)
+}
+
+/// Why a `file_id` cannot be sent as a `wanted` ("Photo", …): it names a file of
+/// another type, or none.
+fn wrong_file(file: Option<&StoredFile>, wanted: &str) -> ApiFailure {
+    match file {
+        Some(file) => ApiFailure::bad_request(format!(
+            "can't use file of type {} as {wanted}",
+            file.kind.type_name()
+        )),
+        None => ApiFailure::bad_request("wrong file identifier/HTTP URL specified"),
+    }
 }
 
 /// Turns an uploaded or referenced photo into its sizes.
@@ -113,15 +123,7 @@ pub(super) async fn resolve_photo(
             if let Some(sizes) = world.photo_sets.get(&file_id) {
                 return Ok(sizes.clone());
             }
-            match world.files.get(&file_id) {
-                Some(file) => Err(ApiFailure::bad_request(format!(
-                    "can't use file of type {} as Photo",
-                    file.kind.type_name()
-                ))),
-                None => Err(ApiFailure::bad_request(
-                    "wrong file identifier/HTTP URL specified",
-                )),
-            }
+            Err(wrong_file(world.files.get(&file_id), "Photo"))
         }
         InputFileRef::Upload(upload) => {
             let files_dir = shared.files_dir.clone();
@@ -145,13 +147,7 @@ pub(super) async fn resolve_document(
             let world = shared.lock();
             match world.files.get(&file_id) {
                 Some(file) if file.kind == FileKind::Document => Ok(file.clone()),
-                Some(file) => Err(ApiFailure::bad_request(format!(
-                    "can't use file of type {} as Document",
-                    file.kind.type_name()
-                ))),
-                None => Err(ApiFailure::bad_request(
-                    "wrong file identifier/HTTP URL specified",
-                )),
+                other => Err(wrong_file(other, "Document")),
             }
         }
         InputFileRef::Upload(upload) => {
@@ -184,70 +180,43 @@ pub(super) async fn resolve_document(
     }
 }
 
-pub(super) fn document_info(file: &StoredFile) -> super::super::model::DocumentInfo {
-    super::super::model::DocumentInfo {
-        file_id: file.file_id.clone(),
-        file_unique_id: file.file_unique_id.clone(),
-        file_name: file.file_name.clone(),
-        mime_type: file.mime_type.clone(),
-        file_size: file.size,
-    }
+/// What sendPhoto and sendDocument share before the file is resolved: the
+/// delivery, the one file of parameter `field`, and the captioned entry.
+fn captioned_file(
+    shared: &Shared,
+    request: &BotRequest,
+    field: &str,
+) -> Result<(Delivery, InputFileRef, ChatEntry), ApiFailure> {
+    let chat_id = request.chat_id()?;
+    let (caption, caption_entities) = caption(request)?;
+    let markup = parse_reply_markup(request.json("reply_markup")?)?;
+    let reply_to = request.reply_to()?;
+    let input = request
+        .input_file(field)?
+        .ok_or_else(|| ApiFailure::bad_request(format!("there is no {field} in the request")))?;
+    check_sendable(&shared.lock(), chat_id)?;
+    let mut entry = bot_entry();
+    entry.caption = caption;
+    entry.caption_entities = caption_entities;
+    entry.parse_mode = request.string("parse_mode");
+    let delivery = Delivery {
+        chat_id,
+        reply_to,
+        markup,
+    };
+    Ok((delivery, input, entry))
 }
 
 pub(super) async fn send_photo(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
-    let chat_id = request.chat_id()?;
-    let (caption, caption_entities) = caption(request)?;
-    let markup = parse_reply_markup(request.json("reply_markup")?)?;
-    let reply_to = request.reply_to()?;
-    let input = request
-        .input_file("photo")?
-        .ok_or_else(|| ApiFailure::bad_request("there is no photo in the request"))?;
-    check_sendable(&shared.lock(), chat_id)?;
-    let photo = resolve_photo(shared, input).await?;
-    let mut entry = bot_entry();
-    entry.photo = photo;
-    entry.caption = caption;
-    entry.caption_entities = caption_entities;
-    entry.parse_mode = request.string("parse_mode");
-    deliver(
-        shared,
-        Delivery {
-            chat_id,
-            reply_to,
-            markup,
-        },
-        vec![entry],
-    )?
-    .pop()
-    .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
+    let (delivery, input, mut entry) = captioned_file(shared, request, "photo")?;
+    entry.photo = resolve_photo(shared, input).await?;
+    deliver_one(shared, delivery, entry)
 }
 
 pub(super) async fn send_document(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
-    let chat_id = request.chat_id()?;
-    let (caption, caption_entities) = caption(request)?;
-    let markup = parse_reply_markup(request.json("reply_markup")?)?;
-    let reply_to = request.reply_to()?;
-    let input = request
-        .input_file("document")?
-        .ok_or_else(|| ApiFailure::bad_request("there is no document in the request"))?;
-    check_sendable(&shared.lock(), chat_id)?;
-    let file = resolve_document(shared, input).await?;
-    let mut entry = bot_entry();
-    entry.document = Some(document_info(&file));
-    entry.caption = caption;
-    entry.caption_entities = caption_entities;
-    entry.parse_mode = request.string("parse_mode");
-    deliver(
-        shared,
-        Delivery {
-            chat_id,
-            reply_to,
-            markup,
-        },
-        vec![entry],
-    )?
-    .pop()
-    .ok_or_else(|| ApiFailure::bad_request("message was not sent"))
+    let (delivery, input, mut entry) = captioned_file(shared, request, "document")?;
+    entry.document = Some(resolve_document(shared, input).await?.document_info());
+    deliver_one(shared, delivery, entry)
 }
 
 pub(super) async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest) -> ApiResult {
@@ -277,16 +246,8 @@ pub(super) async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest)
     let mut kinds = Vec::new();
     let mut parsed = Vec::new();
     for item in &items {
-        let kind = item
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let reference = item
-            .get("media")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let kind = str_field(item, "type");
+        let reference = str_field(item, "media");
         if reference.is_empty() {
             return Err(ApiFailure::bad_request(
                 "can't parse InputMedia: media not found",
@@ -342,7 +303,7 @@ pub(super) async fn send_media_group(shared: &Arc<Shared>, request: &BotRequest)
         if kind == "photo" {
             entry.photo = resolve_photo(shared, input).await?;
         } else {
-            entry.document = Some(document_info(&resolve_document(shared, input).await?));
+            entry.document = Some(resolve_document(shared, input).await?.document_info());
         }
         entry.caption = item_caption;
         entry.caption_entities = item_entities;
@@ -374,14 +335,7 @@ pub(super) fn edit_message(shared: &Shared, request: &BotRequest, kind: EditKind
     let message_id = request.message_id()?;
     let new_text = match kind {
         EditKind::Text => {
-            let raw = request.string("text").unwrap_or_default();
-            let (text, entities) = formatted_text(request, &raw, "entities")?;
-            if text.trim().is_empty() {
-                return Err(ApiFailure::bad_request("message text is empty"));
-            }
-            if utf16_len(&text) > MAX_TEXT_LENGTH {
-                return Err(ApiFailure::bad_request("MESSAGE_TOO_LONG"));
-            }
+            let (text, entities) = message_text(request, "MESSAGE_TOO_LONG")?;
             Some((Some(text), entities))
         }
         EditKind::Caption => Some(caption(request)?),

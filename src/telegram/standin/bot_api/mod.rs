@@ -15,7 +15,7 @@ use axum::{
     Router,
     body::Bytes,
     extract::{FromRequest, Multipart, Path, Request, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::{any, get},
 };
@@ -68,60 +68,48 @@ pub(crate) struct ApiFailure {
 }
 
 impl ApiFailure {
-    pub(crate) fn bad_request(detail: impl AsRef<str>) -> Self {
+    /// A failure without `retry_after`.
+    fn new(status: u16, description: impl Into<String>) -> Self {
         Self {
-            status: 400,
-            description: format!("Bad Request: {}", detail.as_ref()),
+            status,
+            description: description.into(),
             retry_after: None,
         }
+    }
+
+    pub(crate) fn bad_request(detail: impl AsRef<str>) -> Self {
+        Self::new(400, format!("Bad Request: {}", detail.as_ref()))
     }
 
     fn forbidden(detail: &str) -> Self {
-        Self {
-            status: 403,
-            description: format!("Forbidden: {detail}"),
-            retry_after: None,
-        }
+        Self::new(403, format!("Forbidden: {detail}"))
     }
 
     fn conflict(detail: &str) -> Self {
-        Self {
-            status: 409,
-            description: format!("Conflict: {detail}"),
-            retry_after: None,
-        }
+        Self::new(409, format!("Conflict: {detail}"))
     }
 
     fn too_many_requests(retry_after: u64) -> Self {
         Self {
-            status: 429,
-            description: format!("Too Many Requests: retry after {retry_after}"),
             retry_after: Some(retry_after),
+            ..Self::new(429, format!("Too Many Requests: retry after {retry_after}"))
         }
     }
 
     fn not_found() -> Self {
-        Self {
-            status: 404,
-            description: "Not Found".to_owned(),
-            retry_after: None,
-        }
+        Self::new(404, "Not Found")
     }
 
     fn unauthorized() -> Self {
-        Self {
-            status: 401,
-            description: "Unauthorized".to_owned(),
-            retry_after: None,
-        }
+        Self::new(401, "Unauthorized")
     }
 
     fn entity_too_large() -> Self {
-        Self {
-            status: 413,
-            description: "Request Entity Too Large".to_owned(),
-            retry_after: None,
-        }
+        Self::new(413, "Request Entity Too Large")
+    }
+
+    fn internal() -> Self {
+        Self::new(500, "Internal Server Error")
     }
 
     fn body(&self) -> Value {
@@ -146,11 +134,7 @@ impl From<FileError> for ApiFailure {
         match error {
             FileError::Io(source) => {
                 tracing::error!(error = %source, "the stand-in could not store a file");
-                Self {
-                    status: 500,
-                    description: "Internal Server Error: could not store the file".to_owned(),
-                    retry_after: None,
-                }
+                Self::new(500, "Internal Server Error: could not store the file")
             }
             other => Self::bad_request(other.to_string()),
         }
@@ -158,6 +142,15 @@ impl From<FileError> for ApiFailure {
 }
 
 type ApiResult = Result<Value, ApiFailure>;
+
+/// A string field of a JSON object; empty when absent or not a string.
+fn str_field(object: &Value, key: &str) -> String {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
 
 /// An uploaded multipart file part.
 #[derive(Debug, Clone)]
@@ -383,36 +376,38 @@ async fn parse_request(request: Request) -> Result<BotRequest, ApiFailure> {
     }
 }
 
-/// The canonical spelling of the methods the stand-in serves (method names are
-/// case-insensitive on Telegram).
-fn canonical_method(method: &str) -> Option<&'static str> {
-    const METHODS: [&str; 22] = [
-        "getMe",
-        "getUpdates",
-        "deleteWebhook",
-        "setWebhook",
-        "getWebhookInfo",
-        "setMyCommands",
-        "getMyCommands",
-        "deleteMyCommands",
-        "sendMessage",
-        "editMessageText",
-        "editMessageCaption",
-        "editMessageReplyMarkup",
-        "deleteMessage",
-        "answerCallbackQuery",
-        "sendChatAction",
-        "sendPhoto",
-        "sendMediaGroup",
-        "sendDocument",
-        "getFile",
-        "logOut",
-        "close",
-        "getChat",
-    ];
+/// The methods the stand-in serves, in their canonical spelling (method names are
+/// case-insensitive on Telegram), and whether each sends or changes something in a chat.
+const METHODS: [(&str, bool); 22] = [
+    ("getMe", false),
+    ("getUpdates", false),
+    ("deleteWebhook", false),
+    ("setWebhook", false),
+    ("getWebhookInfo", false),
+    ("setMyCommands", false),
+    ("getMyCommands", false),
+    ("deleteMyCommands", false),
+    ("sendMessage", true),
+    ("editMessageText", true),
+    ("editMessageCaption", true),
+    ("editMessageReplyMarkup", true),
+    ("deleteMessage", true),
+    ("answerCallbackQuery", true),
+    ("sendChatAction", true),
+    ("sendPhoto", true),
+    ("sendMediaGroup", true),
+    ("sendDocument", true),
+    ("getFile", false),
+    ("logOut", false),
+    ("close", false),
+    ("getChat", false),
+];
+
+/// A served method by any spelling: its canonical name and whether it sends.
+fn known_method(method: &str) -> Option<(&'static str, bool)> {
     METHODS
         .into_iter()
-        .find(|known| known.eq_ignore_ascii_case(method))
+        .find(|(known, _)| known.eq_ignore_ascii_case(method))
 }
 
 async fn bot_endpoint(
@@ -426,9 +421,8 @@ async fn bot_endpoint(
     if !shared.accepts_bot_segment(&bot_segment) {
         return ApiFailure::unauthorized().into_response();
     }
-    let Some(method) = canonical_method(&method) else {
-        shared.lock().count_error(404);
-        return ApiFailure::not_found().into_response();
+    let Some((method, sending)) = known_method(&method) else {
+        return shared.fail(ApiFailure::not_found());
     };
     shared.lock().count_request(method);
     // The whole request is read before any answer, faults included, as
@@ -438,7 +432,7 @@ async fn bot_endpoint(
     if let Some(fault) = outage(&shared) {
         return fault;
     }
-    if let Some(fault) = rated_fault(&shared, method) {
+    if let Some(fault) = rated_fault(&shared, method, sending) {
         return fault;
     }
     let result = match parsed {
@@ -468,25 +462,10 @@ async fn bot_endpoint(
         }
         Err(failure) => {
             tracing::debug!(method, status = failure.status, description = %failure.description, "bot api call failed");
-            shared.lock().count_error(failure.status);
-            failure.into_response()
+            shared.fail(failure)
         }
     }
 }
-
-/// Methods that send or change something in a chat.
-const SENDING_METHODS: [&str; 10] = [
-    "sendMessage",
-    "sendPhoto",
-    "sendMediaGroup",
-    "sendDocument",
-    "editMessageText",
-    "editMessageCaption",
-    "editMessageReplyMarkup",
-    "deleteMessage",
-    "answerCallbackQuery",
-    "sendChatAction",
-];
 
 /// The scripted faults of the whole service: an outage of Telegram's front
 /// (502 with its HTML page) or a revoked token (401), on any method.
@@ -516,19 +495,10 @@ fn bad_gateway() -> Response {
 /// The fault plan's faults, played after the request is read and before it
 /// is looked at (so nothing is sent): a 429 storm on every sending method while it lasts,
 /// and 5xx (nginx's 502 page, or `error_code` 500) on sends and getUpdates.
-fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
+fn rated_fault(shared: &Shared, method: &str, sending: bool) -> Option<Response> {
     let (rates, dice) = (&shared.fault_rates, &shared.fault_dice);
-    let sending = SENDING_METHODS.contains(&method);
     if sending && shared.script.take(|f| *f == Fault::SendError500).is_some() {
-        shared.lock().count_error(500);
-        return Some(
-            ApiFailure {
-                status: 500,
-                description: "Internal Server Error".to_owned(),
-                retry_after: None,
-            }
-            .into_response(),
-        );
+        return Some(shared.fail(ApiFailure::internal()));
     }
     let five_xx = if sending {
         let now = std::time::Instant::now();
@@ -544,8 +514,7 @@ fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
             let left = until.saturating_duration_since(now).as_secs_f64().ceil() as u64;
             drop(storm);
             dice.record("telegram.429");
-            shared.lock().count_error(429);
-            return Some(ApiFailure::too_many_requests(left.max(1)).into_response());
+            return Some(shared.fail(ApiFailure::too_many_requests(left.max(1))));
         }
         rates.send_5xx
     } else if method == "getUpdates" {
@@ -563,15 +532,7 @@ fn rated_fault(shared: &Shared, method: &'static str) -> Option<Response> {
         Some(bad_gateway())
     } else {
         dice.record(&format!("telegram.{kind}_500"));
-        shared.lock().count_error(500);
-        Some(
-            ApiFailure {
-                status: 500,
-                description: "Internal Server Error".to_owned(),
-                retry_after: None,
-            }
-            .into_response(),
-        )
+        Some(shared.fail(ApiFailure::internal()))
     }
 }
 
@@ -602,7 +563,7 @@ async fn dispatch(shared: &Arc<Shared>, method: &'static str, request: BotReques
     }
 }
 
-/// Counts a long poll as active while it waits (the test hook `wait_for_long_poll`).
+/// `GET /file/bot{token}/{file_path}`: a stored file's bytes.
 async fn download_endpoint(
     State(shared): State<Arc<Shared>>,
     Path((bot_segment, file_path)): Path<(String, String)>,
@@ -615,26 +576,19 @@ async fn download_endpoint(
     let Some(file) = file else {
         return ApiFailure::not_found().into_response();
     };
-    match tokio::fs::read(&file.disk_path).await {
-        Ok(bytes) => {
-            let content_type = file
-                .mime_type
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".to_owned());
-            let mut response = (StatusCode::OK, bytes).into_response();
-            if let Ok(value) = HeaderValue::from_str(&content_type) {
-                response.headers_mut().insert(header::CONTENT_TYPE, value);
-            }
-            response
-        }
-        Err(error) => {
-            tracing::error!(file_path = %file_path, error = %error, "a stored file could not be read");
-            ApiFailure::not_found().into_response()
-        }
-    }
+    file.download().await.unwrap_or_else(|error| {
+        tracing::error!(file_path = %file_path, error = %error, "a stored file could not be read");
+        ApiFailure::not_found().into_response()
+    })
 }
 
 impl Shared {
+    /// Counts a failed call and answers it.
+    fn fail(&self, failure: ApiFailure) -> Response {
+        self.lock().count_error(failure.status);
+        failure.into_response()
+    }
+
     /// A stored file by `file_id`.
     pub(crate) fn lock_file(&self, file_id: &str) -> Option<StoredFile> {
         self.lock().files.get(file_id).cloned()

@@ -174,17 +174,10 @@ pub(super) fn set_my_commands(shared: &Shared, request: &BotRequest) -> ApiResul
     }
     let mut commands = Vec::new();
     for item in items {
-        let command = item
-            .get("command")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        let command = str_field(&item, "command")
             .trim_start_matches('/')
             .to_owned();
-        let description = item
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let description = str_field(&item, "description");
         let valid_command = !command.is_empty()
             && command.len() <= 32
             && command

@@ -276,19 +276,9 @@ async fn http_file(State(sandbox): State<Sandbox>, Path(file_id): Path<String>) 
     let Some(file) = sandbox.shared.lock_file(&file_id) else {
         return HttpError(StatusCode::NOT_FOUND, "no such file".to_owned()).into_response();
     };
-    match tokio::fs::read(&file.disk_path).await {
-        Ok(bytes) => {
-            let mut response = (StatusCode::OK, bytes).into_response();
-            let content_type = file
-                .mime_type
-                .unwrap_or_else(|| "application/octet-stream".to_owned());
-            if let Ok(value) = HeaderValue::from_str(&content_type) {
-                response.headers_mut().insert(header::CONTENT_TYPE, value);
-            }
-            response
-        }
-        Err(error) => HttpError(StatusCode::NOT_FOUND, error.to_string()).into_response(),
-    }
+    file.download()
+        .await
+        .unwrap_or_else(|error| HttpError(StatusCode::NOT_FOUND, error.to_string()).into_response())
 }
 
 async fn http_counters(State(sandbox): State<Sandbox>) -> Json<Counters> {

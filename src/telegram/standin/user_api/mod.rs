@@ -10,12 +10,12 @@ use std::{io::Cursor, sync::Arc, time::Duration};
 use axum::{
     Json, Router,
     extract::{Multipart, Path, Query, State},
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 mod http;
 mod reading;
@@ -29,10 +29,10 @@ use super::{
     formatting::command_entities,
     model::{
         BotCommandSpec, CallbackAnswer, CallbackRecord, ChatEntry, ContactInfo, Counters,
-        DocumentInfo, EntrySender, GroupSpec, ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
+        EntrySender, GroupSpec, ReplyKeyboard, StickerInfo, UserSpec, VideoInfo,
     },
     shapes::{bot_user_json, chat_json, user_json},
-    world::{Shared, World, now_unix},
+    world::{ChatState, Shared, World, now_unix},
 };
 
 /// Why a user action was refused.
@@ -124,19 +124,27 @@ impl Sandbox {
         build: impl FnOnce(&mut ChatEntry),
     ) -> Result<ChatEntry, UserActionError> {
         let mut build = Some(build);
-        let mut entries = self.post_user_messages(chat, 1, |entry, _| {
-            if let Some(build) = build.take() {
-                build(entry);
-            }
-        })?;
+        let mut entries = self.post_user_messages(
+            chat,
+            1,
+            |entry, _| {
+                if let Some(build) = build.take() {
+                    build(entry);
+                }
+            },
+            &Map::new(),
+        )?;
         entries.pop().ok_or(UserActionError::EmptyText)
     }
 
+    /// Appends `count` user messages to a chat and queues their `message` updates: `build`
+    /// fills each entry, and the fields of `extra` are merged into each message's JSON.
     fn post_user_messages(
         &self,
         target: ChatTarget<'_>,
         count: usize,
         mut build: impl FnMut(&mut ChatEntry, usize),
+        extra: &Map<String, Value>,
     ) -> Result<Vec<ChatEntry>, UserActionError> {
         let mut world = self.shared.lock();
         let sender = target.sender().clone();
@@ -163,7 +171,11 @@ impl Sandbox {
                 date,
             );
             build(&mut entry, index);
-            payloads.push(chat.message_json(&entry, &self.shared.bot));
+            let mut payload = chat.message_json(&entry, &self.shared.bot);
+            if let Some(object) = payload.as_object_mut() {
+                object.extend(extra.clone());
+            }
+            payloads.push(payload);
             chat.entries.push(entry.clone());
             entries.push(entry);
         }
@@ -184,13 +196,7 @@ impl Sandbox {
 
     /// Sends text; a `/command` gets a `bot_command` entity, as a Telegram client adds it.
     pub fn send_text(&self, user: &UserSpec, text: &str) -> Result<ChatEntry, UserActionError> {
-        if text.trim().is_empty() {
-            return Err(UserActionError::EmptyText);
-        }
-        self.post_user_message(ChatTarget::Private(user), |entry| {
-            entry.text = Some(text.to_owned());
-            entry.entities = command_entities(text);
-        })
+        self.post_text(ChatTarget::Private(user), text)
     }
 
     /// Sends text in a group chat (chat id = the group's negative id).
@@ -200,10 +206,14 @@ impl Sandbox {
         user: &UserSpec,
         text: &str,
     ) -> Result<ChatEntry, UserActionError> {
+        self.post_text(ChatTarget::Group(group, user), text)
+    }
+
+    fn post_text(&self, target: ChatTarget<'_>, text: &str) -> Result<ChatEntry, UserActionError> {
         if text.trim().is_empty() {
             return Err(UserActionError::EmptyText);
         }
-        self.post_user_message(ChatTarget::Group(group, user), |entry| {
+        self.post_user_message(target, |entry| {
             entry.text = Some(text.to_owned());
             entry.entities = command_entities(text);
         })
@@ -282,24 +292,12 @@ impl Sandbox {
         photos: Vec<Vec<u8>>,
         caption: Option<&str>,
     ) -> Result<Vec<ChatEntry>, UserActionError> {
-        if !(2..=10).contains(&photos.len()) {
-            return Err(UserActionError::AlbumSize(photos.len()));
-        }
-        self.ensure_not_blocked(user)?;
+        self.ensure_album(user, photos.len())?;
         let mut sizes = Vec::new();
         for bytes in photos {
             sizes.push(self.store_photo(bytes).await?);
         }
-        let media_group_id = self.shared.lock().take_media_group_id();
-        let count = sizes.len();
-        let mut sizes = sizes.into_iter();
-        self.post_user_messages(ChatTarget::Private(user), count, |entry, index| {
-            entry.photo = sizes.next().unwrap_or_default();
-            entry.media_group_id = Some(media_group_id.clone());
-            if index == 0 {
-                entry.caption = caption.map(str::to_owned);
-            }
-        })
+        self.post_album(user, sizes, caption, |entry, photo| entry.photo = photo)
     }
 
     /// Sends a file as a document ("send as file"); an image sent this way stays a document
@@ -313,13 +311,7 @@ impl Sandbox {
         self.ensure_not_blocked(user)?;
         let file = self.store_file(upload, FileKind::Document).await?;
         self.post_user_message(ChatTarget::Private(user), |entry| {
-            entry.document = Some(DocumentInfo {
-                file_id: file.file_id,
-                file_unique_id: file.file_unique_id,
-                file_name: file.file_name,
-                mime_type: file.mime_type,
-                file_size: file.size,
-            });
+            entry.document = Some(file.document_info());
             entry.caption = caption.map(str::to_owned);
         })
     }
@@ -331,32 +323,46 @@ impl Sandbox {
         uploads: Vec<FileUpload>,
         caption: Option<&str>,
     ) -> Result<Vec<ChatEntry>, UserActionError> {
-        if !(2..=10).contains(&uploads.len()) {
-            return Err(UserActionError::AlbumSize(uploads.len()));
-        }
-        self.ensure_not_blocked(user)?;
+        self.ensure_album(user, uploads.len())?;
         let mut files = Vec::new();
         for upload in uploads {
             files.push(self.store_file(upload, FileKind::Document).await?);
         }
+        self.post_album(user, files, caption, |entry, file| {
+            entry.document = Some(file.document_info());
+        })
+    }
+
+    /// Before an album of `count` items is stored: 2 to 10 items, the bot not blocked.
+    fn ensure_album(&self, user: &UserSpec, count: usize) -> Result<(), UserActionError> {
+        if !(2..=10).contains(&count) {
+            return Err(UserActionError::AlbumSize(count));
+        }
+        self.ensure_not_blocked(user)
+    }
+
+    /// Posts stored items as one album: separate messages sharing a `media_group_id`, each
+    /// given its item by `attach`; the caption goes on the first.
+    fn post_album<T>(
+        &self,
+        user: &UserSpec,
+        items: Vec<T>,
+        caption: Option<&str>,
+        mut attach: impl FnMut(&mut ChatEntry, T),
+    ) -> Result<Vec<ChatEntry>, UserActionError> {
         let media_group_id = self.shared.lock().take_media_group_id();
-        let count = files.len();
-        let mut files = files.into_iter();
-        self.post_user_messages(ChatTarget::Private(user), count, |entry, index| {
-            if let Some(file) = files.next() {
-                entry.document = Some(DocumentInfo {
-                    file_id: file.file_id,
-                    file_unique_id: file.file_unique_id,
-                    file_name: file.file_name,
-                    mime_type: file.mime_type,
-                    file_size: file.size,
-                });
+        let count = items.len();
+        let mut items = items.into_iter();
+        let build = |entry: &mut ChatEntry, index| {
+            if let Some(item) = items.next() {
+                attach(entry, item);
             }
             entry.media_group_id = Some(media_group_id.clone());
             if index == 0 {
                 entry.caption = caption.map(str::to_owned);
             }
-        })
+        };
+        self.post_user_messages(ChatTarget::Private(user), count, build, &Map::new())
     }
 
     /// Sends a sticker (a generated 512×512 WebP image) with an emoji.
@@ -435,28 +441,13 @@ impl Sandbox {
         user: &UserSpec,
         extra: Value,
     ) -> Result<ChatEntry, UserActionError> {
-        let mut world = self.shared.lock();
-        world.users.insert(user.id, user.clone());
-        let chat = world.private_chat(user);
-        if chat.blocked {
-            return Err(UserActionError::BotBlocked { user_id: user.id });
-        }
-        let message_id = chat.take_message_id();
-        let entry = ChatEntry::new(
-            chat.info.id(),
-            message_id,
-            EntrySender::User(user.clone()),
-            now_unix(),
-        );
-        let mut payload = chat.message_json(&entry, &self.shared.bot);
-        if let (Some(object), Value::Object(extra)) = (payload.as_object_mut(), extra) {
-            object.extend(extra);
-        }
-        chat.entries.push(entry.clone());
-        world.push_update("message", payload);
-        drop(world);
-        self.shared.notify();
-        Ok(entry)
+        let extra = match extra {
+            Value::Object(extra) => extra,
+            _ => Map::new(),
+        };
+        let mut entries =
+            self.post_user_messages(ChatTarget::Private(user), 1, |_, _| {}, &extra)?;
+        entries.pop().ok_or(UserActionError::EmptyText)
     }
 
     /// A post in a channel the bot was added to: a `channel_post` update, no `from`.

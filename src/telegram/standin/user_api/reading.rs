@@ -6,12 +6,13 @@ use super::*;
 impl Sandbox {
     /// The whole conversation of a chat, both sides, in order (deleted messages marked).
     pub fn history(&self, chat_id: i64) -> Vec<ChatEntry> {
-        self.shared
-            .lock()
-            .chats
-            .get(&chat_id)
-            .map(|chat| chat.entries.clone())
+        self.read_chat(chat_id, |chat| chat.entries.clone())
             .unwrap_or_default()
+    }
+
+    /// Reads a chat, if it exists.
+    fn read_chat<T>(&self, chat_id: i64, read: impl FnOnce(&ChatState) -> T) -> Option<T> {
+        self.shared.lock().chats.get(&chat_id).map(read)
     }
 
     /// The bot's messages in a chat, including deleted ones (check `deleted`).
@@ -47,30 +48,20 @@ impl Sandbox {
 
     /// The chat actions (`typing`, `upload_photo`, …) the bot sent to a chat.
     pub fn chat_actions(&self, chat_id: i64) -> Vec<String> {
-        self.shared
-            .lock()
-            .chats
-            .get(&chat_id)
-            .map(|chat| chat.chat_actions.clone())
+        self.read_chat(chat_id, |chat| chat.chat_actions.clone())
             .unwrap_or_default()
     }
 
     /// The reply keyboard currently shown to the user, if any.
     pub fn reply_keyboard(&self, chat_id: i64) -> Option<ReplyKeyboard> {
-        self.shared
-            .lock()
-            .chats
-            .get(&chat_id)
-            .and_then(|chat| chat.reply_keyboard.clone())
+        self.read_chat(chat_id, |chat| chat.reply_keyboard.clone())
+            .flatten()
     }
 
     /// True while the user has blocked the bot.
     pub(crate) fn is_blocked(&self, chat_id: i64) -> bool {
-        self.shared
-            .lock()
-            .chats
-            .get(&chat_id)
-            .is_some_and(|chat| chat.blocked)
+        self.read_chat(chat_id, |chat| chat.blocked)
+            .unwrap_or(false)
     }
 
     /// The commands set with `setMyCommands` for a scope key (`default`,
@@ -117,13 +108,15 @@ impl Sandbox {
         }
     }
 
-    /// Waits until `predicate` holds for the chat's history; returns that history.
-    pub async fn wait_for(
+    /// Waits until `check` gives a value for the chat's entries; on timeout the error names
+    /// `what` and shows the chat.
+    async fn wait_for_chat<T>(
         &self,
         chat_id: i64,
-        predicate: impl Fn(&[ChatEntry]) -> bool,
+        what: impl FnOnce() -> String,
         timeout: Duration,
-    ) -> Result<Vec<ChatEntry>, WaitTimeout> {
+        check: impl Fn(&[ChatEntry]) -> Option<T>,
+    ) -> Result<T, WaitTimeout> {
         let found = self
             .shared
             .wait_until(timeout, |world: &World| {
@@ -132,12 +125,43 @@ impl Sandbox {
                     .get(&chat_id)
                     .map(|chat| chat.entries.as_slice())
                     .unwrap_or(&[]);
-                predicate(entries).then(|| entries.to_vec())
+                check(entries)
             })
             .await;
-        found.ok_or_else(|| {
-            self.timeout_error(chat_id, "a condition on the chat".to_owned(), timeout)
+        found.ok_or_else(|| self.timeout_error(chat_id, what(), timeout))
+    }
+
+    /// Waits until `holds` is true of the world; on timeout the error names `what`.
+    async fn wait_for_world(
+        &self,
+        what: &str,
+        timeout: Duration,
+        holds: impl Fn(&World) -> bool,
+    ) -> Result<(), WaitTimeout> {
+        let found = self
+            .shared
+            .wait_until(timeout, |world: &World| holds(world).then_some(()))
+            .await;
+        found.ok_or_else(|| WaitTimeout {
+            what: what.to_owned(),
+            waited: timeout,
+            chat_id: 0,
+            history: String::new(),
         })
+    }
+
+    /// Waits until `predicate` holds for the chat's history; returns that history.
+    pub async fn wait_for(
+        &self,
+        chat_id: i64,
+        predicate: impl Fn(&[ChatEntry]) -> bool,
+        timeout: Duration,
+    ) -> Result<Vec<ChatEntry>, WaitTimeout> {
+        let what = || "a condition on the chat".to_owned();
+        self.wait_for_chat(chat_id, what, timeout, |entries| {
+            predicate(entries).then(|| entries.to_vec())
+        })
+        .await
     }
 
     /// Waits until the bot has sent at least `count` messages to the chat (deleted ones
@@ -148,23 +172,16 @@ impl Sandbox {
         count: usize,
         timeout: Duration,
     ) -> Result<Vec<ChatEntry>, WaitTimeout> {
-        let found = self
-            .shared
-            .wait_until(timeout, |world: &World| {
-                let entries = world
-                    .chats
-                    .get(&chat_id)
-                    .map(|chat| chat.entries.as_slice())
-                    .unwrap_or(&[]);
-                let bot: Vec<ChatEntry> = entries
-                    .iter()
-                    .filter(|entry| entry.is_from_bot())
-                    .cloned()
-                    .collect();
-                (bot.len() >= count).then_some(bot)
-            })
-            .await;
-        found.ok_or_else(|| self.timeout_error(chat_id, format!("{count} bot messages"), timeout))
+        let what = || format!("{count} bot messages");
+        self.wait_for_chat(chat_id, what, timeout, |entries| {
+            let bot: Vec<ChatEntry> = entries
+                .iter()
+                .filter(|entry| entry.is_from_bot())
+                .cloned()
+                .collect();
+            (bot.len() >= count).then_some(bot)
+        })
+        .await
     }
 
     /// Waits until the bot answers a callback query.
@@ -197,33 +214,17 @@ impl Sandbox {
 
     /// Waits until a `getUpdates` long poll is waiting on the stand-in.
     pub async fn wait_for_long_poll(&self, timeout: Duration) -> Result<(), WaitTimeout> {
-        let found = self
-            .shared
-            .wait_until(timeout, |world: &World| {
-                (world.active_long_polls > 0).then_some(())
-            })
-            .await;
-        found.ok_or_else(|| WaitTimeout {
-            what: "a getUpdates long poll".to_owned(),
-            waited: timeout,
-            chat_id: 0,
-            history: String::new(),
+        self.wait_for_world("a getUpdates long poll", timeout, |world| {
+            world.active_long_polls > 0
         })
+        .await
     }
 
     /// Waits until the bot has confirmed every queued update.
     pub async fn wait_for_updates_consumed(&self, timeout: Duration) -> Result<(), WaitTimeout> {
-        let found = self
-            .shared
-            .wait_until(timeout, |world: &World| {
-                world.updates.is_empty().then_some(())
-            })
-            .await;
-        found.ok_or_else(|| WaitTimeout {
-            what: "the bot to confirm all updates".to_owned(),
-            waited: timeout,
-            chat_id: 0,
-            history: String::new(),
+        self.wait_for_world("the bot to confirm all updates", timeout, |world| {
+            world.updates.is_empty()
         })
+        .await
     }
 }
