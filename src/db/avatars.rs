@@ -3,6 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::text_enum;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AvatarStatus {
     Draft,
@@ -64,17 +66,10 @@ pub struct Avatar {
 }
 
 fn avatar_from_row(r: &Row<'_>) -> rusqlite::Result<Avatar> {
-    let status: String = r.get(2)?;
     Ok(Avatar {
         id: r.get(0)?,
         user_id: r.get(1)?,
-        status: AvatarStatus::parse(&status).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                2,
-                rusqlite::types::Type::Text,
-                format!("unknown avatar status {status}").into(),
-            )
-        })?,
+        status: text_enum(r, 2, AvatarStatus::parse)?,
         tier_id: r.get(3)?,
         created_at: r.get(4)?,
         updated_at: r.get(5)?,

@@ -3,6 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::text_enum;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JobKind {
     Paid,
@@ -67,23 +69,6 @@ impl JobStatus {
     }
 }
 
-/// A text column read into an enum by `parse`, or a conversion error naming
-/// the value (also used by `refunds`).
-pub(super) fn text_enum<T>(
-    r: &Row<'_>,
-    column: usize,
-    parse: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
-    let text: String = r.get(column)?;
-    parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            column,
-            rusqlite::types::Type::Text,
-            format!("unknown value {text:?}").into(),
-        )
-    })
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: i64,
@@ -144,14 +129,8 @@ pub fn create_for_payment(
     )? == 1;
     if inserted {
         let job_id = conn.last_insert_rowid();
-        let mut insert = conn.prepare(
-            "INSERT INTO generation_tasks (job_id, prompt_index, reference_keys, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4)",
-        )?;
         for task in tasks {
-            let keys = serde_json::to_string(&task.reference_keys)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            insert.execute(params![job_id, task.prompt_index, keys, now])?;
+            insert_task(conn, job_id, task, 0, now)?;
         }
     }
     let job = conn.query_row(
@@ -215,11 +194,11 @@ fn insert_task(
 ) -> rusqlite::Result<()> {
     let keys = serde_json::to_string(&task.reference_keys)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO generation_tasks (job_id, prompt_index, reference_keys, next_attempt_at, take)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![job_id, task.prompt_index, keys, now, take],
-    )?;
+    )?
+    .execute(params![job_id, task.prompt_index, keys, now, take])?;
     Ok(())
 }
 

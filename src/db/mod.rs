@@ -32,7 +32,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
+use rusqlite::{Connection, Row};
 use rusqlite_migration::{M, Migrations};
 
 pub(crate) type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -169,4 +169,17 @@ pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
+}
+
+/// A text column read into a Rust enum by `parse` (statuses are enums at this
+/// boundary and strings in SQL), or a conversion error naming the value.
+fn text_enum<T>(r: &Row<'_>, column: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = r.get(column)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            format!("unknown value {text:?}").into(),
+        )
+    })
 }

@@ -4,6 +4,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::text_enum;
+
 /// Our view of a payment's life. `new` is written before Init is called
 /// (intent first), `open` once T-Bank answered with a PaymentId.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +86,6 @@ const COLUMNS: &str = "id, order_id, user_id, avatar_id, tier_id, amount_kopecks
     refunded_kopecks, checks, next_check_at, last_error, created_at, updated_at, confirmed_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Payment> {
-    let status: String = r.get(9)?;
     Ok(Payment {
         id: r.get(0)?,
         order_id: r.get(1)?,
@@ -95,13 +96,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Payment> {
         portraits: r.get(6)?,
         discount_kopecks: r.get(7)?,
         receipt_contact: r.get(8)?,
-        status: PaymentStatus::parse(&status).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                9,
-                rusqlite::types::Type::Text,
-                format!("unknown payment status {status}").into(),
-            )
-        })?,
+        status: text_enum(r, 9, PaymentStatus::parse)?,
         bank_status: r.get(10)?,
         bank_payment_id: r.get(11)?,
         payment_url: r.get(12)?,

@@ -12,6 +12,9 @@ pub struct Portrait {
     pub(crate) file_id: Option<String>,
 }
 
+/// The columns `from_row` reads, of `portraits p`.
+const COLUMNS: &str = "p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id";
+
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Portrait> {
     Ok(Portrait {
         id: r.get(0)?,
@@ -24,11 +27,10 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Portrait> {
 }
 
 pub(crate) fn for_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Vec<Portrait>> {
-    let mut stmt = conn.prepare(
-        "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
-         FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
-         WHERE t.job_id = ?1 ORDER BY p.position",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
+         WHERE t.job_id = ?1 ORDER BY p.position"
+    ))?;
     stmt.query_map([job_id], from_row)?.collect()
 }
 
@@ -53,10 +55,9 @@ pub(crate) fn set_file_id(conn: &Connection, id: i64, file_id: &str) -> rusqlite
 /// Every portrait made for an avatar, in the order the user saw them: the
 /// set in album order, then redos as they were made (task order).
 pub fn for_avatar(conn: &Connection, avatar_id: i64) -> rusqlite::Result<Vec<Portrait>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, avatar_id, task_id, position, object_key, file_id
-         FROM portraits WHERE avatar_id = ?1 ORDER BY task_id",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM portraits p WHERE avatar_id = ?1 ORDER BY task_id"
+    ))?;
     stmt.query_map([avatar_id], from_row)?.collect()
 }
 
@@ -67,9 +68,10 @@ pub(crate) fn get_owned(
     user_id: i64,
 ) -> rusqlite::Result<Option<Portrait>> {
     conn.query_row(
-        "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
-         FROM portraits p JOIN avatars a ON a.id = p.avatar_id
-         WHERE p.id = ?1 AND a.user_id = ?2",
+        &format!(
+            "SELECT {COLUMNS} FROM portraits p JOIN avatars a ON a.id = p.avatar_id
+             WHERE p.id = ?1 AND a.user_id = ?2"
+        ),
         params![id, user_id],
         from_row,
     )
@@ -82,10 +84,9 @@ pub(crate) fn for_job_since(
     job_id: i64,
     since: i64,
 ) -> rusqlite::Result<Vec<Portrait>> {
-    let mut stmt = conn.prepare(
-        "SELECT p.id, p.avatar_id, p.task_id, p.position, p.object_key, p.file_id
-         FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
-         WHERE t.job_id = ?1 AND p.created_at >= ?2 ORDER BY p.position",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM portraits p JOIN generation_tasks t ON t.id = p.task_id
+         WHERE t.job_id = ?1 AND p.created_at >= ?2 ORDER BY p.position"
+    ))?;
     stmt.query_map(params![job_id, since], from_row)?.collect()
 }

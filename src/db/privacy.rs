@@ -22,6 +22,8 @@ pub struct DeletionRequest {
     pub(crate) attempts: u32,
 }
 
+const REQUEST_COLUMNS: &str = "id, user_id, requested_at, attempts";
+
 fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeletionRequest> {
     Ok(DeletionRequest {
         id: r.get(0)?,
@@ -37,8 +39,9 @@ pub(crate) fn pending_for_user(
     user_id: i64,
 ) -> rusqlite::Result<Option<DeletionRequest>> {
     conn.query_row(
-        "SELECT id, user_id, requested_at, attempts FROM deletion_requests
-         WHERE user_id = ?1 AND status = 'pending'",
+        &format!(
+            "SELECT {REQUEST_COLUMNS} FROM deletion_requests WHERE user_id = ?1 AND status = 'pending'"
+        ),
         [user_id],
         request_from_row,
     )
@@ -122,10 +125,10 @@ pub(crate) fn due(
     now: i64,
     limit: u32,
 ) -> rusqlite::Result<Vec<DeletionRequest>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, user_id, requested_at, attempts FROM deletion_requests
-         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {REQUEST_COLUMNS} FROM deletion_requests
+         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2"
+    ))?;
     stmt.query_map(params![now, limit], request_from_row)?
         .collect()
 }

@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, Row, params};
 
-use super::jobs::text_enum;
+use super::text_enum;
 
 /// Why a refund row exists (the `reason` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,9 @@ pub struct Refund {
     pub(crate) attempts: u32,
 }
 
+const COLUMNS: &str =
+    "id, payment_id, amount_kopecks, reason, external_request_id, status, attempts";
+
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
     Ok(Refund {
         id: r.get(0)?,
@@ -106,18 +109,17 @@ pub fn request_failed_portraits(
 }
 
 pub(crate) fn due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Refund>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, payment_id, amount_kopecks, reason, external_request_id, status, attempts
-         FROM refunds WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM refunds
+         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
+    ))?;
     stmt.query_map(params![now, limit], from_row)?.collect()
 }
 
 pub fn for_payment(conn: &Connection, payment_id: i64) -> rusqlite::Result<Vec<Refund>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, payment_id, amount_kopecks, reason, external_request_id, status, attempts
-         FROM refunds WHERE payment_id = ?1 ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM refunds WHERE payment_id = ?1 ORDER BY id"
+    ))?;
     stmt.query_map([payment_id], from_row)?.collect()
 }
 

@@ -5,6 +5,7 @@
 use rusqlite::{Connection, Row, params};
 
 use super::avatars::AvatarStatus;
+use super::text_enum;
 
 /// The open payment of an avatar someone may be reminded of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,6 @@ pub(crate) struct Candidate {
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Candidate> {
-    let status: String = r.get(3)?;
     let open_id: Option<i64> = r.get(9)?;
     let open_payment = match open_id {
         Some(id) => Some(OpenPayment {
@@ -55,13 +55,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Candidate> {
         user_id: r.get(0)?,
         language: r.get(1)?,
         avatar_id: r.get(2)?,
-        status: AvatarStatus::parse(&status).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                3,
-                rusqlite::types::Type::Text,
-                format!("unknown avatar status {status}").into(),
-            )
-        })?,
+        status: text_enum(r, 3, AvatarStatus::parse)?,
         photos: r.get(4)?,
         last_activity: r.get(5)?,
         sent: r.get(6)?,

@@ -2,7 +2,7 @@
 //! Every window is `(since, now]`, with `now` the application clock, so a
 //! report is "as of now" (and rows stamped later do not count).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::events::Stage;
 
@@ -173,38 +173,42 @@ pub(crate) struct UserLine {
     pub(crate) last_payment: Option<String>,
 }
 
-fn stage_rank_sql() -> &'static str {
-    "MAX(CASE stage WHEN 'onboarding' THEN 1 WHEN 'upload' THEN 2 WHEN 'payment' THEN 3
-                    WHEN 'generation' THEN 4 WHEN 'delivered' THEN 5 END)"
-}
+/// The columns of a [`UserLine`], of `users u`, in the order [`user_line`]
+/// reads them; the stage is the rank (1 to 5) of the furthest one reached.
+const USER_LINE_COLUMNS: &str =
+    "u.id, u.first_name, u.username, u.created_at, u.blocked_at IS NOT NULL,
+    (SELECT MAX(CASE stage WHEN 'onboarding' THEN 1 WHEN 'upload' THEN 2 WHEN 'payment' THEN 3
+                           WHEN 'generation' THEN 4 WHEN 'delivered' THEN 5 END)
+     FROM funnel_events WHERE user_id = u.id),
+    (SELECT COUNT(*) FROM reference_photos p JOIN avatars a ON a.id = p.avatar_id
+     WHERE a.user_id = u.id),
+    (SELECT status FROM payments WHERE user_id = u.id ORDER BY created_at DESC, id DESC LIMIT 1)";
 
 fn stage_of_rank(rank: Option<i64>) -> Option<Stage> {
     rank.and_then(|r| Stage::ALL.get(usize::try_from(r - 1).ok()?).copied())
 }
 
+/// A [`UserLine`] from the first eight columns of a row that starts with
+/// [`USER_LINE_COLUMNS`].
+fn user_line(r: &Row<'_>) -> rusqlite::Result<UserLine> {
+    Ok(UserLine {
+        id: r.get(0)?,
+        first_name: r.get(1)?,
+        username: r.get(2)?,
+        created_at: r.get(3)?,
+        blocked: r.get(4)?,
+        stage: stage_of_rank(r.get(5)?),
+        photos: r.get(6)?,
+        last_payment: r.get(7)?,
+    })
+}
+
 pub(crate) fn last_users(conn: &Connection, n: u32, now: i64) -> rusqlite::Result<Vec<UserLine>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT u.id, u.first_name, u.username, u.created_at, u.blocked_at IS NOT NULL,
-                (SELECT {} FROM funnel_events WHERE user_id = u.id),
-                (SELECT COUNT(*) FROM reference_photos p JOIN avatars a ON a.id = p.avatar_id
-                 WHERE a.user_id = u.id),
-                (SELECT status FROM payments WHERE user_id = u.id ORDER BY created_at DESC, id DESC LIMIT 1)
-         FROM users u WHERE u.created_at <= ?1 ORDER BY u.created_at DESC, u.id DESC LIMIT ?2",
-        stage_rank_sql()
+        "SELECT {USER_LINE_COLUMNS}
+         FROM users u WHERE u.created_at <= ?1 ORDER BY u.created_at DESC, u.id DESC LIMIT ?2"
     ))?;
-    stmt.query_map(params![now, n], |r| {
-        Ok(UserLine {
-            id: r.get(0)?,
-            first_name: r.get(1)?,
-            username: r.get(2)?,
-            created_at: r.get(3)?,
-            blocked: r.get(4)?,
-            stage: stage_of_rank(r.get(5)?),
-            photos: r.get(6)?,
-            last_payment: r.get(7)?,
-        })
-    })?
-    .collect()
+    stmt.query_map(params![now, n], user_line)?.collect()
 }
 
 /// Everything `/user` shows about one user.
@@ -231,31 +235,17 @@ pub(crate) fn user_detail(
     let line = conn
         .query_row(
             &format!(
-                "SELECT u.id, u.first_name, u.username, u.created_at, u.blocked_at IS NOT NULL,
-                        (SELECT {} FROM funnel_events WHERE user_id = u.id),
-                        (SELECT COUNT(*) FROM reference_photos p JOIN avatars a ON a.id = p.avatar_id
-                         WHERE a.user_id = u.id),
-                        (SELECT status FROM payments WHERE user_id = u.id ORDER BY created_at DESC, id DESC LIMIT 1),
+                "SELECT {USER_LINE_COLUMNS},
                         u.language, u.referral_code, u.referred_by,
                         (SELECT COUNT(*) FROM users r WHERE r.referred_by = u.id),
                         (SELECT COALESCE(SUM(amount_kopecks - reversed_kopecks), 0)
                          FROM referral_earnings WHERE referrer_id = u.id)
-                 FROM users u WHERE u.id = ?1",
-                stage_rank_sql()
+                 FROM users u WHERE u.id = ?1"
             ),
             [id],
             |r| {
                 Ok((
-                    UserLine {
-                        id: r.get(0)?,
-                        first_name: r.get(1)?,
-                        username: r.get(2)?,
-                        created_at: r.get(3)?,
-                        blocked: r.get(4)?,
-                        stage: stage_of_rank(r.get(5)?),
-                        photos: r.get(6)?,
-                        last_payment: r.get(7)?,
-                    },
+                    user_line(r)?,
                     r.get::<_, String>(8)?,
                     r.get::<_, String>(9)?,
                     r.get::<_, Option<i64>>(10)?,

@@ -15,6 +15,20 @@ use crate::telegram::standin::{
 /// the other variant of bot.toml's A/B test.
 pub const CTA_LABELS: [&str; 2] = ["✨ Создать портреты", "👀 Посмотреть, что получится"];
 
+/// The bank's payment id in the newest checkout link the bot showed (the
+/// last segment of the "Pay" button's URL), if it showed one.
+pub(crate) fn checkout_payment_id(entries: &[ChatEntry]) -> Option<String> {
+    let url = entries
+        .iter()
+        .rev()
+        .flat_map(ChatEntry::inline_buttons)
+        .find_map(|b| b.url.as_deref().filter(|u| u.contains("/checkout/")))?;
+    url.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .map(str::to_owned)
+}
+
 /// How a user's story ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -291,20 +305,7 @@ async fn funnel_steps(world: &World, plan: &Plan, outcome: &mut Outcome) -> anyh
     )
     .await?;
     outcome.updates += updates;
-    let url = entries
-        .iter()
-        .rev()
-        .find_map(|e| {
-            e.inline_buttons()
-                .find_map(|b| b.url.clone().filter(|u| u.contains("/checkout/")))
-        })
-        .context("no checkout link")?;
-    let payment = url
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let payment = checkout_payment_id(&entries).context("no checkout link")?;
     outcome.payment = Some(payment.clone());
     outcome.fate = Some(plan.fate);
     match plan.fate {

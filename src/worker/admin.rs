@@ -8,8 +8,6 @@ use tracing::{info, warn};
 use super::WorkerCtx;
 use super::alerts::Alert;
 use crate::chat::credits::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
-use crate::chat::outbox::{self, Delivery, Outgoing};
-use crate::db::jobs::JobStatus;
 use crate::db::payments::{self, Payment, PaymentStatus};
 use crate::db::refunds::{self, Refund, RefundReason};
 use crate::db::{avatars, jobs, portraits, service_state};
@@ -22,10 +20,6 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     Ok(stuck_payments(ctx, now).await? + credits(ctx, now).await?)
 }
 
-fn admin_lang(conn: &rusqlite::Connection, admin: i64) -> rusqlite::Result<Lang> {
-    crate::chat::lang_of(conn, admin)
-}
-
 /// Queues `text` to every admin, each in their language.
 pub(crate) fn tell_admins(
     conn: &rusqlite::Connection,
@@ -35,15 +29,7 @@ pub(crate) fn tell_admins(
     text: impl Fn(Lang) -> String,
 ) -> rusqlite::Result<()> {
     for &admin in admins {
-        let lang = admin_lang(conn, admin)?;
-        outbox::enqueue(
-            conn,
-            admin,
-            &Outgoing::text(text(lang)),
-            &format!("{dedup}:admin:{admin}"),
-            Delivery::Essential,
-            now,
-        )?;
+        super::tell(conn, admin, &format!("{dedup}:admin:{admin}"), now, &text)?;
     }
     Ok(())
 }
@@ -159,12 +145,7 @@ pub(crate) async fn cancel_unpaid(
                 return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, true, now).await;
             }
             Err(error) if error.is_transient() => {
-                let msg = error.to_string();
-                let next = now + (10_000i64 << refund.attempts.min(6));
-                ctx.db
-                    .run(move |c| refunds::mark_retry(c, refund_id, &msg, next))
-                    .await?;
-                return Ok(());
+                return super::refunds::retry_later(ctx, &refund, error.to_string(), now).await;
             }
             // Unpaid, or GetState refused: Cancel tells.
             _ => {}
@@ -181,12 +162,7 @@ pub(crate) async fn cancel_unpaid(
             Ok(answer) => Some(answer.status.as_str().to_owned()),
             Err(error) if error.is_transient() => {
                 warn!(refund_id, payment_id = payment.id, %error, "Cancel failed, will retry");
-                let msg = error.to_string();
-                let next = now + (10_000i64 << refund.attempts.min(6));
-                ctx.db
-                    .run(move |c| refunds::mark_retry(c, refund_id, &msg, next))
-                    .await?;
-                return Ok(());
+                return super::refunds::retry_later(ctx, &refund, error.to_string(), now).await;
             }
             Err(error) => {
                 warn!(refund_id, payment_id = payment.id, %error, "Cancel refused");
@@ -196,20 +172,8 @@ pub(crate) async fn cancel_unpaid(
                     order: payment.order_id.clone(),
                     error: msg.clone(),
                 };
-                ctx.db
-                    .run(move |c| {
-                        let tx = c.transaction()?;
-                        refunds::mark_failed(&tx, refund_id, &msg)?;
-                        super::alerts::raise(
-                            &tx,
-                            &admins,
-                            &format!("cancel:{refund_id}"),
-                            &alert,
-                            now,
-                        )?;
-                        tx.commit()
-                    })
-                    .await?;
+                let incident = format!("cancel:{refund_id}");
+                super::refunds::refused(ctx, refund_id, msg, incident, alert, now).await?;
                 ctx.wake.notify_one();
                 return Ok(());
             }
@@ -305,34 +269,27 @@ pub(crate) async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> 
         .run(move |c| {
             let tx = c.transaction()?;
             service_state::remove(&tx, CREDITS_REQUEST)?;
-            let lang = admin_lang(&tx, admin)?;
-            let text = match &answer {
-                Ok(credits) => {
-                    service_state::set_i64(
-                        &tx,
-                        CREDITS_MILLI,
-                        (credits * 1000.0).round() as i64,
-                        now,
-                    )?;
-                    tr_args(
+            if let Ok(credits) = &answer {
+                let milli = (credits * 1000.0).round() as i64;
+                service_state::set_i64(&tx, CREDITS_MILLI, milli, now)?;
+            }
+            super::tell(
+                &tx,
+                admin,
+                &format!("credits:{now}:{admin}"),
+                now,
+                |lang| match &answer {
+                    Ok(credits) => tr_args(
                         lang,
                         "admin-credits-now",
                         &[("credits", Arg::Str(&format_credits(*credits)))],
-                    )
-                }
-                Err(error) => tr_args(
-                    lang,
-                    "admin-credits-failed",
-                    &[("error", Arg::Str(&error.to_string()))],
-                ),
-            };
-            outbox::enqueue(
-                &tx,
-                admin,
-                &Outgoing::text(text),
-                &format!("credits:{now}:{admin}"),
-                Delivery::Essential,
-                now,
+                    ),
+                    Err(error) => tr_args(
+                        lang,
+                        "admin-credits-failed",
+                        &[("error", Arg::Str(&error.to_string()))],
+                    ),
+                },
             )?;
             tx.commit()
         })
@@ -348,57 +305,40 @@ pub(crate) async fn credits(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> 
 pub(crate) async fn finish_retry(ctx: &WorkerCtx, job: jobs::Job, now: i64) -> anyhow::Result<()> {
     let admins = ctx.config.bot.admin_ids.clone();
     let job_id = job.id;
-    let done = ctx
-        .db
-        .run(move |c| {
-            let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
-                return Ok(None);
-            }
-            let (round, retried_at) = jobs::retry_round(&tx, job.id)?;
-            let retried_at = retried_at.unwrap_or(0);
-            let made = portraits::for_job_since(&tx, job.id, retried_at)?;
-            let lang = crate::chat::lang_of(&tx, job.user_id)?;
-            if !made.is_empty() {
-                avatars::transition(
-                    &tx,
-                    job.avatar_id,
-                    avatars::AvatarStatus::Failed,
-                    avatars::AvatarStatus::Ready,
-                    now,
-                )?;
-                let caption = tr_args(lang, "retry-caption", &[("count", made.len().into())]);
-                for (i, album) in outbox::albums(&made, &caption).iter().enumerate() {
-                    outbox::enqueue(
-                        &tx,
-                        job.user_id,
-                        album,
-                        &format!("job:{}:retry{round}:album:{i}", job.id),
-                        Delivery::Essential,
-                        now,
-                    )?;
-                }
-            }
-            let still_failed = job.failed;
-            let dedup = format!("job:{}:retry{round}:admins", job.id);
-            tell_admins(&tx, &admins, &dedup, now, |lang| {
-                tr_args(
-                    lang,
-                    "admin-retry-done",
-                    &[
-                        ("id", Arg::Num(job.id)),
-                        ("made", Arg::Num(made.len() as i64)),
-                        ("failed", Arg::Num(i64::from(still_failed))),
-                    ],
-                )
-            })?;
-            tx.commit()?;
-            Ok(Some(made.len()))
-        })
-        .await?;
+    let done = super::generation::deliver_once(ctx, job, now, move |tx, lang, job| {
+        let (round, retried_at) = jobs::retry_round(tx, job.id)?;
+        let retried_at = retried_at.unwrap_or(0);
+        let made = portraits::for_job_since(tx, job.id, retried_at)?;
+        if !made.is_empty() {
+            avatars::transition(
+                tx,
+                job.avatar_id,
+                avatars::AvatarStatus::Failed,
+                avatars::AvatarStatus::Ready,
+                now,
+            )?;
+            let caption = tr_args(lang, "retry-caption", &[("count", made.len().into())]);
+            let prefix = format!("job:{}:retry{round}", job.id);
+            super::generation::queue_albums(tx, job.user_id, &made, &caption, &prefix, now)?;
+        }
+        let still_failed = job.failed;
+        let dedup = format!("job:{}:retry{round}:admins", job.id);
+        tell_admins(tx, &admins, &dedup, now, |lang| {
+            tr_args(
+                lang,
+                "admin-retry-done",
+                &[
+                    ("id", Arg::Num(job.id)),
+                    ("made", Arg::Num(made.len() as i64)),
+                    ("failed", Arg::Num(i64::from(still_failed))),
+                ],
+            )
+        })?;
+        Ok(made.len())
+    })
+    .await?;
     if let Some(made) = done {
         info!(job_id, made, "retried job finished");
-        ctx.wake.notify_one();
     }
     Ok(())
 }

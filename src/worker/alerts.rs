@@ -10,7 +10,6 @@
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::alerts;
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
@@ -316,15 +315,12 @@ pub(crate) fn raise(
             "admin alert"
         );
         for &admin in admin_ids {
-            let lang = crate::chat::lang_of(conn, admin)?;
-            let text = tr_args(lang, "alert", &[("message", Arg::Str(&alert.render(lang)))]);
-            outbox::enqueue(
+            super::tell(
                 conn,
                 admin,
-                &Outgoing::text(text),
                 &format!("alert:{key}:{now}:{admin}"),
-                Delivery::Essential,
                 now,
+                |lang| tr_args(lang, "alert", &[("message", Arg::Str(&alert.render(lang)))]),
             )?;
         }
         alerts::mark_sent(conn, key, now)?;
@@ -352,24 +348,18 @@ pub(crate) fn summarise(
             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_default();
         for &admin in admin_ids {
-            let lang = crate::chat::lang_of(conn, admin)?;
-            let text = tr_args(
-                lang,
-                "alert-summary",
-                &[
-                    ("count", incident.count.into()),
-                    ("since", Arg::Str(&since)),
-                    ("message", Arg::Str(&incident_text(&incident.message, lang))),
-                ],
-            );
-            outbox::enqueue(
-                conn,
-                admin,
-                &Outgoing::text(text),
-                &format!("alert:{}:summary:{now}:{admin}", incident.key),
-                Delivery::Essential,
-                now,
-            )?;
+            let dedup = format!("alert:{}:summary:{now}:{admin}", incident.key);
+            super::tell(conn, admin, &dedup, now, |lang| {
+                tr_args(
+                    lang,
+                    "alert-summary",
+                    &[
+                        ("count", incident.count.into()),
+                        ("since", Arg::Str(&since)),
+                        ("message", Arg::Str(&incident_text(&incident.message, lang))),
+                    ],
+                )
+            })?;
         }
         alerts::mark_sent(conn, &incident.key, now)?;
         crate::ops::metrics::alert_sent(&incident.kind, true);

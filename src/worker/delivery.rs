@@ -16,7 +16,7 @@ use teloxide::types::{
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use crate::chat::outbox::{self, AlbumPhoto, Button, Delivery, Outgoing};
+use crate::chat::outbox::{self, AlbumPhoto, Button, Outgoing};
 use crate::db::queue::QueuedMessage;
 use crate::db::{portraits, queue, users};
 
@@ -215,7 +215,7 @@ async fn record_sent(
                 }
                 for (i, follow_up) in follow_ups.iter().enumerate() {
                     let key = format!("{dedup_key}:part{}", i + 1);
-                    outbox::enqueue(&tx, chat_id, follow_up, &key, Delivery::Essential, at)?;
+                    super::queue_essential(&tx, chat_id, follow_up, &key, at)?;
                 }
                 if is_album {
                     super::alerts::resolve(&tx, ALBUMS_FAILING, at)?;
@@ -285,9 +285,9 @@ async fn send_failed(
         .run(move |c| {
             queue::mark_failed(c, id, &reason, now)?;
             if is_zip {
-                let lang = crate::chat::lang_of(c, chat_id)?;
-                let text = Outgoing::text(crate::i18n::tr(lang, "gallery-zip-failed"));
-                outbox::enqueue(c, chat_id, &text, &failed_key, Delivery::Essential, now)?;
+                super::tell(c, chat_id, &failed_key, now, |lang| {
+                    crate::i18n::tr(lang, "gallery-zip-failed")
+                })?;
             }
             if is_album {
                 super::alerts::raise(c, &admins, ALBUMS_FAILING, &alert, now)?;

@@ -7,9 +7,8 @@ use bytes::Bytes;
 use tracing::info;
 
 use super::WorkerCtx;
-use crate::chat::lang_of;
-use crate::chat::outbox::{self, AlbumPhoto, Button, Delivery, Outgoing};
-use crate::db::jobs::{self, Job, JobStatus};
+use crate::chat::outbox::{AlbumPhoto, Button, Outgoing};
+use crate::db::jobs::{self, Job};
 use crate::db::{avatars, portraits};
 use crate::i18n::{tr, tr_args};
 
@@ -44,63 +43,47 @@ pub(crate) async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyho
     }
     let config = ctx.config.clone();
     let made = result_key.is_some();
-    let queued = ctx
-        .db
-        .run(move |c| {
-            let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
-                return Ok(false);
+    let queued = super::generation::deliver_once(ctx, job, now, move |tx, lang, job| {
+        let draft = avatars::get(tx, job.avatar_id)?
+            .is_some_and(|a| a.status == avatars::AvatarStatus::Draft);
+        let (packages, rows) = if draft {
+            let balance = crate::db::referrals::available(tx, job.user_id)?;
+            crate::chat::packages::packages_content(&config, lang, job.avatar_id, balance)
+        } else {
+            (String::new(), Vec::new())
+        };
+        let buttons: Vec<Vec<Button>> = rows
+            .into_iter()
+            .map(|(text, data)| vec![Button::Callback { text, data }])
+            .collect();
+        let head = tr(
+            lang,
+            if made {
+                "preview-caption"
+            } else {
+                "preview-failed"
+            },
+        );
+        let text = if packages.is_empty() {
+            head
+        } else {
+            format!("{head}\n\n{packages}")
+        };
+        let message = if made {
+            Outgoing::Photo {
+                object_key: key,
+                caption: Some(text),
+                buttons,
             }
-            let lang = lang_of(&tx, job.user_id)?;
-            let draft = avatars::get(&tx, job.avatar_id)?
-                .is_some_and(|a| a.status == avatars::AvatarStatus::Draft);
-            let (packages, rows) = if draft {
-                let balance = crate::db::referrals::available(&tx, job.user_id)?;
-                crate::chat::packages::packages_content(&config, lang, job.avatar_id, balance)
-            } else {
-                (String::new(), Vec::new())
-            };
-            let buttons: Vec<Vec<Button>> = rows
-                .into_iter()
-                .map(|(text, data)| vec![Button::Callback { text, data }])
-                .collect();
-            let head = tr(
-                lang,
-                if made {
-                    "preview-caption"
-                } else {
-                    "preview-failed"
-                },
-            );
-            let text = if packages.is_empty() {
-                head
-            } else {
-                format!("{head}\n\n{packages}")
-            };
-            let message = if made {
-                Outgoing::Photo {
-                    object_key: key,
-                    caption: Some(text),
-                    buttons,
-                }
-            } else {
-                Outgoing::Text { text, buttons }
-            };
-            outbox::enqueue(
-                &tx,
-                job.user_id,
-                &message,
-                &format!("job:{}:preview", job.id),
-                Delivery::Essential,
-                now,
-            )?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await?;
-    if queued {
+        } else {
+            Outgoing::Text { text, buttons }
+        };
+        let dedup = format!("job:{}:preview", job.id);
+        super::queue_essential(tx, job.user_id, &message, &dedup, now)
+    })
+    .await?;
+    if queued.is_some() {
         info!(job_id, made, "preview finished");
-        ctx.wake.notify_one();
     }
     Ok(())
 }
@@ -110,53 +93,38 @@ pub(crate) async fn finish_preview(ctx: &WorkerCtx, job: Job, now: i64) -> anyho
 pub(crate) async fn finish_redo(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     let job_id = job.id;
     let config = ctx.config.clone();
-    let queued = ctx
-        .db
-        .run(move |c| {
-            let tx = c.transaction()?;
-            if !jobs::set_status(&tx, job.id, JobStatus::Running, JobStatus::Delivering, now)? {
-                return Ok(None);
-            }
-            let lang = lang_of(&tx, job.user_id)?;
-            let made = portraits::for_job(&tx, job.id)?;
-            let message = match made.first() {
-                Some(portrait) => {
-                    let all = portraits::for_avatar(&tx, job.avatar_id)?;
-                    let number = all.iter().position(|p| p.id == portrait.id).unwrap_or(0) + 1;
-                    let quota = config
-                        .regenerate
-                        .quota(jobs::paid_total(&tx, job.avatar_id)?.unwrap_or(0));
-                    let left = quota.saturating_sub(jobs::redos_used(&tx, job.avatar_id)?);
-                    let caption = tr_args(
-                        lang,
-                        "redo-caption",
-                        &[("number", number.into()), ("left", left.into())],
-                    );
-                    Outgoing::Album {
-                        photos: vec![AlbumPhoto {
-                            portrait_id: portrait.id,
-                            object_key: portrait.object_key.clone(),
-                        }],
-                        caption: Some(caption),
-                    }
+    let queued = super::generation::deliver_once(ctx, job, now, move |tx, lang, job| {
+        let made = portraits::for_job(tx, job.id)?;
+        let message = match made.first() {
+            Some(portrait) => {
+                let all = portraits::for_avatar(tx, job.avatar_id)?;
+                let number = all.iter().position(|p| p.id == portrait.id).unwrap_or(0) + 1;
+                let quota = config
+                    .regenerate
+                    .quota(jobs::paid_total(tx, job.avatar_id)?.unwrap_or(0));
+                let left = quota.saturating_sub(jobs::redos_used(tx, job.avatar_id)?);
+                let caption = tr_args(
+                    lang,
+                    "redo-caption",
+                    &[("number", number.into()), ("left", left.into())],
+                );
+                Outgoing::Album {
+                    photos: vec![AlbumPhoto {
+                        portrait_id: portrait.id,
+                        object_key: portrait.object_key.clone(),
+                    }],
+                    caption: Some(caption),
                 }
-                None => Outgoing::text(tr(lang, "redo-failed")),
-            };
-            outbox::enqueue(
-                &tx,
-                job.user_id,
-                &message,
-                &format!("job:{}:album:0", job.id),
-                Delivery::Essential,
-                now,
-            )?;
-            tx.commit()?;
-            Ok(Some(!made.is_empty()))
-        })
-        .await?;
+            }
+            None => Outgoing::text(tr(lang, "redo-failed")),
+        };
+        let dedup = format!("job:{}:album:0", job.id);
+        super::queue_essential(tx, job.user_id, &message, &dedup, now)?;
+        Ok(!made.is_empty())
+    })
+    .await?;
     if let Some(made) = queued {
         info!(job_id, made, "redo finished");
-        ctx.wake.notify_one();
     }
     Ok(())
 }

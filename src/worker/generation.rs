@@ -12,14 +12,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rusqlite::Connection;
 use tracing::{info, warn};
 
 use super::WorkerCtx;
 use crate::chat::lang_of;
-use crate::chat::outbox::{self, Delivery, Outgoing};
+use crate::chat::outbox::{self, Outgoing};
 use crate::db::jobs::{self, Job, JobKind, JobStatus, Task};
+use crate::db::portraits::Portrait;
 use crate::db::{avatars, events, payments, portraits, queue, refunds, service_state};
-use crate::i18n::{Arg, rub, tr, tr_args};
+use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 use crate::kie::{CreateTask, ErrorClass, KieError, ResultDownloadError, TaskFailure, TaskState};
 use crate::media;
 
@@ -469,6 +471,108 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
     let job_id = job.id;
     let admins = ctx.config.bot.admin_ids.clone();
     let retention_days = ctx.config.privacy.retention_days;
+    let done = deliver_once(ctx, job, now, move |tx, lang, job| {
+        let made = portraits::for_job(tx, job.id)?;
+        let avatar_next = if made.is_empty() {
+            avatars::AvatarStatus::Failed
+        } else {
+            avatars::AvatarStatus::Ready
+        };
+        avatars::transition(
+            tx,
+            job.avatar_id,
+            avatars::AvatarStatus::Generating,
+            avatar_next,
+            now,
+        )?;
+        if !made.is_empty() {
+            let caption = tr_args(lang, "delivery-caption", &[("count", made.len().into())]);
+            let prefix = format!("job:{}", job.id);
+            queue_albums(tx, job.user_id, &made, &caption, &prefix, now)?;
+            events::record(
+                tx,
+                job.user_id,
+                events::Stage::Delivered,
+                job.avatar_id,
+                None,
+                now,
+            )?;
+        }
+        // Nobody pays for a portrait they did not get.
+        let missing = job.total.saturating_sub(made.len() as u32);
+        if missing > 0
+            && let Some(payment_id) = job.payment_id
+            && let Some(payment) = payments::get(tx, payment_id)?
+        {
+            let share = payment.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1));
+            if share > 0 {
+                refunds::request_failed_portraits(tx, payment_id, share, now)?;
+            }
+            let text = tr_args(
+                lang,
+                "delivery-partial-refund",
+                &[
+                    (
+                        "missing",
+                        Arg::Str(&tr_args(lang, "portraits", &[("count", missing.into())])),
+                    ),
+                    ("amount", Arg::Str(&rub(lang, share))),
+                ],
+            );
+            let dedup = format!("job:{}:refund-note", job.id);
+            super::queue_essential(tx, job.user_id, &Outgoing::text(text), &dedup, now)?;
+        } else if missing > 0 {
+            let text = Outgoing::text(tr(lang, "delivery-some-failed"));
+            let dedup = format!("job:{}:failed-note", job.id);
+            super::queue_essential(tx, job.user_id, &text, &dedup, now)?;
+        }
+        // A job that came short is an incident for the admins: one
+        // "jobs are failing" incident, counted and summarised while it
+        // goes on, resolved by the next job that delivers everything.
+        if missing > 0 {
+            let refunded = match job.payment_id {
+                Some(payment_id) => payments::get(tx, payment_id)?
+                    .map(|p| p.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1)))
+                    .unwrap_or(0),
+                None => 0,
+            };
+            let alert = super::alerts::Alert::JobShort {
+                job: job.id,
+                user: job.user_id,
+                made: made.len() as i64,
+                total: i64::from(job.total),
+                refund_kopecks: refunded,
+            };
+            super::alerts::raise(tx, &admins, JOBS_FAILING, &alert, now)?;
+        } else {
+            super::alerts::resolve(tx, JOBS_FAILING, now)?;
+        }
+        // Last, under everything else: what the user can do with the set.
+        if !made.is_empty() {
+            let actions = super::free::actions_message(lang, job.avatar_id, retention_days);
+            let dedup = format!("job:{}:actions", job.id);
+            super::queue_essential(tx, job.user_id, &actions, &dedup, now)?;
+        }
+        Ok((made.len(), missing))
+    })
+    .await?;
+    if let Some((made, missing)) = done {
+        info!(job_id, made, missing, "job finished, albums queued");
+    }
+    Ok(())
+}
+
+/// Finishes `job` once: in one transaction it moves from running to
+/// delivering (only one caller wins: a later round, or one after a restart,
+/// finds it moved and does nothing) and `queue` writes what is sent for it,
+/// given the user's language. Returns what `queue` returned when this call
+/// moved the job, and then wakes the side task.
+pub(crate) async fn deliver_once<T: Send + 'static>(
+    ctx: &WorkerCtx,
+    job: Job,
+    now: i64,
+    queue: impl FnOnce(&Connection, Lang, &Job) -> rusqlite::Result<T> + Send + 'static,
+) -> anyhow::Result<Option<T>> {
     let done = ctx
         .db
         .run(move |c| {
@@ -477,122 +581,30 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                 return Ok(None);
             }
             let lang = lang_of(&tx, job.user_id)?;
-            let made = portraits::for_job(&tx, job.id)?;
-            let avatar_next = if made.is_empty() {
-                avatars::AvatarStatus::Failed
-            } else {
-                avatars::AvatarStatus::Ready
-            };
-            avatars::transition(
-                &tx,
-                job.avatar_id,
-                avatars::AvatarStatus::Generating,
-                avatar_next,
-                now,
-            )?;
-            if !made.is_empty() {
-                let caption = tr_args(lang, "delivery-caption", &[("count", made.len().into())]);
-                for (i, album) in outbox::albums(&made, &caption).iter().enumerate() {
-                    outbox::enqueue(
-                        &tx,
-                        job.user_id,
-                        album,
-                        &format!("job:{}:album:{i}", job.id),
-                        Delivery::Essential,
-                        now,
-                    )?;
-                }
-                events::record(
-                    &tx,
-                    job.user_id,
-                    events::Stage::Delivered,
-                    job.avatar_id,
-                    None,
-                    now,
-                )?;
-            }
-            // Nobody pays for a portrait they did not get.
-            let missing = job.total.saturating_sub(made.len() as u32);
-            if missing > 0
-                && let Some(payment_id) = job.payment_id
-                && let Some(payment) = payments::get(&tx, payment_id)?
-            {
-                let share =
-                    payment.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1));
-                if share > 0 {
-                    refunds::request_failed_portraits(&tx, payment_id, share, now)?;
-                }
-                let text = tr_args(
-                    lang,
-                    "delivery-partial-refund",
-                    &[
-                        (
-                            "missing",
-                            Arg::Str(&tr_args(lang, "portraits", &[("count", missing.into())])),
-                        ),
-                        ("amount", Arg::Str(&rub(lang, share))),
-                    ],
-                );
-                outbox::enqueue(
-                    &tx,
-                    job.user_id,
-                    &Outgoing::text(text),
-                    &format!("job:{}:refund-note", job.id),
-                    Delivery::Essential,
-                    now,
-                )?;
-            } else if missing > 0 {
-                let text = tr(lang, "delivery-some-failed");
-                outbox::enqueue(
-                    &tx,
-                    job.user_id,
-                    &Outgoing::text(text),
-                    &format!("job:{}:failed-note", job.id),
-                    Delivery::Essential,
-                    now,
-                )?;
-            }
-            // A job that came short is an incident for the admins: one
-            // "jobs are failing" incident, counted and summarised while it
-            // goes on, resolved by the next job that delivers everything.
-            if missing > 0 {
-                let refunded = match job.payment_id {
-                    Some(payment_id) => payments::get(&tx, payment_id)?
-                        .map(|p| {
-                            p.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1))
-                        })
-                        .unwrap_or(0),
-                    None => 0,
-                };
-                let alert = super::alerts::Alert::JobShort {
-                    job: job.id,
-                    user: job.user_id,
-                    made: made.len() as i64,
-                    total: i64::from(job.total),
-                    refund_kopecks: refunded,
-                };
-                super::alerts::raise(&tx, &admins, JOBS_FAILING, &alert, now)?;
-            } else {
-                super::alerts::resolve(&tx, JOBS_FAILING, now)?;
-            }
-            // Last, under everything else: what the user can do with the set.
-            if !made.is_empty() {
-                outbox::enqueue(
-                    &tx,
-                    job.user_id,
-                    &super::free::actions_message(lang, job.avatar_id, retention_days),
-                    &format!("job:{}:actions", job.id),
-                    Delivery::Essential,
-                    now,
-                )?;
-            }
+            let done = queue(&tx, lang, &job)?;
             tx.commit()?;
-            Ok(Some((made.len(), missing)))
+            Ok(Some(done))
         })
         .await?;
-    if let Some((made, missing)) = done {
-        info!(job_id, made, missing, "job finished, albums queued");
+    if done.is_some() {
         ctx.wake.notify_one();
+    }
+    Ok(done)
+}
+
+/// Queues the albums of a set's portraits (at most 10 each, the first one
+/// captioned) as `{dedup_prefix}:album:{i}`.
+pub(crate) fn queue_albums(
+    conn: &Connection,
+    chat_id: i64,
+    made: &[Portrait],
+    caption: &str,
+    dedup_prefix: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    for (i, album) in outbox::albums(made, caption).iter().enumerate() {
+        let dedup = format!("{dedup_prefix}:album:{i}");
+        super::queue_essential(conn, chat_id, album, &dedup, now)?;
     }
     Ok(())
 }

@@ -23,11 +23,14 @@ pub mod zip;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rusqlite::Connection;
 use tokio::sync::{Notify, watch};
 
+use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::chat::{TgBot, Wake};
 use crate::config::Config;
 use crate::db::Db;
+use crate::i18n::Lang;
 use crate::kie::KieClient;
 use crate::store::ObjectStore;
 use crate::tbank::TbankClient;
@@ -49,6 +52,32 @@ pub struct WorkerCtx {
     pub clock: Arc<crate::clock::Clock>,
     /// Heartbeats and error counts for `/healthz` and the alerts.
     pub ops: Arc<crate::ops::Ops>,
+}
+
+/// Queues a message its recipient must get (`Delivery::Essential`: /stop
+/// does not drop it), once per `dedup_key`, in the caller's transaction.
+/// Returns whether a row was added.
+pub(crate) fn queue_essential(
+    conn: &Connection,
+    chat_id: i64,
+    message: &Outgoing,
+    dedup_key: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    outbox::enqueue(conn, chat_id, message, dedup_key, Delivery::Essential, now)
+}
+
+/// Queues an essential text to `chat_id` (a user or an admin), written by
+/// `text` in their language, once per `dedup_key`.
+pub(crate) fn tell(
+    conn: &Connection,
+    chat_id: i64,
+    dedup_key: &str,
+    now: i64,
+    text: impl FnOnce(Lang) -> String,
+) -> rusqlite::Result<bool> {
+    let text = text(crate::chat::lang_of(conn, chat_id)?);
+    queue_essential(conn, chat_id, &Outgoing::text(text), dedup_key, now)
 }
 
 fn log_step(ops: &crate::ops::Ops, name: &str, result: anyhow::Result<usize>) -> usize {

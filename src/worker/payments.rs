@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::WorkerCtx;
 use crate::chat::callback::Callback;
 use crate::chat::lang_of;
-use crate::chat::outbox::{self, Button, Delivery, Outgoing};
+use crate::chat::outbox::{Button, Outgoing};
 use crate::db::payments::{self, Payment, PaymentStatus};
 use crate::db::{avatars, events, jobs};
 use crate::i18n::{Arg, rub, tr, tr_args};
@@ -184,14 +184,8 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                         next,
                         at,
                     )? {
-                        outbox::enqueue(
-                            &tx,
-                            payment.user_id,
-                            &message,
-                            &format!("payment:{}:link", payment.id),
-                            Delivery::Essential,
-                            now,
-                        )?;
+                        let dedup = format!("payment:{}:link", payment.id);
+                        super::queue_essential(&tx, payment.user_id, &message, &dedup, now)?;
                     }
                     tx.commit()
                 })
@@ -327,7 +321,6 @@ pub async fn confirm(
             )? {
                 return Ok(None);
             }
-            let lang = lang_of(&tx, payment.user_id)?;
             let avatar = avatars::get(&tx, payment.avatar_id)?
                 .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
             avatars::transition(
@@ -364,26 +357,15 @@ pub async fn confirm(
                 None,
                 now,
             )?;
-            let text = tr_args(
-                lang,
-                "payment-confirmed",
-                &[(
-                    "portraits",
-                    Arg::Str(&tr_args(
-                        lang,
-                        "portraits",
-                        &[("count", payment.portraits.into())],
-                    )),
-                )],
-            );
-            outbox::enqueue(
-                &tx,
-                payment.user_id,
-                &Outgoing::text(text),
-                &format!("payment:{}:confirmed", payment.id),
-                Delivery::Essential,
-                now,
-            )?;
+            let dedup = format!("payment:{}:confirmed", payment.id);
+            super::tell(&tx, payment.user_id, &dedup, now, |lang| {
+                let portraits = tr_args(lang, "portraits", &[("count", payment.portraits.into())]);
+                tr_args(
+                    lang,
+                    "payment-confirmed",
+                    &[("portraits", Arg::Str(&portraits))],
+                )
+            })?;
             super::referrals::credit(&tx, referral_percent, &payment, now)?;
             tx.commit()?;
             Ok(Some(job))
@@ -436,14 +418,8 @@ pub(crate) async fn end_without_money(
                     data: Callback::Packages(payment.avatar_id).encode(),
                 }]],
             };
-            outbox::enqueue(
-                &tx,
-                payment.user_id,
-                &message,
-                &format!("payment:{}:ended", payment.id),
-                Delivery::Essential,
-                now,
-            )?;
+            let dedup = format!("payment:{}:ended", payment.id);
+            super::queue_essential(&tx, payment.user_id, &message, &dedup, now)?;
             tx.commit()?;
             Ok(true)
         })

@@ -23,7 +23,6 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use crate::chat::outbox::{self, Delivery, Outgoing};
 use crate::db::privacy::{self, DeletionRequest};
 use crate::i18n::tr;
 
@@ -127,15 +126,10 @@ async fn delete_user(ctx: &WorkerCtx, request: DeletionRequest, now: i64) -> any
             privacy::erase_rows(&tx, user_id, now)?;
             let closed = privacy::finish(&tx, id, user_id, now)?;
             if closed {
-                let lang = crate::chat::lang_of(&tx, user_id)?;
-                outbox::enqueue(
-                    &tx,
-                    user_id,
-                    &Outgoing::text(tr(lang, "privacy-deleted")),
-                    &format!("deletion:{id}:done"),
-                    Delivery::Essential,
-                    now,
-                )?;
+                let dedup = format!("deletion:{id}:done");
+                super::tell(&tx, user_id, &dedup, now, |lang| {
+                    tr(lang, "privacy-deleted")
+                })?;
             }
             tx.commit()?;
             Ok(closed)

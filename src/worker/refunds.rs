@@ -6,10 +6,52 @@ use tracing::{info, warn};
 
 use super::WorkerCtx;
 use super::alerts::Alert;
-use crate::chat::outbox::{self, Delivery, Outgoing};
-use crate::db::refunds::RefundReason;
+use crate::db::refunds::{Refund, RefundReason};
 use crate::db::{payments, refunds};
 use crate::i18n::{Arg, rub, tr_args};
+
+/// When a refund row whose T-Bank call did not go through is tried again,
+/// after `attempts` tries: in 10 s, doubling up to 640 s.
+fn retry_at(now: i64, attempts: u32) -> i64 {
+    now + (10_000i64 << attempts.min(6))
+}
+
+/// A T-Bank call for `refund` failed transiently: the row is tried again at
+/// [`retry_at`], under the same ExternalRequestId.
+pub(crate) async fn retry_later(
+    ctx: &WorkerCtx,
+    refund: &Refund,
+    error: String,
+    now: i64,
+) -> anyhow::Result<()> {
+    let (id, next) = (refund.id, retry_at(now, refund.attempts));
+    ctx.db
+        .run(move |c| refunds::mark_retry(c, id, &error, next))
+        .await?;
+    Ok(())
+}
+
+/// T-Bank refused a refund or cancellation for good: the row fails with the
+/// error and the admins get `alert` (incident `incident`), together.
+pub(crate) async fn refused(
+    ctx: &WorkerCtx,
+    refund_id: i64,
+    error: String,
+    incident: String,
+    alert: Alert,
+    now: i64,
+) -> anyhow::Result<()> {
+    let admins = ctx.config.bot.admin_ids.clone();
+    ctx.db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            refunds::mark_failed(&tx, refund_id, &error)?;
+            super::alerts::raise(&tx, &admins, &incident, &alert, now)?;
+            tx.commit()
+        })
+        .await?;
+    Ok(())
+}
 
 pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let due = ctx.db.run(move |c| refunds::due(c, now, 8)).await?;
@@ -55,20 +97,14 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
                         let tx = c.transaction()?;
                         if refunds::mark_done(&tx, refund_id, &status, at)? {
                             super::referrals::reverse(&tx, payment.id, amount)?;
-                            let lang = crate::chat::lang_of(&tx, payment.user_id)?;
-                            let text = tr_args(
-                                lang,
-                                "refund-done",
-                                &[("amount", Arg::Str(&rub(lang, amount)))],
-                            );
-                            outbox::enqueue(
-                                &tx,
-                                payment.user_id,
-                                &Outgoing::text(text),
-                                &format!("refund:{refund_id}:done"),
-                                Delivery::Essential,
-                                now,
-                            )?;
+                            let dedup = format!("refund:{refund_id}:done");
+                            super::tell(&tx, payment.user_id, &dedup, now, |lang| {
+                                tr_args(
+                                    lang,
+                                    "refund-done",
+                                    &[("amount", Arg::Str(&rub(lang, amount)))],
+                                )
+                            })?;
                             if done.reason == RefundReason::AdminRefund {
                                 super::admin::admin_refund_done(&tx, &admins, &done, &status, now)?;
                             }
@@ -86,7 +122,7 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             {
                 warn!(refund_id, payment_id, %error, attempts = refund.attempts, "refund not confirmed, will ask again");
                 let msg = error.to_string();
-                let next = now + (10_000i64 << refund.attempts.min(6));
+                let next = retry_at(now, refund.attempts);
                 let admins = ctx.config.bot.admin_ids.clone();
                 let alert = Alert::RefundSlow {
                     refund: refund_id,
@@ -115,27 +151,14 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
             Err(error) => {
                 warn!(refund_id, payment_id, %error, "refund refused");
                 let msg = error.to_string();
-                let admins = ctx.config.bot.admin_ids.clone();
                 let alert = Alert::RefundRefused {
                     refund: refund_id,
                     payment: payment_id,
                     kopecks: refund.amount_kopecks,
                     error: msg.clone(),
                 };
-                ctx.db
-                    .run(move |c| {
-                        let tx = c.transaction()?;
-                        refunds::mark_failed(&tx, refund_id, &msg)?;
-                        super::alerts::raise(
-                            &tx,
-                            &admins,
-                            &format!("refund:{refund_id}"),
-                            &alert,
-                            now,
-                        )?;
-                        tx.commit()
-                    })
-                    .await?;
+                let incident = format!("refund:{refund_id}");
+                refused(ctx, refund_id, msg, incident, alert, now).await?;
             }
         }
     }
