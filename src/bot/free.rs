@@ -7,6 +7,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use super::BotCtx;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::press::{Press, own_ready};
 use super::state::State;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
@@ -101,23 +102,13 @@ fn redo_quota(
 }
 
 /// "Redo a portrait": the set's portraits as numbered buttons.
-pub(crate) async fn choose(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn choose(press: Press<'_>, avatar_id: i64) -> HandlerResult {
+    let (lang, user_id, bot, ctx) = (press.lang(), press.user_id(), press.bot, press.ctx);
     let config = ctx.config.clone();
     let found = ctx
         .db
         .run(move |c| {
-            let Some(avatar) = avatars::get_owned(c, avatar_id, user_id)? else {
-                return Ok(None);
-            };
-            if avatar.status != avatars::AvatarStatus::Ready {
+            if own_ready(c, avatar_id, user_id)?.is_none() {
                 return Ok(None);
             }
             let (quota, used) = redo_quota(c, &config, avatar_id)?;
@@ -133,12 +124,9 @@ pub(crate) async fn choose(
         })
         .await?;
     let Some((made, quota, used, running, expired)) = found else {
-        bot.answer_callback_query(query.id.clone())
-            .text(tr(lang, "unexpected-button"))
-            .await?;
-        return Ok(());
+        return press.refuse().await;
     };
-    bot.answer_callback_query(query.id.clone()).await?;
+    press.answer().await?;
     let chat = ChatId(user_id);
     if expired {
         // Retention deleted the reference photos a redo would need.
@@ -188,15 +176,8 @@ enum RedoRefusal {
 }
 
 /// Redo one portrait: a new take of its style, counted against the free quota.
-pub(crate) async fn redo(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    portrait_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn redo(press: Press<'_>, portrait_id: i64) -> HandlerResult {
+    let (lang, user_id, ctx) = (press.lang(), press.user_id(), press.ctx);
     let config = ctx.config.clone();
     let now = ctx.clock.now_ms();
     let outcome = ctx
@@ -233,12 +214,7 @@ pub(crate) async fn redo(
         })
         .await?;
     let text = match outcome {
-        Err(RedoRefusal::NotOwned) => {
-            bot.answer_callback_query(query.id.clone())
-                .text(tr(lang, "unexpected-button"))
-                .await?;
-            return Ok(());
-        }
+        Err(RedoRefusal::NotOwned) => return press.refuse().await,
         Err(RedoRefusal::Running) => tr(lang, "redo-running"),
         Err(RedoRefusal::PhotosExpired) => tr_args(
             lang,
@@ -263,7 +239,7 @@ pub(crate) async fn redo(
             )
         }
     };
-    bot.answer_callback_query(query.id.clone()).await?;
-    bot.send_message(ChatId(user_id), text).await?;
+    press.answer().await?;
+    press.bot.send_message(ChatId(user_id), text).await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use teloxide::types::{
 
 use super::BotCtx;
 use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::press::Press;
 use super::state::State;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
@@ -440,15 +441,8 @@ async fn show_open_payment(
 }
 
 /// "I have paid": ask T-Bank now instead of at the next scheduled poll.
-pub(crate) async fn check_payment(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    payment_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn check_payment(press: Press<'_>, payment_id: i64) -> HandlerResult {
+    let (user_id, ctx) = (press.user_id(), press.ctx);
     let now = ctx.clock.now_ms();
     let payment = ctx
         .db
@@ -469,10 +463,7 @@ pub(crate) async fn check_payment(
         Some(payments::PaymentStatus::Confirmed) => "payment-already-paid",
         Some(_) => "payment-closed",
     };
-    bot.answer_callback_query(query.id.clone())
-        .text(tr(lang, key))
-        .await?;
-    Ok(())
+    press.toast(key).await
 }
 
 /// Text while a payment was requested: where that payment stands, with the

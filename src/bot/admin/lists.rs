@@ -1,12 +1,8 @@
 //! `/users`, `/user`, `/pending` and `/jobs`: who came and how far they got,
 //! one user in full, the payments not finished, the latest generations.
 
-use teloxide::prelude::*;
-
-use super::{say, span, stage_name, when};
-use crate::bot::BotCtx;
+use super::{Reply, span, stage_name, when};
 use crate::bot::handlers::HandlerResult;
-use crate::chat::TgBot;
 use crate::db::reports;
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
@@ -35,14 +31,8 @@ fn user_line(lang: Lang, line: &reports::UserLine) -> String {
     )
 }
 
-pub(super) async fn users(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    n: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn users(r: Reply<'_>, n: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let lines = ctx
         .db
         .run(move |c| reports::last_users(c, n as u32, now))
@@ -56,7 +46,7 @@ pub(super) async fn users(
         text.push('\n');
         text.push_str(&user_line(lang, line));
     }
-    say(bot, chat, text).await
+    r.say(text).await
 }
 
 fn payment_text(lang: Lang, now: i64, p: &reports::PaymentLine) -> String {
@@ -108,29 +98,20 @@ fn job_text(lang: Lang, j: &reports::JobLine) -> String {
     text
 }
 
-pub(super) async fn user(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    id: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn user(r: Reply<'_>, id: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let Some(d) = ctx
         .db
         .run(move |c| reports::user_detail(c, id, now))
         .await?
     else {
-        return say(
-            bot,
-            chat,
-            tr_args(
+        return r
+            .say(tr_args(
                 lang,
                 "admin-user-not-found",
                 &[("id", Arg::Str(&id.to_string()))],
-            ),
-        )
-        .await;
+            ))
+            .await;
     };
     let mut text = user_line(lang, &d.line);
     let variants = if d.variants.is_empty() {
@@ -192,22 +173,17 @@ pub(super) async fn user(
         text.push('\n');
         text.push_str(&job_text(lang, j));
     }
-    say(bot, chat, text).await
+    r.say(text).await
 }
 
-pub(super) async fn pending(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn pending(r: Reply<'_>) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let open = ctx
         .db
         .run(move |c| reports::pending_payments(c, now))
         .await?;
     if open.is_empty() {
-        return say(bot, chat, tr(lang, "admin-pending-empty")).await;
+        return r.say(tr(lang, "admin-pending-empty")).await;
     }
     let mut text = tr_args(
         lang,
@@ -224,23 +200,17 @@ pub(super) async fn pending(
             text.push_str(&format!(" · {error}"));
         }
     }
-    say(bot, chat, text).await
+    r.say(text).await
 }
 
-pub(super) async fn jobs(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    n: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn jobs(r: Reply<'_>, n: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let lines = ctx
         .db
         .run(move |c| reports::recent_jobs(c, n as u32, now))
         .await?;
     if lines.is_empty() {
-        return say(bot, chat, tr(lang, "admin-jobs-empty")).await;
+        return r.say(tr(lang, "admin-jobs-empty")).await;
     }
     let mut text = tr_args(
         lang,
@@ -251,5 +221,5 @@ pub(super) async fn jobs(
         text.push('\n');
         text.push_str(&job_text(lang, j));
     }
-    say(bot, chat, text).await
+    r.say(text).await
 }
