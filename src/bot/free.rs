@@ -5,11 +5,9 @@
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::BotCtx;
-use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::handlers::{HandlerResult, Step};
 use super::press::{Press, own_ready};
 use super::state::State;
-use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::db::jobs::{self, FreeJob, NewTask};
 use crate::db::{avatars, portraits};
@@ -20,16 +18,10 @@ const PREVIEW_STYLE: u32 = 0;
 
 /// Generate: with the preview on for this user and not used yet, start it
 /// and show the packages with it when it is ready; otherwise the packages now.
-pub(crate) async fn generate(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
+pub(crate) async fn generate(step: Step<'_>, avatar_id: i64) -> HandlerResult {
+    let (me, ctx) = (step.me, step.ctx);
     if !crate::ab::preview_enabled(&ctx.config, &me.assignments) {
-        return super::purchase::show_packages(bot, chat, dialogue, me, ctx, avatar_id).await;
+        return super::purchase::show_packages(step, avatar_id).await;
     }
     let user_id = me.user.id;
     let min = ctx.config.upload.min_photos;
@@ -70,7 +62,7 @@ pub(crate) async fn generate(
     let Some(job) = started else {
         // Not a draft of this user, too few photos (both explained there), or
         // the one preview was had already: the packages.
-        return super::purchase::show_packages(bot, chat, dialogue, me, ctx, avatar_id).await;
+        return super::purchase::show_packages(step, avatar_id).await;
     };
     tracing::info!(user_id, avatar_id, job_id = job.id, "free preview started");
     ctx.wake.notify_one();
@@ -80,10 +72,11 @@ pub(crate) async fn generate(
     )]]);
     // The state first: an answer Telegram took but did not acknowledge
     // must not leave the chat in the previous step.
-    dialogue
+    step.dialogue
         .update(State::ChoosingPackage { avatar_id })
         .await?;
-    bot.send_message(chat, tr(me.lang, "preview-started"))
+    step.bot
+        .send_message(step.chat, tr(me.lang, "preview-started"))
         .reply_markup(keyboard)
         .await?;
     Ok(())

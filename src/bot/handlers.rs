@@ -39,6 +39,51 @@ pub(crate) struct UserCtx {
     pub(crate) deleting: bool,
 }
 
+/// A step of a private chat's dialogue: what every handler that moves the
+/// dialogue on needs (an endpoint makes it from what the tree hands it).
+#[derive(Clone, Copy)]
+pub(crate) struct Step<'a> {
+    pub(crate) bot: &'a TgBot,
+    pub(crate) chat: ChatId,
+    pub(crate) dialogue: &'a Dlg,
+    pub(crate) me: &'a UserCtx,
+    pub(crate) ctx: &'a BotCtx,
+}
+
+impl<'a> Step<'a> {
+    pub(crate) fn new(
+        bot: &'a TgBot,
+        chat: ChatId,
+        dialogue: &'a Dlg,
+        me: &'a UserCtx,
+        ctx: &'a BotCtx,
+    ) -> Self {
+        Step {
+            bot,
+            chat,
+            dialogue,
+            me,
+            ctx,
+        }
+    }
+
+    pub(crate) fn lang(&self) -> Lang {
+        self.me.lang
+    }
+
+    pub(crate) fn user_id(&self) -> i64 {
+        self.me.user.id
+    }
+
+    /// Sends the chat the text of the locale key `key`.
+    pub(crate) async fn say(&self, key: &str) -> HandlerResult {
+        self.bot
+            .send_message(self.chat, tr(self.lang(), key))
+            .await?;
+        Ok(())
+    }
+}
+
 pub fn schema() -> UpdateHandler<anyhow::Error> {
     use dptree::case;
 
@@ -270,19 +315,14 @@ async fn start(
         }
         StartPayload::None => {}
     }
-    onboard(&bot, msg.chat.id, &dialogue, &me, &ctx).await
+    onboard(Step::new(&bot, msg.chat.id, &dialogue, &me, &ctx)).await
 }
 
 /// The welcome, the tips and the prices; the latest draft (or a new one)
 /// takes photos. `/start` and the "make your own" button both come here.
-pub(crate) async fn onboard(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
-) -> HandlerResult {
-    let (lang, user_id) = (me.lang, me.user.id);
+pub(crate) async fn onboard(step: Step<'_>) -> HandlerResult {
+    let Step { bot, chat, ctx, .. } = step;
+    let (lang, user_id) = (step.lang(), step.user_id());
     let now = ctx.clock.now_ms();
     let avatar = ctx
         .db
@@ -296,7 +336,7 @@ pub(crate) async fn onboard(
         .await?;
     // The state first: the photos that follow are taken even when an answer
     // below is lost (a Telegram 5xx, a kill between the sends).
-    dialogue
+    step.dialogue
         .update(State::Uploading {
             avatar_id: avatar.id,
             counter_message_id: None,
@@ -307,7 +347,7 @@ pub(crate) async fn onboard(
     let welcome = tr_args(
         lang,
         "start-welcome",
-        &[("name", Arg::Str(&me.user.first_name)), min, max],
+        &[("name", Arg::Str(&step.me.user.first_name)), min, max],
     );
     bot.send_message(chat, format!("{welcome}\n\n{}", tr(lang, "start-tips")))
         .await?;
@@ -425,29 +465,23 @@ async fn callback(
 }
 
 async fn on_press(press: Press<'_>, dialogue: &Dlg) -> HandlerResult {
-    let Press {
-        bot,
-        query,
-        me,
-        ctx,
-    } = press;
-    let parsed = query.data.as_deref().and_then(Callback::parse);
-    let chat = dialogue.chat_id();
+    let parsed = press.query.data.as_deref().and_then(Callback::parse);
+    let step = Step::new(press.bot, dialogue.chat_id(), dialogue, press.me, press.ctx);
     match parsed {
         Some(Callback::Generate(avatar_id)) => {
             press.answer().await?;
-            super::free::generate(bot, chat, dialogue, me, ctx, avatar_id).await?;
+            super::free::generate(step, avatar_id).await?;
         }
         Some(Callback::Packages(avatar_id)) => {
             press.answer().await?;
-            purchase::show_packages(bot, chat, dialogue, me, ctx, avatar_id).await?;
+            purchase::show_packages(step, avatar_id).await?;
         }
         Some(Callback::Redo(avatar_id)) => super::free::choose(press, avatar_id).await?,
         Some(Callback::RedoPortrait(portrait_id)) => super::free::redo(press, portrait_id).await?,
         Some(Callback::Tier { avatar_id, tier }) => {
             let tier = tier.clone();
             press.answer().await?;
-            purchase::choose_tier(bot, chat, dialogue, me, ctx, avatar_id, tier).await?;
+            purchase::choose_tier(step, avatar_id, tier).await?;
         }
         Some(Callback::ShowGallery(avatar_id)) => super::gallery::show(press, avatar_id).await?,
         Some(Callback::RequestPayout) => super::referral::request_payout(press).await?,
@@ -459,11 +493,13 @@ async fn on_press(press: Press<'_>, dialogue: &Dlg) -> HandlerResult {
         Some(Callback::RevokeShare(avatar_id)) => super::gallery::revoke(press, avatar_id).await?,
         Some(Callback::StartOwn) => {
             press.answer().await?;
-            onboard(bot, chat, dialogue, me, ctx).await?;
+            onboard(step).await?;
         }
         Some(Callback::SetLanguage(lang)) => {
-            let user_id = me.user.id;
-            ctx.db
+            let user_id = press.user_id();
+            press
+                .ctx
+                .db
                 .run(move |c| users::set_language(c, user_id, lang.code()))
                 .await?;
             press.answer().await?;
@@ -477,7 +513,7 @@ async fn on_press(press: Press<'_>, dialogue: &Dlg) -> HandlerResult {
             super::privacy::on_callback(press, privacy).await?;
         }
         None => {
-            tracing::info!(user_id = me.user.id, "unknown or stale callback data");
+            tracing::info!(user_id = press.user_id(), "unknown or stale callback data");
             press.refuse().await?;
         }
     }

@@ -6,6 +6,37 @@ use crate::bot::handlers::HandlerResult;
 use crate::db::reports;
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
 
+/// The title `title` with the number of `items` (its `count`), then a line
+/// for each.
+fn listing<T>(lang: Lang, title: &str, items: &[T], line: impl Fn(&T) -> String) -> String {
+    let mut text = tr_args(lang, title, &[("count", Arg::Num(items.len() as i64))]);
+    for item in items {
+        text.push('\n');
+        text.push_str(&line(item));
+    }
+    text
+}
+
+/// Below `text`: a blank line, the heading `heading`, then a line for each
+/// of `items`, or "—" when there are none.
+fn section<T>(
+    text: &mut String,
+    lang: Lang,
+    heading: &str,
+    items: &[T],
+    line: impl Fn(&T) -> String,
+) {
+    text.push_str("\n\n");
+    text.push_str(&tr(lang, heading));
+    if items.is_empty() {
+        text.push_str("\n—");
+    }
+    for item in items {
+        text.push('\n');
+        text.push_str(&line(item));
+    }
+}
+
 fn user_line(lang: Lang, line: &reports::UserLine) -> String {
     let name = match &line.username {
         Some(username) => format!("{} @{username}", line.first_name),
@@ -37,16 +68,10 @@ pub(super) async fn users(r: Reply<'_>, n: i64) -> HandlerResult {
         .db
         .run(move |c| reports::last_users(c, n as u32, now))
         .await?;
-    let mut text = tr_args(
-        lang,
-        "admin-users-title",
-        &[("count", Arg::Num(lines.len() as i64))],
-    );
-    for line in &lines {
-        text.push('\n');
-        text.push_str(&user_line(lang, line));
-    }
-    r.say(text).await
+    r.say(listing(lang, "admin-users-title", &lines, |line| {
+        user_line(lang, line)
+    }))
+    .await
 }
 
 fn payment_text(lang: Lang, now: i64, p: &reports::PaymentLine) -> String {
@@ -155,24 +180,12 @@ pub(super) async fn user(r: Reply<'_>, id: i64) -> HandlerResult {
             ],
         ));
     }
-    text.push_str("\n\n");
-    text.push_str(&tr(lang, "admin-user-payments"));
-    if d.payments.is_empty() {
-        text.push_str("\n—");
-    }
-    for p in &d.payments {
-        text.push('\n');
-        text.push_str(&payment_text(lang, now, p));
-    }
-    text.push_str("\n\n");
-    text.push_str(&tr(lang, "admin-user-jobs"));
-    if d.jobs.is_empty() {
-        text.push_str("\n—");
-    }
-    for j in &d.jobs {
-        text.push('\n');
-        text.push_str(&job_text(lang, j));
-    }
+    section(&mut text, lang, "admin-user-payments", &d.payments, |p| {
+        payment_text(lang, now, p)
+    });
+    section(&mut text, lang, "admin-user-jobs", &d.jobs, |j| {
+        job_text(lang, j)
+    });
     r.say(text).await
 }
 
@@ -185,21 +198,16 @@ pub(super) async fn pending(r: Reply<'_>) -> HandlerResult {
     if open.is_empty() {
         return r.say(tr(lang, "admin-pending-empty")).await;
     }
-    let mut text = tr_args(
-        lang,
-        "admin-pending-title",
-        &[("count", Arg::Num(open.len() as i64))],
-    );
-    for p in &open {
-        text.push('\n');
-        text.push_str(&payment_text(lang, now, p));
+    let text = listing(lang, "admin-pending-title", &open, |p| {
+        let mut line = payment_text(lang, now, p);
         if p.stuck_alerted {
-            text.push_str(&format!(" · {}", tr(lang, "admin-pending-stuck")));
+            line.push_str(&format!(" · {}", tr(lang, "admin-pending-stuck")));
         }
         if let Some(error) = &p.last_error {
-            text.push_str(&format!(" · {error}"));
+            line.push_str(&format!(" · {error}"));
         }
-    }
+        line
+    });
     r.say(text).await
 }
 
@@ -212,14 +220,8 @@ pub(super) async fn jobs(r: Reply<'_>, n: i64) -> HandlerResult {
     if lines.is_empty() {
         return r.say(tr(lang, "admin-jobs-empty")).await;
     }
-    let mut text = tr_args(
-        lang,
-        "admin-jobs-title",
-        &[("count", Arg::Num(lines.len() as i64))],
-    );
-    for j in &lines {
-        text.push('\n');
-        text.push_str(&job_text(lang, j));
-    }
-    r.say(text).await
+    r.say(listing(lang, "admin-jobs-title", &lines, |j| {
+        job_text(lang, j)
+    }))
+    .await
 }
