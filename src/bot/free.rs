@@ -5,10 +5,9 @@
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::BotCtx;
-use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::handlers::{HandlerResult, Step};
+use super::press::{Press, own_ready};
 use super::state::State;
-use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::db::jobs::{self, FreeJob, NewTask};
 use crate::db::{avatars, portraits};
@@ -19,16 +18,10 @@ const PREVIEW_STYLE: u32 = 0;
 
 /// Generate: with the preview on for this user and not used yet, start it
 /// and show the packages with it when it is ready; otherwise the packages now.
-pub(crate) async fn generate(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
+pub(crate) async fn generate(step: Step<'_>, avatar_id: i64) -> HandlerResult {
+    let (me, ctx) = (step.me, step.ctx);
     if !crate::ab::preview_enabled(&ctx.config, &me.assignments) {
-        return super::purchase::show_packages(bot, chat, dialogue, me, ctx, avatar_id).await;
+        return super::purchase::show_packages(step, avatar_id).await;
     }
     let user_id = me.user.id;
     let min = ctx.config.upload.min_photos;
@@ -69,7 +62,7 @@ pub(crate) async fn generate(
     let Some(job) = started else {
         // Not a draft of this user, too few photos (both explained there), or
         // the one preview was had already: the packages.
-        return super::purchase::show_packages(bot, chat, dialogue, me, ctx, avatar_id).await;
+        return super::purchase::show_packages(step, avatar_id).await;
     };
     tracing::info!(user_id, avatar_id, job_id = job.id, "free preview started");
     ctx.wake.notify_one();
@@ -79,10 +72,11 @@ pub(crate) async fn generate(
     )]]);
     // The state first: an answer Telegram took but did not acknowledge
     // must not leave the chat in the previous step.
-    dialogue
+    step.dialogue
         .update(State::ChoosingPackage { avatar_id })
         .await?;
-    bot.send_message(chat, tr(me.lang, "preview-started"))
+    step.bot
+        .send_message(step.chat, tr(me.lang, "preview-started"))
         .reply_markup(keyboard)
         .await?;
     Ok(())
@@ -101,23 +95,13 @@ fn redo_quota(
 }
 
 /// "Redo a portrait": the set's portraits as numbered buttons.
-pub(crate) async fn choose(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn choose(press: Press<'_>, avatar_id: i64) -> HandlerResult {
+    let (lang, user_id, bot, ctx) = (press.lang(), press.user_id(), press.bot, press.ctx);
     let config = ctx.config.clone();
     let found = ctx
         .db
         .run(move |c| {
-            let Some(avatar) = avatars::get_owned(c, avatar_id, user_id)? else {
-                return Ok(None);
-            };
-            if avatar.status != avatars::AvatarStatus::Ready {
+            if own_ready(c, avatar_id, user_id)?.is_none() {
                 return Ok(None);
             }
             let (quota, used) = redo_quota(c, &config, avatar_id)?;
@@ -133,12 +117,9 @@ pub(crate) async fn choose(
         })
         .await?;
     let Some((made, quota, used, running, expired)) = found else {
-        bot.answer_callback_query(query.id.clone())
-            .text(tr(lang, "unexpected-button"))
-            .await?;
-        return Ok(());
+        return press.refuse().await;
     };
-    bot.answer_callback_query(query.id.clone()).await?;
+    press.answer().await?;
     let chat = ChatId(user_id);
     if expired {
         // Retention deleted the reference photos a redo would need.
@@ -188,15 +169,8 @@ enum RedoRefusal {
 }
 
 /// Redo one portrait: a new take of its style, counted against the free quota.
-pub(crate) async fn redo(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    portrait_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn redo(press: Press<'_>, portrait_id: i64) -> HandlerResult {
+    let (lang, user_id, ctx) = (press.lang(), press.user_id(), press.ctx);
     let config = ctx.config.clone();
     let now = ctx.clock.now_ms();
     let outcome = ctx
@@ -233,12 +207,7 @@ pub(crate) async fn redo(
         })
         .await?;
     let text = match outcome {
-        Err(RedoRefusal::NotOwned) => {
-            bot.answer_callback_query(query.id.clone())
-                .text(tr(lang, "unexpected-button"))
-                .await?;
-            return Ok(());
-        }
+        Err(RedoRefusal::NotOwned) => return press.refuse().await,
         Err(RedoRefusal::Running) => tr(lang, "redo-running"),
         Err(RedoRefusal::PhotosExpired) => tr_args(
             lang,
@@ -263,7 +232,7 @@ pub(crate) async fn redo(
             )
         }
     };
-    bot.answer_callback_query(query.id.clone()).await?;
-    bot.send_message(ChatId(user_id), text).await?;
+    press.answer().await?;
+    press.bot.send_message(ChatId(user_id), text).await?;
     Ok(())
 }

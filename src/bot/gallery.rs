@@ -14,6 +14,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
+use super::press::{Press, own_ready_set};
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::chat::outbox::albums;
@@ -67,28 +68,17 @@ pub(crate) async fn list(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>
 }
 
 /// Sends one ready set again, if it is this user's.
-pub(crate) async fn show(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn show(press: Press<'_>, avatar_id: i64) -> HandlerResult {
+    let (lang, user_id, ctx) = (press.lang(), press.user_id(), press.ctx);
     let caption = tr(lang, "gallery-caption");
-    let request_key = query.id.0.clone();
+    let request_key = press.query.id.0.clone();
     let now = ctx.clock.now_ms();
     let queued = ctx
         .db
         .run(move |c| {
-            let Some(avatar) = avatars::get_owned(c, avatar_id, user_id)? else {
+            let Some(made) = own_ready_set(c, avatar_id, user_id)? else {
                 return Ok(false);
             };
-            let made = portraits::for_avatar(c, avatar.id)?;
-            if avatar.status != avatars::AvatarStatus::Ready || made.is_empty() {
-                return Ok(false);
-            }
             let tx = c.transaction()?;
             for (i, album) in albums(&made, &caption).iter().enumerate() {
                 let key = format!("gallery:{avatar_id}:{request_key}:{i}");
@@ -105,56 +95,37 @@ pub(crate) async fn show(
             Ok(true)
         })
         .await?;
-    let key = if queued {
+    press
+        .toast(woken(ctx, queued, "gallery-sending", "unexpected-button"))
+        .await
+}
+
+/// `sent` when something was queued (and the side task is woken for it),
+/// `not_sent` otherwise.
+fn woken<'k>(ctx: &BotCtx, queued: bool, sent: &'k str, not_sent: &'k str) -> &'k str {
+    if queued {
         ctx.wake.notify_one();
-        "gallery-sending"
+        sent
     } else {
-        "unexpected-button"
-    };
-    bot.answer_callback_query(query.id.clone())
-        .text(tr(lang, key))
-        .await?;
-    Ok(())
+        not_sent
+    }
 }
 
-/// Whether the avatar is the user's own, ready and with portraits; a press
-/// naming any other (not theirs, not ready, forged) changes nothing.
-async fn own_ready_set(ctx: &BotCtx, user_id: i64, avatar_id: i64) -> anyhow::Result<bool> {
-    Ok(ctx
-        .db
-        .run(move |c| {
-            let Some(avatar) = avatars::get_owned(c, avatar_id, user_id)? else {
-                return Ok(false);
-            };
-            Ok(avatar.status == avatars::AvatarStatus::Ready
-                && !portraits::for_avatar(c, avatar.id)?.is_empty())
-        })
-        .await?)
-}
-
-async fn refuse(bot: &TgBot, query: &CallbackQuery, lang: Lang) -> HandlerResult {
-    tracing::info!(query_id = %query.id.0, "gallery button for a set that is not the user's");
-    bot.answer_callback_query(query.id.clone())
-        .text(tr(lang, "unexpected-button"))
-        .await?;
-    Ok(())
+/// A press naming a set that is not the user's own ready one: nothing changes.
+async fn refuse(press: Press<'_>) -> HandlerResult {
+    tracing::info!(query_id = %press.query.id.0, "gallery button for a set that is not the user's");
+    press.refuse().await
 }
 
 /// "Download as ZIP": queues the request; the side task builds and sends it.
 /// A second press while the archive is still on its way queues nothing.
-pub(crate) async fn zip(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
-    let (lang, user_id) = (me.lang, me.user.id);
-    if !own_ready_set(ctx, user_id, avatar_id).await? {
-        return refuse(bot, query, lang).await;
+pub(crate) async fn zip(press: Press<'_>, avatar_id: i64) -> HandlerResult {
+    if !press.owns_ready_set(avatar_id).await? {
+        return refuse(press).await;
     }
+    let (user_id, ctx) = (press.user_id(), press.ctx);
     let prefix = format!("zip:{avatar_id}:");
-    let key = format!("{prefix}{}", query.id.0);
+    let key = format!("{prefix}{}", press.query.id.0);
     let now = ctx.clock.now_ms();
     let queued = ctx
         .db
@@ -169,16 +140,14 @@ pub(crate) async fn zip(
             Ok(true)
         })
         .await?;
-    let answer = if queued {
-        ctx.wake.notify_one();
-        "gallery-zip-preparing"
-    } else {
-        "gallery-zip-already"
-    };
-    bot.answer_callback_query(query.id.clone())
-        .text(tr(lang, answer))
-        .await?;
-    Ok(())
+    press
+        .toast(woken(
+            ctx,
+            queued,
+            "gallery-zip-preparing",
+            "gallery-zip-already",
+        ))
+        .await
 }
 
 /// An unguessable share token: 24 characters of the 64 URL-safe ones from
@@ -196,17 +165,11 @@ pub fn new_share_token() -> String {
 
 /// "Share link": the set's live link (made on the first press, the same one
 /// after), with a button to revoke it.
-pub(crate) async fn share(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
-    let (lang, user_id) = (me.lang, me.user.id);
-    if !own_ready_set(ctx, user_id, avatar_id).await? {
-        return refuse(bot, query, lang).await;
+pub(crate) async fn share(press: Press<'_>, avatar_id: i64) -> HandlerResult {
+    if !press.owns_ready_set(avatar_id).await? {
+        return refuse(press).await;
     }
+    let (lang, bot, ctx) = (press.lang(), press.bot, press.ctx);
     let token = new_share_token();
     let now = ctx.clock.now_ms();
     let gallery = ctx
@@ -216,13 +179,13 @@ pub(crate) async fn share(
     let me_bot = bot.get_me().await?;
     let username = me_bot.user.username.clone().unwrap_or_default();
     let link = format!("https://t.me/{username}?start=g_{}", gallery.token);
-    bot.answer_callback_query(query.id.clone()).await?;
+    press.answer().await?;
     let revoke = InlineKeyboardButton::callback(
         tr(lang, "gallery-button-revoke"),
         Callback::RevokeShare(avatar_id).encode(),
     );
     bot.send_message(
-        ChatId(user_id),
+        ChatId(press.user_id()),
         tr_args(lang, "gallery-share-link", &[("link", Arg::Str(&link))]),
     )
     .reply_markup(InlineKeyboardMarkup::new([[revoke]]))
@@ -231,14 +194,8 @@ pub(crate) async fn share(
 }
 
 /// "Revoke link": whoever opens it from now on is told the owner removed it.
-pub(crate) async fn revoke(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
-    let (lang, user_id) = (me.lang, me.user.id);
+pub(crate) async fn revoke(press: Press<'_>, avatar_id: i64) -> HandlerResult {
+    let (user_id, ctx) = (press.user_id(), press.ctx);
     let now = ctx.clock.now_ms();
     let revoked = ctx
         .db
@@ -248,19 +205,17 @@ pub(crate) async fn revoke(
         })
         .await?;
     let Some(revoked) = revoked else {
-        return refuse(bot, query, lang).await;
+        return refuse(press).await;
     };
-    let toast = if revoked {
-        "gallery-revoked-toast"
-    } else {
-        "gallery-revoked-already"
-    };
-    bot.answer_callback_query(query.id.clone())
-        .text(tr(lang, toast))
+    press
+        .toast(if revoked {
+            "gallery-revoked-toast"
+        } else {
+            "gallery-revoked-already"
+        })
         .await?;
-    if revoked && let Some(message) = query.regular_message() {
-        bot.edit_message_text(message.chat.id, message.id, tr(lang, "gallery-revoked"))
-            .await?;
+    if revoked {
+        press.edit(tr(press.lang(), "gallery-revoked")).await?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 
 use super::BotCtx;
 use super::commands::{Command, StartPayload};
+use super::press::Press;
 use super::state::State;
 use super::storage::SqliteStorage;
 use super::{purchase, upload};
@@ -36,6 +37,51 @@ pub(crate) struct UserCtx {
     /// The user asked to delete their data and it is not finished yet:
     /// every update gets "deleting, one moment" and changes nothing.
     pub(crate) deleting: bool,
+}
+
+/// A step of a private chat's dialogue: what every handler that moves the
+/// dialogue on needs (an endpoint makes it from what the tree hands it).
+#[derive(Clone, Copy)]
+pub(crate) struct Step<'a> {
+    pub(crate) bot: &'a TgBot,
+    pub(crate) chat: ChatId,
+    pub(crate) dialogue: &'a Dlg,
+    pub(crate) me: &'a UserCtx,
+    pub(crate) ctx: &'a BotCtx,
+}
+
+impl<'a> Step<'a> {
+    pub(crate) fn new(
+        bot: &'a TgBot,
+        chat: ChatId,
+        dialogue: &'a Dlg,
+        me: &'a UserCtx,
+        ctx: &'a BotCtx,
+    ) -> Self {
+        Step {
+            bot,
+            chat,
+            dialogue,
+            me,
+            ctx,
+        }
+    }
+
+    pub(crate) fn lang(&self) -> Lang {
+        self.me.lang
+    }
+
+    pub(crate) fn user_id(&self) -> i64 {
+        self.me.user.id
+    }
+
+    /// Sends the chat the text of the locale key `key`.
+    pub(crate) async fn say(&self, key: &str) -> HandlerResult {
+        self.bot
+            .send_message(self.chat, tr(self.lang(), key))
+            .await?;
+        Ok(())
+    }
 }
 
 pub fn schema() -> UpdateHandler<anyhow::Error> {
@@ -269,19 +315,14 @@ async fn start(
         }
         StartPayload::None => {}
     }
-    onboard(&bot, msg.chat.id, &dialogue, &me, &ctx).await
+    onboard(Step::new(&bot, msg.chat.id, &dialogue, &me, &ctx)).await
 }
 
 /// The welcome, the tips and the prices; the latest draft (or a new one)
 /// takes photos. `/start` and the "make your own" button both come here.
-pub(crate) async fn onboard(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
-) -> HandlerResult {
-    let (lang, user_id) = (me.lang, me.user.id);
+pub(crate) async fn onboard(step: Step<'_>) -> HandlerResult {
+    let Step { bot, chat, ctx, .. } = step;
+    let (lang, user_id) = (step.lang(), step.user_id());
     let now = ctx.clock.now_ms();
     let avatar = ctx
         .db
@@ -295,7 +336,7 @@ pub(crate) async fn onboard(
         .await?;
     // The state first: the photos that follow are taken even when an answer
     // below is lost (a Telegram 5xx, a kill between the sends).
-    dialogue
+    step.dialogue
         .update(State::Uploading {
             avatar_id: avatar.id,
             counter_message_id: None,
@@ -306,7 +347,7 @@ pub(crate) async fn onboard(
     let welcome = tr_args(
         lang,
         "start-welcome",
-        &[("name", Arg::Str(&me.user.first_name)), min, max],
+        &[("name", Arg::Str(&step.me.user.first_name)), min, max],
     );
     bot.send_message(chat, format!("{welcome}\n\n{}", tr(lang, "start-tips")))
         .await?;
@@ -408,93 +449,72 @@ async fn callback(
     me: UserCtx,
     ctx: Arc<BotCtx>,
 ) -> HandlerResult {
-    let (chat, lang, query_id) = (dialogue.chat_id(), me.lang, query.id.clone());
-    let result = callback_inner(bot.clone(), query, dialogue, me, ctx).await;
+    let (chat, lang) = (dialogue.chat_id(), me.lang);
+    let press = Press {
+        bot: &bot,
+        query: &query,
+        me: &me,
+        ctx: &ctx,
+    };
+    let result = on_press(press, &dialogue).await;
     if result.is_err() {
         // The button must stop spinning whatever happened.
-        let _ = bot.answer_callback_query(query_id).await;
+        let _ = bot.answer_callback_query(query.id.clone()).await;
     }
     apologize_on_error(&bot, chat, lang, result).await
 }
 
-async fn callback_inner(
-    bot: TgBot,
-    query: CallbackQuery,
-    dialogue: Dlg,
-    me: UserCtx,
-    ctx: Arc<BotCtx>,
-) -> HandlerResult {
-    let parsed = query.data.as_deref().and_then(Callback::parse);
-    let chat = dialogue.chat_id();
+async fn on_press(press: Press<'_>, dialogue: &Dlg) -> HandlerResult {
+    let parsed = press.query.data.as_deref().and_then(Callback::parse);
+    let step = Step::new(press.bot, dialogue.chat_id(), dialogue, press.me, press.ctx);
     match parsed {
         Some(Callback::Generate(avatar_id)) => {
-            bot.answer_callback_query(query.id.clone()).await?;
-            super::free::generate(&bot, chat, &dialogue, &me, &ctx, avatar_id).await?;
+            press.answer().await?;
+            super::free::generate(step, avatar_id).await?;
         }
         Some(Callback::Packages(avatar_id)) => {
-            bot.answer_callback_query(query.id.clone()).await?;
-            purchase::show_packages(&bot, chat, &dialogue, &me, &ctx, avatar_id).await?;
+            press.answer().await?;
+            purchase::show_packages(step, avatar_id).await?;
         }
-        Some(Callback::Redo(avatar_id)) => {
-            super::free::choose(&bot, &query, &me, &ctx, avatar_id).await?;
-        }
-        Some(Callback::RedoPortrait(portrait_id)) => {
-            super::free::redo(&bot, &query, &me, &ctx, portrait_id).await?;
-        }
+        Some(Callback::Redo(avatar_id)) => super::free::choose(press, avatar_id).await?,
+        Some(Callback::RedoPortrait(portrait_id)) => super::free::redo(press, portrait_id).await?,
         Some(Callback::Tier { avatar_id, tier }) => {
             let tier = tier.clone();
-            bot.answer_callback_query(query.id.clone()).await?;
-            purchase::choose_tier(&bot, chat, &dialogue, &me, &ctx, avatar_id, tier).await?;
+            press.answer().await?;
+            purchase::choose_tier(step, avatar_id, tier).await?;
         }
-        Some(Callback::ShowGallery(avatar_id)) => {
-            super::gallery::show(&bot, &query, &me, &ctx, avatar_id).await?;
-        }
-        Some(Callback::RequestPayout) => {
-            super::referral::request_payout(&bot, &query, &me, &ctx).await?;
-        }
+        Some(Callback::ShowGallery(avatar_id)) => super::gallery::show(press, avatar_id).await?,
+        Some(Callback::RequestPayout) => super::referral::request_payout(press).await?,
         Some(Callback::CheckPayment(payment_id)) => {
-            purchase::check_payment(&bot, &query, &me, &ctx, payment_id).await?;
+            purchase::check_payment(press, payment_id).await?;
         }
-        Some(Callback::ZipGallery(avatar_id)) => {
-            super::gallery::zip(&bot, &query, &me, &ctx, avatar_id).await?;
-        }
-        Some(Callback::ShareGallery(avatar_id)) => {
-            super::gallery::share(&bot, &query, &me, &ctx, avatar_id).await?;
-        }
-        Some(Callback::RevokeShare(avatar_id)) => {
-            super::gallery::revoke(&bot, &query, &me, &ctx, avatar_id).await?;
-        }
+        Some(Callback::ZipGallery(avatar_id)) => super::gallery::zip(press, avatar_id).await?,
+        Some(Callback::ShareGallery(avatar_id)) => super::gallery::share(press, avatar_id).await?,
+        Some(Callback::RevokeShare(avatar_id)) => super::gallery::revoke(press, avatar_id).await?,
         Some(Callback::StartOwn) => {
-            bot.answer_callback_query(query.id.clone()).await?;
-            onboard(&bot, chat, &dialogue, &me, &ctx).await?;
+            press.answer().await?;
+            onboard(step).await?;
         }
         Some(Callback::SetLanguage(lang)) => {
-            let user_id = me.user.id;
-            ctx.db
+            let user_id = press.user_id();
+            press
+                .ctx
+                .db
                 .run(move |c| users::set_language(c, user_id, lang.code()))
                 .await?;
-            bot.answer_callback_query(query.id.clone()).await?;
-            if let Some(message) = query.regular_message() {
-                bot.edit_message_text(message.chat.id, message.id, tr(lang, "language-set"))
-                    .await?;
-            }
+            press.answer().await?;
+            press.edit(tr(lang, "language-set")).await?;
         }
-        Some(Callback::ResumeReminders) => {
-            super::stop::resume(&bot, &query, &me, &ctx).await?;
-        }
+        Some(Callback::ResumeReminders) => super::stop::resume(press).await?,
         Some(
             admin @ (Callback::AdminRefund(_) | Callback::AdminCancel(_) | Callback::AdminKeep(_)),
-        ) => {
-            super::admin::on_callback(&bot, &query, &me, &ctx, admin).await?;
-        }
+        ) => super::admin::on_callback(press, admin).await?,
         Some(privacy @ (Callback::DeleteData { .. } | Callback::KeepData(_))) => {
-            super::privacy::on_callback(&bot, &query, &me, &ctx, privacy).await?;
+            super::privacy::on_callback(press, privacy).await?;
         }
         None => {
-            tracing::info!(user_id = me.user.id, "unknown or stale callback data");
-            bot.answer_callback_query(query.id.clone())
-                .text(tr(me.lang, "unexpected-button"))
-                .await?;
+            tracing::info!(user_id = press.user_id(), "unknown or stale callback data");
+            press.refuse().await?;
         }
     }
     Ok(())

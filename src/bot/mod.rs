@@ -7,6 +7,7 @@ pub mod commands;
 pub(crate) mod free;
 pub mod gallery;
 pub mod handlers;
+pub(crate) mod press;
 pub(crate) mod privacy;
 pub mod purchase;
 pub(crate) mod referral;

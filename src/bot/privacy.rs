@@ -10,6 +10,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
+use super::press::Press;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::config::Config;
@@ -95,36 +96,28 @@ pub(crate) async fn ask(
     Ok(())
 }
 
-/// Replaces the question by `text` (its buttons go). A message that cannot
-/// be edited any more (too old, already edited) is left as it is.
-async fn settle_question(bot: &TgBot, query: &CallbackQuery, text: String) {
-    if let Some(message) = query.regular_message()
-        && let Err(error) = bot
-            .edit_message_text(message.chat.id, message.id, text)
-            .await
-    {
+/// Stops the spinner and replaces the question by `text` (its buttons go).
+/// A message that cannot be edited any more (too old, already edited) is
+/// left as it is.
+async fn settle_question(press: Press<'_>, text: String) -> HandlerResult {
+    press.answer().await?;
+    if let Err(error) = press.edit(text).await {
         tracing::debug!(%error, "deletion question not edited");
     }
+    Ok(())
 }
 
 /// The answer to the question's buttons.
-pub(crate) async fn on_callback(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    callback: Callback,
-) -> HandlerResult {
+pub(crate) async fn on_callback(press: Press<'_>, callback: Callback) -> HandlerResult {
     enum Outcome {
         Requested,
         Busy(Busy),
         Stale,
     }
-    let (lang, user_id) = (me.lang, me.user.id);
+    let (lang, user_id, ctx) = (press.lang(), press.user_id(), press.ctx);
     match callback {
         Callback::KeepData(owner) if owner == user_id => {
-            bot.answer_callback_query(query.id.clone()).await?;
-            settle_question(bot, query, tr(lang, "privacy-kept")).await;
+            settle_question(press, tr(lang, "privacy-kept")).await?;
         }
         Callback::DeleteData {
             user_id: owner,
@@ -157,26 +150,18 @@ pub(crate) async fn on_callback(
                 Outcome::Requested => {
                     tracing::info!(user_id, "data deletion requested");
                     ctx.wake.notify_one();
-                    bot.answer_callback_query(query.id.clone()).await?;
-                    settle_question(bot, query, tr(lang, "privacy-deleting")).await;
+                    settle_question(press, tr(lang, "privacy-deleting")).await?;
                 }
                 Outcome::Busy(busy) => {
-                    bot.answer_callback_query(query.id.clone()).await?;
-                    settle_question(bot, query, busy_text(&ctx.config, lang, busy)).await;
+                    settle_question(press, busy_text(&ctx.config, lang, busy)).await?;
                 }
-                Outcome::Stale => {
-                    bot.answer_callback_query(query.id.clone())
-                        .text(tr(lang, "privacy-button-stale"))
-                        .await?;
-                }
+                Outcome::Stale => press.toast("privacy-button-stale").await?,
             }
         }
         _ => {
             // Someone else's question (a forged press): nothing changes.
             tracing::info!(user_id, "deletion button naming another user");
-            bot.answer_callback_query(query.id.clone())
-                .text(tr(lang, "unexpected-button"))
-                .await?;
+            press.refuse().await?;
         }
     }
     Ok(())

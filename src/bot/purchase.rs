@@ -11,7 +11,8 @@ use teloxide::types::{
 };
 
 use super::BotCtx;
-use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::handlers::{Dlg, HandlerResult, Step, UserCtx};
+use super::press::Press;
 use super::state::State;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
@@ -38,16 +39,9 @@ pub(crate) fn packages_message_with_balance(
 
 /// Generate (or "choose again" after a failed payment): show the packages if
 /// the avatar is this user's draft with enough photos.
-pub(crate) async fn show_packages(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn show_packages(step: Step<'_>, avatar_id: i64) -> HandlerResult {
+    let Step { bot, chat, ctx, .. } = step;
+    let (lang, user_id) = (step.lang(), step.user_id());
     let (avatar, count, balance) = ctx
         .db
         .run(move |c| {
@@ -59,14 +53,10 @@ pub(crate) async fn show_packages(
         })
         .await?;
     let Some(avatar) = avatar else {
-        bot.send_message(chat, tr(lang, "unexpected-button"))
-            .await?;
-        return Ok(());
+        return step.say("unexpected-button").await;
     };
     if avatar.status != avatars::AvatarStatus::Draft {
-        bot.send_message(chat, tr(lang, "packages-not-draft"))
-            .await?;
-        return Ok(());
+        return step.say("packages-not-draft").await;
     }
     let min = ctx.config.upload.min_photos;
     if count < min {
@@ -81,7 +71,7 @@ pub(crate) async fn show_packages(
     let (text, keyboard) = packages_message_with_balance(ctx, lang, avatar_id, balance);
     // The state first: an answer Telegram took but did not acknowledge
     // must not leave the chat in the previous step.
-    dialogue
+    step.dialogue
         .update(State::ChoosingPackage { avatar_id })
         .await?;
     bot.send_message(chat, text).reply_markup(keyboard).await?;
@@ -89,33 +79,23 @@ pub(crate) async fn show_packages(
 }
 
 /// A tier was chosen: pay now if we know where to send the receipt, or ask once.
-pub(crate) async fn choose_tier(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    avatar_id: i64,
-    tier_id: String,
-) -> HandlerResult {
-    let lang = me.lang;
+pub(crate) async fn choose_tier(step: Step<'_>, avatar_id: i64, tier_id: String) -> HandlerResult {
+    let (lang, me, ctx) = (step.lang(), step.me, step.ctx);
     let Some(tier) = ctx.config.tier(&tier_id).cloned() else {
-        bot.send_message(chat, tr(lang, "unexpected-button"))
-            .await?;
-        return Ok(());
+        return step.say("unexpected-button").await;
     };
     // Refuse before asking anything: another user's avatar, a set that is no
     // longer a draft, or too few photos.
     if let Some(refusal) = purchasable(ctx, me.user.id, avatar_id).await? {
         if let Refusal::OpenPayment(payment) = refusal {
-            return show_open_payment(bot, chat, dialogue, lang, avatar_id, &payment).await;
+            return show_open_payment(step, avatar_id, &payment).await;
         }
-        return refuse(bot, chat, dialogue, me, ctx, &refusal).await;
+        return refuse(step, &refusal).await;
     }
     match (&me.user.receipt_email, &me.user.receipt_phone) {
         (Some(contact), _) | (None, Some(contact)) => {
             let contact = contact.clone();
-            request_payment(bot, chat, dialogue, me, ctx, avatar_id, &tier, &contact).await
+            request_payment(step, avatar_id, &tier, &contact).await
         }
         (None, None) => {
             let keyboard =
@@ -124,13 +104,14 @@ pub(crate) async fn choose_tier(
                 .resize_keyboard()
                 .one_time_keyboard();
             // The state first (see `show_packages`).
-            dialogue
+            step.dialogue
                 .update(State::AwaitingContact {
                     avatar_id,
                     tier_id: tier.id.clone(),
                 })
                 .await?;
-            bot.send_message(chat, tr(lang, "contact-ask"))
+            step.bot
+                .send_message(step.chat, tr(lang, "contact-ask"))
                 .reply_markup(keyboard)
                 .await?;
             Ok(())
@@ -172,15 +153,8 @@ async fn purchasable(
 }
 
 /// Says why, and leaves a state the user can go on from.
-async fn refuse(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    refusal: &Refusal,
-) -> HandlerResult {
-    let lang = me.lang;
+async fn refuse(step: Step<'_>, refusal: &Refusal) -> HandlerResult {
+    let (lang, dialogue) = (step.lang(), step.dialogue);
     let text = match refusal {
         Refusal::NotOwned | Refusal::OpenPayment(_) => tr(lang, "unexpected-button"),
         Refusal::NotDraft => tr(lang, "packages-not-draft"),
@@ -189,14 +163,15 @@ async fn refuse(
             "packages-need-photos",
             &[
                 ("count", (*count).into()),
-                ("min", ctx.config.upload.min_photos.into()),
+                ("min", step.ctx.config.upload.min_photos.into()),
             ],
         ),
     };
     if matches!(dialogue.get().await?, Some(State::AwaitingContact { .. })) {
         dialogue.update(State::Start).await?;
     }
-    bot.send_message(chat, text)
+    step.bot
+        .send_message(step.chat, text)
         .reply_markup(KeyboardRemove::new())
         .await?;
     Ok(())
@@ -236,8 +211,8 @@ pub(crate) async fn receive_contact(
     ctx: Arc<BotCtx>,
     (avatar_id, tier_id): (i64, String),
 ) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+    let step = Step::new(&bot, msg.chat.id, &dialogue, &me, &ctx);
+    let (lang, user_id) = (step.lang(), step.user_id());
     let (email, phone) = if let Some(contact) = msg.contact() {
         // Only the user's own number, shared through the button.
         let own = contact.user_id.is_some_and(|id| id.0 as i64 == user_id);
@@ -249,16 +224,13 @@ pub(crate) async fn receive_contact(
                 } else {
                     "contact-not-own"
                 };
-                bot.send_message(msg.chat.id, tr(lang, key)).await?;
-                return Ok(());
+                return step.say(key).await;
             }
         }
     } else if let Some(text) = msg.text().filter(|t| valid_email(t)) {
         (Some(text.trim().to_lowercase()), None)
     } else {
-        bot.send_message(msg.chat.id, tr(lang, "contact-invalid"))
-            .await?;
-        return Ok(());
+        return step.say("contact-invalid").await;
     };
     let contact = email.clone().or(phone.clone()).unwrap_or_default();
     ctx.db
@@ -275,34 +247,19 @@ pub(crate) async fn receive_contact(
     }
     let Some(tier) = ctx.config.tier(&tier_id).cloned() else {
         // The tier was removed from the configuration meanwhile: choose again.
-        return show_packages(&bot, msg.chat.id, &dialogue, &me, &ctx, avatar_id).await;
+        return show_packages(step, avatar_id).await;
     };
-    request_payment(
-        &bot,
-        msg.chat.id,
-        &dialogue,
-        &me,
-        &ctx,
-        avatar_id,
-        &tier,
-        &contact,
-    )
-    .await
+    request_payment(step, avatar_id, &tier, &contact).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn request_payment(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    me: &UserCtx,
-    ctx: &BotCtx,
+    step: Step<'_>,
     avatar_id: i64,
     tier: &Tier,
     contact: &str,
 ) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+    let Step { bot, chat, ctx, .. } = step;
+    let (lang, user_id) = (step.lang(), step.user_id());
     let tier = tier.clone();
     let contact = contact.to_owned();
     let now = ctx.clock.now_ms();
@@ -311,9 +268,9 @@ async fn request_payment(
     // side task can answer.
     match purchasable(ctx, user_id, avatar_id).await? {
         Some(Refusal::OpenPayment(payment)) => {
-            return show_open_payment(bot, chat, dialogue, lang, avatar_id, &payment).await;
+            return show_open_payment(step, avatar_id, &payment).await;
         }
-        Some(refusal) => return refuse(bot, chat, dialogue, me, ctx, &refusal).await,
+        Some(refusal) => return refuse(step, &refusal).await,
         None => {}
     }
     // Best effort: the payment link itself comes through the persistent
@@ -374,16 +331,10 @@ async fn request_payment(
         })
         .await?;
     match outcome {
-        None => {
-            bot.send_message(chat, tr(lang, "unexpected-button"))
-                .await?;
-        }
-        Some(Err(_status)) => {
-            bot.send_message(chat, tr(lang, "packages-not-draft"))
-                .await?;
-        }
+        None => step.say("unexpected-button").await?,
+        Some(Err(_status)) => step.say("packages-not-draft").await?,
         Some(Ok(CreatePayment::Created(payment))) => {
-            dialogue
+            step.dialogue
                 .update(State::AwaitingPayment {
                     avatar_id,
                     payment_id: payment.id,
@@ -392,7 +343,7 @@ async fn request_payment(
             ctx.wake.notify_one();
         }
         Some(Ok(CreatePayment::AlreadyOpen(payment))) => {
-            show_open_payment(bot, chat, dialogue, lang, avatar_id, &payment).await?;
+            show_open_payment(step, avatar_id, &payment).await?;
         }
     }
     Ok(())
@@ -400,13 +351,11 @@ async fn request_payment(
 
 /// A second press of Pay: no second payment; the open one is shown again.
 async fn show_open_payment(
-    bot: &TgBot,
-    chat: ChatId,
-    dialogue: &Dlg,
-    lang: Lang,
+    step: Step<'_>,
     avatar_id: i64,
     payment: &payments::Payment,
 ) -> HandlerResult {
+    let lang = step.lang();
     let text = if payment.payment_url.is_some() {
         tr(lang, "payment-already-open")
     } else {
@@ -427,28 +376,22 @@ async fn show_open_payment(
         tr(lang, "payment-button-paid"),
         Callback::CheckPayment(payment.id).encode(),
     )]);
-    dialogue
+    step.dialogue
         .update(State::AwaitingPayment {
             avatar_id,
             payment_id: payment.id,
         })
         .await?;
-    bot.send_message(chat, text)
+    step.bot
+        .send_message(step.chat, text)
         .reply_markup(InlineKeyboardMarkup::new(rows))
         .await?;
     Ok(())
 }
 
 /// "I have paid": ask T-Bank now instead of at the next scheduled poll.
-pub(crate) async fn check_payment(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    payment_id: i64,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+pub(crate) async fn check_payment(press: Press<'_>, payment_id: i64) -> HandlerResult {
+    let (user_id, ctx) = (press.user_id(), press.ctx);
     let now = ctx.clock.now_ms();
     let payment = ctx
         .db
@@ -469,10 +412,7 @@ pub(crate) async fn check_payment(
         Some(payments::PaymentStatus::Confirmed) => "payment-already-paid",
         Some(_) => "payment-closed",
     };
-    bot.answer_callback_query(query.id.clone())
-        .text(tr(lang, key))
-        .await?;
-    Ok(())
+    press.toast(key).await
 }
 
 /// Text while a payment was requested: where that payment stands, with the
@@ -485,20 +425,18 @@ pub(crate) async fn payment_status(
     ctx: Arc<BotCtx>,
     (avatar_id, payment_id): (i64, i64),
 ) -> HandlerResult {
-    let lang = me.lang;
-    let user_id = me.user.id;
+    let step = Step::new(&bot, msg.chat.id, &dialogue, &me, &ctx);
+    let (lang, user_id) = (step.lang(), step.user_id());
     let payment = ctx
         .db
         .run(move |c| payments::get_owned(c, payment_id, user_id))
         .await?;
     match payment {
         Some(payment) if payment.status.is_open() => {
-            show_open_payment(&bot, msg.chat.id, &dialogue, lang, avatar_id, &payment).await
+            show_open_payment(step, avatar_id, &payment).await
         }
         Some(payment) if payment.status == payments::PaymentStatus::Confirmed => {
-            bot.send_message(msg.chat.id, tr(lang, "payment-status-paid"))
-                .await?;
-            Ok(())
+            step.say("payment-status-paid").await
         }
         _ => {
             let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(

@@ -11,6 +11,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
+use super::press::Press;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::chat::lang_of;
@@ -153,14 +154,9 @@ pub(crate) async fn show(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>
 /// The payout button: one request for the whole available balance (at most
 /// one open per user), and every admin told through the queue in the same
 /// transaction.
-pub(crate) async fn request_payout(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-) -> HandlerResult {
-    let lang = me.lang;
-    let user = me.user.clone();
+pub(crate) async fn request_payout(press: Press<'_>) -> HandlerResult {
+    let (lang, bot, ctx) = (press.lang(), press.bot, press.ctx);
+    let user = press.me.user.clone();
     let admins = ctx.config.bot.admin_ids.clone();
     let now = ctx.clock.now_ms();
     let outcome = ctx
@@ -215,7 +211,7 @@ pub(crate) async fn request_payout(
                 );
             }
             ctx.wake.notify_one();
-            bot.answer_callback_query(query.id.clone()).await?;
+            press.answer().await?;
             let text = tr_args(
                 lang,
                 "referral-payout-requested",
@@ -230,14 +226,10 @@ pub(crate) async fn request_payout(
                 "referral-payout-open",
                 &[("amount", Arg::Str(&rub(lang, request.amount_kopecks)))],
             );
-            bot.answer_callback_query(query.id.clone())
-                .text(text)
-                .await?;
+            press.toast_text(text).await?;
         }
         Payout::NothingToPay => {
-            bot.answer_callback_query(query.id.clone())
-                .text(tr(lang, "referral-payout-nothing"))
-                .await?;
+            press.toast("referral-payout-nothing").await?;
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use super::BotCtx;
 use super::handlers::{HandlerResult, UserCtx};
+use super::press::Press;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::chat::outbox::SKIPPED_STOPPED;
@@ -38,26 +39,25 @@ pub(crate) async fn stop(bot: TgBot, msg: Message, me: UserCtx, ctx: Arc<BotCtx>
 }
 
 /// The button under the /stop answer: reminders on again.
-pub(crate) async fn resume(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-) -> HandlerResult {
-    let user_id = me.user.id;
-    ctx.db
+pub(crate) async fn resume(press: Press<'_>) -> HandlerResult {
+    let user_id = press.user_id();
+    press
+        .ctx
+        .db
         .run(move |c| users::set_stopped(c, user_id, false))
         .await?;
     tracing::info!(user_id, "reminders resumed");
-    bot.answer_callback_query(query.id.clone()).await?;
-    let text = tr(me.lang, "stop-resumed");
-    match query.regular_message() {
+    press.answer().await?;
+    let text = tr(press.lang(), "stop-resumed");
+    match press.query.regular_message() {
         Some(message) => {
-            bot.edit_message_text(message.chat.id, message.id, text)
+            press
+                .bot
+                .edit_message_text(message.chat.id, message.id, text)
                 .await?;
         }
         None => {
-            bot.send_message(ChatId(user_id), text).await?;
+            press.bot.send_message(ChatId(user_id), text).await?;
         }
     }
     Ok(())

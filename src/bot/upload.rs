@@ -17,7 +17,7 @@ use teloxide::types::{
 };
 
 use super::BotCtx;
-use super::handlers::{Dlg, HandlerResult, UserCtx};
+use super::handlers::{Dlg, HandlerResult, Step, UserCtx};
 use super::state::State;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
@@ -168,15 +168,13 @@ pub(crate) fn button_name(label: &str) -> &str {
 /// Shows (or refreshes) the counter: edits the existing message, or sends
 /// a new one when there is none yet. Returns the counter's message id.
 async fn show_counter(
-    bot: &TgBot,
-    ctx: &BotCtx,
-    chat: ChatId,
-    me: &UserCtx,
+    step: Step<'_>,
     avatar_id: i64,
     count: u32,
     existing: Option<i32>,
 ) -> anyhow::Result<i32> {
-    let (text, markup) = counter(ctx, me, avatar_id, count);
+    let Step { bot, chat, .. } = step;
+    let (text, markup) = counter(step.ctx, step.me, avatar_id, count);
     if let Some(message_id) = existing {
         let mut edit = bot.edit_message_text(chat, MessageId(message_id), text.clone());
         if let Some(markup) = markup.clone() {
@@ -203,16 +201,15 @@ async fn show_counter(
 /// their photos again (the counter's update was lost, or they lost track)
 /// is never left without the button.
 async fn reply_duplicate(
-    bot: &TgBot,
+    step: Step<'_>,
     msg: &Message,
-    ctx: &BotCtx,
-    me: &UserCtx,
     avatar_id: i64,
     count: u32,
 ) -> Result<Message, teloxide::RequestError> {
-    let (counter, markup) = counter(ctx, me, avatar_id, count);
-    let text = format!("{}\n{counter}", tr(me.lang, "upload-duplicate"));
-    let mut send = bot
+    let (counter, markup) = counter(step.ctx, step.me, avatar_id, count);
+    let text = format!("{}\n{counter}", tr(step.lang(), "upload-duplicate"));
+    let mut send = step
+        .bot
         .send_message(msg.chat.id, text)
         .reply_parameters(ReplyParameters::new(msg.id).allow_sending_without_reply());
     if let Some(markup) = markup {
@@ -241,9 +238,9 @@ pub(crate) async fn receive(
     ctx: Arc<BotCtx>,
     state: (i64, Option<i32>, bool),
 ) -> HandlerResult {
-    let (chat, lang) = (msg.chat.id, me.lang);
-    let result = receive_inner(bot.clone(), msg, dialogue, me, ctx, state).await;
-    super::handlers::apologize_on_error(&bot, chat, lang, result).await
+    let step = Step::new(&bot, msg.chat.id, &dialogue, &me, &ctx);
+    let result = receive_inner(step, &msg, state).await;
+    super::handlers::apologize_on_error(&bot, msg.chat.id, me.lang, result).await
 }
 
 /// Where the upload counter stands when a photo arrives (the dialogue state).
@@ -270,32 +267,26 @@ enum Refusal {
 /// checks before any download, the download and the inspection, the object
 /// and its row, then the counter.
 async fn receive_inner(
-    bot: TgBot,
-    msg: Message,
-    dialogue: Dlg,
-    me: UserCtx,
-    ctx: Arc<BotCtx>,
+    step: Step<'_>,
+    msg: &Message,
     (avatar_id, message_id, buried): (i64, Option<i32>, bool),
 ) -> HandlerResult {
+    let Step { ctx, me, .. } = step;
     let counter = Counter {
         avatar_id,
         message_id,
         buried,
     };
-    let taken = match precheck(&msg, &me, &ctx, avatar_id).await? {
-        Ok(file) => {
-            match download_and_inspect(&bot, msg.chat.id, &ctx, &me, avatar_id, &file).await? {
-                Ok(inspected) => store_photo(&ctx, &me, avatar_id, &file, inspected).await?,
-                Err(refusal) => Err(refusal),
-            }
-        }
+    let taken = match precheck(msg, me, ctx, avatar_id).await? {
+        Ok(file) => match download_and_inspect(step, avatar_id, &file).await? {
+            Ok(inspected) => store_photo(ctx, me, avatar_id, &file, inspected).await?,
+            Err(refusal) => Err(refusal),
+        },
         Err(refusal) => Err(refusal),
     };
     match taken {
-        Ok((count, alike)) => {
-            show_progress(&bot, &msg, &dialogue, &ctx, &me, counter, count, alike).await
-        }
-        Err(refusal) => refuse(&bot, &msg, &dialogue, &ctx, &me, counter, refusal).await,
+        Ok((count, alike)) => show_progress(step, counter, count, alike).await,
+        Err(refusal) => refuse(step, msg, counter, refusal).await,
     }
 }
 
@@ -361,13 +352,13 @@ async fn precheck(
 /// Downloads the file and inspects it in one blocking step: decoding, EXIF
 /// orientation and the face-quality gate.
 async fn download_and_inspect(
-    bot: &TgBot,
-    chat: ChatId,
-    ctx: &BotCtx,
-    me: &UserCtx,
+    step: Step<'_>,
     avatar_id: i64,
     offered: &Offered,
 ) -> anyhow::Result<Result<(AcceptedPhoto, QualityReport), Refusal>> {
+    let Step {
+        bot, chat, ctx, me, ..
+    } = step;
     bot.send_chat_action(chat, teloxide::types::ChatAction::UploadPhoto)
         .await
         .ok();
@@ -476,25 +467,21 @@ async fn store_photo(
 
 /// A photo taken: the counter shows the new count (one counter is ever
 /// visible), the gentle word about photos that look alike, and the state.
-#[allow(clippy::too_many_arguments)]
-async fn show_progress(
-    bot: &TgBot,
-    msg: &Message,
-    dialogue: &Dlg,
-    ctx: &BotCtx,
-    me: &UserCtx,
-    counter: Counter,
-    count: u32,
-    alike: bool,
-) -> HandlerResult {
-    let chat = msg.chat.id;
+async fn show_progress(step: Step<'_>, counter: Counter, count: u32, alike: bool) -> HandlerResult {
+    let Step {
+        bot,
+        chat,
+        dialogue,
+        me,
+        ..
+    } = step;
     let Counter {
         avatar_id,
         message_id,
         buried,
     } = counter;
     let existing = if buried { None } else { message_id };
-    let counter_id = show_counter(bot, ctx, chat, me, avatar_id, count, existing).await?;
+    let counter_id = show_counter(step, avatar_id, count, existing).await?;
     if buried && let Some(old) = message_id {
         // Only one counter is ever visible: the buried one goes.
         if let Err(error) = bot.delete_message(chat, MessageId(old)).await {
@@ -528,29 +515,22 @@ async fn show_progress(
 /// A photo not taken: the answer, and the counter marked buried under it
 /// (the next accepted photo brings it down).
 async fn refuse(
-    bot: &TgBot,
+    step: Step<'_>,
     msg: &Message,
-    dialogue: &Dlg,
-    ctx: &BotCtx,
-    me: &UserCtx,
     counter: Counter,
     refusal: Refusal,
 ) -> HandlerResult {
     match refusal {
-        Refusal::NotOpen => {
-            bot.send_message(msg.chat.id, tr(me.lang, "upload-not-open"))
-                .await?;
-            return Ok(());
-        }
+        Refusal::NotOpen => return step.say("upload-not-open").await,
         Refusal::Duplicate(count) => {
-            reply_duplicate(bot, msg, ctx, me, counter.avatar_id, count).await?;
+            reply_duplicate(step, msg, counter.avatar_id, count).await?;
         }
         Refusal::Reply(text) => {
-            reply(bot, msg, text).await?;
+            reply(step.bot, msg, text).await?;
         }
     }
     if counter.message_id.is_some() && !counter.buried {
-        dialogue
+        step.dialogue
             .update(State::Uploading {
                 avatar_id: counter.avatar_id,
                 counter_message_id: counter.message_id,

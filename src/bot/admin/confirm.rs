@@ -5,15 +5,14 @@
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use super::say;
-use crate::bot::BotCtx;
-use crate::bot::handlers::{HandlerResult, UserCtx};
-use crate::chat::TgBot;
+use super::Reply;
+use crate::bot::handlers::HandlerResult;
+use crate::bot::press::Press;
 use crate::chat::callback::Callback;
 use crate::db::payments::PaymentStatus;
 use crate::db::refunds::RefundReason;
 use crate::db::{payments, refunds};
-use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+use crate::i18n::{Arg, rub, tr, tr_args};
 
 /// What a refund or cancellation of a payment would be, or why there is none.
 enum Plan {
@@ -55,25 +54,16 @@ fn plan(
     Ok(Some((p, plan)))
 }
 
-pub(super) async fn ask_refund(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    payment_id: i64,
-    cancel: bool,
-) -> HandlerResult {
+pub(super) async fn ask_refund(r: Reply<'_>, payment_id: i64, cancel: bool) -> HandlerResult {
+    let Reply { lang, ctx, .. } = r;
     let Some((p, plan)) = ctx.db.run(move |c| plan(c, payment_id, cancel)).await? else {
-        return say(
-            bot,
-            chat,
-            tr_args(
+        return r
+            .say(tr_args(
                 lang,
                 "admin-payment-not-found",
                 &[("id", Arg::Num(payment_id))],
-            ),
-        )
-        .await;
+            ))
+            .await;
     };
     let amount = match &plan {
         Plan::Refund(amount) => *amount,
@@ -88,7 +78,7 @@ pub(super) async fn ask_refund(
         ("status", Arg::Str(p.status.as_str())),
     ];
     let (text, button, data) = match plan {
-        Plan::Refused(key) => return say(bot, chat, tr_args(lang, &key, &args)).await,
+        Plan::Refused(key) => return r.say(tr_args(lang, &key, &args)).await,
         Plan::Refund(_) => (
             tr_args(lang, "admin-refund-confirm", &args),
             tr(lang, "admin-button-refund"),
@@ -107,27 +97,29 @@ pub(super) async fn ask_refund(
             Callback::AdminKeep(p.id).encode(),
         )],
     ]);
-    bot.send_message(chat, text).reply_markup(keyboard).await?;
+    r.bot
+        .send_message(r.chat, text)
+        .reply_markup(keyboard)
+        .await?;
     Ok(())
+}
+
+/// The `refunds` row a confirmation writes, and the answer once it is written.
+struct Request {
+    payment_id: i64,
+    amount: i64,
+    reason: RefundReason,
+    key: String,
+    answer: &'static str,
 }
 
 /// A press of a confirmation button. Only an admin gets past the first line;
 /// anyone else gets the answer of any unknown button.
-pub(crate) async fn on_callback(
-    bot: &TgBot,
-    query: &CallbackQuery,
-    me: &UserCtx,
-    ctx: &BotCtx,
-    callback: Callback,
-) -> HandlerResult {
-    let lang = me.lang;
-    if !ctx.config.is_admin(me.user.id) {
-        bot.answer_callback_query(query.id.clone())
-            .text(tr(lang, "unexpected-button"))
-            .await?;
-        return Ok(());
+pub(crate) async fn on_callback(press: Press<'_>, callback: Callback) -> HandlerResult {
+    let (lang, admin, ctx) = (press.lang(), press.user_id(), press.ctx);
+    if !ctx.config.is_admin(admin) {
+        return press.refuse().await;
     }
-    let admin = me.user.id;
     let now = ctx.clock.now_ms();
     let text = match callback {
         Callback::AdminKeep(id) => tr_args(lang, "admin-kept", &[("id", Arg::Num(id))]),
@@ -138,46 +130,47 @@ pub(crate) async fn on_callback(
                 .run(move |c| {
                     let tx = c.transaction()?;
                     // The plan again: the payment may have changed since the question.
-                    let result = match plan(&tx, id, cancel)? {
+                    let request = match plan(&tx, id, cancel)? {
                         None => Err("admin-payment-not-found"),
                         // A new key per request: one that T-Bank refused may be asked again.
-                        Some((p, Plan::Refund(amount))) => refunds::request(
-                            &tx,
-                            p.id,
+                        Some((p, Plan::Refund(amount))) => Ok(Request {
+                            payment_id: p.id,
                             amount,
-                            RefundReason::AdminRefund,
-                            &format!(
+                            reason: RefundReason::AdminRefund,
+                            key: format!(
                                 "refund-{}-admin-{}",
                                 p.id,
                                 refunds::for_payment(&tx, p.id)?.len()
                             ),
-                            Some(admin),
-                            now,
-                        )
-                        .map(|added| {
-                            if added {
-                                Ok("admin-refund-requested")
-                            } else {
-                                Err("admin-already-requested")
-                            }
-                        })?,
-                        Some((p, Plan::Cancel)) => refunds::request(
-                            &tx,
-                            p.id,
-                            p.amount_kopecks,
-                            RefundReason::AdminCancel,
-                            &format!("cancel-{}-admin", p.id),
-                            Some(admin),
-                            now,
-                        )
-                        .map(|added| {
-                            if added {
-                                Ok("admin-cancel-requested")
-                            } else {
-                                Err("admin-already-requested")
-                            }
-                        })?,
+                            answer: "admin-refund-requested",
+                        }),
+                        Some((p, Plan::Cancel)) => Ok(Request {
+                            payment_id: p.id,
+                            amount: p.amount_kopecks,
+                            reason: RefundReason::AdminCancel,
+                            key: format!("cancel-{}-admin", p.id),
+                            answer: "admin-cancel-requested",
+                        }),
                         Some((_, Plan::Refused(_))) => Err("admin-already-requested"),
+                    };
+                    let result = match request {
+                        Ok(r) => {
+                            let added = refunds::request(
+                                &tx,
+                                r.payment_id,
+                                r.amount,
+                                r.reason,
+                                &r.key,
+                                Some(admin),
+                                now,
+                            )?;
+                            if added {
+                                Ok(r.answer)
+                            } else {
+                                Err("admin-already-requested")
+                            }
+                        }
+                        Err(key) => Err(key),
                     };
                     tx.commit()?;
                     Ok(result)
@@ -193,10 +186,6 @@ pub(crate) async fn on_callback(
         }
         _ => return Ok(()),
     };
-    bot.answer_callback_query(query.id.clone()).await?;
-    if let Some(message) = query.regular_message() {
-        bot.edit_message_text(message.chat.id, message.id, text)
-            .await?;
-    }
-    Ok(())
+    press.answer().await?;
+    press.edit(text).await
 }

@@ -1,14 +1,41 @@
 //! `/users`, `/user`, `/pending` and `/jobs`: who came and how far they got,
 //! one user in full, the payments not finished, the latest generations.
 
-use teloxide::prelude::*;
-
-use super::{say, span, stage_name, when};
-use crate::bot::BotCtx;
+use super::{Reply, span, stage_name, when};
 use crate::bot::handlers::HandlerResult;
-use crate::chat::TgBot;
 use crate::db::reports;
 use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+
+/// The title `title` with the number of `items` (its `count`), then a line
+/// for each.
+fn listing<T>(lang: Lang, title: &str, items: &[T], line: impl Fn(&T) -> String) -> String {
+    let mut text = tr_args(lang, title, &[("count", Arg::Num(items.len() as i64))]);
+    for item in items {
+        text.push('\n');
+        text.push_str(&line(item));
+    }
+    text
+}
+
+/// Below `text`: a blank line, the heading `heading`, then a line for each
+/// of `items`, or "—" when there are none.
+fn section<T>(
+    text: &mut String,
+    lang: Lang,
+    heading: &str,
+    items: &[T],
+    line: impl Fn(&T) -> String,
+) {
+    text.push_str("\n\n");
+    text.push_str(&tr(lang, heading));
+    if items.is_empty() {
+        text.push_str("\n—");
+    }
+    for item in items {
+        text.push('\n');
+        text.push_str(&line(item));
+    }
+}
 
 fn user_line(lang: Lang, line: &reports::UserLine) -> String {
     let name = match &line.username {
@@ -35,28 +62,16 @@ fn user_line(lang: Lang, line: &reports::UserLine) -> String {
     )
 }
 
-pub(super) async fn users(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    n: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn users(r: Reply<'_>, n: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let lines = ctx
         .db
         .run(move |c| reports::last_users(c, n as u32, now))
         .await?;
-    let mut text = tr_args(
-        lang,
-        "admin-users-title",
-        &[("count", Arg::Num(lines.len() as i64))],
-    );
-    for line in &lines {
-        text.push('\n');
-        text.push_str(&user_line(lang, line));
-    }
-    say(bot, chat, text).await
+    r.say(listing(lang, "admin-users-title", &lines, |line| {
+        user_line(lang, line)
+    }))
+    .await
 }
 
 fn payment_text(lang: Lang, now: i64, p: &reports::PaymentLine) -> String {
@@ -108,29 +123,20 @@ fn job_text(lang: Lang, j: &reports::JobLine) -> String {
     text
 }
 
-pub(super) async fn user(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    id: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn user(r: Reply<'_>, id: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let Some(d) = ctx
         .db
         .run(move |c| reports::user_detail(c, id, now))
         .await?
     else {
-        return say(
-            bot,
-            chat,
-            tr_args(
+        return r
+            .say(tr_args(
                 lang,
                 "admin-user-not-found",
                 &[("id", Arg::Str(&id.to_string()))],
-            ),
-        )
-        .await;
+            ))
+            .await;
     };
     let mut text = user_line(lang, &d.line);
     let variants = if d.variants.is_empty() {
@@ -174,82 +180,48 @@ pub(super) async fn user(
             ],
         ));
     }
-    text.push_str("\n\n");
-    text.push_str(&tr(lang, "admin-user-payments"));
-    if d.payments.is_empty() {
-        text.push_str("\n—");
-    }
-    for p in &d.payments {
-        text.push('\n');
-        text.push_str(&payment_text(lang, now, p));
-    }
-    text.push_str("\n\n");
-    text.push_str(&tr(lang, "admin-user-jobs"));
-    if d.jobs.is_empty() {
-        text.push_str("\n—");
-    }
-    for j in &d.jobs {
-        text.push('\n');
-        text.push_str(&job_text(lang, j));
-    }
-    say(bot, chat, text).await
+    section(&mut text, lang, "admin-user-payments", &d.payments, |p| {
+        payment_text(lang, now, p)
+    });
+    section(&mut text, lang, "admin-user-jobs", &d.jobs, |j| {
+        job_text(lang, j)
+    });
+    r.say(text).await
 }
 
-pub(super) async fn pending(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn pending(r: Reply<'_>) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let open = ctx
         .db
         .run(move |c| reports::pending_payments(c, now))
         .await?;
     if open.is_empty() {
-        return say(bot, chat, tr(lang, "admin-pending-empty")).await;
+        return r.say(tr(lang, "admin-pending-empty")).await;
     }
-    let mut text = tr_args(
-        lang,
-        "admin-pending-title",
-        &[("count", Arg::Num(open.len() as i64))],
-    );
-    for p in &open {
-        text.push('\n');
-        text.push_str(&payment_text(lang, now, p));
+    let text = listing(lang, "admin-pending-title", &open, |p| {
+        let mut line = payment_text(lang, now, p);
         if p.stuck_alerted {
-            text.push_str(&format!(" · {}", tr(lang, "admin-pending-stuck")));
+            line.push_str(&format!(" · {}", tr(lang, "admin-pending-stuck")));
         }
         if let Some(error) = &p.last_error {
-            text.push_str(&format!(" · {error}"));
+            line.push_str(&format!(" · {error}"));
         }
-    }
-    say(bot, chat, text).await
+        line
+    });
+    r.say(text).await
 }
 
-pub(super) async fn jobs(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    n: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn jobs(r: Reply<'_>, n: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let lines = ctx
         .db
         .run(move |c| reports::recent_jobs(c, n as u32, now))
         .await?;
     if lines.is_empty() {
-        return say(bot, chat, tr(lang, "admin-jobs-empty")).await;
+        return r.say(tr(lang, "admin-jobs-empty")).await;
     }
-    let mut text = tr_args(
-        lang,
-        "admin-jobs-title",
-        &[("count", Arg::Num(lines.len() as i64))],
-    );
-    for j in &lines {
-        text.push('\n');
-        text.push_str(&job_text(lang, j));
-    }
-    say(bot, chat, text).await
+    r.say(listing(lang, "admin-jobs-title", &lines, |j| {
+        job_text(lang, j)
+    }))
+    .await
 }

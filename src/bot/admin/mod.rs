@@ -96,62 +96,89 @@ async fn handle(
     ctx: Arc<BotCtx>,
     command: AdminCommand,
 ) -> HandlerResult {
-    let chat = msg.chat.id;
-    let lang = me.lang;
-    let usage = |syntax: &str| tr_args(lang, "admin-usage", &[("usage", Arg::Str(syntax))]);
-    let now = ctx.clock.now_ms();
+    let r = Reply {
+        bot: &bot,
+        chat: msg.chat.id,
+        lang: me.lang,
+        ctx: &ctx,
+        now: ctx.clock.now_ms(),
+    };
     let result = match command {
-        AdminCommand::Stats(_) => stats::stats(&bot, chat, lang, &ctx, now).await,
+        AdminCommand::Stats(_) => stats::stats(r).await,
         AdminCommand::Funnel(arg) => match optional_count(&arg, 30, MAX_DAYS) {
-            Some(days) => stats::funnel(&bot, chat, lang, &ctx, days, now).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-funnel"))).await,
+            Some(days) => stats::funnel(r, days).await,
+            None => r.usage("admin-syntax-funnel").await,
         },
         AdminCommand::Revenue(arg) => match optional_count(&arg, 30, MAX_DAYS) {
-            Some(days) => stats::revenue(&bot, chat, lang, &ctx, days, now).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-revenue"))).await,
+            Some(days) => stats::revenue(r, days).await,
+            None => r.usage("admin-syntax-revenue").await,
         },
         AdminCommand::Users(arg) => match optional_count(&arg, 10, MAX_LINES) {
-            Some(n) => lists::users(&bot, chat, lang, &ctx, n, now).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-users"))).await,
+            Some(n) => lists::users(r, n).await,
+            None => r.usage("admin-syntax-users").await,
         },
         AdminCommand::User(arg) => match parse_count(&arg, i64::MAX / 2) {
-            Some(id) => lists::user(&bot, chat, lang, &ctx, id, now).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-user"))).await,
+            Some(id) => lists::user(r, id).await,
+            None => r.usage("admin-syntax-user").await,
         },
-        AdminCommand::Pending(_) => lists::pending(&bot, chat, lang, &ctx, now).await,
+        AdminCommand::Pending(_) => lists::pending(r).await,
         AdminCommand::Jobs(arg) => match optional_count(&arg, 10, MAX_LINES) {
-            Some(n) => lists::jobs(&bot, chat, lang, &ctx, n, now).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-jobs"))).await,
+            Some(n) => lists::jobs(r, n).await,
+            None => r.usage("admin-syntax-jobs").await,
         },
         AdminCommand::Refund(arg) => match parse_count(&arg, i64::MAX / 2) {
-            Some(id) => confirm::ask_refund(&bot, chat, lang, &ctx, id, false).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-refund"))).await,
+            Some(id) => confirm::ask_refund(r, id, false).await,
+            None => r.usage("admin-syntax-refund").await,
         },
         AdminCommand::Cancel(arg) => match parse_count(&arg, i64::MAX / 2) {
-            Some(id) => confirm::ask_refund(&bot, chat, lang, &ctx, id, true).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-cancel"))).await,
+            Some(id) => confirm::ask_refund(r, id, true).await,
+            None => r.usage("admin-syntax-cancel").await,
         },
-        AdminCommand::Credits(_) => {
-            requests::credits(&bot, chat, lang, &ctx, me.user.id, now).await
-        }
+        AdminCommand::Credits(_) => requests::credits(r, me.user.id).await,
         AdminCommand::Retry(arg) => match parse_count(&arg, i64::MAX / 2) {
-            Some(id) => requests::retry(&bot, chat, lang, &ctx, id, now).await,
-            None => say(&bot, chat, usage(&tr(lang, "admin-syntax-retry"))).await,
+            Some(id) => requests::retry(r, id).await,
+            None => r.usage("admin-syntax-retry").await,
         },
     };
-    super::handlers::apologize_on_error(&bot, chat, lang, result).await
+    super::handlers::apologize_on_error(&bot, msg.chat.id, me.lang, result).await
 }
 
-async fn say(bot: &TgBot, chat: ChatId, text: String) -> HandlerResult {
-    bot.send_message(chat, text).await?;
-    Ok(())
+/// An admin command being answered: in which chat and language, and the
+/// time it is answered at.
+#[derive(Clone, Copy)]
+struct Reply<'a> {
+    bot: &'a TgBot,
+    chat: ChatId,
+    lang: Lang,
+    ctx: &'a BotCtx,
+    now: i64,
 }
 
-async fn send_chart(bot: &TgBot, chat: ChatId, bars: Bars) -> HandlerResult {
-    let png = tokio::task::spawn_blocking(move || bar_chart_png(&bars)).await??;
-    bot.send_photo(chat, InputFile::memory(png).file_name("chart.png"))
-        .await?;
-    Ok(())
+impl Reply<'_> {
+    async fn say(&self, text: String) -> HandlerResult {
+        self.bot.send_message(self.chat, text).await?;
+        Ok(())
+    }
+
+    /// The usage line of a command whose argument did not parse; `syntax`
+    /// is the locale key of the command's syntax.
+    async fn usage(&self, syntax: &str) -> HandlerResult {
+        let syntax = tr(self.lang, syntax);
+        self.say(tr_args(
+            self.lang,
+            "admin-usage",
+            &[("usage", Arg::Str(&syntax))],
+        ))
+        .await
+    }
+
+    async fn send_chart(&self, bars: Bars) -> HandlerResult {
+        let png = tokio::task::spawn_blocking(move || bar_chart_png(&bars)).await??;
+        self.bot
+            .send_photo(self.chat, InputFile::memory(png).file_name("chart.png"))
+            .await?;
+        Ok(())
+    }
 }
 
 /// UTC date and time, minutes.

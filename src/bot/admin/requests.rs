@@ -1,24 +1,14 @@
 //! What an admin asks the side task for: `/credits` (the Kie balance, asked
 //! of Kie by the side task) and `/retry` (a set's failed portraits made again).
 
-use teloxide::prelude::*;
-
-use super::{say, when};
-use crate::bot::BotCtx;
+use super::{Reply, when};
 use crate::bot::handlers::HandlerResult;
-use crate::chat::TgBot;
 use crate::chat::credits::{CREDITS_MILLI, CREDITS_REQUEST, format_credits};
 use crate::db::{jobs, service_state};
-use crate::i18n::{Arg, Lang, tr, tr_args};
+use crate::i18n::{Arg, tr, tr_args};
 
-pub(super) async fn credits(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    admin: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn credits(r: Reply<'_>, admin: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     // The side task asks Kie (handlers never do) and answers through the queue.
     let known = ctx
         .db
@@ -41,19 +31,13 @@ pub(super) async fn credits(
         ),
         None => tr(lang, "admin-credits-unknown"),
     };
-    say(bot, chat, text).await
+    r.say(text).await
 }
 
 /// `/retry <job>`: the failed tasks of a finished paid set are queued again;
 /// the side task makes them and sends what comes (no money moves).
-pub(super) async fn retry(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    job_id: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn retry(r: Reply<'_>, job_id: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let outcome = ctx
         .db
         .run(move |c| {
@@ -99,5 +83,5 @@ pub(super) async fn retry(
             ],
         ),
     };
-    say(bot, chat, text).await
+    r.say(text).await
 }

@@ -1,24 +1,15 @@
 //! `/stats`, `/funnel` and `/revenue`: the business in numbers, the last two
 //! with a chart.
 
-use teloxide::prelude::*;
-
-use super::{DAY_MS, percent, say, send_chart, span, stage_name};
+use super::{DAY_MS, Reply, percent, span, stage_name};
 use crate::admin_charts::Bars;
-use crate::bot::BotCtx;
 use crate::bot::handlers::HandlerResult;
-use crate::chat::TgBot;
 use crate::db::events::Stage;
 use crate::db::reports;
-use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+use crate::i18n::{Arg, rub, tr, tr_args};
 
-pub(super) async fn stats(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn stats(r: Reply<'_>) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let periods = ctx
         .db
         .run(move |c| {
@@ -51,7 +42,7 @@ pub(super) async fn stats(
             ],
         ));
     }
-    say(bot, chat, text).await
+    r.say(text).await
 }
 
 /// Average and median of durations, ms.
@@ -70,14 +61,8 @@ fn avg_median(mut values: Vec<i64>) -> Option<(i64, i64)> {
     Some((avg, median))
 }
 
-pub(super) async fn funnel(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    days: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn funnel(r: Reply<'_>, days: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let since = now - days * DAY_MS;
     let (journeys, assignments) = ctx
         .db
@@ -87,7 +72,7 @@ pub(super) async fn funnel(
     if journeys.is_empty() {
         text.push('\n');
         text.push_str(&tr(lang, "admin-funnel-empty"));
-        return say(bot, chat, text).await;
+        return r.say(text).await;
     }
     let count = |users: &mut dyn Iterator<Item = &reports::UserJourney>| {
         let mut counts = [0i64; 5];
@@ -199,23 +184,17 @@ pub(super) async fn funnel(
             ));
         }
     }
-    say(bot, chat, text).await?;
+    r.say(text).await?;
     let bars = Bars {
         title: tr_args(lang, "admin-funnel-chart", &[("days", Arg::Num(days))]),
         groups: Stage::ALL.iter().map(|s| stage_name(lang, *s)).collect(),
         series,
     };
-    send_chart(bot, chat, bars).await
+    r.send_chart(bars).await
 }
 
-pub(super) async fn revenue(
-    bot: &TgBot,
-    chat: ChatId,
-    lang: Lang,
-    ctx: &BotCtx,
-    days: i64,
-    now: i64,
-) -> HandlerResult {
+pub(super) async fn revenue(r: Reply<'_>, days: i64) -> HandlerResult {
+    let Reply { lang, ctx, now, .. } = r;
     let since = now - days * DAY_MS;
     let (tiers, by_day) = ctx
         .db
@@ -243,7 +222,7 @@ pub(super) async fn revenue(
     if tiers.is_empty() {
         text.push('\n');
         text.push_str(&tr(lang, "admin-revenue-empty"));
-        return say(bot, chat, text).await;
+        return r.say(text).await;
     }
     text.push_str("\n\n");
     text.push_str(&tr(lang, "admin-revenue-by-tier"));
@@ -279,7 +258,7 @@ pub(super) async fn revenue(
             ],
         ));
     }
-    say(bot, chat, text).await?;
+    r.say(text).await?;
     // The chart: every day of the window that had payments, first to last,
     // with the days between them too (a gap is a day without money).
     let first = chrono::NaiveDate::parse_from_str(&by_day[0].0, "%Y-%m-%d")?;
@@ -311,5 +290,5 @@ pub(super) async fn revenue(
         groups,
         series: vec![(tr(lang, "admin-revenue-net"), values, labels)],
     };
-    send_chart(bot, chat, bars).await
+    r.send_chart(bars).await
 }
