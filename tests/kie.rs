@@ -119,7 +119,8 @@ async fn replaying(status: u16, body: Value) -> Url {
 }
 
 struct Setup {
-    _dir: TempDir,
+    /// The stand-in's files (`kie/`: the portraits it made).
+    dir: TempDir,
     standin: Handle,
     photos: PhotoServer,
     client: KieClient,
@@ -176,7 +177,7 @@ async fn setup_with(options: SetupOptions) -> Setup {
         default_user_agent(),
     );
     Setup {
-        _dir: dir,
+        dir,
         standin,
         photos,
         client,
@@ -225,6 +226,8 @@ impl Setup {
                 "task {task_id} still {:?} after 10 s",
                 record.state
             );
+            // Polls the stand-in, which takes its latency in real time and
+            // renders off the async threads; returns as soon as it is final.
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -835,8 +838,18 @@ async fn a_task_that_never_finishes_stays_running() {
     let setup = setup().await;
     setup.standin.script(Fault::Task(TaskFault::NeverFinish), 1);
     let task_id = setup.create("portrait", &["person.png"]).await;
-    setup.standin.advance_clock(Duration::from_secs(3600));
+    // Its portrait is made like any other's (the file written): only the
+    // fault keeps the task from finishing.
+    let portrait = setup.dir.path().join("kie").join(format!("{task_id}.png"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !portrait.exists() {
+        assert!(Instant::now() < deadline, "the portrait was never made");
+        // Polls for the file; returns as soon as it is written.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Hours later, again and again: still generating.
     for _ in 0..3 {
+        setup.standin.advance_clock(Duration::from_secs(3600));
         let record = setup
             .client
             .record_info(&task_id)
@@ -844,7 +857,6 @@ async fn a_task_that_never_finishes_stays_running() {
             .expect("recordInfo");
         assert_eq!(record.state, TaskState::Generating);
         assert!(!record.state.is_final());
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(setup.standin.task_counts().generating, 1);
 }
