@@ -20,6 +20,8 @@ pub(crate) const TOKEN: &str = "4242:harness-token";
 const KIE_KEY: &str = "harness-kie-key";
 const TERMINAL: &str = "HarnessTerminalDEMO";
 const PASSWORD: &str = "harness-terminal-password";
+/// How long [`Harness::settle`] lets the side task work before giving up.
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 
 /// How the stand-ins behave.
 #[derive(Debug, Clone)]
@@ -140,6 +142,43 @@ impl Harness {
         busy.is_ok_and(|n| n == 0)
     }
 
+    /// Runs the side task's steps one round at a time until nothing is left:
+    /// a round finds nothing to do and nothing is in flight, and so does a
+    /// round one tick later (the side task's own loops run beside these
+    /// rounds; a step of theirs under way at the first look has finished by
+    /// the second). Whatever the side task would still do at this clock is
+    /// done then: a test that proves something did *not* happen asserts
+    /// after this instead of sleeping and hoping (and moves the clock past a
+    /// back-off first when it claims "never again"). What the dispatcher
+    /// does is not covered: see [`chat::handled`]. Fails if work is still
+    /// going after two minutes (a set being made counts as work).
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        let ctx = self.app().worker_ctx.clone();
+        let tick = Duration::from_millis(self.config.worker.tick_ms.max(1));
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        let mut quiet = 0;
+        while tokio::time::Instant::now() < deadline {
+            let worked = crate::worker::run_round(&ctx).await
+                + crate::worker::run_delivery_round(&ctx).await;
+            if worked > 0 {
+                quiet = 0;
+                continue;
+            }
+            if self.is_idle() {
+                quiet += 1;
+                if quiet == 2 {
+                    return Ok(());
+                }
+            } else {
+                // A send of the side task's own loop is on its way, or an
+                // item waits out a short back-off.
+                quiet = 0;
+            }
+            tokio::time::sleep(tick).await;
+        }
+        anyhow::bail!("the side task still had work after {SETTLE_LIMIT:?}")
+    }
+
     /// Stops the application gracefully (the stand-ins keep running).
     pub async fn stop(&mut self) {
         if let Some(app) = self.app.take() {
@@ -184,6 +223,42 @@ pub mod chat {
     };
 
     pub const LONG: Duration = Duration::from_secs(60);
+
+    /// What [`handled`] presses: data no button of the bot carries.
+    const HANDLED_PROBE: &str = "harness:handled";
+
+    /// Returns once the bot has handled every update of the user's private
+    /// chat sent so far. The dispatcher handles one chat's updates one after
+    /// another, so it answers a press of a button that does not exist (a
+    /// toast; nothing in the chat, nothing in the database but the user's
+    /// `last_seen_at`) only when it is done with everything before it. A
+    /// user who blocked the bot cannot press: it returns at once for them.
+    /// The side task is [`super::Harness::settle`]'s.
+    pub async fn handled(
+        telegram: &TelegramHandle,
+        user: &UserSpec,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let sandbox = telegram.sandbox();
+        let under = sandbox
+            .history(user.id)
+            .iter()
+            .rev()
+            .find(|e| e.is_from_bot() && !e.deleted)
+            .map_or(0, |e| e.message_id);
+        let query = match sandbox.press_button_raw(user, under, HANDLED_PROBE) {
+            Ok(query) => query,
+            Err(crate::telegram::standin::UserActionError::BotBlocked { .. }) => return Ok(()),
+            Err(error) => bail!("could not press the probe for user {}: {error}", user.id),
+        };
+        sandbox
+            .wait_for_callback_answer(&query, timeout)
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!("the bot never handled user {}'s updates: {error}", user.id)
+            })?;
+        Ok(())
+    }
 
     /// Waits until the chat satisfies `check`; the error shows the chat.
     pub async fn wait_for(

@@ -221,6 +221,7 @@ fn run_e2e(browser_dir: &Path, chat_url: &str, output_dir: &Path, log: &Path) ->
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         }
+        // Polls the node process driving the browser; returns once it exits.
         std::thread::sleep(Duration::from_millis(100));
     }
 }

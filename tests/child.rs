@@ -117,6 +117,35 @@ impl Harness {
         }
     }
 
+    /// Waits until the bot's database shows nothing in flight (no task, job,
+    /// queued message, refund or new payment), SIGKILLs the bot and checks
+    /// that the database, frozen now, still shows nothing: whatever the bot
+    /// would still have sent on its own — a wrongly repeated message too —
+    /// is in the chats by then, without sleeping and hoping.
+    pub async fn kill_when_settled(&self, timeout: Duration) {
+        let db = pinglass::db::Db::open(&self.db_path(), 1).unwrap();
+        let in_flight = || {
+            db.run_blocking(|c| pinglass::db::loadtest::progress(c))
+                .map(|p| p.in_flight)
+                .unwrap_or(-1)
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        while in_flight() != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the bot still had work in flight after {timeout:?}"
+            );
+            // Polls the bot's database; returns as soon as nothing is in flight.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.kill_bot();
+        assert_eq!(
+            in_flight(),
+            0,
+            "the bot took on new work before it was killed"
+        );
+    }
+
     pub fn history(&self, user: &UserSpec) -> Vec<ChatEntry> {
         self.telegram.sandbox().history(user.id)
     }

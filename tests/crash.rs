@@ -124,6 +124,7 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
     let started = Instant::now();
     let (mut during_generation, mut during_delivery, mut done) = (0, 0, 0);
     while done < kills || (done < 20 && during_delivery == 0) {
+        // The scenario: the real binary runs a random while before each kill.
         tokio::time::sleep(Duration::from_millis(rng.random_range(1000..4000))).await;
         let received: Vec<usize> = users
             .iter()
@@ -161,9 +162,8 @@ async fn killed_during_generation_and_delivery_nothing_is_lost_or_doubled() {
         .await;
     }
     let finished = last_start.elapsed();
-    // Give a wrongly repeated send the chance to show up before counting.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    h.kill_bot();
+    // Once nothing is in flight, a wrongly repeated send has shown up.
+    h.kill_when_settled(LONG).await;
 
     // Nothing is lost, and nothing is doubled — except in the one window
     // ARCHITECTURE.md documents: a kill in the milliseconds between Telegram
@@ -335,6 +335,7 @@ async fn sigterm_stops_the_bot_gracefully() {
             started.elapsed() < Duration::from_secs(20),
             "the bot did not stop within 20 s of SIGTERM"
         );
+        // Polls the child process; returns as soon as it has exited.
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
@@ -402,6 +403,7 @@ async fn killed_around_a_confirmation_the_referrer_is_credited_and_told_once() {
     let earned = |e: &[ChatEntry]| bot_text_contains(e, "+49,90 ₽ на ваш реферальный баланс");
     let (mut before, mut between, mut after) = (0, 0, 0);
     for _ in 0..6 {
+        // The scenario: kills at random moments around the payment polls.
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..1500))).await;
         let credited: i64 = db
             .run_blocking(|c| {
@@ -434,8 +436,8 @@ async fn killed_around_a_confirmation_the_referrer_is_credited_and_told_once() {
         Duration::from_secs(120),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    h.kill_bot();
+    // Once nothing is in flight, a second message to the referrer has shown up.
+    h.kill_when_settled(LONG).await;
     let messages = h
         .history(&alla)
         .iter()

@@ -123,15 +123,11 @@ async fn ready_set(app: &TestApp, user: &UserSpec, prefix: &str) {
     .await;
 }
 
-/// Waits (the file is removed just after Telegram answered) until no
-/// temporary archive is left; returns what is left if some stay.
+/// The temporary archives left once the side task has nothing more to do
+/// (a part's file is removed as soon as Telegram answered, before the queue
+/// row is marked sent).
 async fn zip_dir_left(app: &TestApp) -> Vec<String> {
-    for _ in 0..100 {
-        if zip_dir_files(app).is_empty() {
-            return Vec::new();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    app.settle().await;
     zip_dir_files(app)
 }
 
@@ -294,7 +290,7 @@ async fn a_zip_in_flight_at_a_crash_is_rebuilt_and_sent_after_the_restart() {
     let (_, files) = open_zip(&app, &sent[0]).await;
     assert_eq!(files.len(), 7);
     // Sent once, and nothing left on disk.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.settle().await;
     assert_eq!(
         zip_documents(&app.telegram.sandbox().history(user.id)).len(),
         1

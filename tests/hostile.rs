@@ -224,7 +224,7 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
         words.iter().all(|w| all.contains(w))
     };
     // Waits until the bot's new messages hold every word (or the time is up),
-    // then a moment more for anything that follows; returns the new messages.
+    // then until the bot is done with the case; returns the new messages.
     let new_texts = |words: &'static [&'static str]| async move {
         let _ = sandbox
             .wait_for(
@@ -236,7 +236,7 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
                 short,
             )
             .await;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        done_with(app, &case.act).await;
         bot_texts(&sandbox.history(chat_id))[bot_before..].to_vec()
     };
     match &case.expect {
@@ -253,6 +253,7 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
             if shown.is_err() {
                 return Err(format!("the chat never showed {words:?}"));
             }
+            done_with(app, &case.act).await;
         }
         Expect::GroupReply(words) => {
             let texts = new_texts(words).await;
@@ -268,7 +269,8 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
                 .wait_for_callback_answer(id, short)
                 .await
                 .map_err(|e| e.to_string())?;
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            // A handler may answer first and send its message after.
+            done_with(app, &case.act).await;
             let mut texts = bot_texts(&sandbox.history(chat_id))[bot_before..].to_vec();
             texts.extend(answer.text);
             if !holds(&texts, words) {
@@ -279,7 +281,7 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
             if let Some(id) = query.as_deref() {
                 let _ = sandbox.wait_for_callback_answer(id, short).await;
             }
-            tokio::time::sleep(Duration::from_millis(600)).await;
+            done_with(app, &case.act).await;
             let texts = bot_texts(&sandbox.history(chat_id))[bot_before..].to_vec();
             if !texts.is_empty() {
                 return Err(format!("expected silence, got {texts:?}"));
@@ -306,6 +308,52 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Returns once the bot is done with the case's input: the dispatcher has
+/// handled everything of the chat (a probe in the user's private chat is
+/// answered only after it; a block, once it is recorded) and the side task
+/// has nothing left to do.
+async fn done_with(app: &TestApp, act: &Act) {
+    match act {
+        Act::Text(u, _)
+        | Act::Document(u, _)
+        | Act::Sticker(u)
+        | Act::Video(u, _)
+        | Act::Raw(u, _)
+        | Act::Press(u, _)
+        | Act::EditLast(u, _) => crate::support::handled(&app.telegram, u).await,
+        // The handler's last act is recording the block (a blocked chat
+        // cannot press the probe).
+        Act::Block(u) => {
+            let id = u.id;
+            let deadline = std::time::Instant::now() + LONG;
+            while app
+                .app()
+                .db
+                .run_blocking(move |c| {
+                    c.query_row("SELECT blocked_at FROM users WHERE id = ?1", [id], |r| {
+                        r.get::<_, Option<i64>>(0)
+                    })
+                })
+                .unwrap()
+                .is_none()
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the block of {id} was never recorded"
+                );
+                // Polls for the record; returns as soon as it is there.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // A group or a channel post: nothing the stand-in can send there is
+        // answered in a way that shows the bot is done with the chat (no
+        // button press, no reply to a post), so this waits a moment. A count
+        // of handled updates in `Ops` would make this a barrier too.
+        Act::Group(..) | Act::Channel(_) => tokio::time::sleep(Duration::from_millis(600)).await,
+    }
+    app.settle().await;
 }
 
 /// /start, five photos, Generate, the Starter package: the receipt question.

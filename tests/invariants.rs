@@ -125,7 +125,10 @@ pub fn settled(db: &Db, users: &[(UserSpec, Outcome)]) -> bool {
         })
 }
 
-/// Waits until [`settled`], or panics after `timeout`.
+/// Waits until [`settled`], or panics after `timeout`. Before counting, the
+/// caller makes sure nothing more can come: in-process it runs the side
+/// task to idle (`Harness::settle`); the real binary is killed and its
+/// frozen database asked [`settled`] again.
 pub async fn wait_settled(db: &Db, users: &[(UserSpec, Outcome)], timeout: std::time::Duration) {
     let started = std::time::Instant::now();
     while !settled(db, users) {
@@ -133,10 +136,9 @@ pub async fn wait_settled(db: &Db, users: &[(UserSpec, Outcome)], timeout: std::
             started.elapsed() < timeout,
             "the run did not settle within {timeout:?}"
         );
+        // Polls the database; returns as soon as the run has settled.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    // Give a wrongly repeated send the chance to show up before counting.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// What a simulated user does in one step.

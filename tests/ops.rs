@@ -107,14 +107,7 @@ async fn a_funnel_moves_the_metrics_and_healthz_names_a_stopped_side_task() {
         LONG,
     )
     .await;
-    let deadline = std::time::Instant::now() + LONG;
-    while !app.is_idle() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the bot did not settle"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.settle().await;
 
     let (_, after) = get(addr, "/metrics").await;
     let delta = |name: &str, labels: &[(&str, &str)]| {
@@ -251,7 +244,8 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
             LONG,
         )
         .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The job's end and the alert it raised or not: all sent by now.
+        app.settle().await;
         let alerts = bot_texts_containing(&sandbox.history(ADMIN), "не добрала портретов");
         match i {
             // The first shortfall alerts.
@@ -283,7 +277,11 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
             _ => assert_eq!(alerts, 2, "a repeat of an open incident is not sent again"),
         }
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Later checks (each `check_secs`) send nothing more while it goes on.
+    for _ in 0..3 {
+        app.advance_clock(Duration::from_secs(2));
+        app.settle().await;
+    }
     let history = sandbox.history(ADMIN);
     assert_eq!(bot_texts_containing(&history, "не добрала портретов"), 2);
     assert_eq!(bot_texts_containing(&history, "Всё ещё происходит"), 0);
@@ -310,7 +308,11 @@ async fn jobs_that_come_short_alert_once_and_are_summarised_while_they_go_on() {
         LONG,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The checks of the next half hour send no second summary.
+    for _ in 0..3 {
+        app.advance_clock(Duration::from_secs(10 * 60));
+        app.settle().await;
+    }
     assert_eq!(
         bot_texts_containing(&sandbox.history(ADMIN), "Всё ещё происходит"),
         1
@@ -359,7 +361,13 @@ async fn failing_handlers_raise_one_error_rate_alert() {
         LONG,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The photos are all handled, and the checks after the alert (each
+    // `check_secs`) raise no second one.
+    crate::support::handled(&app.telegram, &user).await;
+    for _ in 0..3 {
+        app.advance_clock(Duration::from_secs(2));
+        app.settle().await;
+    }
     assert_eq!(
         bot_texts_containing(&sandbox.history(ADMIN), "Ошибок больше предела"),
         1

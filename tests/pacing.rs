@@ -84,6 +84,8 @@ async fn sends_stay_within_the_real_limits_and_lose_nothing() {
         })
         .collect();
     let chat = ChatId(users[0].id);
+    // Real time is the scenario: the overall bucket refills after the 45
+    // sends, so the wait measured next is the chat's own.
     tokio::time::sleep(Duration::from_secs(1)).await;
     bot.send_media_group(chat, media).await.unwrap();
     let after_album = Instant::now();

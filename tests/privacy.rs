@@ -121,11 +121,14 @@ async fn draft_with_photos(app: &TestApp, user: &UserSpec, prefix: &str) {
     .await;
 }
 
+/// Polls until `check` holds (a state the side task reaches but never
+/// leaves idle, so `settle` cannot wait for it), or panics after 30 s.
 async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..300 {
         if check() {
             return;
         }
+        // Polls; returns as soon as `check` holds.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("never happened: {what}");
@@ -578,7 +581,7 @@ async fn a_deletion_interrupted_half_way_finishes_after_a_restart_and_tells_once
     assert_eq!(photos, 0);
     // Another restart: nothing is done twice, the message is not repeated.
     app.restart().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.settle().await;
     let told = app
         .telegram
         .sandbox()
@@ -617,7 +620,7 @@ async fn retention_deletes_reference_photos_of_delivered_sets_and_keeps_the_port
 
     // 29 days on: still kept.
     app.advance_clock(Duration::from_secs(29 * 86_400));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.settle().await;
     assert_eq!(store.list(&refs).await.unwrap().len(), 5);
     assert_eq!(
         count(
@@ -630,16 +633,16 @@ async fn retention_deletes_reference_photos_of_delivered_sets_and_keeps_the_port
 
     // Past 30 days: gone from the store and the database; the portraits stay.
     app.advance_clock(Duration::from_secs(2 * 86_400));
-    let waiting = store.clone();
-    wait_until("the reference photos deleted", || {
+    app.settle().await;
+    assert_eq!(
         count(
             &db,
             "SELECT COUNT(*) FROM reference_photos WHERE avatar_id = ?1",
             avatar,
-        ) == 0
-    })
-    .await;
-    assert!(waiting.list(&refs).await.unwrap().is_empty());
+        ),
+        0
+    );
+    assert!(store.list(&refs).await.unwrap().is_empty());
     assert_eq!(store.list(&portraits_prefix).await.unwrap(), portraits);
     assert_eq!(
         count(

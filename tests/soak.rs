@@ -80,6 +80,7 @@ async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
     let killer = async {
         let (mut in_funnel, mut after) = (0usize, 0usize);
         loop {
+            // The scenario: the real binary runs a random while before each kill.
             tokio::time::sleep(Duration::from_millis(rng.random_range(1000..3500))).await;
             let done = funnel_done.load(Ordering::SeqCst);
             if !done && in_funnel >= kills_wanted / 2 {
@@ -108,6 +109,12 @@ async fn soak_with_faults_and_sigkills_loses_and_doubles_nothing() {
     invariants::wait_settled(&db, &users, Duration::from_secs(240)).await;
     let settled_after = started.elapsed();
     h.kill_bot();
+    // Frozen now and still settled: nothing was left that the bot would
+    // still have sent (a wrongly repeated message is in the chats already).
+    assert!(
+        invariants::settled(&db, &users),
+        "the bot took on new work after the run settled"
+    );
     let delivered = invariants::check(&db, &h.telegram, &h.tbank, &users, kills).await;
 
     let met = tally.snapshot();

@@ -530,6 +530,8 @@ async fn expired_presigned_url_is_refused(backend: Backend) {
         .duration_since(std::time::SystemTime::now())
         .unwrap_or(Duration::ZERO);
     assert!(wait <= Duration::from_secs(2), "expiry {wait:?} away");
+    // Real time is the scenario: the URL's expiry is signed into it, checked
+    // by the store against the wall clock (no clock of ours to move).
     tokio::time::sleep(wait + Duration::from_millis(50)).await;
 
     let (status, body) = fetch(&url).await;

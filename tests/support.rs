@@ -65,24 +65,21 @@ impl TestApp {
         self.harness.shutdown().await;
     }
 
-    /// Runs the side task's steps one round at a time until a round finds
-    /// nothing to do and nothing is in flight: whatever the side task would
-    /// still do on its own is done by then. A test that proves something did
-    /// *not* happen asserts after this, instead of sleeping and hoping.
+    /// [`Harness::settle`]: runs the side task's rounds until nothing is
+    /// left to do or in flight. A test that proves something did *not*
+    /// happen asserts after this, instead of sleeping and hoping.
     pub async fn settle(&self) {
-        let ctx = self.app().worker_ctx.clone();
-        for _ in 0..400 {
-            let worked = pinglass::worker::run_round(&ctx).await
-                + pinglass::worker::run_delivery_round(&ctx).await;
-            if worked == 0 {
-                if self.is_idle() {
-                    return;
-                }
-                // A send of the side task's own loop is on its way.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        if let Err(error) = self.harness.settle().await {
+            panic!("{error:#}");
         }
-        panic!("the side task still had work after 400 rounds");
+    }
+}
+
+/// Returns once the bot has handled every update of the user's private chat
+/// so far (see [`pinglass::harness::chat::handled`]).
+pub async fn handled(telegram: &TelegramHandle, user: &UserSpec) {
+    if let Err(error) = pinglass::harness::chat::handled(telegram, user, LONG).await {
+        panic!("{error:#}");
     }
 }
 

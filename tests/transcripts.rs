@@ -81,7 +81,6 @@ use pinglass::telegram::standin::{ChatEntry, FileUpload, UserSpec};
 use crate::support::{TestApp, photo_jpeg, photo_png};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(45);
-const SETTLE: Duration = Duration::from_millis(400);
 
 /// What each photo the bot sent is, by the file_id of its largest size:
 /// "1200×800 PNG", decoded from the bytes the stand-in stored.
@@ -558,8 +557,6 @@ impl Runner {
             .collect()
     }
 
-    /// Waits until the step's output equals `expected` (then lets it settle),
-    /// or, when recording, until the chat has been quiet for a while.
     /// The step as rendered now, share tokens masked.
     fn render_now(
         &self,
@@ -574,6 +571,9 @@ impl Runner {
             .collect()
     }
 
+    /// Waits until the step's output equals `expected` (then until the bot is
+    /// done with the step: handled and settled), or, when recording, until
+    /// the chat has been quiet for a while and the bot idle.
     async fn observe(
         &mut self,
         before: &[ChatEntry],
@@ -606,10 +606,18 @@ impl Runner {
             if done || started.elapsed() > STEP_TIMEOUT {
                 break;
             }
+            // Polls the chat until the step shows what is expected (or, when
+            // recording, until it is quiet); a match is then settled below.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         if !self.record {
-            tokio::time::sleep(SETTLE).await;
+            if last == expected {
+                // Recorded steps end when the bot has nothing left to do: once
+                // it has handled the user's updates and the side task is idle,
+                // anything more (a doubled message) is in the chat.
+                crate::support::handled(&self.app.telegram, &self.user).await;
+                self.app.settle().await;
+            }
             let chat = self.chat();
             self.decode_photos(&chat).await;
             last = {

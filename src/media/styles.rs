@@ -13,7 +13,7 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
-/// The shipped catalogue, checked by the tests in `tests/media.rs`.
+/// The shipped catalogue, checked by the tests in `tests/media/styles.rs`.
 const STYLES_TOML: &str = include_str!("../../data/styles.toml");
 
 /// One portrait style.
