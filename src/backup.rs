@@ -47,7 +47,7 @@ pub(crate) async fn backup_once(
     let key = format!("{PREFIX}pinglass-{stamp}.sqlite3");
     std::fs::create_dir_all(work_dir)
         .with_context(|| format!("creating {}", work_dir.display()))?;
-    let file = work_dir.join(format!("backup-{stamp}.sqlite3"));
+    let file = work_dir.join(format!("pinglass-backup-{stamp}.sqlite3.part"));
     let _ = std::fs::remove_file(&file);
     let path = file.clone();
     db.run(move |c| db::backup::snapshot_to(c, &path))
@@ -133,7 +133,14 @@ impl Settings {
         Settings {
             interval: Duration::from_secs_f64(config.backup.interval_minutes * 60.0),
             keep: config.backup.keep as usize,
-            work_dir: config.gallery.zip_dir.join("backup"),
+            // Beside the database: the same disk, and nothing in the ZIP
+            // work directory, which start-up empties.
+            work_dir: config
+                .database
+                .path
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         }
     }
 }
