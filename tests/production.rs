@@ -239,6 +239,19 @@ async fn check_calls_each_service_once_and_reports_what_is_wrong() {
     assert_eq!(out.status.code(), Some(1), "{table}");
 }
 
+/// `pinglass restore` on the harness's database and object store.
+fn run_restore(h: &Harness) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pinglass"))
+        .arg("--config")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml"))
+        .arg("restore")
+        .env_clear()
+        .env("PINGLASS_DATABASE__PATH", h.db_path())
+        .env("PINGLASS_STORAGE__LOCAL_DIR", h.dir.path().join("objects"))
+        .output()
+        .unwrap()
+}
+
 /// The bot's local object store keeps `backups/…` here.
 fn backups_dir(h: &Harness) -> std::path::PathBuf {
     h.dir.path().join("objects").join("objects").join("backups")
@@ -294,29 +307,13 @@ async fn a_host_that_lost_its_database_is_rebuilt_from_the_backup_and_resumes_th
         let _ = std::fs::remove_file(format!("{}{suffix}", h.db_path().display()));
     }
 
-    let restore = Command::new(env!("CARGO_BIN_EXE_pinglass"))
-        .arg("--config")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml"))
-        .arg("restore")
-        .env_clear()
-        .env("PINGLASS_DATABASE__PATH", h.db_path())
-        .env("PINGLASS_STORAGE__LOCAL_DIR", h.dir.path().join("objects"))
-        .output()
-        .unwrap();
+    let restore = run_restore(&h);
     assert!(restore.status.success(), "{restore:?}");
     assert!(
         String::from_utf8_lossy(&restore.stdout).contains("restored backups/pinglass-"),
         "{restore:?}"
     );
-    let again = Command::new(env!("CARGO_BIN_EXE_pinglass"))
-        .arg("--config")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml"))
-        .arg("restore")
-        .env_clear()
-        .env("PINGLASS_DATABASE__PATH", h.db_path())
-        .env("PINGLASS_STORAGE__LOCAL_DIR", h.dir.path().join("objects"))
-        .output()
-        .unwrap();
+    let again = run_restore(&h);
     assert!(
         !again.status.success(),
         "a database that exists is never overwritten"
