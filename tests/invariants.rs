@@ -11,6 +11,9 @@ use pinglass::loadtest::invariants::{Expect, Facts};
 use pinglass::tbank::standin::Handle as TbankHandle;
 use pinglass::telegram::standin::{ChatEntry, Handle as TelegramHandle, UserSpec};
 
+/// How long a simulated person waits for the bot to finish a round.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(45);
+
 fn bot_count(history: &[ChatEntry], pick: impl Fn(&str) -> bool) -> usize {
     history
         .iter()
@@ -210,6 +213,19 @@ async fn step(
             .await;
         let history = sandbox.history(user.id);
         if outcome.is_ok() && done(&history) {
+            return true;
+        }
+        if restarts(&history) > restarts_before {
+            return false;
+        }
+        // A person looks at the chat before trying again: whatever the bot
+        // still works through of this round (an album's photos, one after
+        // another, a lost answer's send timeout each) is answered first.
+        // Without this, a slow round piles the next one on top. The probe
+        // itself may meet a fault (or a kill): then the next round goes on.
+        let _ = pinglass::harness::chat::handled(telegram, user, PATIENCE).await;
+        let history = sandbox.history(user.id);
+        if done(&history) {
             return true;
         }
         if restarts(&history) > restarts_before {
