@@ -289,7 +289,7 @@ mod queue_claim {
                     queue::MessageKind::Text,
                     &payload,
                     &format!("bench:{i}"),
-                    true,
+                    (true, 2),
                     now - 1_000,
                 )?;
             }

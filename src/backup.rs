@@ -110,12 +110,15 @@ pub(crate) async fn run(
 /// Logs the outcome of one backup.
 pub(crate) fn log(outcome: anyhow::Result<Written>) {
     match outcome {
-        Ok(written) => tracing::info!(
+        Ok(written) => {
+            crate::ops::metrics::backup_written(written.bytes as u64, written.took);
+            tracing::info!(
             key = %written.key,
             bytes = written.bytes,
             took_ms = u64::try_from(written.took.as_millis()).unwrap_or(u64::MAX),
             "database backup written"
-        ),
+            );
+        }
         Err(error) => tracing::error!(error = format!("{error:#}"), "database backup failed"),
     }
 }

@@ -274,6 +274,21 @@ pub struct GalleryConfig {
     pub zip_part_max_bytes: u64,
     /// Where archives are written while they are built and uploaded (removed after).
     pub zip_dir: PathBuf,
+    /// How often one viewer may open one shared set in 24 hours (each
+    /// opening queues its albums).
+    #[serde(default = "default_share_opens_per_viewer")]
+    pub(crate) share_opens_per_viewer_per_day: u32,
+    /// How often one shared set may be opened in 24 hours, by everyone.
+    #[serde(default = "default_share_opens_per_set")]
+    pub(crate) share_opens_per_set_per_day: u32,
+}
+
+fn default_share_opens_per_viewer() -> u32 {
+    3
+}
+
+fn default_share_opens_per_set() -> u32 {
+    100
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -321,15 +336,42 @@ pub struct AlertsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
-    /// Days after a set is delivered (or failed) before the side task deletes
-    /// its reference photos from the store and the database (1..=3650).
+    /// Days after a set is delivered (or failed), or after a draft's last
+    /// photo, before the side task deletes its reference photos from the
+    /// store and the database (1..=3650).
     pub retention_days: u32,
+    /// Days before sent (or given-up) queued messages and untouched
+    /// dialogues are deleted (1..=3650).
+    #[serde(default = "default_messages_days")]
+    pub(crate) messages_days: u32,
+    /// Days the funnel events are kept: the reach of `/funnel` and the A/B
+    /// conversion (30..=3650).
+    #[serde(default = "default_events_days")]
+    pub(crate) events_days: u32,
 }
+
+fn default_messages_days() -> u32 {
+    30
+}
+
+fn default_events_days() -> u32 {
+    400
+}
+
+const DAY_MS: i64 = 24 * 3_600_000;
 
 impl PrivacyConfig {
     /// The retention period in milliseconds.
     pub(crate) fn retention_ms(&self) -> i64 {
-        i64::from(self.retention_days) * 24 * 3_600_000
+        i64::from(self.retention_days) * DAY_MS
+    }
+
+    pub(crate) fn messages_ms(&self) -> i64 {
+        i64::from(self.messages_days) * DAY_MS
+    }
+
+    pub(crate) fn events_ms(&self) -> i64 {
+        i64::from(self.events_days) * DAY_MS
     }
 }
 
@@ -844,6 +886,29 @@ const RULES: &[Rule<Config>] = &[
         "privacy.retention_days",
         |c| (1..=3650).contains(&c.privacy.retention_days),
         "must be 1..=3650",
+    ),
+    rule(
+        "gallery.share_opens_per_viewer_per_day",
+        |c| (1..=100).contains(&c.gallery.share_opens_per_viewer_per_day),
+        "must be 1..=100",
+    ),
+    rule(
+        "gallery.share_opens_per_set_per_day",
+        |c| {
+            (c.gallery.share_opens_per_viewer_per_day..=100_000)
+                .contains(&c.gallery.share_opens_per_set_per_day)
+        },
+        "must be at least share_opens_per_viewer_per_day and at most 100000",
+    ),
+    rule(
+        "privacy.messages_days",
+        |c| (1..=3650).contains(&c.privacy.messages_days),
+        "must be 1..=3650",
+    ),
+    rule(
+        "privacy.events_days",
+        |c| (30..=3650).contains(&c.privacy.events_days),
+        "must be 30..=3650",
     ),
     rule(
         "quality.face_score_min",

@@ -91,6 +91,14 @@ struct LoadtestArgs {
     /// Keep the bot's database, logs and files here (default: a temporary directory).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Half-way through the arrivals, one more user sends this many
+    /// messages at once; newcomers' answers are timed before and during it.
+    #[arg(long, default_value_t = 0)]
+    flood: u32,
+    /// Instead of the random users: a payer alone, then a payer while this
+    /// many newcomers press /start at their payment; reports the ratio.
+    #[arg(long, default_value_t = 0)]
+    spike: u32,
 }
 
 fn loadtest(args: LoadtestArgs, config: PathBuf) -> ExitCode {
@@ -114,6 +122,8 @@ fn loadtest(args: LoadtestArgs, config: PathBuf) -> ExitCode {
         output: args.output,
         config,
         work_dir: args.work_dir,
+        flood: args.flood,
+        spike: args.spike,
         ..Default::default()
     };
     let result = tokio::runtime::Runtime::new()

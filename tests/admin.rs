@@ -401,3 +401,35 @@ async fn a_retried_set_sends_only_what_the_retry_made() {
     .await;
     app.shutdown().await;
 }
+
+/// A list longer than one Telegram message (`/pending` with 50 open
+/// payments, about 6,000 characters) comes in several messages, cut
+/// between lines, none over 4,096, none of the payments missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_list_longer_than_a_message_comes_in_parts() {
+    let app = TestApp::start().await;
+    let now = app.clock.now_ms();
+    app.app()
+        .db
+        .run_blocking(move |c| pinglass::db::fixtures::seed_open_payments(c, 6100, 50, now))
+        .unwrap();
+    let sandbox = app.telegram.sandbox().clone();
+    let admin = UserSpec::new(ADMIN, "Админ").with_language("ru");
+    sandbox.send_text(&admin, "/pending").unwrap();
+    crate::support::handled(&app.telegram, &admin).await;
+    let parts: Vec<String> = sandbox
+        .bot_messages(ADMIN)
+        .iter()
+        .filter_map(|m| m.text.clone())
+        .collect();
+    assert!(parts.len() >= 2, "{parts:#?}");
+    assert!(parts[0].starts_with("⏳ Незавершённые оплаты (50)"), "{}", parts[0]);
+    for part in &parts {
+        assert!(part.encode_utf16().count() <= 4096, "{}", part.len());
+    }
+    let all = parts.join("\n");
+    for user in 6100..6150 {
+        assert!(all.contains(&user.to_string()), "user {user} missing");
+    }
+    app.shutdown().await;
+}

@@ -252,11 +252,11 @@ fn queue_rows_are_unique_per_delivery_part_and_claimed_once() {
     let (_dir, db) = open();
     let key = "job:1:album:0";
     assert!(
-        db.run_blocking(|c| queue::enqueue(c, 5, queue::MessageKind::Album, "{}", key, true, 100))
+        db.run_blocking(|c| queue::enqueue(c, 5, queue::MessageKind::Album, "{}", key, (true, 2), 100))
             .unwrap()
     );
     assert!(
-        !db.run_blocking(|c| queue::enqueue(c, 5, queue::MessageKind::Album, "{}", key, true, 101))
+        !db.run_blocking(|c| queue::enqueue(c, 5, queue::MessageKind::Album, "{}", key, (true, 2), 101))
             .unwrap()
     );
     let claimed = db
@@ -293,7 +293,7 @@ fn a_chats_messages_are_claimed_strictly_in_queue_order() {
     let (_dir, db) = open();
     let enqueue = |chat: i64, key: &'static str, at: i64| {
         db.run_blocking(move |c| {
-            queue::enqueue(c, chat, queue::MessageKind::Text, "{}", key, true, at)
+            queue::enqueue(c, chat, queue::MessageKind::Text, "{}", key, (true, 2), at)
         })
         .unwrap()
     };
@@ -337,7 +337,7 @@ fn a_chats_messages_are_claimed_strictly_in_queue_order() {
 #[test]
 fn only_unanswered_sends_and_kills_count_as_uncertain() {
     let (_dir, db) = open();
-    db.run_blocking(|c| queue::enqueue(c, 7, queue::MessageKind::Text, "{}", "k1", true, 100))
+    db.run_blocking(|c| queue::enqueue(c, 7, queue::MessageKind::Text, "{}", "k1", (true, 2), 100))
         .unwrap();
     let id = db
         .run_blocking(|c| queue::claim_due(c, 200, 30_000, 10))

@@ -20,6 +20,7 @@ const BUYER: i64 = 7004;
 const STRANGER: i64 = 7005;
 const PAYER: i64 = 7006;
 const LEAVER: i64 = 7007;
+const FLOODER: i64 = 7008;
 const GROUP: i64 = -100_700;
 const CHANNEL: i64 = -100_701;
 const STARTER: &str = "Starter · 7 портретов · 499 ₽";
@@ -94,6 +95,8 @@ enum Act {
     Channel(String),
     /// The user blocks the bot.
     Block(UserSpec),
+    /// This many texts at once (a forwarded chat, a script).
+    Flood(UserSpec, usize),
 }
 
 enum Expect {
@@ -105,8 +108,10 @@ enum Expect {
     Toast(&'static [&'static str]),
     /// No bot message anywhere in the chat.
     Silent,
-    /// At most this many bot messages in the group, holding every word.
+    /// At most one bot message in the group, holding every word.
     GroupReply(&'static [&'static str]),
+    /// At most this many new bot messages in the chat, holding every word.
+    Few(usize, &'static [&'static str]),
 }
 
 struct Case {
@@ -160,6 +165,7 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
         | Act::Raw(u, _)
         | Act::Press(u, _)
         | Act::EditLast(u, _)
+        | Act::Flood(u, _)
         | Act::Block(u) => u.id,
         Act::Group(..) => GROUP,
         Act::Channel(_) => CHANNEL,
@@ -212,6 +218,8 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
             sandbox.block_bot(u);
             Ok(())
         }
+        Act::Flood(u, count) => (0..*count)
+            .try_for_each(|i| sandbox.send_text(u, &format!("сообщение {i}")).map(drop)),
     };
     sent.map_err(|e| format!("could not send: {e}"))?;
     let short = Duration::from_secs(10);
@@ -260,6 +268,14 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
             if texts.len() != 1 || !holds(&texts, words) {
                 return Err(format!(
                     "expected one group reply with {words:?}, got {texts:?}"
+                ));
+            }
+        }
+        Expect::Few(most, words) => {
+            let texts = new_texts(words).await;
+            if texts.len() > *most || !holds(&texts, words) {
+                return Err(format!(
+                    "expected at most {most} replies with {words:?}, got {texts:?}"
                 ));
             }
         }
@@ -322,7 +338,8 @@ async fn done_with(app: &TestApp, act: &Act) {
         | Act::Video(u, _)
         | Act::Raw(u, _)
         | Act::Press(u, _)
-        | Act::EditLast(u, _) => crate::support::handled(&app.telegram, u).await,
+        | Act::EditLast(u, _)
+        | Act::Flood(u, _) => crate::support::handled(&app.telegram, u).await,
         // The handler's last act is recording the block (a blocked chat
         // cannot press the probe).
         Act::Block(u) => {
@@ -470,6 +487,16 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
     wait_for(
         &app.telegram,
         &leaver,
+        "onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    let flooder = user(FLOODER, "Флора");
+    sandbox.send_text(&flooder, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &flooder,
         "onboarding",
         |e| bot_text_contains(e, "Пакеты"),
         LONG,
@@ -673,6 +700,17 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
             Expect::Silent,
         ),
     ];
+    // A flood: one notice (through the queue) and a reply or two from
+    // before it was seen, not 150 (issue 15).
+    cases.push(Case {
+        pinned: true,
+        may_change: &["message_queue"],
+        ..case(
+            "150 texts at once",
+            Act::Flood(flooder.clone(), 150),
+            Expect::Few(4, &["Слишком много сообщений сразу"]),
+        )
+    });
     // Blocking the bot is recorded (users.blocked_at) and answered by nothing.
     cases.push(Case {
         may_change: &["users"],

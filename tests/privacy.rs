@@ -893,3 +893,76 @@ async fn deletion_waits_while_paid_portraits_are_being_made() {
     );
     app.shutdown().await;
 }
+
+/// An abandoned draft's photos fall under the retention period too (its
+/// last photo + `retention_days`), and what the bot no longer needs is
+/// pruned on a schedule: sent queue rows and dialogues after
+/// `messages_days`, funnel events after `events_days` (issue 15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_drafts_lose_their_photos_and_old_rows_are_pruned() {
+    let app = TestApp::start().await;
+    let user = UserSpec::new(5511, "Кира").with_language("ru");
+    draft_with_photos(&app, &user, "kira").await;
+    app.settle().await;
+    let (db, store) = (app.app().db.clone(), app.app().services.store.clone());
+    let avatar = avatars_of(&db, user.id)[0];
+    let refs = format!("avatars/{avatar}/refs/");
+    assert_eq!(store.list(&refs).await.unwrap().len(), 5);
+    let rows = |sql: &'static str| count(&db, sql, user.id);
+    let sent = "SELECT COUNT(*) FROM message_queue WHERE chat_id = ?1 AND status IN ('sent', 'failed')";
+    let dialogue = "SELECT COUNT(*) FROM dialogues WHERE chat_id = ?1";
+    let events = "SELECT COUNT(*) FROM funnel_events WHERE user_id = ?1";
+    let photos = "SELECT COUNT(*) FROM reference_photos p JOIN avatars a ON a.id = p.avatar_id \
+                  WHERE a.user_id = ?1";
+    assert_eq!(rows(dialogue), 1);
+    assert!(rows(events) >= 2);
+    // A queued message to the user, sent (or given up): a row to prune later.
+    let (chat, now) = (user.id, app.clock.now_ms());
+    db.run_blocking(move |c| {
+        pinglass::db::queue::enqueue(
+            c,
+            chat,
+            pinglass::db::queue::MessageKind::Text,
+            r#"{"kind":"text","text":"привет","buttons":[]}"#,
+            "test:housekeeping",
+            (true, 2),
+            now,
+        )
+    })
+    .unwrap();
+    app.settle().await;
+    assert_eq!(rows(sent), 1);
+
+    // 29 days on: everything kept.
+    app.advance_clock(Duration::from_secs(29 * 86_400));
+    app.settle().await;
+    assert_eq!(rows(photos), 5);
+    assert_eq!((rows(sent), rows(dialogue)), (1, 1));
+
+    // Past 30 days: the draft's photos are gone from the store and the
+    // database (the draft stays, empty); so are the sent row and the dialogue.
+    app.advance_clock(Duration::from_secs(2 * 86_400));
+    app.settle().await;
+    assert_eq!(rows(photos), 0);
+    assert!(store.list(&refs).await.unwrap().is_empty());
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM avatars WHERE id = ?1 AND status = 'draft'", avatar),
+        1
+    );
+    assert_eq!((rows(sent), rows(dialogue)), (0, 0));
+    assert!(rows(events) >= 2, "the reports still see the events");
+
+    // The user comes back: /start takes photos again into the same draft.
+    draft_with_photos(&app, &user, "kira-again").await;
+    assert_eq!(avatars_of(&db, user.id), vec![avatar]);
+
+    // Day 399: the funnel events are kept (the reports' reach) …
+    app.advance_clock(Duration::from_secs(368 * 86_400));
+    app.settle().await;
+    assert!(rows(events) >= 2);
+    // … past `events_days` (400) they are gone.
+    app.advance_clock(Duration::from_secs(3 * 86_400));
+    app.settle().await;
+    assert_eq!(rows(events), 0);
+    app.shutdown().await;
+}

@@ -345,3 +345,80 @@ async fn a_host_that_lost_its_database_is_rebuilt_from_the_backup_and_resumes_th
         .unwrap();
     assert_eq!(confirmations, 1, "one payment, confirmed once");
 }
+
+/// A flood in one chat (a forwarded chat, a script: 150 messages at once)
+/// never mutes another chat. teloxide gives each chat a queue of 64 and
+/// waits for room: without the flood guard, B's /start waited until A's
+/// replies — one a second there — had made room, more than a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_in_one_chat_leaves_the_others_answered_and_gets_one_notice() {
+    let h = Harness::new(Duration::from_millis(200)).await;
+    h.start_bot();
+    let (flooder, other) = (
+        UserSpec::new(8131, "Флуд").with_language("ru"),
+        UserSpec::new(8132, "Вера").with_language("ru"),
+    );
+    answers_start(&h, &flooder).await;
+    let photos = tokio::task::spawn_blocking(|| {
+        (0..20)
+            .map(|i| crate::support::photo_jpeg(&format!("flood-{i}"), 600, 750))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let before = h.history(&flooder).len();
+    let sandbox = h.telegram.sandbox();
+    // More than the 64 updates teloxide queues for one chat.
+    for i in 0..100 {
+        sandbox
+            .send_text(&flooder, &format!("сообщение {i}"))
+            .unwrap();
+    }
+    sandbox.send_text(&other, "/start").unwrap();
+    // The rest of the flood: its photos among more texts, as a forwarded
+    // chat brings them.
+    let rest = {
+        let (sandbox, flooder) = (sandbox.clone(), flooder.clone());
+        tokio::spawn(async move {
+            for (i, photo) in photos.into_iter().enumerate() {
+                sandbox.send_photo(&flooder, photo, None).await.unwrap();
+                for j in 0..2 {
+                    let text = format!("ещё {i}.{j}");
+                    sandbox.send_text(&flooder, &text).unwrap();
+                }
+            }
+        })
+    };
+    // Within seconds, however long A's backlog takes.
+    h.wait_for(
+        &other,
+        "the other chat's onboarding during the flood",
+        |e| bot_text_contains(e, "Пакеты"),
+        Duration::from_secs(15),
+    )
+    .await;
+    rest.await.unwrap();
+    // Photos inside the flood still count, up to the maximum (the counter
+    // is the set's count in the database).
+    h.wait_for(
+        &flooder,
+        "the counter at the maximum",
+        |e| bot_text_contains(e, "Принято: 15 фото — это максимум"),
+        LONG,
+    )
+    .await;
+    crate::support::handled(&h.telegram, &flooder).await;
+    let answers: Vec<String> = h.history(&flooder)[before..]
+        .iter()
+        .filter(|e| e.is_from_bot() && !e.deleted)
+        .filter_map(|e| e.text_or_caption().map(str::to_owned))
+        .collect();
+    let notices = answers
+        .iter()
+        .filter(|t| t.starts_with("Слишком много сообщений сразу"))
+        .count();
+    assert_eq!(notices, 1, "one notice: {answers:#?}");
+    // The counter, the notice, and the few texts answered before the
+    // flood was seen — not 140 replies, nor one per photo refused.
+    assert!(answers.len() <= 6, "{answers:#?}");
+}

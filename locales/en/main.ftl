@@ -201,6 +201,8 @@ gallery-revoked-already = This link is already off
 gallery-shared-caption = Portraits made with PinGlass ✨
 gallery-shared-invite = Would you like some like these — with your own face? Send a few photos of yourself, and PinGlass will make AI portraits in many styles.
 gallery-shared-revoked = The owner has removed this set of portraits, so the link no longer works. But you can make your own!
+gallery-shared-limit-viewer = You've already opened this set today — it's above in the chat. You can open it again tomorrow.
+gallery-shared-limit-set = This set has been opened very many times today. Please try again tomorrow.
 
 ## Admin commands (only the ids in [bot] admin_ids see and use them)
 admin-cmd-stats = Admin: users, payments, revenue
@@ -389,3 +391,5 @@ alert-stuck-payment = Payment { $payment } (user { $user }, { $tier }, { $amount
 alert-cancel-refused = T-Bank refused to cancel payment { $payment } (order { $order }): { $error }. The payment stays open; cancel it in the T-Bank cabinet.
 admin-cancel-why-not-open = the payment is no longer open (status { $status })
 admin-cancel-why-paid = the user paid at the bank meanwhile ({ $status })
+# Flood guard (issue 15, src/bot/flood.rs): one notice for a chat that sent very many messages at once
+flood-slow-down = That's a lot of messages at once — I won't answer each one. I'll still count your photos (up to { $max }) and skip the rest. Wait a moment and write again if you need something.

@@ -204,6 +204,8 @@ gallery-revoked-already = Эта ссылка уже отключена
 gallery-shared-caption = Портреты сделаны в PinGlass ✨
 gallery-shared-invite = Хотите такие же — со своим лицом? Пришлите несколько своих фото, и PinGlass сделает AI-портреты в разных стилях.
 gallery-shared-revoked = Владелец убрал этот набор портретов, и ссылка больше не работает. Но вы можете сделать свои!
+gallery-shared-limit-viewer = Вы уже открывали этот набор сегодня — он выше в чате. Завтра его можно будет открыть снова.
+gallery-shared-limit-set = Этот набор сегодня открывали очень много раз. Попробуйте, пожалуйста, завтра.
 
 ## Admin commands (only the ids in [bot] admin_ids see and use them)
 admin-cmd-stats = Админ: пользователи, оплаты, выручка
@@ -394,3 +396,5 @@ alert-stuck-payment = Оплата { $payment } (пользователь { $use
 alert-cancel-refused = Т-Банк отказал в отмене платежа { $payment } (заказ { $order }): { $error }. Платёж остаётся открытым — отмените его в личном кабинете Т-Банка.
 admin-cancel-why-not-open = оплата уже не открыта (статус { $status })
 admin-cancel-why-paid = пользователь тем временем оплатил в банке ({ $status })
+# Flood guard (issue 15, src/bot/flood.rs): one notice for a chat that sent very many messages at once
+flood-slow-down = Слишком много сообщений сразу — на каждое я не отвечу. Фото всё равно посчитаю (до { $max }), остальное пропущу. Подождите немного и напишите снова, если что-то нужно.

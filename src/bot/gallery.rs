@@ -243,6 +243,9 @@ pub(crate) async fn open_shared(
         Revoked,
         Deleted,
         Shown,
+        /// This viewer opened it too often today, or everyone did.
+        ViewerLimit,
+        SetLimit,
     }
     let (lang, viewer) = (me.lang, me.user.id);
     let caption = tr(lang, "gallery-shared-caption");
@@ -255,6 +258,10 @@ pub(crate) async fn open_shared(
     };
     let request_key = format!("{}:{}", msg.chat.id.0, msg.id.0);
     let now = ctx.clock.now_ms();
+    let (per_viewer, per_set) = (
+        ctx.config.gallery.share_opens_per_viewer_per_day,
+        ctx.config.gallery.share_opens_per_set_per_day,
+    );
     let found = ctx
         .db
         .run(move |c| {
@@ -277,7 +284,16 @@ pub(crate) async fn open_shared(
             if made.is_empty() {
                 return Ok(Found::Unknown);
             }
-            let tx = c.transaction()?;
+            // Immediate: the count and the rows it limits in one write.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let day_ago = now - 24 * 3_600_000;
+            let (by_viewer, by_all) = galleries::opens_since(&tx, gallery.id, viewer, day_ago)?;
+            if by_viewer >= per_viewer {
+                return Ok(Found::ViewerLimit);
+            }
+            if by_all >= per_set {
+                return Ok(Found::SetLimit);
+            }
             for (i, album) in albums(&made, &caption).iter().enumerate() {
                 let key = format!("shared:{}:{request_key}:{i}", gallery.id);
                 outbox::enqueue(&tx, viewer, album, &key, Delivery::Essential, now)?;
@@ -294,6 +310,8 @@ pub(crate) async fn open_shared(
             ctx.wake.notify_one();
             return Ok(());
         }
+        Found::ViewerLimit => "gallery-shared-limit-viewer",
+        Found::SetLimit => "gallery-shared-limit-set",
         Found::Revoked => "gallery-shared-revoked",
         Found::Deleted => "gallery-shared-deleted",
         Found::Unknown => "gallery-not-found",

@@ -349,18 +349,21 @@ pub(crate) async fn onboard(step: Step<'_>) -> HandlerResult {
         "start-welcome",
         &[("name", Arg::Str(&step.me.user.first_name)), min, max],
     );
-    bot.send_message(chat, format!("{welcome}\n\n{}", tr(lang, "start-tips")))
-        .await?;
     let prices = tr_args(
         lang,
         "start-prices",
         &[("tiers", Arg::Str(&tier_lines(ctx, lang)))],
     );
-    bot.send_message(
-        chat,
-        format!("{prices}\n\n{}", tr(lang, "start-send-photos")),
-    )
-    .await?;
+    // One message: every message of a newcomer takes a share of the bot's
+    // 30 a second, which paying users need more (issue 15).
+    let text = format!(
+        "{welcome}\n\n{}\n\n{prices}\n\n{}",
+        tr(lang, "start-tips"),
+        tr(lang, "start-send-photos")
+    );
+    let onboarding = async { bot.send_message(chat, text).await };
+    crate::chat::paced::with_priority(crate::chat::paced::Priority::Background, onboarding)
+        .await?;
     Ok(())
 }
 

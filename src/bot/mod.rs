@@ -4,6 +4,7 @@
 
 pub(crate) mod admin;
 pub mod commands;
+pub(crate) mod flood;
 pub(crate) mod free;
 pub mod gallery;
 pub mod handlers;
@@ -203,11 +204,16 @@ impl teloxide::error_handlers::ErrorHandler<teloxide::RequestError> for PollingE
 pub(crate) async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Running> {
     let storage = storage::SqliteStorage::new(ctx.db.clone(), ctx.clock.clone());
     let poll_timeout = Duration::from_secs(u64::from(ctx.config.telegram.poll_timeout_secs));
-    let listener = Polling::builder(bot.clone()).timeout(poll_timeout).build();
+    let (guard, released) = flood::FloodGuard::new(slow_down(ctx.clone()));
+    let listener = flood::Guarded::new(
+        Polling::builder(bot.clone()).timeout(poll_timeout).build(),
+        guard.clone(),
+        released,
+    );
     let ops = ctx.ops.clone();
-    let schema = timed(ops.clone()).chain(handlers::schema());
+    let schema = timed(ops.clone(), guard.clone()).chain(handlers::schema());
     let mut dispatcher = Dispatcher::builder(bot, schema)
-        .dependencies(dptree::deps![ctx, storage])
+        .dependencies(dptree::deps![ctx, storage, guard])
         .default_handler(|update| async move {
             tracing::debug!(update_id = update.id.0, "update ignored");
         })
@@ -236,12 +242,55 @@ pub(crate) async fn start(bot: TgBot, ctx: Arc<BotCtx>) -> anyhow::Result<Runnin
     })
 }
 
+/// The one "slow down" of a flooding chat (`flood.rs`), through the
+/// persistent queue, in the user's language.
+fn slow_down(ctx: Arc<BotCtx>) -> flood::OnFlood {
+    Box::new(move |chat_id| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let now = ctx.clock.now_ms();
+            let max = ctx.config.upload.max_photos;
+            let queued = ctx
+                .db
+                .run(move |c| {
+                    let lang = crate::chat::lang_of(c, chat_id)?;
+                    let message = crate::chat::outbox::Outgoing::Text {
+                        text: crate::i18n::tr_args(
+                            lang,
+                            "flood-slow-down",
+                            &[("max", crate::i18n::Arg::from(max))],
+                        ),
+                        buttons: vec![],
+                    };
+                    crate::chat::outbox::enqueue(
+                        c,
+                        chat_id,
+                        &message,
+                        &format!("flood:{chat_id}:{now}"),
+                        crate::chat::outbox::Delivery::Essential,
+                        now,
+                    )
+                })
+                .await;
+            match queued {
+                Ok(_) => ctx.wake.notify_one(),
+                Err(error) => tracing::warn!(%error, "could not queue the flood notice"),
+            }
+        });
+    })
+}
+
 /// The first link of the handler tree: times every update through the rest
-/// of the tree and counts its outcome (handled, error, ignored) for the
-/// metrics, the error-rate alert and `/healthz`. It changes nothing else:
-/// the update goes on with the same dependencies, and an update no branch
-/// takes still reaches the dispatcher's default handler.
-fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyhow::Error> {
+/// of the tree and counts its outcome (handled, error, ignored, absorbed)
+/// for the metrics, the error-rate alert and `/healthz`, and tells the
+/// flood guard when its chat's update is done. An update of a chat that
+/// began to flood after it was handed on is absorbed here (`flood.rs`). It
+/// changes nothing else: the update goes on with the same dependencies, and
+/// an update no branch takes still reaches the dispatcher's default handler.
+fn timed(
+    ops: Arc<crate::ops::Ops>,
+    guard: Arc<flood::FloodGuard>,
+) -> teloxide::dispatching::UpdateHandler<anyhow::Error> {
     use std::ops::ControlFlow;
     use teloxide::dispatching::DpHandlerDescription;
     use teloxide::dptree::HandlerDescription;
@@ -249,10 +298,21 @@ fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyh
         DpHandlerDescription::entry(),
         move |deps, cont| {
             let ops = ops.clone();
+            let guard = guard.clone();
             let update = deps.try_get::<Update>();
             let ctx = deps.try_get::<Arc<BotCtx>>();
             async move {
                 let started = std::time::Instant::now();
+                // Done even when the handler panics: the chat's next update goes on.
+                let _done = update.clone().map(|update| Done {
+                    guard: guard.clone(),
+                    update,
+                });
+                if update.as_deref().is_some_and(|update| guard.absorbs(update)) {
+                    ops.update_handled();
+                    crate::ops::metrics::update_handled("absorbed", started.elapsed());
+                    return ControlFlow::Break(Ok(()));
+                }
                 let flow = cont(deps).await;
                 let outcome = match &flow {
                     ControlFlow::Break(Ok(())) => "handled",
@@ -272,6 +332,18 @@ fn timed(ops: Arc<crate::ops::Ops>) -> teloxide::dispatching::UpdateHandler<anyh
         },
         dptree::HandlerSignature::Entry,
     )
+}
+
+/// Tells the flood guard that an update is done, when dropped.
+struct Done {
+    guard: Arc<flood::FloodGuard>,
+    update: Arc<Update>,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.guard.done(&self.update);
+    }
 }
 
 /// Whether a handler failed because Telegram itself failed for a moment

@@ -5,7 +5,8 @@
 //! and is neither stored nor counted), stored in the object store, then
 //! recorded. One counter message is edited as photos arrive, with a Generate
 //! button once the minimum is reached; if all the photos look nearly the
-//! same then, one gentle message suggests variety.
+//! same then, one gentle message suggests variety. While the chat floods
+//! (`flood.rs`), refused photos are not answered one by one.
 
 use std::sync::Arc;
 
@@ -237,9 +238,10 @@ pub(crate) async fn receive(
     me: UserCtx,
     ctx: Arc<BotCtx>,
     state: (i64, Option<i32>, bool),
+    flood: Arc<super::flood::FloodGuard>,
 ) -> HandlerResult {
     let step = Step::new(&bot, msg.chat.id, &dialogue, &me, &ctx);
-    let result = receive_inner(step, &msg, state).await;
+    let result = receive_inner(step, &msg, state, &flood).await;
     super::handlers::apologize_on_error(&bot, msg.chat.id, me.lang, result).await
 }
 
@@ -270,6 +272,7 @@ async fn receive_inner(
     step: Step<'_>,
     msg: &Message,
     (avatar_id, message_id, buried): (i64, Option<i32>, bool),
+    flood: &super::flood::FloodGuard,
 ) -> HandlerResult {
     let Step { ctx, me, .. } = step;
     let counter = Counter {
@@ -286,6 +289,9 @@ async fn receive_inner(
     };
     match taken {
         Ok((count, alike)) => show_progress(step, counter, count, alike).await,
+        // In a flood the refusals go unanswered, one by one: the chat had
+        // its one notice, and the counter says where the set stands.
+        Err(_) if flood.is_flooding(step.chat.0) => Ok(()),
         Err(refusal) => refuse(step, msg, counter, refusal).await,
     }
 }

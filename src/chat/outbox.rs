@@ -11,12 +11,28 @@ use crate::db::queue::{self, MessageKind};
 /// Whether a queued message still goes to a user who sent /stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// Sent whatever the user asked for: payments, portraits, refunds,
-    /// answers to what the user did, admin messages.
+    /// Essential, and first when Telegram's budget is short: a paid set's
+    /// portraits (and the notes that end its delivery), payment links and
+    /// payment outcomes ([`crate::chat::paced::Priority::Paid`]).
+    Paid,
+    /// Sent whatever the user asked for: refunds, answers to what the user
+    /// did, admin messages.
     Essential,
     /// Not sent to a user who sent /stop (reminders): the delivery step fails
-    /// the row with [`SKIPPED_STOPPED`] instead.
+    /// the row with [`SKIPPED_STOPPED`] instead. Last when the budget is short.
     Optional,
+}
+
+impl Delivery {
+    /// Whether the row still goes to a user who sent /stop, and its class.
+    fn row(self) -> (bool, crate::chat::paced::Priority) {
+        use crate::chat::paced::Priority;
+        match self {
+            Delivery::Paid => (true, Priority::Paid),
+            Delivery::Essential => (true, Priority::Answer),
+            Delivery::Optional => (false, Priority::Background),
+        }
+    }
 }
 
 /// Why an optional message was not sent (its `last_error`).
@@ -119,7 +135,10 @@ pub fn enqueue(
         message.kind(),
         &payload,
         dedup_key,
-        delivery == Delivery::Essential,
+        {
+            let (essential, priority) = delivery.row();
+            (essential, priority.rank())
+        },
         now,
     )
 }

@@ -16,7 +16,9 @@
 //! is honoured: the chat is frozen for `retry_after`, the request sent again
 //! (up to [`MAX_RETRIES`] times), and the 429 counted in
 //! `pinglass_telegram_retry_after_total`. Every other method (edits, callback
-//! answers, getUpdates, downloads) is passed through untouched.
+//! answers, getUpdates, downloads) is passed through untouched. When the
+//! bot's bucket runs short, sends go by [`Priority`]: a paid set's portraits
+//! before answers, answers before onboarding and reminders.
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -74,6 +76,59 @@ impl Bucket {
     }
 }
 
+/// What a send is for, when the bot's 30 messages a second run short: a
+/// send waiting for the bot's bucket goes before every send of a later
+/// class (issue 15). Within a chat, order is the chat's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Portraits of paid sets, payment links and payment outcomes.
+    Paid = 0,
+    /// Answers to what a user did (button presses, messages), admin replies.
+    Answer = 1,
+    /// Onboarding and reminders.
+    Background = 2,
+}
+
+impl Priority {
+    /// The class of a send made outside any [`with_priority`].
+    pub(crate) const DEFAULT: Priority = Priority::Answer;
+
+    /// The queue's column (`message_queue.priority`): 1, 2, 3.
+    pub fn rank(self) -> i64 {
+        self as i64 + 1
+    }
+
+    pub fn from_rank(rank: i64) -> Priority {
+        match rank {
+            1 => Priority::Paid,
+            3 => Priority::Background,
+            _ => Priority::Answer,
+        }
+    }
+}
+
+tokio::task_local! {
+    static PRIORITY: Priority;
+}
+
+/// Runs `work` with its sends in `priority`'s class.
+pub async fn with_priority<F: std::future::Future>(priority: Priority, work: F) -> F::Output {
+    PRIORITY.scope(priority, work).await
+}
+
+fn current_priority() -> Priority {
+    PRIORITY.try_with(|p| *p).unwrap_or(Priority::DEFAULT)
+}
+
+/// What the limiter holds: the bot's bucket, each chat's, and how many
+/// sends of each class wait for the bot's bucket.
+#[derive(Debug)]
+struct LimiterState {
+    global: Bucket,
+    chats: HashMap<i64, Bucket>,
+    waiting: [u32; 3],
+}
+
 /// The two limits every send passes: its chat's and the bot's.
 #[derive(Debug)]
 pub struct Limiter {
@@ -81,7 +136,25 @@ pub struct Limiter {
     chat_burst: f64,
     global_rate: f64,
     global_burst: f64,
-    state: Mutex<(Bucket, HashMap<i64, Bucket>)>,
+    state: Mutex<LimiterState>,
+}
+
+/// One send's place among the waiters of its class, given up when the send
+/// takes its tokens or is dropped.
+struct Waiter<'a> {
+    limiter: &'a Limiter,
+    priority: Priority,
+    counted: bool,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            let mut state = self.limiter.lock();
+            let waiting = &mut state.waiting[self.priority as usize];
+            *waiting = waiting.saturating_sub(1);
+        }
+    }
 }
 
 impl Limiter {
@@ -93,15 +166,29 @@ impl Limiter {
             chat_burst: f64::from(CHAT_BURST),
             global_rate: f64::from(per_sec_overall.max(1)),
             global_burst,
-            state: Mutex::new((Bucket::full(global_burst, now), HashMap::new())),
+            state: Mutex::new(LimiterState {
+                global: Bucket::full(global_burst, now),
+                chats: HashMap::new(),
+                waiting: [0; 3],
+            }),
         }
     }
 
-    /// Takes `weight` messages for `chat` when both buckets hold a token, or
-    /// says how long to wait.
-    fn try_take(&self, chat: i64, weight: u32, now: Instant) -> Result<(), Duration> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (global, chats) = &mut *state;
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `weight` messages for `chat` when both buckets hold a token and
+    /// no send of an earlier class waits for the bot's, or says how long to
+    /// wait. A send held by the bot's bucket counts among its class's
+    /// waiters meanwhile.
+    fn try_take(&self, chat: i64, weight: u32, waiter: &mut Waiter<'_>, now: Instant) -> Result<(), Duration> {
+        let mut state = self.lock();
+        let LimiterState {
+            global,
+            chats,
+            waiting,
+        } = &mut *state;
         if chats.len() > 4096 {
             // Chats whose bucket refilled completely need no entry.
             let (rate, burst) = (self.chat_rate, self.chat_burst);
@@ -115,22 +202,48 @@ impl Limiter {
             .entry(chat)
             .or_insert_with(|| Bucket::full(self.chat_burst, now));
         bucket.refill(self.chat_rate, self.chat_burst, now);
-        let wait = bucket
-            .wait(self.chat_rate, now)
-            .max(global.wait(self.global_rate, now));
-        if wait > Duration::ZERO {
-            return Err(wait);
+        let class = waiter.priority as usize;
+        let ahead = waiting[..class].iter().any(|&n| n > 0);
+        let mut count = |counted: bool| {
+            if counted != waiter.counted {
+                waiter.counted = counted;
+                if counted {
+                    waiting[class] += 1;
+                } else {
+                    waiting[class] = waiting[class].saturating_sub(1);
+                }
+            }
+        };
+        let chat_wait = bucket.wait(self.chat_rate, now);
+        if chat_wait > Duration::ZERO {
+            // Held by its own chat: the bot's bucket is not what it waits for.
+            count(false);
+            return Err(chat_wait);
         }
+        let global_wait = global.wait(self.global_rate, now);
+        if global_wait > Duration::ZERO || ahead {
+            count(true);
+            // Behind an earlier class: look again once the next token is in.
+            let token = Duration::from_secs_f64(1.0 / self.global_rate);
+            return Err(if ahead { global_wait.max(token) } else { global_wait });
+        }
+        count(false);
         bucket.frozen_until = None;
         bucket.tokens -= f64::from(weight);
         global.tokens -= f64::from(weight);
         Ok(())
     }
 
-    /// Waits until `weight` messages may go to `chat`, and takes them.
-    pub(crate) async fn acquire(&self, chat: i64, weight: u32) {
+    /// Waits until `weight` messages may go to `chat`, and takes them; sends
+    /// of an earlier class waiting for the bot's bucket go first.
+    pub(crate) async fn acquire(&self, chat: i64, weight: u32, priority: Priority) {
+        let mut waiter = Waiter {
+            limiter: self,
+            priority,
+            counted: false,
+        };
         loop {
-            match self.try_take(chat, weight, Instant::now()) {
+            match self.try_take(chat, weight, &mut waiter, Instant::now()) {
                 Ok(()) => return,
                 Err(wait) => tokio::time::sleep(wait).await,
             }
@@ -140,9 +253,9 @@ impl Limiter {
     /// Telegram said "retry after": nothing more to this chat until then.
     pub(crate) fn freeze(&self, chat: i64, after: Duration) {
         let now = Instant::now();
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.lock();
         let bucket = state
-            .1
+            .chats
             .entry(chat)
             .or_insert_with(|| Bucket::full(self.chat_burst, now));
         bucket.frozen_until = Some(now + after);
@@ -225,6 +338,7 @@ async fn send_paced<R>(
     request: Arc<R>,
     (chat, weight): (i64, u32),
     limiter: Arc<Limiter>,
+    priority: Priority,
 ) -> Result<Output<R>, RequestError>
 where
     R: Request<Err = RequestError> + Send + Sync + 'static,
@@ -232,7 +346,7 @@ where
 {
     let mut retries = 0;
     loop {
-        limiter.acquire(chat, weight).await;
+        limiter.acquire(chat, weight, priority).await;
         match request.send_ref().await {
             Err(RequestError::RetryAfter(after)) if retries < MAX_RETRIES => {
                 retries += 1;
@@ -260,12 +374,17 @@ where
 
     fn send(self) -> Self::Send {
         let key = (self.key)(self.request.payload_ref());
-        Box::pin(send_paced(self.request, key, self.limiter))
+        Box::pin(send_paced(self.request, key, self.limiter, current_priority()))
     }
 
     fn send_ref(&self) -> Self::SendRef {
         let key = (self.key)(self.request.payload_ref());
-        Box::pin(send_paced(self.request.clone(), key, self.limiter.clone()))
+        Box::pin(send_paced(
+            self.request.clone(),
+            key,
+            self.limiter.clone(),
+            current_priority(),
+        ))
     }
 }
 
@@ -522,18 +641,38 @@ impl Download for Paced {
 mod tests {
     use super::*;
 
+    /// One try of a send of the default class that gives up its place after.
+    fn take(limiter: &Limiter, chat: i64, weight: u32, now: Instant) -> Result<(), Duration> {
+        take_as(limiter, chat, weight, Priority::DEFAULT, now)
+    }
+
+    fn take_as(
+        limiter: &Limiter,
+        chat: i64,
+        weight: u32,
+        priority: Priority,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let mut waiter = Waiter {
+            limiter,
+            priority,
+            counted: false,
+        };
+        limiter.try_take(chat, weight, &mut waiter, now)
+    }
+
     #[test]
     fn a_chat_gets_its_burst_then_one_a_second() {
         let limiter = Limiter::new(1, 30);
         let now = Instant::now();
         for _ in 0..CHAT_BURST {
-            assert_eq!(limiter.try_take(1, 1, now), Ok(()));
+            assert_eq!(take(&limiter, 1, 1, now), Ok(()));
         }
-        let wait = limiter.try_take(1, 1, now).unwrap_err();
+        let wait = take(&limiter, 1, 1, now).unwrap_err();
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
         // Another chat is not held up.
-        assert_eq!(limiter.try_take(2, 1, now), Ok(()));
-        assert_eq!(limiter.try_take(1, 1, now + Duration::from_secs(1)), Ok(()));
+        assert_eq!(take(&limiter, 2, 1, now), Ok(()));
+        assert_eq!(take(&limiter, 1, 1, now + Duration::from_secs(1)), Ok(()));
     }
 
     #[test]
@@ -541,12 +680,12 @@ mod tests {
         let limiter = Limiter::new(1, 30);
         let now = Instant::now();
         for chat in 0..15 {
-            assert_eq!(limiter.try_take(chat, 1, now), Ok(()));
+            assert_eq!(take(&limiter, chat, 1, now), Ok(()));
         }
-        let wait = limiter.try_take(100, 1, now).unwrap_err();
+        let wait = take(&limiter, 100, 1, now).unwrap_err();
         assert!(wait <= Duration::from_millis(34), "{wait:?}");
         assert_eq!(
-            limiter.try_take(100, 1, now + Duration::from_millis(34)),
+            take(&limiter, 100, 1, now + Duration::from_millis(34)),
             Ok(())
         );
     }
@@ -555,12 +694,70 @@ mod tests {
     fn an_album_counts_every_photo_and_a_429_freezes_the_chat() {
         let limiter = Limiter::new(1, 30);
         let now = Instant::now();
-        assert_eq!(limiter.try_take(1, 10, now), Ok(()));
+        assert_eq!(take(&limiter, 1, 10, now), Ok(()));
         // 10 taken from a burst of 2: 9 s until the chat has a token again.
-        let wait = limiter.try_take(1, 1, now).unwrap_err();
+        let wait = take(&limiter, 1, 1, now).unwrap_err();
         assert!(wait >= Duration::from_secs(8), "{wait:?}");
         limiter.freeze(2, Duration::from_secs(5));
-        let wait = limiter.try_take(2, 1, Instant::now()).unwrap_err();
+        let wait = take(&limiter, 2, 1, Instant::now()).unwrap_err();
         assert!(wait > Duration::from_secs(4), "{wait:?}");
+    }
+
+    #[test]
+    fn a_paid_send_waiting_for_the_bots_bucket_goes_before_the_others() {
+        let limiter = Limiter::new(1, 30);
+        let now = Instant::now();
+        // The bot's burst (15) is spent by 15 newcomers.
+        for chat in 0..15 {
+            assert_eq!(take_as(&limiter, chat, 1, Priority::Background, now), Ok(()));
+        }
+        // A paid album waits for the bot's bucket, and keeps its place.
+        let mut paid = Waiter {
+            limiter: &limiter,
+            priority: Priority::Paid,
+            counted: false,
+        };
+        assert!(limiter.try_take(500, 7, &mut paid, now).is_err());
+        // A token later, an onboarding message still yields to it …
+        let later = now + Duration::from_millis(40);
+        let wait = take_as(&limiter, 100, 1, Priority::Background, later).unwrap_err();
+        assert!(wait >= Duration::from_millis(30), "{wait:?}");
+        assert!(take_as(&limiter, 101, 1, Priority::Answer, later).is_err());
+        // … the album takes it …
+        assert_eq!(limiter.try_take(500, 7, &mut paid, later), Ok(()));
+        drop(paid);
+        // … and with nobody of an earlier class waiting, the rest go on.
+        let refilled = later + Duration::from_millis(300);
+        assert_eq!(take_as(&limiter, 100, 1, Priority::Background, refilled), Ok(()));
+    }
+
+    #[test]
+    fn a_send_held_by_its_own_chat_does_not_hold_the_others() {
+        let limiter = Limiter::new(1, 30);
+        let now = Instant::now();
+        // A paid chat just got an album: its next send waits for the chat.
+        assert_eq!(take_as(&limiter, 1, 10, Priority::Paid, now), Ok(()));
+        assert!(take_as(&limiter, 1, 1, Priority::Paid, now).is_err());
+        // That wait is the chat's own: others of any class go on.
+        assert_eq!(take_as(&limiter, 2, 1, Priority::Background, now), Ok(()));
+    }
+
+    #[test]
+    fn a_waiter_dropped_gives_up_its_place() {
+        let limiter = Limiter::new(1, 30);
+        let now = Instant::now();
+        for chat in 0..15 {
+            assert_eq!(take(&limiter, chat, 1, now), Ok(()));
+        }
+        {
+            let mut paid = Waiter {
+                limiter: &limiter,
+                priority: Priority::Paid,
+                counted: false,
+            };
+            assert!(limiter.try_take(500, 1, &mut paid, now).is_err());
+        }
+        let refilled = now + Duration::from_millis(100);
+        assert_eq!(take_as(&limiter, 100, 1, Priority::Background, refilled), Ok(()));
     }
 }

@@ -343,3 +343,48 @@ pub fn seed_business(conn: &mut Connection, now: i64) -> rusqlite::Result<()> {
     }
     tx.commit()
 }
+
+/// `count` users from `first_id` on, each with an avatar waiting for its
+/// payment and the payment open at the bank, the oldest an hour old: the
+/// admin lists that outgrow one message (`/pending`).
+pub fn seed_open_payments(
+    conn: &mut Connection,
+    first_id: i64,
+    count: i64,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for id in first_id..first_id + count {
+        let created = now - HOUR + (id - first_id) * MIN / 10;
+        tx.execute(
+            "INSERT INTO users (id, first_name, language, referral_code, receipt_email, created_at, last_seen_at)
+             VALUES (?1, ?2, 'ru', ?3, ?4, ?5, ?5)",
+            params![id, format!("Покупатель {id}"), format!("open{id}"), format!("u{id}@example.ru"), created],
+        )?;
+        tx.execute(
+            "INSERT INTO avatars (user_id, status, tier_id, created_at, updated_at)
+             VALUES (?1, 'awaiting_payment', 'premium', ?2, ?2)",
+            params![id, created],
+        )?;
+        let avatar = tx.last_insert_rowid();
+        let (amount, portraits) = tier("premium");
+        tx.execute(
+            "INSERT INTO payments (order_id, user_id, avatar_id, tier_id, amount_kopecks, portraits,
+                                   receipt_contact, status, bank_status, bank_payment_id, payment_url,
+                                   checks, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'premium', ?4, ?5, ?6, 'open', 'FORM_SHOWED', ?7, ?8, 1, ?9, ?9)",
+            params![
+                format!("order-open-{id}"),
+                id,
+                avatar,
+                amount,
+                portraits,
+                format!("u{id}@example.ru"),
+                format!("{}", 990_000 + id),
+                format!("https://securepay.example/{id}"),
+                created
+            ],
+        )?;
+    }
+    tx.commit()
+}

@@ -73,3 +73,23 @@ pub fn revoke(conn: &Connection, avatar_id: i64, now: i64) -> rusqlite::Result<b
         params![avatar_id, now],
     )? == 1)
 }
+
+/// How often the shared set `gallery_id` was opened since `since`: by
+/// `viewer`, and by everyone. Each opening queued one invite row
+/// (`shared:<gallery>:<request>:invite`), counted here through the unique
+/// index on the dedup key.
+pub(crate) fn opens_since(
+    conn: &Connection,
+    gallery_id: i64,
+    viewer: i64,
+    since: i64,
+) -> rusqlite::Result<(u32, u32)> {
+    let (from, to) = (format!("shared:{gallery_id}:"), format!("shared:{gallery_id};"));
+    conn.query_row(
+        "SELECT COALESCE(SUM(chat_id = ?3), 0), COUNT(*) FROM message_queue
+         WHERE dedup_key >= ?1 AND dedup_key < ?2 AND dedup_key LIKE '%:invite'
+           AND created_at >= ?4",
+        params![from, to, viewer, since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}

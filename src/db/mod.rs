@@ -14,6 +14,7 @@ pub mod events;
 #[cfg(feature = "testkit")]
 pub mod fixtures;
 pub mod galleries;
+pub(crate) mod housekeeping;
 pub mod jobs;
 pub mod loadtest;
 pub(crate) mod ops;
@@ -52,6 +53,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0009_photo_ahash.sql")),
         M::up(include_str!("migrations/0010_queue_open_by_chat.sql")),
         M::up(include_str!("migrations/0011_queue_open.sql")),
+        M::up(include_str!("migrations/0012_queue_priority.sql")),
     ])
 }
 

@@ -270,7 +270,9 @@ pub(crate) fn photos_expired(conn: &Connection, avatar_id: i64) -> rusqlite::Res
 /// Retention, first half: the sets delivered (or failed) at or before
 /// `cutoff`, with nothing being made for them, give up their reference
 /// photos: the avatar is marked (redos refuse from now on) and each photo row
-/// is marked for the second half. Returns the avatars marked.
+/// is marked for the second half. So do drafts whose last photo came at or
+/// before `cutoff` (abandoned): their photo rows are marked, the draft stays
+/// a draft (empty, it takes photos again). Returns the avatars marked.
 pub(crate) fn expire_photos(
     conn: &mut Connection,
     cutoff: i64,
@@ -278,6 +280,25 @@ pub(crate) fn expire_photos(
     limit: u32,
 ) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let drafts: Vec<i64> = {
+        let mut stmt = tx.prepare(
+            "SELECT a.id FROM avatars a
+             WHERE a.status = 'draft' AND a.deleted_at IS NULL
+               AND EXISTS (SELECT 1 FROM reference_photos p
+                           WHERE p.avatar_id = a.id AND p.deleted_at IS NULL)
+               AND NOT EXISTS (SELECT 1 FROM reference_photos p
+                               WHERE p.avatar_id = a.id AND p.created_at > ?1)
+             ORDER BY a.id LIMIT ?2",
+        )?;
+        stmt.query_map(params![cutoff, limit], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    for id in &drafts {
+        tx.execute(
+            "UPDATE reference_photos SET deleted_at = ?2 WHERE avatar_id = ?1 AND deleted_at IS NULL",
+            params![id, now],
+        )?;
+    }
     let ids: Vec<i64> = {
         let mut stmt = tx.prepare(
             "SELECT a.id FROM avatars a
@@ -302,7 +323,7 @@ pub(crate) fn expire_photos(
         )?;
     }
     tx.commit()?;
-    Ok(ids)
+    Ok(drafts.into_iter().chain(ids).collect())
 }
 
 /// Retention, second half: photo rows whose object is still to be deleted.

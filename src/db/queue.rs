@@ -36,6 +36,8 @@ pub struct QueuedMessage {
     pub(crate) attempts: u32,
     pub(crate) next_attempt_at: i64,
     pub(crate) last_error: Option<String>,
+    /// 1 (a paid set's portraits, payments) to 3 (reminders).
+    pub(crate) priority: i64,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<QueuedMessage> {
@@ -49,11 +51,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<QueuedMessage> {
         attempts: r.get(6)?,
         next_attempt_at: r.get(7)?,
         last_error: r.get(8)?,
+        priority: r.get(9)?,
     })
 }
 
-const COLUMNS: &str =
-    "id, chat_id, kind, payload, dedup_key, status, attempts, next_attempt_at, last_error";
+const COLUMNS: &str = "id, chat_id, kind, payload, dedup_key, status, attempts, next_attempt_at, last_error, priority";
 
 /// Queues a message unless one with the same `dedup_key` exists. Returns
 /// whether a row was added.
@@ -63,14 +65,14 @@ pub fn enqueue(
     kind: MessageKind,
     payload: &str,
     dedup_key: &str,
-    essential: bool,
+    (essential, priority): (bool, i64),
     now: i64,
 ) -> rusqlite::Result<bool> {
     Ok(conn.execute(
-        "INSERT INTO message_queue (chat_id, kind, payload, dedup_key, essential, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+        "INSERT INTO message_queue (chat_id, kind, payload, dedup_key, essential, priority, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
          ON CONFLICT (dedup_key) DO NOTHING",
-        params![chat_id, kind.as_str(), payload, dedup_key, essential, now],
+        params![chat_id, kind.as_str(), payload, dedup_key, essential, priority, now],
     )? == 1)
 }
 
@@ -88,7 +90,8 @@ pub fn claim_due(
     // the oldest open row of each chat is due. One postponed for the chat's
     // pacing (after an album), waiting out a 429 or retrying after a 5xx
     // holds back the rows queued after it ("what next?" never arrives
-    // before the portraits it is about). Oldest first across chats.
+    // before the portraits it is about). Across chats by priority (a paid
+    // set's portraits and payments first), then oldest first.
     let rows: Vec<QueuedMessage> = {
         let mut stmt = tx.prepare(&format!(
             "SELECT {COLUMNS} FROM message_queue AS m INDEXED BY queue_open
@@ -97,7 +100,7 @@ pub fn claim_due(
                    SELECT 1 FROM message_queue AS older
                    WHERE older.chat_id = m.chat_id AND older.id < m.id
                      AND older.status IN ('pending', 'sending'))
-             ORDER BY id LIMIT ?2"
+             ORDER BY priority, id LIMIT ?2"
         ))?;
         stmt.query_map(params![now, limit], from_row)?
             .collect::<Result<_, _>>()?

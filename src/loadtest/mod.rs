@@ -12,10 +12,12 @@
 //! kills), the settling, the figures (`report.rs`) and the invariants
 //! (`invariants.rs`, shared with the fault tests).
 
+pub(crate) mod flood;
 pub mod invariants;
 pub(crate) mod photo;
 pub(crate) mod probe;
 mod report;
+pub(crate) mod spike;
 pub(crate) mod user;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +94,12 @@ pub struct LoadtestOptions {
     /// Where the bot's database, logs and the stand-ins' files go (default:
     /// a temporary directory, kept when an invariant breaks).
     pub work_dir: Option<PathBuf>,
+    /// One more user sends this many messages at once, half-way through
+    /// the arrivals (`flood.rs`; 0: no flood).
+    pub flood: u32,
+    /// Instead of the random users: a payer alone, then a payer with this
+    /// many newcomers pressing /start at their payment (`spike.rs`).
+    pub spike: u32,
 }
 
 impl Default for LoadtestOptions {
@@ -117,6 +125,8 @@ impl Default for LoadtestOptions {
             config: PathBuf::from("bot.toml"),
             bot_exe: None,
             work_dir: None,
+            flood: 0,
+            spike: 0,
         }
     }
 }
@@ -348,9 +358,23 @@ async fn drive(
     opts: &LoadtestOptions,
     monitor: &mut Monitor,
     world: &Arc<user::World>,
-) -> anyhow::Result<Vec<Outcome>> {
+) -> anyhow::Result<Scenarios> {
     let mut users = tokio::task::JoinSet::new();
-    for plan in draw_plans(opts) {
+    let mut spike = (opts.spike > 0).then(|| {
+        let (world, db_path) = (world.clone(), monitor.bot.db_path());
+        let (newcomers, package) = (opts.spike, opts.package.unwrap_or(0));
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            let figures = spike::run(world, db_path, newcomers, package, &mut outcomes).await;
+            (figures, outcomes)
+        })
+    });
+    let plans = if spike.is_some() {
+        Vec::new()
+    } else {
+        draw_plans(opts)
+    };
+    for plan in plans {
         let world = world.clone();
         if opts.front_only {
             users.spawn(user::front(world, plan));
@@ -367,17 +391,35 @@ async fn drive(
         .collect();
     kill_at.sort();
     kill_at.reverse();
+    let mut flood = (opts.flood > 0).then(|| {
+        let (world, messages, after) = (world.clone(), opts.flood, opts.arrival_window / 2);
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            let figures = flood::run(&world, messages, after, &mut outcomes).await;
+            (figures, outcomes)
+        })
+    });
+    let mut flood_figures = None;
+    let mut spike_figures = None;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut last_sample = Instant::now() - Duration::from_secs(2);
-    while !users.is_empty() {
+    while !users.is_empty() || flood.is_some() || spike.is_some() {
         let tick = tokio::time::sleep(Duration::from_millis(250));
         tokio::select! {
-            joined = users.join_next() => {
-                if let Some(joined) = joined {
-                    outcomes.push(joined.context("a simulated user panicked")?);
-                }
+            Some(joined) = users.join_next() => {
+                outcomes.push(joined.context("a simulated user panicked")?);
             }
             _ = tick => {}
+        }
+        if let Some(running) = flood.take_if(|f| f.is_finished()) {
+            let (figures, flooded) = running.await.context("the flood panicked")?;
+            outcomes.extend(flooded);
+            flood_figures = Some(figures?);
+        }
+        if let Some(running) = spike.take_if(|s| s.is_finished()) {
+            let (figures, spiked) = running.await.context("the spike panicked")?;
+            outcomes.extend(spiked);
+            spike_figures = Some(figures?);
         }
         if last_sample.elapsed() >= Duration::from_secs(1) {
             last_sample = Instant::now();
@@ -403,7 +445,19 @@ async fn drive(
             break;
         }
     }
-    Ok(outcomes)
+    Ok(Scenarios {
+        outcomes,
+        flood: flood_figures,
+        spike: spike_figures,
+    })
+}
+
+/// What the drive produced: every simulated user's outcome, and the
+/// figures of the flood and spike scenarios when they ran.
+struct Scenarios {
+    outcomes: Vec<Outcome>,
+    flood: Option<flood::FloodFigures>,
+    spike: Option<spike::SpikeFigures>,
 }
 
 /// Lets the bot finish what it has: every update consumed and handled,
@@ -473,10 +527,11 @@ async fn check_invariants(
     if unfetched > 0 {
         problems.push(format!("{unfetched} updates never fetched"));
     }
-    if opts.kills == 0 && bot.updates_handled < driven.updates {
+    // A flooding chat's updates may be absorbed before the handler tree.
+    if opts.kills == 0 && bot.updates_handled + bot.updates_dropped < driven.updates {
         problems.push(format!(
-            "{} updates driven, {} handled",
-            driven.updates, bot.updates_handled
+            "{} updates driven, {} handled, {} absorbed in a flood",
+            driven.updates, bot.updates_handled, bot.updates_dropped
         ));
     }
     let queue = db.run(|c| db::loadtest::pending(c)).await?;
@@ -515,7 +570,11 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
     };
     let (telegram, kie, tbank) = standins.into_all()?;
     let world = users_world(&opts, telegram, tbank).await?;
-    let outcomes = drive(&opts, &mut monitor, &world).await?;
+    let Scenarios {
+        outcomes,
+        flood,
+        spike,
+    } = drive(&opts, &mut monitor, &world).await?;
     let driven = Driven::of(&outcomes);
     let db = Db::open(&monitor.bot.db_path(), 1)?;
     settle(&opts, &mut monitor, &db, &world, driven.updates).await?;
@@ -529,7 +588,11 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
     );
     let jobs = db.run(|c| db::loadtest::paid_jobs(c)).await?;
     let pending = db.run(|c| db::loadtest::pending(c)).await?;
-    let invariants = check_invariants(&opts, &db, &world, &outcomes, &driven, &bot).await?;
+    let mut invariants = check_invariants(&opts, &db, &world, &outcomes, &driven, &bot).await?;
+    if let Some(flood) = &flood {
+        let max = crate::config::Config::load(&opts.config)?.upload.max_photos;
+        invariants.push(flood.invariant(max as u64));
+    }
     let ok = invariants.iter().all(|i| i.ok);
     let report = Report {
         options: opts.clone(),
@@ -539,6 +602,8 @@ pub async fn run(opts: LoadtestOptions) -> anyhow::Result<Report> {
         bot,
         telegram,
         jobs: JobFigures::of(&jobs, &kie),
+        flood,
+        spike,
         db_bytes: dir_bytes(&monitor.bot.db_path()),
         pending,
         faults_met: faults.tally().snapshot(),

@@ -71,6 +71,12 @@ pub(crate) struct Scrape {
     /// Seconds: p50, p95, p99, max.
     pub(crate) quantiles: [f64; 4],
     pub(crate) retry_after: f64,
+    /// Updates of flooding chats absorbed before the handler tree.
+    pub(crate) dropped: f64,
+    /// Database backups written, their seconds in all, the last one's size.
+    pub(crate) backups: f64,
+    pub(crate) backup_secs: f64,
+    pub(crate) backup_bytes: f64,
 }
 
 /// Sums the samples of `name` whose labels include all of `labels`.
@@ -102,6 +108,10 @@ pub(crate) fn parse_scrape(text: &str) -> Scrape {
         updates: metric(text, "pinglass_updates_total", &[]).unwrap_or(0.0),
         quantiles: [q("0.5"), q("0.95"), q("0.99"), q("1")],
         retry_after: metric(text, "pinglass_telegram_retry_after_total", &[]).unwrap_or(0.0),
+        dropped: metric(text, "pinglass_flood_dropped_total", &[]).unwrap_or(0.0),
+        backups: metric(text, "pinglass_backup_seconds_count", &[]).unwrap_or(0.0),
+        backup_secs: metric(text, "pinglass_backup_seconds_sum", &[]).unwrap_or(0.0),
+        backup_bytes: metric(text, "pinglass_backup_bytes", &[]).unwrap_or(0.0),
     }
 }
 

@@ -43,6 +43,13 @@ pub struct Latency {
 pub struct BotFigures {
     /// Updates through the handler tree, every life summed.
     pub updates_handled: u64,
+    /// Updates of flooding chats absorbed before the handler tree.
+    pub(crate) updates_dropped: u64,
+    /// Database backups the bot wrote (`[backup] interval_minutes`), their
+    /// mean time (snapshot and upload) and the largest's size.
+    pub(crate) backups: u64,
+    pub(crate) backup_mean_ms: f64,
+    pub(crate) backup_mb: f64,
     /// From the first update handled to the last.
     pub(crate) active_secs: f64,
     pub updates_per_sec: f64,
@@ -99,6 +106,10 @@ pub struct Report {
     pub bot: BotFigures,
     pub telegram: TelegramFigures,
     pub jobs: JobFigures,
+    /// `--flood`: what a flood in one chat did to the others.
+    pub flood: Option<super::flood::FloodFigures>,
+    /// `--spike`: a paying user's set among newcomers, against alone.
+    pub spike: Option<super::spike::SpikeFigures>,
     pub db_bytes: u64,
     pub(crate) pending: db::loadtest::Pending,
     /// Faults the stand-ins played, by kind.
@@ -186,6 +197,15 @@ impl BotFigures {
         let (active_secs, updates_per_sec) = active_rate(samples, |s| s.updates);
         BotFigures {
             updates_handled: scrapes.iter().map(|s| s.updates).sum::<f64>() as u64,
+            updates_dropped: scrapes.iter().map(|s| s.dropped).sum::<f64>() as u64,
+            backups: scrapes.iter().map(|s| s.backups).sum::<f64>() as u64,
+            backup_mean_ms: {
+                let (n, secs) = scrapes
+                    .iter()
+                    .fold((0.0, 0.0), |(n, t), s| (n + s.backups, t + s.backup_secs));
+                if n > 0.0 { secs / n * 1000.0 } else { 0.0 }
+            },
+            backup_mb: scrapes.iter().map(|s| s.backup_bytes).fold(0.0, f64::max) / 1e6,
             active_secs,
             updates_per_sec,
             peak_updates_per_sec_5s: peak_rate(samples, 5.0, |s| s.updates),
@@ -332,6 +352,13 @@ impl Report {
             b.starts,
             self.db_bytes as f64 / 1e6
         );
+        if b.backups > 0 {
+            let _ = writeln!(
+                out,
+                "  backups: {} written while serving, {:.0} ms each on average (snapshot and upload), up to {:.1} MB",
+                b.backups, b.backup_mean_ms, b.backup_mb
+            );
+        }
         let _ = writeln!(
             out,
             "  telegram: {} messages, {:.1}/s while sending (best 10 s: {:.1}/s, limit {:.0}/s); {} × 429 (the bot waited out {})",
@@ -351,6 +378,35 @@ impl Report {
                 j.ratio_max.unwrap_or(f64::NAN),
                 j.within_target,
                 j.jobs
+            );
+        }
+        if let Some(f) = &self.flood {
+            let _ = writeln!(
+                out,
+                "  flood: {} messages at once ({} photos, {} counted); the flooder got {} answer(s), {} notice(s); \
+                 newcomers' wait for the onboarding: calm median {:.2} s (max {:.2} s), during the flood median {:.2} s (max {:.2} s): +{:.2} s added ({}; target ≤ 1 s)",
+                f.messages,
+                f.photos,
+                f.photos_counted.map_or("none".to_owned(), |n| n.to_string()),
+                f.answers,
+                f.notices,
+                f.calm_median_secs,
+                f.calm_max_secs,
+                f.flood_median_secs,
+                f.flood_max_secs,
+                f.added_delay_secs,
+                if f.added_delay_secs <= 1.0 { "within" } else { "ABOVE" },
+            );
+        }
+        if let Some(s) = &self.spike {
+            let secs = |v: Option<f64>| v.map_or("none".to_owned(), |v| format!("{v:.1} s"));
+            let _ = writeln!(
+                out,
+                "  spike: {} newcomers pressed /start at the payment; payment confirmed → last album: alone {}, among them {}: ratio {} (target ≤ 1.2)",
+                s.newcomers,
+                secs(s.calm_secs),
+                secs(s.spike_secs),
+                s.ratio.map_or("none".to_owned(), |r| format!("{r:.2}")),
             );
         }
         if !self.faults_met.is_empty() {

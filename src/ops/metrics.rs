@@ -70,7 +70,21 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         "pinglass_updates_total",
-        "Telegram updates, by outcome (handled, error, ignored)"
+        "Telegram updates, by outcome (handled, error, ignored, absorbed: a flooding chat's)"
+    );
+    describe_histogram!(
+        "pinglass_backup_seconds",
+        metrics::Unit::Seconds,
+        "Time to snapshot the database and upload it to the object store"
+    );
+    describe_gauge!(
+        "pinglass_backup_bytes",
+        metrics::Unit::Bytes,
+        "Size of the last database backup"
+    );
+    describe_counter!(
+        "pinglass_flood_dropped_total",
+        "Updates of flooding chats absorbed before the handler tree"
     );
     describe_histogram!(
         "pinglass_handler_seconds",
@@ -125,6 +139,18 @@ pub(crate) fn update_handled(outcome: &'static str, took: Duration) {
     counter!("pinglass_updates_total", "outcome" => outcome).increment(1);
     histogram!("pinglass_handler_seconds", "outcome" => outcome).record(took.as_secs_f64());
     histogram!("pinglass_update_latency_seconds").record(took.as_secs_f64());
+}
+
+/// A database backup was written.
+pub(crate) fn backup_written(bytes: u64, took: Duration) {
+    histogram!("pinglass_backup_seconds").record(took.as_secs_f64());
+    metrics::gauge!("pinglass_backup_bytes").set(bytes as f64);
+}
+
+/// Updates of a flooding chat absorbed before the handler tree (those
+/// absorbed in it count as `pinglass_updates_total{outcome="absorbed"}`).
+pub(crate) fn flood_dropped(count: u64) {
+    counter!("pinglass_flood_dropped_total").increment(count);
 }
 
 pub(crate) fn side_task_error(step: &str) {

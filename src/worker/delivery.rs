@@ -91,7 +91,9 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         .await?;
     let count = claimed.len();
     for row in claimed {
-        deliver(ctx, row, now).await?;
+        // The row's class goes with its sends (`chat::paced`).
+        let priority = crate::chat::paced::Priority::from_rank(row.priority);
+        crate::chat::paced::with_priority(priority, deliver(ctx, row, now)).await?;
     }
     Ok(count)
 }

@@ -520,11 +520,11 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
                 ],
             );
             let dedup = format!("job:{}:refund-note", job.id);
-            super::queue_essential(tx, job.user_id, &Outgoing::text(text), &dedup, now)?;
+            super::queue_paid(tx, job.user_id, &Outgoing::text(text), &dedup, now)?;
         } else if missing > 0 {
             let text = Outgoing::text(tr(lang, "delivery-some-failed"));
             let dedup = format!("job:{}:failed-note", job.id);
-            super::queue_essential(tx, job.user_id, &text, &dedup, now)?;
+            super::queue_paid(tx, job.user_id, &text, &dedup, now)?;
         }
         // A job that came short is an incident for the admins: one
         // "jobs are failing" incident, counted and summarised while it
@@ -551,7 +551,7 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
         if !made.is_empty() {
             let actions = super::free::actions_message(lang, job.avatar_id, retention_days);
             let dedup = format!("job:{}:actions", job.id);
-            super::queue_essential(tx, job.user_id, &actions, &dedup, now)?;
+            super::queue_paid(tx, job.user_id, &actions, &dedup, now)?;
         }
         Ok((made.len(), missing))
     })
@@ -592,8 +592,9 @@ pub(crate) async fn deliver_once<T: Send + 'static>(
     Ok(done)
 }
 
-/// Queues the albums of a set's portraits (at most 10 each, the first one
-/// captioned) as `{dedup_prefix}:album:{i}`.
+/// Queues the albums of a paid set's portraits (at most 10 each, the first
+/// one captioned) as `{dedup_prefix}:album:{i}`, first when Telegram's
+/// budget is short.
 pub(crate) fn queue_albums(
     conn: &Connection,
     chat_id: i64,
@@ -604,7 +605,7 @@ pub(crate) fn queue_albums(
 ) -> rusqlite::Result<()> {
     for (i, album) in outbox::albums(made, caption).iter().enumerate() {
         let dedup = format!("{dedup_prefix}:album:{i}");
-        super::queue_essential(conn, chat_id, album, &dedup, now)?;
+        super::queue_paid(conn, chat_id, album, &dedup, now)?;
     }
     Ok(())
 }

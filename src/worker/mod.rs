@@ -12,6 +12,7 @@ pub(crate) mod alerts;
 pub(crate) mod delivery;
 pub(crate) mod free;
 pub(crate) mod generation;
+pub(crate) mod housekeeping;
 pub mod monitor;
 pub mod payments;
 pub(crate) mod privacy;
@@ -65,6 +66,18 @@ pub(crate) fn queue_essential(
     now: i64,
 ) -> rusqlite::Result<bool> {
     outbox::enqueue(conn, chat_id, message, dedup_key, Delivery::Essential, now)
+}
+
+/// Queues a message of a paid set's delivery or of a payment: essential,
+/// and first when Telegram's budget is short.
+pub(crate) fn queue_paid(
+    conn: &Connection,
+    chat_id: i64,
+    message: &Outgoing,
+    dedup_key: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    outbox::enqueue(conn, chat_id, message, dedup_key, Delivery::Paid, now)
 }
 
 /// Queues an essential text to `chat_id` (a user or an admin), written by
@@ -127,6 +140,7 @@ pub async fn run_round(ctx: &WorkerCtx) -> usize {
         + guarded(ctx, "admin", admin::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "monitor", monitor::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "privacy", privacy::step(ctx, ctx.clock.now_ms())).await
+        + guarded(ctx, "housekeeping", housekeeping::step(ctx, ctx.clock.now_ms())).await
 }
 
 /// Runs the delivery step once.

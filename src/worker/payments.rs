@@ -185,7 +185,7 @@ async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()>
                         at,
                     )? {
                         let dedup = format!("payment:{}:link", payment.id);
-                        super::queue_essential(&tx, payment.user_id, &message, &dedup, now)?;
+                        super::queue_paid(&tx, payment.user_id, &message, &dedup, now)?;
                     }
                     tx.commit()
                 })
@@ -358,14 +358,14 @@ pub async fn confirm(
                 now,
             )?;
             let dedup = format!("payment:{}:confirmed", payment.id);
-            super::tell(&tx, payment.user_id, &dedup, now, |lang| {
-                let portraits = tr_args(lang, "portraits", &[("count", payment.portraits.into())]);
-                tr_args(
-                    lang,
-                    "payment-confirmed",
-                    &[("portraits", Arg::Str(&portraits))],
-                )
-            })?;
+            let lang = lang_of(&tx, payment.user_id)?;
+            let portraits = tr_args(lang, "portraits", &[("count", payment.portraits.into())]);
+            let text = tr_args(
+                lang,
+                "payment-confirmed",
+                &[("portraits", Arg::Str(&portraits))],
+            );
+            super::queue_paid(&tx, payment.user_id, &Outgoing::text(text), &dedup, now)?;
             super::referrals::credit(&tx, referral_percent, &payment, now)?;
             tx.commit()?;
             Ok(Some(job))
@@ -419,7 +419,7 @@ pub(crate) async fn end_without_money(
                 }]],
             };
             let dedup = format!("payment:{}:ended", payment.id);
-            super::queue_essential(&tx, payment.user_id, &message, &dedup, now)?;
+            super::queue_paid(&tx, payment.user_id, &message, &dedup, now)?;
             tx.commit()?;
             Ok(true)
         })

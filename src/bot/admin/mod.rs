@@ -155,8 +155,12 @@ struct Reply<'a> {
 }
 
 impl Reply<'_> {
+    /// Sends `text`; a list longer than one message (`/pending` with many
+    /// payments, `/users 50`) goes out in several, cut between lines.
     async fn say(&self, text: String) -> HandlerResult {
-        self.bot.send_message(self.chat, text).await?;
+        for part in crate::chat::split_text(&text, crate::chat::MAX_MESSAGE) {
+            self.bot.send_message(self.chat, part).await?;
+        }
         Ok(())
     }
 
