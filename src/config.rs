@@ -277,10 +277,10 @@ pub struct GalleryConfig {
     /// How often one viewer may open one shared set in 24 hours (each
     /// opening queues its albums).
     #[serde(default = "default_share_opens_per_viewer")]
-    pub(crate) share_opens_per_viewer_per_day: u32,
+    pub share_opens_per_viewer_per_day: u32,
     /// How often one shared set may be opened in 24 hours, by everyone.
     #[serde(default = "default_share_opens_per_set")]
-    pub(crate) share_opens_per_set_per_day: u32,
+    pub share_opens_per_set_per_day: u32,
 }
 
 fn default_share_opens_per_viewer() -> u32 {

@@ -455,3 +455,68 @@ async fn a_portrait_missing_from_the_store_is_explained_at_once_not_retried() {
     assert_eq!(failed, 1);
     app.shutdown().await;
 }
+
+/// A share link cannot be used to queue albums without limit: one viewer
+/// opens one set at most `share_opens_per_viewer_per_day` times in 24 h,
+/// and everyone together `share_opens_per_set_per_day` (issue 15); past
+/// either the viewer is told why, and nothing is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_link_opens_a_limited_number_of_times_a_day() {
+    let app = TestApp::start_with(|c| {
+        c.gallery.share_opens_per_viewer_per_day = 2;
+        c.gallery.share_opens_per_set_per_day = 3;
+    })
+    .await;
+    let owner = UserSpec::new(5801, "Вера").with_language("ru");
+    ready_set(&app, &owner, "vera-share").await;
+    let db = app.app().db.clone();
+    let token = db
+        .run_blocking(|c| {
+            let avatar: i64 =
+                c.query_row("SELECT id FROM avatars WHERE user_id = 5801", [], |r| r.get(0))?;
+            galleries::live_or_create(c, avatar, &new_share_token(), 1).map(|g| g.token)
+        })
+        .unwrap();
+    let sandbox = app.telegram.sandbox().clone();
+    let invites = |user: &UserSpec| {
+        sandbox
+            .bot_messages(user.id)
+            .iter()
+            .filter(|m| m.text.as_deref().is_some_and(|t| t.starts_with("Хотите такие же")))
+            .count()
+    };
+    let open = |user: UserSpec| {
+        let (sandbox, token, app) = (sandbox.clone(), token.clone(), &app);
+        async move {
+            sandbox.send_text(&user, &format!("/start g_{token}")).unwrap();
+            crate::support::handled(&app.telegram, &user).await;
+            app.settle().await;
+        }
+    };
+    let (oleg, nina) = (
+        UserSpec::new(5802, "Олег").with_language("ru"),
+        UserSpec::new(5803, "Нина").with_language("ru"),
+    );
+    for _ in 0..3 {
+        open(oleg.clone()).await;
+    }
+    assert_eq!(invites(&oleg), 2, "the third opening is refused");
+    assert_eq!(portraits_received(&sandbox.history(oleg.id)).len(), 14);
+    assert!(crate::support::bot_text_contains(
+        &sandbox.history(oleg.id),
+        "Вы уже открывали этот набор сегодня"
+    ));
+    // The set's own limit: one more opening by anyone, then none.
+    open(nina.clone()).await;
+    open(nina.clone()).await;
+    assert_eq!(invites(&nina), 1);
+    assert!(crate::support::bot_text_contains(
+        &sandbox.history(nina.id),
+        "Этот набор сегодня открывали очень много раз"
+    ));
+    // A day later the link works again.
+    app.advance_clock(std::time::Duration::from_secs(25 * 3600));
+    open(oleg.clone()).await;
+    assert_eq!(invites(&oleg), 3);
+    app.shutdown().await;
+}
