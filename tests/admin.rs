@@ -423,7 +423,11 @@ async fn an_admin_list_longer_than_a_message_comes_in_parts() {
         .filter_map(|m| m.text.clone())
         .collect();
     assert!(parts.len() >= 2, "{parts:#?}");
-    assert!(parts[0].starts_with("⏳ Незавершённые оплаты (50)"), "{}", parts[0]);
+    assert!(
+        parts[0].starts_with("⏳ Незавершённые оплаты (50)"),
+        "{}",
+        parts[0]
+    );
     for part in &parts {
         assert!(part.encode_utf16().count() <= 4096, "{}", part.len());
     }

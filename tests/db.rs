@@ -252,12 +252,28 @@ fn queue_rows_are_unique_per_delivery_part_and_claimed_once() {
     let (_dir, db) = open();
     let key = "job:1:album:0";
     assert!(
-        db.run_blocking(|c| queue::enqueue(c, 5, queue::MessageKind::Album, "{}", key, (true, 2), 100))
-            .unwrap()
+        db.run_blocking(|c| queue::enqueue(
+            c,
+            5,
+            queue::MessageKind::Album,
+            "{}",
+            key,
+            (true, 2),
+            100
+        ))
+        .unwrap()
     );
     assert!(
-        !db.run_blocking(|c| queue::enqueue(c, 5, queue::MessageKind::Album, "{}", key, (true, 2), 101))
-            .unwrap()
+        !db.run_blocking(|c| queue::enqueue(
+            c,
+            5,
+            queue::MessageKind::Album,
+            "{}",
+            key,
+            (true, 2),
+            101
+        ))
+        .unwrap()
     );
     let claimed = db
         .run_blocking(|c| queue::claim_due(c, 200, 30_000, 10))

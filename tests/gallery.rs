@@ -473,7 +473,9 @@ async fn a_share_link_opens_a_limited_number_of_times_a_day() {
     let token = db
         .run_blocking(|c| {
             let avatar: i64 =
-                c.query_row("SELECT id FROM avatars WHERE user_id = 5801", [], |r| r.get(0))?;
+                c.query_row("SELECT id FROM avatars WHERE user_id = 5801", [], |r| {
+                    r.get(0)
+                })?;
             galleries::live_or_create(c, avatar, &new_share_token(), 1).map(|g| g.token)
         })
         .unwrap();
@@ -482,13 +484,19 @@ async fn a_share_link_opens_a_limited_number_of_times_a_day() {
         sandbox
             .bot_messages(user.id)
             .iter()
-            .filter(|m| m.text.as_deref().is_some_and(|t| t.starts_with("Хотите такие же")))
+            .filter(|m| {
+                m.text
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("Хотите такие же"))
+            })
             .count()
     };
     let open = |user: UserSpec| {
         let (sandbox, token, app) = (sandbox.clone(), token.clone(), &app);
         async move {
-            sandbox.send_text(&user, &format!("/start g_{token}")).unwrap();
+            sandbox
+                .send_text(&user, &format!("/start g_{token}"))
+                .unwrap();
             crate::support::handled(&app.telegram, &user).await;
             app.settle().await;
         }

@@ -218,8 +218,9 @@ async fn run(app: &TestApp, case: &Case) -> Result<(), String> {
             sandbox.block_bot(u);
             Ok(())
         }
-        Act::Flood(u, count) => (0..*count)
-            .try_for_each(|i| sandbox.send_text(u, &format!("сообщение {i}")).map(drop)),
+        Act::Flood(u, count) => {
+            (0..*count).try_for_each(|i| sandbox.send_text(u, &format!("сообщение {i}")).map(drop))
+        }
     };
     sent.map_err(|e| format!("could not send: {e}"))?;
     let short = Duration::from_secs(10);

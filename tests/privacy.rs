@@ -909,7 +909,8 @@ async fn abandoned_drafts_lose_their_photos_and_old_rows_are_pruned() {
     let refs = format!("avatars/{avatar}/refs/");
     assert_eq!(store.list(&refs).await.unwrap().len(), 5);
     let rows = |sql: &'static str| count(&db, sql, user.id);
-    let sent = "SELECT COUNT(*) FROM message_queue WHERE chat_id = ?1 AND status IN ('sent', 'failed')";
+    let sent =
+        "SELECT COUNT(*) FROM message_queue WHERE chat_id = ?1 AND status IN ('sent', 'failed')";
     let dialogue = "SELECT COUNT(*) FROM dialogues WHERE chat_id = ?1";
     let events = "SELECT COUNT(*) FROM funnel_events WHERE user_id = ?1";
     let photos = "SELECT COUNT(*) FROM reference_photos p JOIN avatars a ON a.id = p.avatar_id \
@@ -946,7 +947,11 @@ async fn abandoned_drafts_lose_their_photos_and_old_rows_are_pruned() {
     assert_eq!(rows(photos), 0);
     assert!(store.list(&refs).await.unwrap().is_empty());
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM avatars WHERE id = ?1 AND status = 'draft'", avatar),
+        count(
+            &db,
+            "SELECT COUNT(*) FROM avatars WHERE id = ?1 AND status = 'draft'",
+            avatar
+        ),
         1
     );
     assert_eq!((rows(sent), rows(dialogue)), (0, 0));

@@ -73,7 +73,10 @@ impl ChatFlow {
     /// Flooding, and not yet quiet again.
     fn flooding_now(&self) -> bool {
         self.flooding
-            && !(self.idle() && self.last_arrival.is_none_or(|at| at.elapsed() >= FLOOD_QUIET))
+            && !(self.idle()
+                && self
+                    .last_arrival
+                    .is_none_or(|at| at.elapsed() >= FLOOD_QUIET))
     }
 
     /// Nothing to remember: idle, not flooding, no recent notice.
@@ -132,7 +135,9 @@ impl FloodGuard {
 
     fn chats(&self) -> std::sync::MutexGuard<'_, HashMap<i64, ChatFlow>> {
         // A panic under the lock leaves counts that are still counts.
-        self.chats.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.chats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// An update from long polling: handed on now, held, or absorbed.
@@ -158,7 +163,10 @@ impl FloodGuard {
                     flow.warned_at = Some(Instant::now());
                     warn = true;
                 }
-                tracing::info!(chat, "a chat is flooding: holding its photos, absorbing the rest");
+                tracing::info!(
+                    chat,
+                    "a chat is flooding: holding its photos, absorbing the rest"
+                );
             }
             if flow.flooding && !kept_in_flood(&update) {
                 absorbed(1);

@@ -362,8 +362,7 @@ pub(crate) async fn onboard(step: Step<'_>) -> HandlerResult {
         tr(lang, "start-send-photos")
     );
     let onboarding = async { bot.send_message(chat, text).await };
-    crate::chat::paced::with_priority(crate::chat::paced::Priority::Background, onboarding)
-        .await?;
+    crate::chat::paced::with_priority(crate::chat::paced::Priority::Background, onboarding).await?;
     Ok(())
 }
 

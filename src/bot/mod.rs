@@ -248,34 +248,16 @@ fn slow_down(ctx: Arc<BotCtx>) -> flood::OnFlood {
     Box::new(move |chat_id| {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let now = ctx.clock.now_ms();
             let max = ctx.config.upload.max_photos;
-            let queued = ctx
-                .db
-                .run(move |c| {
-                    let lang = crate::chat::lang_of(c, chat_id)?;
-                    let message = crate::chat::outbox::Outgoing::Text {
-                        text: crate::i18n::tr_args(
-                            lang,
-                            "flood-slow-down",
-                            &[("max", crate::i18n::Arg::from(max))],
-                        ),
-                        buttons: vec![],
-                    };
-                    crate::chat::outbox::enqueue(
-                        c,
-                        chat_id,
-                        &message,
-                        &format!("flood:{chat_id}:{now}"),
-                        crate::chat::outbox::Delivery::Essential,
-                        now,
-                    )
-                })
-                .await;
-            match queued {
-                Ok(_) => ctx.wake.notify_one(),
-                Err(error) => tracing::warn!(%error, "could not queue the flood notice"),
-            }
+            let key = format!("flood:{chat_id}:{}", ctx.clock.now_ms());
+            let text = move |lang| {
+                crate::i18n::tr_args(
+                    lang,
+                    "flood-slow-down",
+                    &[("max", crate::i18n::Arg::from(max))],
+                )
+            };
+            queue_notice(&ctx, chat_id, key, text, "the flood notice").await;
         });
     })
 }
@@ -308,7 +290,10 @@ fn timed(
                     guard: guard.clone(),
                     update,
                 });
-                if update.as_deref().is_some_and(|update| guard.absorbs(update)) {
+                if update
+                    .as_deref()
+                    .is_some_and(|update| guard.absorbs(update))
+                {
                     ops.update_handled();
                     crate::ops::metrics::update_handled("absorbed", started.elapsed());
                     return ControlFlow::Break(Ok(()));
@@ -377,20 +362,35 @@ async fn ask_to_repeat(ctx: &BotCtx, update: &Update, error: &anyhow::Error) {
     let Some(chat) = update.chat().filter(|chat| chat.is_private()) else {
         return;
     };
-    let (chat_id, update_id, now) = (chat.id.0, update.id.0, ctx.clock.now_ms());
+    let (chat_id, update_id) = (chat.id.0, update.id.0);
+    let key = format!("update:{update_id}:repeat");
+    let text = |lang| tr(lang, "telegram-hiccup");
+    queue_notice(ctx, chat_id, key, text, "the request to repeat").await;
+}
+
+/// Queues an essential text to `chat_id` in the user's language, once per
+/// `key`, and wakes the side task; a failure is logged as `what`.
+async fn queue_notice(
+    ctx: &BotCtx,
+    chat_id: i64,
+    key: String,
+    text: impl FnOnce(Lang) -> String + Send + 'static,
+    what: &'static str,
+) {
+    let now = ctx.clock.now_ms();
     let queued = ctx
         .db
         .run(move |c| {
             let lang = crate::chat::lang_of(c, chat_id)?;
             let message = crate::chat::outbox::Outgoing::Text {
-                text: tr(lang, "telegram-hiccup"),
+                text: text(lang),
                 buttons: vec![],
             };
             crate::chat::outbox::enqueue(
                 c,
                 chat_id,
                 &message,
-                &format!("update:{update_id}:repeat"),
+                &key,
                 crate::chat::outbox::Delivery::Essential,
                 now,
             )
@@ -398,6 +398,6 @@ async fn ask_to_repeat(ctx: &BotCtx, update: &Update, error: &anyhow::Error) {
         .await;
     match queued {
         Ok(_) => ctx.wake.notify_one(),
-        Err(error) => tracing::warn!(%error, "could not queue the request to repeat"),
+        Err(error) => tracing::warn!(%error, "could not queue {what}"),
     }
 }

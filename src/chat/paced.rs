@@ -182,7 +182,13 @@ impl Limiter {
     /// no send of an earlier class waits for the bot's, or says how long to
     /// wait. A send held by the bot's bucket counts among its class's
     /// waiters meanwhile.
-    fn try_take(&self, chat: i64, weight: u32, waiter: &mut Waiter<'_>, now: Instant) -> Result<(), Duration> {
+    fn try_take(
+        &self,
+        chat: i64,
+        weight: u32,
+        waiter: &mut Waiter<'_>,
+        now: Instant,
+    ) -> Result<(), Duration> {
         let mut state = self.lock();
         let LimiterState {
             global,
@@ -225,7 +231,11 @@ impl Limiter {
             count(true);
             // Behind an earlier class: look again once the next token is in.
             let token = Duration::from_secs_f64(1.0 / self.global_rate);
-            return Err(if ahead { global_wait.max(token) } else { global_wait });
+            return Err(if ahead {
+                global_wait.max(token)
+            } else {
+                global_wait
+            });
         }
         count(false);
         bucket.frozen_until = None;
@@ -374,7 +384,12 @@ where
 
     fn send(self) -> Self::Send {
         let key = (self.key)(self.request.payload_ref());
-        Box::pin(send_paced(self.request, key, self.limiter, current_priority()))
+        Box::pin(send_paced(
+            self.request,
+            key,
+            self.limiter,
+            current_priority(),
+        ))
     }
 
     fn send_ref(&self) -> Self::SendRef {
@@ -709,7 +724,10 @@ mod tests {
         let now = Instant::now();
         // The bot's burst (15) is spent by 15 newcomers.
         for chat in 0..15 {
-            assert_eq!(take_as(&limiter, chat, 1, Priority::Background, now), Ok(()));
+            assert_eq!(
+                take_as(&limiter, chat, 1, Priority::Background, now),
+                Ok(())
+            );
         }
         // A paid album waits for the bot's bucket, and keeps its place.
         let mut paid = Waiter {
@@ -728,7 +746,10 @@ mod tests {
         drop(paid);
         // … and with nobody of an earlier class waiting, the rest go on.
         let refilled = later + Duration::from_millis(300);
-        assert_eq!(take_as(&limiter, 100, 1, Priority::Background, refilled), Ok(()));
+        assert_eq!(
+            take_as(&limiter, 100, 1, Priority::Background, refilled),
+            Ok(())
+        );
     }
 
     #[test]
@@ -758,6 +779,9 @@ mod tests {
             assert!(limiter.try_take(500, 1, &mut paid, now).is_err());
         }
         let refilled = now + Duration::from_millis(100);
-        assert_eq!(take_as(&limiter, 100, 1, Priority::Background, refilled), Ok(()));
+        assert_eq!(
+            take_as(&limiter, 100, 1, Priority::Background, refilled),
+            Ok(())
+        );
     }
 }

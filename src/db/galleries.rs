@@ -84,7 +84,10 @@ pub(crate) fn opens_since(
     viewer: i64,
     since: i64,
 ) -> rusqlite::Result<(u32, u32)> {
-    let (from, to) = (format!("shared:{gallery_id}:"), format!("shared:{gallery_id};"));
+    let (from, to) = (
+        format!("shared:{gallery_id}:"),
+        format!("shared:{gallery_id};"),
+    );
     conn.query_row(
         "SELECT COALESCE(SUM(chat_id = ?3), 0), COUNT(*) FROM message_queue
          WHERE dedup_key >= ?1 AND dedup_key < ?2 AND dedup_key LIKE '%:invite'

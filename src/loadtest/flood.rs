@@ -110,7 +110,11 @@ pub(crate) async fn run(
     let flooder = UserSpec::new(FLOODER, "Флудер").with_language("ru");
     sandbox.send_text(&flooder, "/start")?;
     sandbox
-        .wait_for(flooder.id, |e| bot_text_contains(e, "Пакеты"), world.step_timeout)
+        .wait_for(
+            flooder.id,
+            |e| bot_text_contains(e, "Пакеты"),
+            world.step_timeout,
+        )
         .await
         .map_err(|_| anyhow::anyhow!("the flooder never saw the onboarding"))?;
     let (mut calm, calm_unanswered) = probe_newcomers(world, FLOODER + 1, outcomes).await;
@@ -195,6 +199,9 @@ impl FloodFigures {
                 self.photos_counted
             ));
         }
-        invariant("a flood in one chat: one notice, the others answered, photos counted", problems)
+        invariant(
+            "a flood in one chat: one notice, the others answered, photos counted",
+            problems,
+        )
     }
 }

@@ -387,7 +387,8 @@ impl Report {
                  newcomers' wait for the onboarding: calm median {:.2} s (max {:.2} s), during the flood median {:.2} s (max {:.2} s): +{:.2} s added ({}; target ≤ 1 s)",
                 f.messages,
                 f.photos,
-                f.photos_counted.map_or("none".to_owned(), |n| n.to_string()),
+                f.photos_counted
+                    .map_or("none".to_owned(), |n| n.to_string()),
                 f.answers,
                 f.notices,
                 f.calm_median_secs,
@@ -395,7 +396,11 @@ impl Report {
                 f.flood_median_secs,
                 f.flood_max_secs,
                 f.added_delay_secs,
-                if f.added_delay_secs <= 1.0 { "within" } else { "ABOVE" },
+                if f.added_delay_secs <= 1.0 {
+                    "within"
+                } else {
+                    "ABOVE"
+                },
             );
         }
         if let Some(s) = &self.spike {

@@ -140,7 +140,12 @@ pub async fn run_round(ctx: &WorkerCtx) -> usize {
         + guarded(ctx, "admin", admin::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "monitor", monitor::step(ctx, ctx.clock.now_ms())).await
         + guarded(ctx, "privacy", privacy::step(ctx, ctx.clock.now_ms())).await
-        + guarded(ctx, "housekeeping", housekeeping::step(ctx, ctx.clock.now_ms())).await
+        + guarded(
+            ctx,
+            "housekeeping",
+            housekeeping::step(ctx, ctx.clock.now_ms()),
+        )
+        .await
 }
 
 /// Runs the delivery step once.
