@@ -44,7 +44,7 @@ pub struct Config {
     pub tbank: TbankConfig,
     pub tiers: Vec<Tier>,
     pub upload: UploadConfig,
-    pub(crate) worker: WorkerConfig,
+    pub worker: WorkerConfig,
     pub(crate) sandbox: SandboxConfig,
     pub telemetry: TelemetryConfig,
     pub preview: PreviewConfig,
@@ -194,11 +194,11 @@ pub struct UploadConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct WorkerConfig {
+pub struct WorkerConfig {
     /// Pause between two rounds of the side task when nothing is due, in milliseconds.
     pub(crate) tick_ms: u64,
     /// GetState interval during the first ten minutes of a payment, in seconds.
-    pub(crate) payment_poll_fast_secs: u64,
+    pub payment_poll_fast_secs: u64,
     /// GetState interval after that, in seconds.
     pub(crate) payment_poll_slow_secs: u64,
     /// Attempts to send one queued Telegram message before it is marked failed.

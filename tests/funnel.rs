@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use pinglass::db::{self, Db, avatars, jobs, payments, users};
 use pinglass::kie::standin::{CreateFault, Fault};
+use pinglass::tbank::TbankMethod;
+use pinglass::tbank::standin::{CallFault, Fault as TbankFault};
 use pinglass::telegram::standin::{RateLimits, UserSpec};
 
 use crate::support::{
-    LONG, TestApp, bot_text_contains, buy, portraits_received, up_to_payment_link, wait_for,
+    LONG, TestApp, bot_text_contains, buy, portraits_received, press, up_to_payment_link, wait_for,
 };
 
 const ADMIN: i64 = 900_000_001;
@@ -355,5 +357,135 @@ async fn a_failure_inside_a_handler_is_explained_to_the_user() {
         .run_blocking(|c| c.query_row("SELECT COUNT(*) FROM reference_photos", [], |r| r.get(0)))
         .unwrap();
     assert_eq!(photos, 0);
+    app.shutdown().await;
+}
+
+/// The user's payments: (status, tier) by id.
+fn payments_of(app: &TestApp, user: i64) -> Vec<(String, String)> {
+    app.app()
+        .db
+        .run_blocking(move |c| {
+            let mut stmt =
+                c.prepare("SELECT status, tier_id FROM payments WHERE user_id = ?1 ORDER BY id")?;
+            stmt.query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .unwrap()
+}
+
+/// One open payment per user, at its edges (the plain switch is the
+/// transcript `payment-change-package`): a bill paid at the bank just before
+/// another package was chosen stands and the new choice is dropped (never two
+/// payments); a bill the bank refuses to cancel stays valid, the user and the
+/// admins are told, and no second payment is opened beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_package_while_a_bill_is_open_never_makes_two_payments() {
+    // Slow polls: the bot learns of a payment only when it asks.
+    let app = TestApp::start_with(|c| c.worker.payment_poll_fast_secs = 600).await;
+    let sandbox = app.telegram.sandbox().clone();
+    let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
+    sandbox.send_text(&admin, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admin's onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+
+    // Paid at the bank, then Standard chosen before the bot noticed.
+    let paid = UserSpec::new(5301, "Оля").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &paid,
+        "switch-paid",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    app.tbank.pay(&bank_id).unwrap();
+    press(&app, &paid, "Standard · 15 портретов · 999 ₽");
+    wait_for(
+        &app.telegram,
+        &paid,
+        "the paid bill standing",
+        |e| bot_text_contains(e, "уже оплачен"),
+        LONG,
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &paid,
+        "the Starter set",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
+    app.settle().await;
+    assert_eq!(
+        payments_of(&app, paid.id),
+        [("confirmed".to_owned(), "starter".to_owned())],
+        "the new choice must not become a second payment"
+    );
+    assert_eq!(
+        app.tbank
+            .status(&bank_id)
+            .map(|s| s.as_str().to_owned())
+            .as_deref(),
+        Some("CONFIRMED")
+    );
+
+    // The bank refuses the Cancel: the bill stays valid and payable.
+    let refused = UserSpec::new(5302, "Ира").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &refused,
+        "switch-refused",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    app.tbank.script(
+        TbankFault::on(
+            TbankMethod::Cancel,
+            CallFault::error_code("8", "Неверный статус транзакции"),
+        ),
+        1,
+    );
+    press(&app, &refused, "Premium · 23 портрета · 1499 ₽");
+    wait_for(
+        &app.telegram,
+        &refused,
+        "the refusal",
+        |e| bot_text_contains(e, "Банк не отменил прежний счёт"),
+        LONG,
+    )
+    .await;
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admins' alert",
+        |e| bot_text_contains(e, "отказал в отмене"),
+        LONG,
+    )
+    .await;
+    app.settle().await;
+    assert_eq!(
+        payments_of(&app, refused.id),
+        [("open".to_owned(), "starter".to_owned())]
+    );
+    app.tbank.pay(&bank_id).unwrap();
+    press(&app, &refused, "✅ Я оплатил");
+    wait_for(
+        &app.telegram,
+        &refused,
+        "the Starter set",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
+    assert_eq!(
+        payments_of(&app, refused.id),
+        [("confirmed".to_owned(), "starter".to_owned())]
+    );
     app.shutdown().await;
 }

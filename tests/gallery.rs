@@ -13,7 +13,7 @@ use pinglass::chat::outbox::{self, Delivery, Outgoing};
 use pinglass::db::{self, Db, galleries, portraits, queue};
 use pinglass::telegram::standin::{ChatEntry, UserSpec};
 
-use crate::support::{LONG, TestApp, buy, portraits_received, wait_for};
+use crate::support::{LONG, TestApp, buy, portraits_received, press, wait_for};
 
 const SET: &str = "Набор 1 · 7 портретов";
 const ZIP: &str = "📦 Скачать ZIP-архив";
@@ -30,15 +30,6 @@ fn zip_documents(entries: &[ChatEntry]) -> Vec<ChatEntry> {
         })
         .cloned()
         .collect()
-}
-
-fn press(app: &TestApp, user: &UserSpec, label: &str) {
-    let sandbox = app.telegram.sandbox();
-    let message = pinglass::harness::chat::last_bot_with_button(&sandbox.history(user.id), label)
-        .unwrap_or_else(|| panic!("no button {label:?}"));
-    sandbox
-        .press_button_with_text(user, message, label)
-        .unwrap();
 }
 
 /// Opens a ZIP the bot sent: its entries, name → bytes; every entry stored

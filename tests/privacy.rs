@@ -14,22 +14,13 @@ use pinglass::store::ObjectStore;
 use pinglass::telegram::standin::{ChatEntry, UserSpec};
 
 use crate::support::{
-    LONG, TestApp, bot_text_contains, buy, photo_jpeg, portraits_received, wait_for,
+    LONG, TestApp, bot_text_contains, buy, photo_jpeg, portraits_received, press, wait_for,
 };
 
 const STARTER: &str = "Starter · 7 портретов · 499 ₽";
 const CONFIRM: &str = "🗑 Да, удалить всё";
 const DONE: &str = "✅ Готово: ваши фото";
 const MAKE_OWN: &str = "✨ Сделать свои портреты";
-
-fn press(app: &TestApp, user: &UserSpec, label: &str) -> String {
-    let sandbox = app.telegram.sandbox();
-    let message = last_bot_with_button(&sandbox.history(user.id), label)
-        .unwrap_or_else(|| panic!("no button {label:?}"));
-    sandbox
-        .press_button_with_text(user, message, label)
-        .unwrap()
-}
 
 /// The callback data of the newest button with this label.
 fn button_data(entries: &[ChatEntry], label: &str) -> String {

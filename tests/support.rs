@@ -117,6 +117,17 @@ pub async fn up_to_payment_link(
         .unwrap()
 }
 
+/// Presses the button `label` of the newest bot message that has it;
+/// returns the callback query id.
+pub fn press(app: &TestApp, user: &UserSpec, label: &str) -> String {
+    let sandbox = app.telegram.sandbox();
+    let message = pinglass::harness::chat::last_bot_with_button(&sandbox.history(user.id), label)
+        .unwrap_or_else(|| panic!("no button {label:?}"));
+    sandbox
+        .press_button_with_text(user, message, label)
+        .unwrap()
+}
+
 /// Waits until the chat satisfies `check`, or fails the test showing the chat.
 pub async fn wait_for(
     telegram: &TelegramHandle,

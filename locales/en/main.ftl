@@ -111,6 +111,10 @@ payment-rejected = The bank declined the payment. No money was taken. You can tr
 payment-expired = The payment link expired. No money was taken. You can create a new one.
 payment-canceled = The payment was canceled. No money was taken.
 payment-init-failed = The bank could not create the payment. No money was taken. Please try again a little later.
+payment-switching = You chose another package — { $tier }. First I am cancelling the earlier bill of { $amount } ({ $old_tier } package) at the bank, so that there are never two payments; then the new link follows.
+payment-switched = The earlier bill of { $amount } ({ $old_tier } package) is cancelled; nothing was charged for it. Creating the link for the { $tier } package…
+payment-switch-paid = The earlier bill of { $amount } ({ $old_tier } package) has already been paid — its portraits are being made. The new package was not ordered; there is nothing more to pay.
+payment-switch-failed = The bank did not cancel the earlier bill of { $amount } ({ $old_tier } package) — it is still valid. You can pay it with the link above or choose a package later; I have told the admins.
 
 ## Generation and delivery
 generation-progress = Creating your portraits: { $done } of { $total } ready…

@@ -17,9 +17,9 @@ use super::state::State;
 use crate::chat::TgBot;
 use crate::chat::callback::Callback;
 use crate::config::Tier;
-use crate::db::payments::{self, CreatePayment};
-use crate::db::{avatars, events, referrals, users};
-use crate::i18n::{Lang, tr, tr_args};
+use crate::db::payments::{self, Begun};
+use crate::db::{avatars, referrals, refunds, users};
+use crate::i18n::{Arg, Lang, tr, tr_args};
 
 /// The package keyboard with prices after the user's referral balance (the
 /// discount `request_payment` will take: [`referrals::discount_for`]).
@@ -86,37 +86,44 @@ pub(crate) async fn choose_tier(step: Step<'_>, avatar_id: i64, tier_id: String)
     };
     // Refuse before asking anything: another user's avatar, a set that is no
     // longer a draft, or too few photos.
-    if let Some(refusal) = purchasable(ctx, me.user.id, avatar_id).await? {
-        if let Refusal::OpenPayment(payment) = refusal {
-            return show_open_payment(step, avatar_id, &payment).await;
+    let known = me
+        .user
+        .receipt_email
+        .as_ref()
+        .or(me.user.receipt_phone.as_ref());
+    match purchasable(ctx, me.user.id, avatar_id, &tier.id).await? {
+        Purchase::Open(payment) => return show_open_payment(step, avatar_id, &payment).await,
+        Purchase::Refused(refusal) => return refuse(step, &refusal).await,
+        // A payment made before has the contact: no need to ask again.
+        Purchase::Switch(open) => {
+            let contact = known
+                .cloned()
+                .unwrap_or_else(|| open.receipt_contact.clone());
+            return switch_payment(step, avatar_id, &tier, &contact, &open).await;
         }
-        return refuse(step, &refusal).await;
+        Purchase::Fresh => {}
     }
-    match (&me.user.receipt_email, &me.user.receipt_phone) {
-        (Some(contact), _) | (None, Some(contact)) => {
-            let contact = contact.clone();
-            request_payment(step, avatar_id, &tier, &contact).await
-        }
-        (None, None) => {
-            let keyboard =
-                KeyboardMarkup::new([[KeyboardButton::new(tr(lang, "contact-button-phone"))
-                    .request(ButtonRequest::Contact)]])
-                .resize_keyboard()
-                .one_time_keyboard();
-            // The state first (see `show_packages`).
-            step.dialogue
-                .update(State::AwaitingContact {
-                    avatar_id,
-                    tier_id: tier.id.clone(),
-                })
-                .await?;
-            step.bot
-                .send_message(step.chat, tr(lang, "contact-ask"))
-                .reply_markup(keyboard)
-                .await?;
-            Ok(())
-        }
+    if let Some(contact) = known {
+        let contact = contact.clone();
+        return request_payment(step, avatar_id, &tier, &contact).await;
     }
+    let keyboard = KeyboardMarkup::new([[
+        KeyboardButton::new(tr(lang, "contact-button-phone")).request(ButtonRequest::Contact)
+    ]])
+    .resize_keyboard()
+    .one_time_keyboard();
+    // The state first (see `show_packages`).
+    step.dialogue
+        .update(State::AwaitingContact {
+            avatar_id,
+            tier_id: tier.id.clone(),
+        })
+        .await?;
+    step.bot
+        .send_message(step.chat, tr(lang, "contact-ask"))
+        .reply_markup(keyboard)
+        .await?;
+    Ok(())
 }
 
 /// Why an avatar cannot be bought now.
@@ -124,30 +131,57 @@ pub(crate) enum Refusal {
     NotOwned,
     NotDraft,
     TooFewPhotos(u32),
-    OpenPayment(Box<payments::Payment>),
 }
 
-/// Whether `avatar_id` is this user's draft with enough photos and no open payment.
+/// Whether a package can be bought for a set now.
+enum Purchase {
+    /// Nothing of the user's is open: a new payment.
+    Fresh,
+    /// This very package of this set is open: it is shown again.
+    Open(Box<payments::Payment>),
+    /// Another payment of the user is open (another package, or another
+    /// set): it is cancelled at the bank first (one open payment per user).
+    Switch(Box<payments::Payment>),
+    Refused(Refusal),
+}
+
+/// Whether `avatar_id` is this user's draft with enough photos, and what is
+/// open already.
 async fn purchasable(
     ctx: &BotCtx,
     user_id: i64,
     avatar_id: i64,
-) -> anyhow::Result<Option<Refusal>> {
+    tier_id: &str,
+) -> anyhow::Result<Purchase> {
     let min = ctx.config.upload.min_photos;
+    let tier_id = tier_id.to_owned();
     Ok(ctx
         .db
         .run(move |c| {
             let Some(avatar) = avatars::get_owned(c, avatar_id, user_id)? else {
-                return Ok(Some(Refusal::NotOwned));
+                return Ok(Purchase::Refused(Refusal::NotOwned));
             };
-            if let Some(payment) = payments::open_for_avatar(c, avatar_id)? {
-                return Ok(Some(Refusal::OpenPayment(Box::new(payment))));
+            let open = payments::open_for_user(c, user_id)?;
+            if let Some(open) = &open
+                && open.avatar_id == avatar_id
+                && open.tier_id == tier_id
+            {
+                return Ok(Purchase::Open(Box::new(open.clone())));
             }
-            if avatar.status != avatars::AvatarStatus::Draft {
-                return Ok(Some(Refusal::NotDraft));
+            // The set of the open payment awaits it, and becomes a draft
+            // again when it is cancelled; any other set must be a draft.
+            let reopens = open.as_ref().is_some_and(|o| o.avatar_id == avatar_id);
+            if avatar.status != avatars::AvatarStatus::Draft && !reopens {
+                return Ok(Purchase::Refused(Refusal::NotDraft));
             }
             let count = avatars::photo_count(c, avatar_id)?;
-            Ok((count < min).then_some(Refusal::TooFewPhotos(count)))
+            if count < min {
+                return Ok(Purchase::Refused(Refusal::TooFewPhotos(count)));
+            }
+            Ok(match open {
+                Some(open) => Purchase::Switch(Box::new(open)),
+                None => Purchase::Fresh,
+            })
         })
         .await?)
 }
@@ -156,7 +190,7 @@ async fn purchasable(
 async fn refuse(step: Step<'_>, refusal: &Refusal) -> HandlerResult {
     let (lang, dialogue) = (step.lang(), step.dialogue);
     let text = match refusal {
-        Refusal::NotOwned | Refusal::OpenPayment(_) => tr(lang, "unexpected-button"),
+        Refusal::NotOwned => tr(lang, "unexpected-button"),
         Refusal::NotDraft => tr(lang, "packages-not-draft"),
         Refusal::TooFewPhotos(count) => tr_args(
             lang,
@@ -258,21 +292,30 @@ async fn request_payment(
     tier: &Tier,
     contact: &str,
 ) -> HandlerResult {
+    // Look first: an open payment is shown again (or, for another package,
+    // cancelled first), anything else that cannot be bought is refused, and
+    // only then "creating…" is said, before the side task can answer.
+    match purchasable(step.ctx, step.user_id(), avatar_id, &tier.id).await? {
+        Purchase::Open(payment) => show_open_payment(step, avatar_id, &payment).await,
+        Purchase::Switch(open) => switch_payment(step, avatar_id, tier, contact, &open).await,
+        Purchase::Refused(refusal) => refuse(step, &refusal).await,
+        Purchase::Fresh => create_payment(step, avatar_id, tier, contact).await,
+    }
+}
+
+/// Writes the payment (`payments::begin`); the side task calls Init and
+/// sends the link.
+async fn create_payment(
+    step: Step<'_>,
+    avatar_id: i64,
+    tier: &Tier,
+    contact: &str,
+) -> HandlerResult {
     let Step { bot, chat, ctx, .. } = step;
     let (lang, user_id) = (step.lang(), step.user_id());
     let tier = tier.clone();
     let contact = contact.to_owned();
     let now = ctx.clock.now_ms();
-    // Look first: an open payment is shown again, anything else that cannot
-    // be bought is refused, and only then "creating…" is said, before the
-    // side task can answer.
-    match purchasable(ctx, user_id, avatar_id).await? {
-        Some(Refusal::OpenPayment(payment)) => {
-            return show_open_payment(step, avatar_id, &payment).await;
-        }
-        Some(refusal) => return refuse(step, &refusal).await,
-        None => {}
-    }
     // Best effort: the payment link itself comes through the persistent
     // queue, so a lost "creating…" must not stop the payment.
     if let Err(error) = bot.send_message(chat, tr(lang, "payment-creating")).await {
@@ -284,56 +327,25 @@ async fn request_payment(
             // Immediate: this transaction reads, then writes; a deferred one
             // could fail on a snapshot the side task changed meanwhile.
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let Some(avatar) = avatars::get_owned(&tx, avatar_id, user_id)? else {
-                return Ok(None);
+            let order = payments::Order {
+                user_id,
+                avatar_id,
+                tier_id: &tier.id,
+                price_kopecks: tier.price_kopecks,
+                portraits: tier.portraits,
+                receipt_contact: &contact,
             };
-            let order_id = format!("pg-{avatar_id}-{now}");
-            // The referral balance becomes the discount, reserved below with
-            // the payment in this transaction (released if it ends unpaid).
-            let discount =
-                referrals::discount_for(referrals::available(&tx, user_id)?, tier.price_kopecks);
-            let created = payments::create(
-                &tx,
-                &payments::NewPayment {
-                    order_id: &order_id,
-                    user_id,
-                    avatar_id,
-                    tier_id: &tier.id,
-                    amount_kopecks: tier.price_kopecks - discount,
-                    portraits: tier.portraits,
-                    discount_kopecks: discount,
-                    receipt_contact: &contact,
-                },
-                now,
-            )?;
-            if let CreatePayment::Created(payment) = &created {
-                if avatar.status == avatars::AvatarStatus::Draft {
-                    avatars::set_tier(&tx, avatar_id, &tier.id, now)?;
-                    avatars::transition(
-                        &tx,
-                        avatar_id,
-                        avatars::AvatarStatus::Draft,
-                        avatars::AvatarStatus::AwaitingPayment,
-                        now,
-                    )?;
-                } else {
-                    // Only a draft can be bought; undo by not committing.
-                    return Ok(Some(Err(avatar.status)));
-                }
-                if discount > 0 {
-                    referrals::reserve_spend(&tx, user_id, payment.id, discount, now)?;
-                }
-                events::record(&tx, user_id, events::Stage::Payment, avatar_id, None, now)?;
-                tracing::info!(payment_id = payment.id, order_id = %payment.order_id, user_id, avatar_id, tier = %tier.id, discount, "payment requested");
+            let begun = payments::begin(&tx, &order, now)?;
+            if matches!(begun, Begun::Created(_)) {
+                tx.commit()?;
             }
-            tx.commit()?;
-            Ok(Some(Ok(created)))
+            Ok(begun)
         })
         .await?;
     match outcome {
-        None => step.say("unexpected-button").await?,
-        Some(Err(_status)) => step.say("packages-not-draft").await?,
-        Some(Ok(CreatePayment::Created(payment))) => {
+        Begun::NotOwned => step.say("unexpected-button").await?,
+        Begun::NotDraft(_) => step.say("packages-not-draft").await?,
+        Begun::Created(payment) => {
             step.dialogue
                 .update(State::AwaitingPayment {
                     avatar_id,
@@ -342,10 +354,79 @@ async fn request_payment(
                 .await?;
             ctx.wake.notify_one();
         }
-        Some(Ok(CreatePayment::AlreadyOpen(payment))) => {
+        Begun::AlreadyOpen(payment) => {
             show_open_payment(step, avatar_id, &payment).await?;
         }
     }
+    Ok(())
+}
+
+/// Another package while a payment is open: the open one is cancelled at
+/// the bank first (the side task, through a `superseded` cancellation that
+/// carries the new choice), and only then the new payment is made — never
+/// two open bills, never two payments for one set.
+async fn switch_payment(
+    step: Step<'_>,
+    avatar_id: i64,
+    tier: &Tier,
+    contact: &str,
+    open: &payments::Payment,
+) -> HandlerResult {
+    let ctx = step.ctx;
+    let lang = step.lang();
+    let now = ctx.clock.now_ms();
+    let (open_id, amount) = (open.id, open.amount_kopecks);
+    let switch = refunds::Switch {
+        avatar_id,
+        tier_id: tier.id.clone(),
+        contact: contact.to_owned(),
+    };
+    let asked = ctx
+        .db
+        .run(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let still_open = payments::get(&tx, open_id)?.is_some_and(|p| p.status.is_open());
+            if still_open {
+                refunds::request_switch(&tx, open_id, amount, &switch, now)?;
+                tx.commit()?;
+            }
+            Ok(still_open)
+        })
+        .await?;
+    if !asked {
+        // It ended meanwhile (paid, expired): decide again from what is now.
+        return create_payment(step, avatar_id, tier, contact).await;
+    }
+    tracing::info!(
+        payment_id = open_id,
+        avatar_id,
+        tier = %tier.id,
+        "another package chosen: the open payment is cancelled first"
+    );
+    let old_tier = ctx
+        .config
+        .tier(&open.tier_id)
+        .map_or_else(|| open.tier_id.clone(), |t| t.name.clone());
+    step.dialogue
+        .update(State::AwaitingPayment {
+            avatar_id,
+            payment_id: open_id,
+        })
+        .await?;
+    ctx.wake.notify_one();
+    let text = tr_args(
+        lang,
+        "payment-switching",
+        &[
+            ("tier", Arg::Str(&tier.name)),
+            ("old_tier", Arg::Str(&old_tier)),
+            ("amount", Arg::Str(&crate::i18n::rub(lang, amount))),
+        ],
+    );
+    step.bot
+        .send_message(step.chat, text)
+        .reply_markup(KeyboardRemove::new())
+        .await?;
     Ok(())
 }
 
@@ -427,26 +508,41 @@ pub(crate) async fn payment_status(
 ) -> HandlerResult {
     let step = Step::new(&bot, msg.chat.id, &dialogue, &me, &ctx);
     let (lang, user_id) = (step.lang(), step.user_id());
-    let payment = ctx
+    let (payment, current, switching) = ctx
         .db
-        .run(move |c| payments::get_owned(c, payment_id, user_id))
+        .run(move |c| {
+            Ok((
+                payments::get_owned(c, payment_id, user_id)?,
+                payments::open_for_user(c, user_id)?,
+                refunds::pending_switch(c, payment_id)?,
+            ))
+        })
         .await?;
     match payment {
+        // Another package was chosen: this one is being cancelled first.
+        Some(payment) if payment.status.is_open() && switching.is_some() => {
+            step.say("payment-link-coming").await
+        }
         Some(payment) if payment.status.is_open() => {
             show_open_payment(step, avatar_id, &payment).await
         }
         Some(payment) if payment.status == payments::PaymentStatus::Confirmed => {
             step.say("payment-status-paid").await
         }
-        _ => {
-            let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
-                tr(lang, "payment-button-retry"),
-                Callback::Packages(avatar_id).encode(),
-            )]]);
-            bot.send_message(msg.chat.id, tr(lang, "payment-status-ended"))
-                .reply_markup(keyboard)
-                .await?;
-            Ok(())
-        }
+        // Ended, and another payment of the user's is open (the package
+        // chosen instead): that one.
+        _ => match current {
+            Some(current) => show_open_payment(step, current.avatar_id, &current).await,
+            None => {
+                let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
+                    tr(lang, "payment-button-retry"),
+                    Callback::Packages(avatar_id).encode(),
+                )]]);
+                bot.send_message(msg.chat.id, tr(lang, "payment-status-ended"))
+                    .reply_markup(keyboard)
+                    .await?;
+                Ok(())
+            }
+        },
     }
 }

@@ -168,6 +168,104 @@ pub fn create(
     Ok(CreatePayment::Created(payment))
 }
 
+/// A package the user chose for one of their sets.
+#[derive(Debug, Clone)]
+pub(crate) struct Order<'a> {
+    pub(crate) user_id: i64,
+    pub(crate) avatar_id: i64,
+    pub(crate) tier_id: &'a str,
+    pub(crate) price_kopecks: i64,
+    pub(crate) portraits: u32,
+    pub(crate) receipt_contact: &'a str,
+}
+
+/// What [`begin`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Begun {
+    Created(Payment),
+    /// The set already has an open payment: it is returned instead.
+    AlreadyOpen(Payment),
+    /// The set is not the user's (or no longer exists).
+    NotOwned,
+    /// Only a draft can be bought: the set's status.
+    NotDraft(super::avatars::AvatarStatus),
+}
+
+/// Writes a payment for `order` (status `new`, before T-Bank is called):
+/// the user's referral balance becomes its discount and is reserved with
+/// it, the set awaits payment, and the funnel records the step. Call it
+/// in an immediate transaction, and commit only when it returns `Created`.
+pub(crate) fn begin(conn: &Connection, order: &Order<'_>, now: i64) -> rusqlite::Result<Begun> {
+    use super::{avatars, events, referrals};
+    let Some(avatar) = avatars::get_owned(conn, order.avatar_id, order.user_id)? else {
+        return Ok(Begun::NotOwned);
+    };
+    if let Some(open) = open_for_avatar(conn, order.avatar_id)? {
+        return Ok(Begun::AlreadyOpen(open));
+    }
+    if avatar.status != avatars::AvatarStatus::Draft {
+        return Ok(Begun::NotDraft(avatar.status));
+    }
+    let order_id = format!("pg-{}-{now}", order.avatar_id);
+    let discount = referrals::discount_for(
+        referrals::available(conn, order.user_id)?,
+        order.price_kopecks,
+    );
+    let created = create(
+        conn,
+        &NewPayment {
+            order_id: &order_id,
+            user_id: order.user_id,
+            avatar_id: order.avatar_id,
+            tier_id: order.tier_id,
+            amount_kopecks: order.price_kopecks - discount,
+            portraits: order.portraits,
+            discount_kopecks: discount,
+            receipt_contact: order.receipt_contact,
+        },
+        now,
+    )?;
+    let payment = match created {
+        CreatePayment::Created(payment) => payment,
+        CreatePayment::AlreadyOpen(open) => return Ok(Begun::AlreadyOpen(open)),
+    };
+    avatars::set_tier(conn, order.avatar_id, order.tier_id, now)?;
+    avatars::transition(
+        conn,
+        order.avatar_id,
+        avatars::AvatarStatus::Draft,
+        avatars::AvatarStatus::AwaitingPayment,
+        now,
+    )?;
+    if discount > 0 {
+        referrals::reserve_spend(conn, order.user_id, payment.id, discount, now)?;
+    }
+    events::record(
+        conn,
+        order.user_id,
+        events::Stage::Payment,
+        order.avatar_id,
+        None,
+        now,
+    )?;
+    tracing::info!(payment_id = payment.id, order_id = %payment.order_id, user_id = order.user_id,
+        avatar_id = order.avatar_id, tier = %order.tier_id, discount, "payment requested");
+    Ok(Begun::Created(payment))
+}
+
+/// The user's open payment (the newest, should there be several), whichever set it is for.
+pub(crate) fn open_for_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<Payment>> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM payments WHERE user_id = ?1 AND status IN ('new', 'open')
+             ORDER BY id DESC LIMIT 1"
+        ),
+        [user_id],
+        from_row,
+    )
+    .optional()
+}
+
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Payment>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM payments WHERE id = ?1"),

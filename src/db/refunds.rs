@@ -17,6 +17,10 @@ pub(crate) enum RefundReason {
     AdminCancel,
     /// An unpaid payment open past `stuck_cancel_hours` (no money moves).
     Stuck,
+    /// The user chose another package while this payment was open: it is
+    /// cancelled first (no money moves), then the row's [`Switch`] becomes
+    /// the next payment.
+    Superseded,
 }
 
 impl RefundReason {
@@ -26,6 +30,7 @@ impl RefundReason {
             RefundReason::AdminRefund => "admin_refund",
             RefundReason::AdminCancel => "admin_cancel",
             RefundReason::Stuck => "stuck",
+            RefundReason::Superseded => "superseded",
         }
     }
 
@@ -35,13 +40,17 @@ impl RefundReason {
             "admin_refund" => RefundReason::AdminRefund,
             "admin_cancel" => RefundReason::AdminCancel,
             "stuck" => RefundReason::Stuck,
+            "superseded" => RefundReason::Superseded,
             _ => return None,
         })
     }
 
     /// A cancellation of an unpaid payment: T-Bank Cancel without money.
     pub(crate) fn is_cancellation(self) -> bool {
-        matches!(self, RefundReason::AdminCancel | RefundReason::Stuck)
+        matches!(
+            self,
+            RefundReason::AdminCancel | RefundReason::Stuck | RefundReason::Superseded
+        )
     }
 }
 
@@ -75,10 +84,21 @@ pub struct Refund {
     pub(crate) external_request_id: String,
     pub(crate) status: RefundStatus,
     pub(crate) attempts: u32,
+    /// Reason `superseded` only: the package chosen instead.
+    pub(crate) switch: Option<Switch>,
 }
 
-const COLUMNS: &str =
-    "id, payment_id, amount_kopecks, reason, external_request_id, status, attempts";
+/// The package a user chose while another payment was open: it becomes a
+/// payment once that one is cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Switch {
+    pub(crate) avatar_id: i64,
+    pub(crate) tier_id: String,
+    pub(crate) contact: String,
+}
+
+const COLUMNS: &str = "id, payment_id, amount_kopecks, reason, external_request_id, status, \
+    attempts, next_avatar_id, next_tier_id, next_contact";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
     Ok(Refund {
@@ -89,6 +109,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
         external_request_id: r.get(4)?,
         status: text_enum(r, 5, RefundStatus::parse)?,
         attempts: r.get(6)?,
+        switch: match (r.get(7)?, r.get(8)?, r.get(9)?) {
+            (Some(avatar_id), Some(tier_id), Some(contact)) => Some(Switch {
+                avatar_id,
+                tier_id,
+                contact,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -228,4 +256,55 @@ pub(crate) fn mark_done_without_money(
          WHERE id = ?1 AND status = 'pending'",
         params![id, now],
     )? == 1)
+}
+
+/// Asks for the cancellation of the open payment `payment_id` because its
+/// user chose `switch` instead. A switch already waiting for that payment
+/// takes the newer choice (the cancellation it asked for stays the same).
+/// Returns the refund row's id.
+pub(crate) fn request_switch(
+    conn: &Connection,
+    payment_id: i64,
+    amount: i64,
+    switch: &Switch,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO refunds (payment_id, amount_kopecks, reason, external_request_id,
+                              next_attempt_at, created_at, next_avatar_id, next_tier_id, next_contact)
+         VALUES (?1, ?2, 'superseded', 'cancel-' || ?1 || '-switch-' || ?3, ?3, ?3, ?4, ?5, ?6)
+         ON CONFLICT (payment_id) WHERE reason = 'superseded' AND status = 'pending'
+         DO UPDATE SET next_avatar_id = excluded.next_avatar_id,
+                       next_tier_id = excluded.next_tier_id,
+                       next_contact = excluded.next_contact
+         RETURNING id",
+        params![
+            payment_id,
+            amount,
+            now,
+            switch.avatar_id,
+            switch.tier_id,
+            switch.contact
+        ],
+        |r| r.get(0),
+    )
+}
+
+/// The switch waiting for the cancellation of `payment_id`, if any.
+pub(crate) fn pending_switch(
+    conn: &Connection,
+    payment_id: i64,
+) -> rusqlite::Result<Option<Switch>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS} FROM refunds
+                 WHERE payment_id = ?1 AND reason = 'superseded' AND status = 'pending'"
+            ),
+            [payment_id],
+            from_row,
+        )
+        .optional()?
+        .and_then(|r| r.switch))
 }

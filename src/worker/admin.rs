@@ -117,6 +117,21 @@ pub(crate) async fn cancel_unpaid(
     let admins = ctx.config.bot.admin_ids.clone();
     let refund_id = refund.id;
     let stuck = refund.reason == RefundReason::Stuck;
+    let switch = refund.reason == RefundReason::Superseded;
+    if switch && !payment.status.is_open() {
+        // Ended meanwhile: paid (the payment stands, the new choice is
+        // dropped), or without money (the new choice goes on).
+        return if payment.status == PaymentStatus::Canceled
+            || payment.status == PaymentStatus::Expired
+            || payment.status == PaymentStatus::Rejected
+            || payment.status == PaymentStatus::Failed
+        {
+            super::switch::carry_out(ctx, refund, payment, None, now).await
+        } else {
+            let status = payment.status.as_str();
+            super::switch::paid_meanwhile(ctx, refund, payment.clone(), status, now).await
+        };
+    }
     if !payment.status.is_open() {
         // Paid, expired or ended meanwhile: nothing to cancel, and a paid
         // payment is never refunded by a cancellation meant for an unpaid one.
@@ -141,6 +156,10 @@ pub(crate) async fn cancel_unpaid(
                         | Bank::Confirmed
                 ) =>
             {
+                if switch {
+                    let status = state.status.as_str();
+                    return super::switch::paid_meanwhile(ctx, refund, payment, status, now).await;
+                }
                 let why = NotCancelled::PaidMeanwhile(state.status.as_str().to_owned());
                 return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, true, now).await;
             }
@@ -172,6 +191,9 @@ pub(crate) async fn cancel_unpaid(
                     order: payment.order_id.clone(),
                     error: msg.clone(),
                 };
+                if switch {
+                    super::switch::tell_refused(ctx, &refund, &payment, now).await?;
+                }
                 let incident = format!("cancel:{refund_id}");
                 super::refunds::refused(ctx, refund_id, msg, incident, alert, now).await?;
                 ctx.wake.notify_one();
@@ -179,7 +201,10 @@ pub(crate) async fn cancel_unpaid(
             }
         },
     };
-    info!(refund_id, payment_id = payment.id, bank_status = ?bank_status, stuck, "unpaid payment cancelled");
+    info!(refund_id, payment_id = payment.id, bank_status = ?bank_status, stuck, switch, "unpaid payment cancelled");
+    if switch {
+        return super::switch::carry_out(ctx, refund, payment, bank_status, now).await;
+    }
     let key = if stuck {
         "payment-stuck-canceled"
     } else {

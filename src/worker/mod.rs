@@ -19,6 +19,7 @@ pub(crate) mod privacy;
 pub(crate) mod referrals;
 pub(crate) mod refunds;
 pub mod reminders;
+pub(crate) mod switch;
 pub mod zip;
 
 use std::sync::Arc;
