@@ -99,6 +99,10 @@ struct LoadtestArgs {
     /// many newcomers press /start at their payment; reports the ratio.
     #[arg(long, default_value_t = 0)]
     spike: u32,
+    /// The bot backs its database up every this many minutes while serving
+    /// (fractions allowed); the report gives the backups' time and size.
+    #[arg(long)]
+    backup_minutes: Option<f64>,
 }
 
 fn loadtest(args: LoadtestArgs, config: PathBuf) -> ExitCode {
@@ -124,6 +128,7 @@ fn loadtest(args: LoadtestArgs, config: PathBuf) -> ExitCode {
         work_dir: args.work_dir,
         flood: args.flood,
         spike: args.spike,
+        backup_minutes: args.backup_minutes,
         ..Default::default()
     };
     let result = tokio::runtime::Runtime::new()

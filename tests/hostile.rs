@@ -748,6 +748,9 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
         format!("gal:{avatar}"),
         format!("gen:{avatar}"),
         format!("tier:{avatar}:starter"),
+        // Another package for the victim's set, whose bill is open: no
+        // cancellation of the victim's bill (one open payment per user).
+        format!("tier:{avatar}:premium"),
         format!("rdo:{avatar}"),
         "rdp:1".to_owned(),
         format!("zip:{avatar}"),

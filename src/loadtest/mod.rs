@@ -100,6 +100,9 @@ pub struct LoadtestOptions {
     /// Instead of the random users: a payer alone, then a payer with this
     /// many newcomers pressing /start at their payment (`spike.rs`).
     pub spike: u32,
+    /// The bot backs its database up this often while serving (`[backup]
+    /// interval_minutes`); `None`: as its configuration says.
+    pub backup_minutes: Option<f64>,
 }
 
 impl Default for LoadtestOptions {
@@ -127,6 +130,7 @@ impl Default for LoadtestOptions {
             work_dir: None,
             flood: 0,
             spike: 0,
+            backup_minutes: None,
         }
     }
 }
@@ -271,6 +275,12 @@ fn start_bot(
         // Paid sets only: the free preview is a funnel of its own.
         ("PINGLASS_PREVIEW__ENABLED".into(), "false".into()),
     ]);
+    if let Some(minutes) = opts.backup_minutes {
+        env.push((
+            "PINGLASS_BACKUP__INTERVAL_MINUTES".into(),
+            minutes.to_string(),
+        ));
+    }
     if !opts.telegram_limits {
         for key in ["MESSAGES_PER_SEC_CHAT", "MESSAGES_PER_SEC_OVERALL"] {
             env.push((format!("PINGLASS_TELEGRAM__{key}"), "1000000".into()));
@@ -346,9 +356,12 @@ impl Monitor {
         });
     }
 
-    /// Updates handled so far, every life summed.
+    /// Updates handled so far, or absorbed by the flood guard (which
+    /// never reach the handlers), every life summed.
     fn handled(&self) -> f64 {
-        self.samples.last().map_or(0.0, |s| s.updates)
+        let of = |s: &probe::Scrape| s.updates + s.dropped;
+        self.bot.scrapes_ended.iter().map(of).sum::<f64>()
+            + self.bot.last_scrape.as_ref().map_or(0.0, of)
     }
 }
 

@@ -292,11 +292,18 @@ impl Report {
         let j = &self.jobs;
         let mut out = String::new();
         use std::fmt::Write;
+        let who = if o.spike > 0 {
+            format!("a payer alone, then a payer and {} newcomers", o.spike)
+        } else {
+            format!(
+                "{} users within {:.0} s",
+                o.users,
+                o.arrival_window.as_secs_f64()
+            )
+        };
         let _ = writeln!(
             out,
-            "pinglass loadtest: {} users within {:.0} s, Kie {:.0}–{:.0} s, {}{}{}, seed {}",
-            o.users,
-            o.arrival_window.as_secs_f64(),
+            "pinglass loadtest: {who}, Kie {:.0}–{:.0} s, {}{}{}, seed {}",
             o.kie_latency_min.as_secs_f64(),
             o.kie_latency_max.as_secs_f64(),
             if o.front_only {
