@@ -207,10 +207,40 @@ fn payment_status_parses_documented_and_unknown_spellings() {
             "REFUNDED",
             "CANCELED",
             "DEADLINE_EXPIRED",
+            "ATTEMPTS_EXPIRED",
             "REJECTED",
             "AUTH_FAIL"
         ]
     );
+    // Every status of T-Bank's status model is known by its name.
+    let known: Vec<&str> = PaymentStatus::DOCUMENTED
+        .iter()
+        .map(PaymentStatus::as_str)
+        .collect();
+    for name in [
+        "NEW",
+        "FORM_SHOWED",
+        "AUTHORIZING",
+        "3DS_CHECKING",
+        "3DS_CHECKED",
+        "AUTHORIZED",
+        "CONFIRMING",
+        "CONFIRMED",
+        "REVERSING",
+        "PARTIAL_REVERSED",
+        "REVERSED",
+        "REFUNDING",
+        "ASYNC_REFUNDING",
+        "PARTIAL_REFUNDED",
+        "REFUNDED",
+        "CANCELED",
+        "DEADLINE_EXPIRED",
+        "ATTEMPTS_EXPIRED",
+        "REJECTED",
+        "AUTH_FAIL",
+    ] {
+        assert!(known.contains(&name), "{name} is not in the status model");
+    }
     assert!(PaymentStatus::Confirmed.is_paid());
     assert!(!PaymentStatus::Authorized.is_paid());
 }

@@ -25,7 +25,9 @@
 //! truncated HEIC when it ends in .heic), `[sticker]`,
 //! `[video]`, `[contact]` (share one's own phone), `[press LABEL]`,
 //! `[raw-press DATA]` (a forged button press on the last bot message),
-//! `[pay]` / `[decline]` (on the checkout page of the last payment link),
+//! `[pay]` / `[decline]` / `[fail-3ds]` / `[exhaust-attempts]` (on the
+//! checkout page of the last payment link: paid, declined by the bank, the
+//! 3-D Secure check failed, the tries on the form ran out),
 //! `[wait]` (the user does nothing: what follows, the bot does on its own),
 //! `[wait 1.5h]` (the same, while the bot's clock jumps 1.5 hours: what the
 //! bot does "then", e.g. reminders, shows in this step),
@@ -520,7 +522,7 @@ impl Runner {
                     .send_text(&user, &format!("/start g_{token}"))
                     .map_err(|e| err(&e))?;
             }
-            "pay" | "decline" => {
+            "pay" | "decline" | "fail-3ds" | "exhaust-attempts" => {
                 let url = self
                     .last_bot_with(|e| {
                         e.inline_buttons()
@@ -537,10 +539,12 @@ impl Runner {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
-                let result = if verb == "pay" {
-                    self.app.tbank.pay(&payment_id)
-                } else {
-                    self.app.tbank.decline(&payment_id)
+                let tbank = &self.app.tbank;
+                let result = match verb {
+                    "pay" => tbank.pay(&payment_id),
+                    "decline" => tbank.decline(&payment_id),
+                    "fail-3ds" => tbank.fail_three_ds(&payment_id),
+                    _ => tbank.exhaust_attempts(&payment_id),
                 };
                 result.map_err(|e| err(&e))?;
             }

@@ -111,6 +111,8 @@ payment-rejected = The bank declined the payment. No money was taken. You can tr
 payment-expired = The payment link expired. No money was taken. You can create a new one.
 payment-canceled = The payment was canceled. No money was taken.
 payment-init-failed = The bank could not create the payment. No money was taken. Please try again a little later.
+payment-auth-failed = The bank did not confirm the payment: the 3-D Secure check failed. No money was taken. You can try again, or pay with another card.
+payment-attempts-expired = The tries to pay this bill ran out, and the bank closed it. No money was taken. You can create a new bill and pay with another card.
 payment-switching = You chose another package — { $tier }. First I am cancelling the earlier bill of { $amount } ({ $old_tier } package) at the bank, so that there are never two payments; then the new link follows.
 payment-switched = The earlier bill of { $amount } ({ $old_tier } package) is cancelled; nothing was charged for it. Creating the link for the { $tier } package…
 payment-switch-paid = The earlier bill of { $amount } ({ $old_tier } package) has already been paid — its portraits are being made. The new package was not ordered; there is nothing more to pay.
@@ -393,6 +395,7 @@ alert-delivery-failed = Delivery { $message } to chat { $chat } failed after { $
 }: { $error }
 alert-stuck-payment = Payment { $payment } (user { $user }, { $tier }, { $amount }) has been open for { $hours } h; T-Bank status { $status }. It is cancelled automatically when { $cancel_hours } h old.
 alert-cancel-refused = T-Bank refused to cancel payment { $payment } (order { $order }): { $error }. The payment stays open; cancel it in the T-Bank cabinet.
+alert-bank-mismatch = T-Bank shows payment { $payment } (order { $order }) as { $bank }, the bot has it as “{ $ours }”. Check the payment in the T-Bank cabinet.
 admin-cancel-why-not-open = the payment is no longer open (status { $status })
 admin-cancel-why-paid = the user paid at the bank meanwhile ({ $status })
 # Flood guard (issue 15, src/bot/flood.rs): one notice for a chat that sent very many messages at once

@@ -17,6 +17,7 @@ pub(crate) mod types;
 
 pub use client::{TbankClient, TbankError, TbankSettings, format_redirect_due_date};
 pub use token::token;
+pub(crate) use types::OpenOutcome;
 pub use types::{
     CancelResponse, InitRequest, InitResponse, OrderPayment, PaymentStatus, Receipt, ReceiptItem,
     StateResponse, TbankMethod,

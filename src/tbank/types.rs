@@ -70,10 +70,14 @@ pub enum PaymentStatus {
     PartialReversed,
     Reversed,
     Refunding,
+    /// A refund of an SBP (or QR) payment in progress.
+    AsyncRefunding,
     PartialRefunded,
     Refunded,
     Canceled,
     DeadlineExpired,
+    /// Too many tries on the form: the payment can no longer be paid.
+    AttemptsExpired,
     Rejected,
     AuthFail,
     Unknown(String),
@@ -81,7 +85,7 @@ pub enum PaymentStatus {
 
 impl PaymentStatus {
     /// Every documented status (without `Unknown`).
-    pub const DOCUMENTED: [PaymentStatus; 19] = [
+    pub const DOCUMENTED: [PaymentStatus; 21] = [
         PaymentStatus::New,
         PaymentStatus::FormShowed,
         PaymentStatus::Authorizing,
@@ -95,10 +99,12 @@ impl PaymentStatus {
         PaymentStatus::PartialReversed,
         PaymentStatus::Reversed,
         PaymentStatus::Refunding,
+        PaymentStatus::AsyncRefunding,
         PaymentStatus::PartialRefunded,
         PaymentStatus::Refunded,
         PaymentStatus::Canceled,
         PaymentStatus::DeadlineExpired,
+        PaymentStatus::AttemptsExpired,
         PaymentStatus::Rejected,
         PaymentStatus::AuthFail,
     ];
@@ -119,10 +125,12 @@ impl PaymentStatus {
             PaymentStatus::PartialReversed => "PARTIAL_REVERSED",
             PaymentStatus::Reversed => "REVERSED",
             PaymentStatus::Refunding => "REFUNDING",
+            PaymentStatus::AsyncRefunding => "ASYNC_REFUNDING",
             PaymentStatus::PartialRefunded => "PARTIAL_REFUNDED",
             PaymentStatus::Refunded => "REFUNDED",
             PaymentStatus::Canceled => "CANCELED",
             PaymentStatus::DeadlineExpired => "DEADLINE_EXPIRED",
+            PaymentStatus::AttemptsExpired => "ATTEMPTS_EXPIRED",
             PaymentStatus::Rejected => "REJECTED",
             PaymentStatus::AuthFail => "AUTH_FAIL",
             PaymentStatus::Unknown(text) => text,
@@ -148,6 +156,7 @@ impl PaymentStatus {
                 | PaymentStatus::AuthFail
                 | PaymentStatus::Canceled
                 | PaymentStatus::DeadlineExpired
+                | PaymentStatus::AttemptsExpired
                 | PaymentStatus::Reversed
                 | PaymentStatus::Refunded
         )
@@ -157,6 +166,79 @@ impl PaymentStatus {
     pub fn is_paid(&self) -> bool {
         matches!(self, PaymentStatus::Confirmed)
     }
+
+    /// What this status means for a payment the bot still holds open
+    /// (nobody confirmed it yet): every status of T-Bank's model, each
+    /// final or in flight.
+    pub(crate) fn for_open_payment(&self) -> OpenOutcome {
+        use PaymentStatus as S;
+        match self {
+            S::New
+            | S::FormShowed
+            | S::Authorizing
+            | S::ThreeDsChecking
+            | S::ThreeDsChecked
+            | S::PayChecking
+            | S::Authorized
+            | S::Confirming
+            // Money on its way back: the end (in full, or in part) decides.
+            | S::Reversing
+            | S::Refunding
+            | S::AsyncRefunding
+            | S::Unknown(_) => OpenOutcome::Waiting,
+            S::Confirmed => OpenOutcome::Paid,
+            S::PartialReversed | S::PartialRefunded => OpenOutcome::PaidPartlyReturned,
+            S::Reversed | S::Refunded | S::Canceled => OpenOutcome::Canceled,
+            S::DeadlineExpired => OpenOutcome::Expired,
+            S::AttemptsExpired => OpenOutcome::AttemptsExpired,
+            S::Rejected => OpenOutcome::Rejected,
+            S::AuthFail => OpenOutcome::AuthFailed,
+        }
+    }
+
+    /// Whether the buyer has paid or is paying, or money has moved: a
+    /// cancellation meant for an unpaid payment must not be sent (Cancel
+    /// of a paid payment is a refund).
+    pub(crate) fn money_moving(&self) -> bool {
+        use PaymentStatus as S;
+        matches!(
+            self,
+            S::Authorizing
+                | S::ThreeDsChecking
+                | S::ThreeDsChecked
+                | S::PayChecking
+                | S::Authorized
+                | S::Confirming
+                | S::Confirmed
+                | S::Reversing
+                | S::PartialReversed
+                | S::Refunding
+                | S::AsyncRefunding
+                | S::PartialRefunded
+        )
+    }
+}
+
+/// [`PaymentStatus::for_open_payment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenOutcome {
+    /// Not final yet: ask again later.
+    Waiting,
+    /// Paid.
+    Paid,
+    /// Paid, and part of it returned at the bank, outside the bot: the set
+    /// is owed, and the admins must look.
+    PaidPartlyReturned,
+    /// Ended without money: cancelled, or returned in full.
+    Canceled,
+    /// Not paid before its deadline.
+    Expired,
+    /// Too many tries on the form.
+    AttemptsExpired,
+    /// The bank declined.
+    Rejected,
+    /// The 3-D Secure check (or the authorisation) failed.
+    AuthFailed,
 }
 
 impl fmt::Display for PaymentStatus {

@@ -142,20 +142,8 @@ pub(crate) async fn cancel_unpaid(
     // such a payment is left to the payment step (it confirms it), never
     // cancelled (Cancel of a paid payment would be a refund).
     if let Some(bank_id) = payment.bank_payment_id.as_deref() {
-        use crate::tbank::PaymentStatus as Bank;
         match ctx.tbank.get_state(bank_id).await {
-            Ok(state)
-                if matches!(
-                    state.status,
-                    Bank::Authorizing
-                        | Bank::ThreeDsChecking
-                        | Bank::ThreeDsChecked
-                        | Bank::PayChecking
-                        | Bank::Authorized
-                        | Bank::Confirming
-                        | Bank::Confirmed
-                ) =>
-            {
+            Ok(state) if state.status.money_moving() => {
                 if switch {
                     let status = state.status.as_str();
                     return super::switch::paid_meanwhile(ctx, refund, payment, status, now).await;

@@ -87,6 +87,13 @@ pub(crate) enum Alert {
         order: String,
         error: String,
     },
+    /// The bank's status of a payment disagrees with ours.
+    BankMismatch {
+        payment: i64,
+        order: String,
+        ours: String,
+        bank: String,
+    },
 }
 
 impl Alert {
@@ -102,6 +109,7 @@ impl Alert {
             Alert::InitFailed { .. } => "tbank",
             Alert::StuckPayment { .. } => "stuck_payment",
             Alert::CancelRefused { .. } => "cancel",
+            Alert::BankMismatch { .. } => "bank_mismatch",
         }
     }
 
@@ -255,6 +263,21 @@ impl Alert {
                     ("payment", (*payment).into()),
                     ("order", Arg::Str(order)),
                     ("error", Arg::Str(error)),
+                ],
+            ),
+            Alert::BankMismatch {
+                payment,
+                order,
+                ours,
+                bank,
+            } => tr_args(
+                lang,
+                "alert-bank-mismatch",
+                &[
+                    ("payment", (*payment).into()),
+                    ("order", Arg::Str(order)),
+                    ("ours", Arg::Str(ours)),
+                    ("bank", Arg::Str(bank)),
                 ],
             ),
         }

@@ -246,43 +246,38 @@ async fn check(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()
         }
     };
     let bank_status = state.status.as_str().to_owned();
-    use tbank::PaymentStatus as Bank;
-    match state.status {
-        Bank::Confirmed => confirm(ctx, &payment, &bank_status, now).await,
-        Bank::Rejected | Bank::AuthFail => {
-            end_without_money(
-                ctx,
-                &payment,
-                PaymentStatus::Rejected,
-                Some(&bank_status),
-                "payment-rejected",
-                now,
-            )
-            .await
+    use tbank::OpenOutcome as Bank;
+    let ended =
+        |status, key| end_without_money(ctx, &payment, status, Some(&bank_status), key, now);
+    match state.status.for_open_payment() {
+        Bank::Paid => confirm(ctx, &payment, &bank_status, now).await,
+        Bank::PaidPartlyReturned => {
+            // Paid, and part of it returned at the bank before the bot saw
+            // the payment: the set is owed for what was paid; the admins
+            // look at the bank's side.
+            warn!(
+                payment_id = payment.id,
+                bank_status, "paid and partly returned outside the bot"
+            );
+            let admins = ctx.config.bot.admin_ids.clone();
+            let alert = super::alerts::Alert::BankMismatch {
+                payment: payment.id,
+                order: payment.order_id.clone(),
+                ours: payment.status.as_str().to_owned(),
+                bank: bank_status.clone(),
+            };
+            let incident = format!("bank_mismatch:{}", payment.id);
+            ctx.db
+                .run(move |c| super::alerts::raise(c, &admins, &incident, &alert, now))
+                .await?;
+            confirm(ctx, &payment, &bank_status, now).await
         }
-        Bank::DeadlineExpired => {
-            end_without_money(
-                ctx,
-                &payment,
-                PaymentStatus::Expired,
-                Some(&bank_status),
-                "payment-expired",
-                now,
-            )
-            .await
-        }
-        Bank::Canceled | Bank::Reversed | Bank::Refunded => {
-            end_without_money(
-                ctx,
-                &payment,
-                PaymentStatus::Canceled,
-                Some(&bank_status),
-                "payment-canceled",
-                now,
-            )
-            .await
-        }
-        _ => {
+        Bank::Rejected => ended(PaymentStatus::Rejected, "payment-rejected").await,
+        Bank::AuthFailed => ended(PaymentStatus::Rejected, "payment-auth-failed").await,
+        Bank::AttemptsExpired => ended(PaymentStatus::Rejected, "payment-attempts-expired").await,
+        Bank::Expired => ended(PaymentStatus::Expired, "payment-expired").await,
+        Bank::Canceled => ended(PaymentStatus::Canceled, "payment-canceled").await,
+        Bank::Waiting => {
             let next = next_check_at(ctx, payment.created_at, now);
             ctx.db
                 .run(move |c| {

@@ -1,5 +1,6 @@
 //! The stand-in's payment form: one small HTML page per payment, in Russian,
-//! with Pay and Decline buttons while the payment can still be paid.
+//! with Pay, Decline, "fail 3-D Secure" and "run out of tries" buttons
+//! while the payment can still be paid.
 
 use crate::tbank::types::PaymentStatus;
 
@@ -16,7 +17,9 @@ pub(super) fn render_page(payment: &Payment) -> String {
         format!(
             r#"<p class="hint">Тестовая оплата: карта не нужна.</p>
 <form method="post" action="{id}/pay"><button type="submit" name="action" value="pay">Оплатить {amount}</button></form>
-<form method="post" action="{id}/decline"><button type="submit" name="action" value="decline">Отклонить</button></form>"#,
+<form method="post" action="{id}/decline"><button type="submit" name="action" value="decline">Отклонить</button></form>
+<form method="post" action="{id}/fail-3ds"><button type="submit" name="action" value="fail-3ds">Не пройти 3-D Secure</button></form>
+<form method="post" action="{id}/exhaust-attempts"><button type="submit" name="action" value="exhaust-attempts">Исчерпать попытки</button></form>"#,
             id = payment.id,
             amount = format_rubles(payment.original_amount),
         )
@@ -67,7 +70,9 @@ fn result_text(status: &PaymentStatus) -> &'static str {
     match status {
         PaymentStatus::Confirmed => "Оплата прошла успешно. Можно вернуться в Telegram.",
         PaymentStatus::Authorized => "Деньги заблокированы на карте до подтверждения магазином.",
-        PaymentStatus::Rejected | PaymentStatus::AuthFail => "Банк отклонил платёж.",
+        PaymentStatus::Rejected => "Банк отклонил платёж.",
+        PaymentStatus::AuthFail => "Проверка 3-D Secure не пройдена.",
+        PaymentStatus::AttemptsExpired => "Попытки оплаты исчерпаны.",
         PaymentStatus::DeadlineExpired => "Срок оплаты истёк.",
         PaymentStatus::Canceled => "Платёж отменён магазином.",
         PaymentStatus::Refunded | PaymentStatus::PartialRefunded => "Деньги возвращены на карту.",

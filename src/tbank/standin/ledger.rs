@@ -66,6 +66,33 @@ impl ApiError {
 pub(super) enum FormButton {
     Pay,
     Decline,
+    /// The buyer fails the 3-D Secure check: `AUTH_FAIL`.
+    FailThreeDs,
+    /// The buyer runs out of tries on the form: `ATTEMPTS_EXPIRED`.
+    ExhaustAttempts,
+}
+
+impl FormButton {
+    /// The form's path segment of the button (`/checkout/{id}/{path}`).
+    pub(super) fn path(self) -> &'static str {
+        match self {
+            FormButton::Pay => "pay",
+            FormButton::Decline => "decline",
+            FormButton::FailThreeDs => "fail-3ds",
+            FormButton::ExhaustAttempts => "exhaust-attempts",
+        }
+    }
+
+    pub(super) fn from_path(path: &str) -> Option<FormButton> {
+        [
+            FormButton::Pay,
+            FormButton::Decline,
+            FormButton::FailThreeDs,
+            FormButton::ExhaustAttempts,
+        ]
+        .into_iter()
+        .find(|button| button.path() == path)
+    }
 }
 
 /// One-stage (`O`: the money is taken at once) or two-stage (`T`: held
@@ -189,8 +216,10 @@ impl Ledger {
 
     /// A button of the payment form. Pay: one-stage payments end `CONFIRMED`
     /// (through `AUTHORIZED`), two-stage ones `AUTHORIZED`. Decline (the bank
-    /// declined the card): `REJECTED`. A stuck payment, or one that is no
-    /// longer payable, does not change. Returns the status afterwards.
+    /// declined the card): `REJECTED`; a failed 3-D Secure check
+    /// `AUTH_FAIL`; too many tries `ATTEMPTS_EXPIRED`. A stuck payment, or
+    /// one that is no longer payable, does not change. Returns the status
+    /// afterwards.
     pub(crate) fn press(&mut self, id: u64, button: FormButton) -> Option<PaymentStatus> {
         let stuck = self.stuck.contains(&id);
         let payment = self.payment(id)?;
@@ -210,6 +239,14 @@ impl Ledger {
                 FormButton::Decline => {
                     payment.status = PaymentStatus::Rejected;
                     tracing::info!(payment_id = id, order_id = %payment.order_id, "T-Bank stand-in: declined");
+                }
+                FormButton::FailThreeDs => {
+                    payment.status = PaymentStatus::AuthFail;
+                    tracing::info!(payment_id = id, order_id = %payment.order_id, "T-Bank stand-in: 3-D Secure failed");
+                }
+                FormButton::ExhaustAttempts => {
+                    payment.status = PaymentStatus::AttemptsExpired;
+                    tracing::info!(payment_id = id, order_id = %payment.order_id, "T-Bank stand-in: attempts expired");
                 }
             }
         }
@@ -440,7 +477,10 @@ impl Ledger {
                     format!("Платеж {id} в статусе {status}"),
                 ));
             }
-            PaymentStatus::Rejected | PaymentStatus::DeadlineExpired | PaymentStatus::AuthFail => {
+            PaymentStatus::Rejected
+            | PaymentStatus::DeadlineExpired
+            | PaymentStatus::AttemptsExpired
+            | PaymentStatus::AuthFail => {
                 return Err(ApiError::new(
                     "4",
                     "Изменение статуса не разрешено",

@@ -241,8 +241,7 @@ pub async fn start(options: Options) -> Result<Handle, Error> {
     let router = Router::new()
         .route("/v2/{method}", post(api))
         .route("/checkout/{payment_id}", get(checkout_page))
-        .route("/checkout/{payment_id}/pay", post(checkout_pay))
-        .route("/checkout/{payment_id}/decline", post(checkout_decline))
+        .route("/checkout/{payment_id}/{button}", post(checkout_button))
         .with_state(Arc::clone(&shared));
     let server = bound.serve_until(router, "T-Bank", stop);
     Ok(Handle {
@@ -282,6 +281,18 @@ impl Handle {
     /// longer payable.
     pub fn decline(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
         self.shared.press(payment_id, FormButton::Decline)
+    }
+
+    /// The buyer fails the 3-D Secure check: `AUTH_FAIL`, unless stuck or
+    /// no longer payable.
+    pub fn fail_three_ds(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
+        self.shared.press(payment_id, FormButton::FailThreeDs)
+    }
+
+    /// The buyer runs out of tries on the form: `ATTEMPTS_EXPIRED`, unless
+    /// stuck or no longer payable.
+    pub fn exhaust_attempts(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
+        self.shared.press(payment_id, FormButton::ExhaustAttempts)
     }
 
     /// The payments of one order, oldest first.
@@ -529,18 +540,18 @@ async fn checkout_page(
     }
 }
 
-async fn checkout_pay(
+async fn checkout_button(
     State(shared): State<Arc<Shared>>,
-    Path(payment_id): Path<String>,
+    Path((payment_id, button)): Path<(String, String)>,
 ) -> Response {
-    after_button(shared.press(&payment_id, FormButton::Pay), &payment_id)
-}
-
-async fn checkout_decline(
-    State(shared): State<Arc<Shared>>,
-    Path(payment_id): Path<String>,
-) -> Response {
-    after_button(shared.press(&payment_id, FormButton::Decline), &payment_id)
+    match FormButton::from_path(&button) {
+        Some(button) => after_button(shared.press(&payment_id, button), &payment_id),
+        None => (
+            StatusCode::NOT_FOUND,
+            Html(checkout::render_not_found(&payment_id)),
+        )
+            .into_response(),
+    }
 }
 
 /// After a button: back to the form (303), which now shows the result.
