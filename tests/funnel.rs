@@ -489,3 +489,72 @@ async fn another_package_while_a_bill_is_open_never_makes_two_payments() {
     );
     app.shutdown().await;
 }
+
+/// A payment made at another bank than the configured one (the real T-Bank
+/// while the bot now runs against a stand-in, or the other way round, on
+/// the same database) is never confirmed here, even when this bank answers
+/// CONFIRMED for its PaymentId: the admins are told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_made_at_another_terminal_is_never_confirmed_here() {
+    let app = TestApp::start_with(|c| c.worker.payment_poll_fast_secs = 600).await;
+    let sandbox = app.telegram.sandbox().clone();
+    let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
+    sandbox.send_text(&admin, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admin's onboarding",
+        |e| bot_text_contains(e, "Пакеты"),
+        LONG,
+    )
+    .await;
+    let user = UserSpec::new(5303, "Дина").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "other-terminal",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    let tagged = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.execute(
+                "UPDATE payments SET terminal = 'another-bank' WHERE user_id = 5303 AND terminal IS NOT NULL",
+                [],
+            )
+        })
+        .unwrap();
+    assert_eq!(tagged, 1, "Init tags the payment with its bank");
+    app.tbank.pay(&bank_id).unwrap();
+    press(&app, &user, "✅ Я оплатил");
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the admins' alert",
+        |e| bot_text_contains(e, "другом терминале"),
+        LONG,
+    )
+    .await;
+    for _ in 0..3 {
+        press(&app, &user, "✅ Я оплатил");
+        app.settle().await;
+    }
+    assert_eq!(
+        payments_of(&app, user.id),
+        [("open".to_owned(), "starter".to_owned())]
+    );
+    assert!(portraits_received(&sandbox.history(user.id)).is_empty());
+    let alerts = sandbox
+        .bot_messages(ADMIN)
+        .iter()
+        .filter(|e| {
+            e.text
+                .as_deref()
+                .is_some_and(|t| t.contains("другом терминале"))
+        })
+        .count();
+    assert_eq!(alerts, 1, "one alert per payment");
+    app.shutdown().await;
+}

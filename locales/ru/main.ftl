@@ -401,6 +401,7 @@ alert-delivery-failed = Сообщение { $message } в чат { $chat } не
 alert-stuck-payment = Оплата { $payment } (пользователь { $user }, { $tier }, { $amount }) открыта уже { $hours } ч; статус в Т-Банке: { $status }. Она отменится автоматически, когда ей будет { $cancel_hours } ч.
 alert-cancel-refused = Т-Банк отказал в отмене платежа { $payment } (заказ { $order }): { $error }. Платёж остаётся открытым — отмените его в личном кабинете Т-Банка.
 alert-bank-mismatch = Т-Банк показывает платёж { $payment } (заказ { $order }) в статусе { $bank }, а у бота он «{ $ours }». Проверьте платёж в личном кабинете Т-Банка.
+alert-other-terminal = Платёж { $payment } (заказ { $order }) создан в другом терминале Т-Банка (или в тестовом стенде), а не в том, что настроен сейчас: бот его не проверяет, не подтверждает и не отменяет. Проверьте его там, где он создан.
 admin-cancel-why-not-open = оплата уже не открыта (статус { $status })
 admin-cancel-why-paid = пользователь тем временем оплатил в банке ({ $status })
 # Flood guard (issue 15, src/bot/flood.rs): one notice for a chat that sent very many messages at once

@@ -79,11 +79,14 @@ pub struct Payment {
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
     pub(crate) confirmed_at: Option<i64>,
+    /// The bank it was made at (`TbankClient::terminal_tag`), once Init was called.
+    pub(crate) terminal: Option<String>,
 }
 
 const COLUMNS: &str = "id, order_id, user_id, avatar_id, tier_id, amount_kopecks, portraits, \
     discount_kopecks, receipt_contact, status, bank_status, bank_payment_id, payment_url, \
-    refunded_kopecks, checks, next_check_at, last_error, created_at, updated_at, confirmed_at";
+    refunded_kopecks, checks, next_check_at, last_error, created_at, updated_at, confirmed_at, \
+    terminal";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Payment> {
     Ok(Payment {
@@ -107,6 +110,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Payment> {
         created_at: r.get(17)?,
         updated_at: r.get(18)?,
         confirmed_at: r.get(19)?,
+        terminal: r.get(20)?,
     })
 }
 
@@ -301,6 +305,16 @@ pub(crate) fn open_for_avatar(
         from_row,
     )
     .optional()
+}
+
+/// Tags a payment with the bank it is made at, before Init is called (a
+/// payment keeps its first tag). Returns the payment's tag.
+pub(crate) fn tag_terminal(conn: &Connection, id: i64, terminal: &str) -> rusqlite::Result<String> {
+    conn.query_row(
+        "UPDATE payments SET terminal = COALESCE(terminal, ?2) WHERE id = ?1 RETURNING terminal",
+        params![id, terminal],
+        |r| r.get(0),
+    )
 }
 
 /// Records T-Bank's answer to Init: the payment is open with its PaymentId and link.

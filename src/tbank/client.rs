@@ -117,6 +117,25 @@ pub struct TbankClient {
 }
 
 impl TbankClient {
+    /// Which bank this client talks to: a fingerprint of the base URL and
+    /// the terminal key (the key itself is never stored). A payment is
+    /// tagged with it before Init, and only a client with the same tag may
+    /// poll, confirm or cancel it — a stand-in never confirms a payment
+    /// made at the real bank, nor the real bank one made at a stand-in.
+    pub(crate) fn terminal_tag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.base_url.as_str().as_bytes());
+        hasher.update(b"\n");
+        hasher.update(self.terminal_key.expose_secret().as_bytes());
+        hasher
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Builds the client. Fails on a base URL that is not http(s), a
     /// terminal key T-Bank would not accept, or a zero timeout.
     pub fn new(settings: TbankSettings) -> Result<Self, TbankError> {

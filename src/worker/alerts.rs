@@ -87,6 +87,8 @@ pub(crate) enum Alert {
         order: String,
         error: String,
     },
+    /// A payment made at another T-Bank terminal (or a stand-in) came due.
+    OtherTerminal { payment: i64, order: String },
     /// The bank's status of a payment disagrees with ours.
     BankMismatch {
         payment: i64,
@@ -110,6 +112,7 @@ impl Alert {
             Alert::StuckPayment { .. } => "stuck_payment",
             Alert::CancelRefused { .. } => "cancel",
             Alert::BankMismatch { .. } => "bank_mismatch",
+            Alert::OtherTerminal { .. } => "other_terminal",
         }
     }
 
@@ -264,6 +267,11 @@ impl Alert {
                     ("order", Arg::Str(order)),
                     ("error", Arg::Str(error)),
                 ],
+            ),
+            Alert::OtherTerminal { payment, order } => tr_args(
+                lang,
+                "alert-other-terminal",
+                &[("payment", (*payment).into()), ("order", Arg::Str(order))],
             ),
             Alert::BankMismatch {
                 payment,

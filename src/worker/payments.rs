@@ -49,9 +49,13 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
     let count = due.len();
     for payment in due {
         let (payment_id, order_id) = (payment.id, payment.order_id.clone());
-        let result = match payment.status {
-            PaymentStatus::New => init(ctx, payment, now).await,
-            _ => check(ctx, payment, now).await,
+        let result = if at_other_terminal(ctx, &payment) {
+            other_terminal(ctx, &payment, now).await
+        } else {
+            match payment.status {
+                PaymentStatus::New => init(ctx, payment, now).await,
+                _ => check(ctx, payment, now).await,
+            }
         };
         if let Err(error) = result {
             warn!(
@@ -63,6 +67,41 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// Whether `payment` was made at another bank than this client's (another
+/// terminal, or a stand-in and the real T-Bank): it is never polled,
+/// confirmed, cancelled or refunded from here.
+pub(crate) fn at_other_terminal(ctx: &WorkerCtx, payment: &Payment) -> bool {
+    payment
+        .terminal
+        .as_deref()
+        .is_some_and(|tag| tag != ctx.tbank.terminal_tag())
+}
+
+/// A payment of another bank came due: the admins are told once, and it is
+/// looked at again only rarely (the configuration may be switched back).
+async fn other_terminal(ctx: &WorkerCtx, payment: &Payment, now: i64) -> anyhow::Result<()> {
+    warn!(payment_id = payment.id, order_id = %payment.order_id, "payment made at another T-Bank terminal: not polled");
+    let admins = ctx.config.bot.admin_ids.clone();
+    let alert = super::alerts::Alert::OtherTerminal {
+        payment: payment.id,
+        order: payment.order_id.clone(),
+    };
+    let (id, next) = (
+        payment.id,
+        now + ctx.config.worker.payment_poll_slow_secs as i64 * 1000,
+    );
+    ctx.db
+        .run(move |c| {
+            let tx = c.transaction()?;
+            let why = "made at another T-Bank terminal (or a stand-in): not polled here";
+            payments::record_check(&tx, id, None, Some(why), next, now)?;
+            super::alerts::raise(&tx, &admins, &format!("other_terminal:{id}"), &alert, now)?;
+            tx.commit()
+        })
+        .await?;
+    Ok(())
 }
 
 /// The 54-FZ receipt of a payment: one service item for the package.
@@ -97,10 +136,17 @@ pub(crate) fn receipt_for(ctx: &WorkerCtx, payment: &Payment) -> Receipt {
 }
 
 async fn init(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()> {
-    let lang = {
-        let user_id = payment.user_id;
-        ctx.db.run(move |c| lang_of(c, user_id)).await?
+    // The bank first, then the call: a payment is only ever opened, polled
+    // and cancelled at the bank it was first sent to.
+    let (lang, terminal) = {
+        let (user_id, id, tag) = (payment.user_id, payment.id, ctx.tbank.terminal_tag());
+        ctx.db
+            .run(move |c| Ok((lang_of(c, user_id)?, payments::tag_terminal(c, id, &tag)?)))
+            .await?
     };
+    if terminal != ctx.tbank.terminal_tag() {
+        return other_terminal(ctx, &payment, now).await;
+    }
     let tier_name = ctx
         .config
         .tier(&payment.tier_id)

@@ -61,6 +61,22 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
         let Some(payment) = ctx.db.run(move |c| payments::get(c, payment_id)).await? else {
             continue;
         };
+        // Another bank's payment: not this bot's to cancel or refund; the
+        // row fails and the admins see it (one alert per payment).
+        if super::payments::at_other_terminal(ctx, &payment) {
+            warn!(
+                refund_id = refund.id,
+                payment_id, "refund of a payment made at another T-Bank terminal: not sent"
+            );
+            let alert = Alert::OtherTerminal {
+                payment: payment.id,
+                order: payment.order_id.clone(),
+            };
+            let why = "made at another T-Bank terminal (or a stand-in): not sent".to_owned();
+            let incident = format!("other_terminal:{payment_id}");
+            refused(ctx, refund.id, why, incident, alert, now).await?;
+            continue;
+        }
         // A cancellation of an unpaid payment (stuck, or /cancel) moves no money.
         if refund.reason.is_cancellation() {
             super::admin::cancel_unpaid(ctx, refund, payment, now).await?;
