@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use pinglass::db::{self, Db, avatars, jobs, payments, users};
-use pinglass::kie::standin::{CreateFault, Fault};
+use pinglass::kie::standin::{CreateFault, Fault, TaskFault};
 use pinglass::tbank::TbankMethod;
 use pinglass::tbank::standin::{CallFault, Fault as TbankFault};
 use pinglass::telegram::standin::{RateLimits, UserSpec};
@@ -556,5 +556,75 @@ async fn a_payment_made_at_another_terminal_is_never_confirmed_here() {
         })
         .count();
     assert_eq!(alerts, 1, "one alert per payment");
+    app.shutdown().await;
+}
+
+/// T-Bank ignores `ExternalRequestId` for SBP payments, so a refund whose
+/// Cancel answer was lost after it took effect must not be sent again
+/// blindly: the bot reads the bank first (GetState) and sees the money
+/// moved. The customer is refunded once, and told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sbp_refund_whose_answer_was_lost_is_paid_once() {
+    let app = TestApp::start_with(|c| {
+        c.kie.max_attempts = 1;
+        c.tbank.request_timeout_secs = 2;
+    })
+    .await;
+    let user = UserSpec::new(5304, "Ася").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "sbp-refund",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    // One portrait cannot be made; the Cancel of its share takes effect at
+    // the bank, and its answer is lost.
+    app.kie.script(Fault::Task(TaskFault::FailTransient), 1);
+    app.tbank.script(
+        TbankFault::on(
+            TbankMethod::Cancel,
+            CallFault::Timeout {
+                hold: Duration::from_secs(3),
+                processed: true,
+            },
+        ),
+        1,
+    );
+    app.tbank.pay_sbp(&bank_id).unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the refund",
+        |e| bot_text_contains(e, "Возврат"),
+        LONG,
+    )
+    .await;
+    app.settle().await;
+    let at_bank = app.tbank.payment(&bank_id).unwrap();
+    assert_eq!(at_bank.cancellations.len(), 1, "refunded once: {at_bank:?}");
+    let (refunded, share): (i64, i64) = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT p.refunded_kopecks, r.amount_kopecks FROM payments p
+                 JOIN refunds r ON r.payment_id = p.id WHERE p.user_id = 5304",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .unwrap();
+    assert_eq!(at_bank.cancellations, [share]);
+    assert_eq!(refunded, share);
+    assert_eq!(at_bank.amount, 49_900 - share);
+    let told = app
+        .telegram
+        .sandbox()
+        .history(user.id)
+        .iter()
+        .filter(|e| e.is_from_bot() && e.text_or_caption().is_some_and(|t| t.contains("Возврат")))
+        .count();
+    assert_eq!(told, 1);
     app.shutdown().await;
 }

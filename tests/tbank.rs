@@ -548,6 +548,49 @@ async fn repeated_cancel_with_one_external_request_id_moves_money_once() {
     assert_eq!(other.new_amount, 20000);
 }
 
+/// T-Bank's spec: `ExternalRequestId` does not work for SBP operations — a
+/// Cancel repeated after a lost answer refunds again; an SBP refund answers
+/// `ASYNC_REFUNDING`, and GetState shows where it ended.
+#[tokio::test]
+async fn an_sbp_refund_repeated_with_one_external_request_id_moves_money_twice() {
+    let standin = start_standin().await;
+    let tbank = client(&standin);
+    let created = init(&standin, "order-sbp", 100000).await;
+    assert_eq!(
+        standin.pay_sbp(&created.payment_id).expect("known"),
+        PaymentStatus::Confirmed
+    );
+    let state = tbank
+        .get_state(&created.payment_id)
+        .await
+        .expect("GetState");
+    assert_eq!(state.params.get("Route").map(String::as_str), Some("SBP"));
+    let first = tbank
+        .cancel(&created.payment_id, Some(40000), None, "refund-once")
+        .await
+        .expect("first Cancel");
+    assert_eq!(first.status, PaymentStatus::AsyncRefunding);
+    assert_eq!((first.original_amount, first.new_amount), (100000, 60000));
+    let state = tbank
+        .get_state(&created.payment_id)
+        .await
+        .expect("GetState");
+    assert_eq!(
+        (state.status, state.amount_kopecks),
+        (PaymentStatus::PartialRefunded, 60000)
+    );
+    let again = tbank
+        .cancel(&created.payment_id, Some(40000), None, "refund-once")
+        .await
+        .expect("repeated Cancel");
+    assert_eq!(
+        again.new_amount, 20000,
+        "SBP: the repeat is a second refund"
+    );
+    let payment = standin.payment(&created.payment_id).expect("known");
+    assert_eq!(payment.cancellations, [40000, 40000]);
+}
+
 #[tokio::test]
 async fn two_stage_payment_is_reversed_in_parts() {
     let standin = start_standin().await;

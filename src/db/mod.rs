@@ -56,6 +56,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0012_queue_priority.sql")),
         M::up(include_str!("migrations/0013_payment_switch.sql")).foreign_key_check(),
         M::up(include_str!("migrations/0014_payment_terminal.sql")),
+        M::up(include_str!("migrations/0015_refund_sent.sql")),
     ])
 }
 

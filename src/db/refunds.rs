@@ -86,6 +86,10 @@ pub struct Refund {
     pub(crate) attempts: u32,
     /// Reason `superseded` only: the package chosen instead.
     pub(crate) switch: Option<Switch>,
+    /// Set when a Cancel of this row went out: what the bank held of the
+    /// payment before it, in kopecks. Its outcome is known only when the
+    /// row is done; until then the next attempt reads the bank first.
+    pub(crate) bank_before: Option<i64>,
 }
 
 /// The package a user chose while another payment was open: it becomes a
@@ -98,7 +102,7 @@ pub(crate) struct Switch {
 }
 
 const COLUMNS: &str = "id, payment_id, amount_kopecks, reason, external_request_id, status, \
-    attempts, next_avatar_id, next_tier_id, next_contact";
+    attempts, next_avatar_id, next_tier_id, next_contact, bank_before";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
     Ok(Refund {
@@ -117,6 +121,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
             }),
             _ => None,
         },
+        bank_before: r.get(10)?,
     })
 }
 
@@ -136,10 +141,16 @@ pub fn request_failed_portraits(
     )? == 1)
 }
 
+/// Pending rows whose time has come, oldest first; one payment's rows one
+/// at a time (a later one waits until the earlier is done or failed, so
+/// that what the bank holds can be reasoned about).
 pub(crate) fn due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<Refund>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM refunds
-         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
+        "SELECT {COLUMNS} FROM refunds r
+         WHERE status = 'pending' AND next_attempt_at <= ?1
+           AND NOT EXISTS (SELECT 1 FROM refunds e WHERE e.payment_id = r.payment_id
+                           AND e.status = 'pending' AND e.id < r.id)
+         ORDER BY id LIMIT ?2"
     ))?;
     stmt.query_map(params![now, limit], from_row)?.collect()
 }
@@ -182,6 +193,22 @@ pub fn mark_done(
         )?;
     }
     Ok(moved)
+}
+
+/// A Cancel of this row goes out now: what the bank held before it (kept
+/// from the first time).
+pub(crate) fn mark_sending(
+    conn: &Connection,
+    id: i64,
+    bank_before: i64,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE refunds SET bank_before = COALESCE(bank_before, ?2), sent_at = ?3
+         WHERE id = ?1 AND status = 'pending'",
+        params![id, bank_before, now],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn mark_retry(

@@ -343,7 +343,7 @@ pub struct StateResponse {
     pub status: PaymentStatus,
     pub amount_kopecks: i64,
     /// The `Params` list (`Route`, `Source`, …) as key → value.
-    pub(crate) params: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
 }
 
 /// The answer to `Cancel`.

@@ -141,8 +141,15 @@ pub(crate) async fn cancel_unpaid(
     // The user may have paid at the last moment, before our next GetState:
     // such a payment is left to the payment step (it confirms it), never
     // cancelled (Cancel of a paid payment would be a refund).
+    // A cancellation whose answer was lost, or one the bank made itself
+    // (the deadline passed): the bank's final status is taken as it is, and
+    // no Cancel is sent again.
+    let mut ended_at_bank = None;
     if let Some(bank_id) = payment.bank_payment_id.as_deref() {
         match ctx.tbank.get_state(bank_id).await {
+            Ok(state) if state.status.is_final() && !state.status.money_moving() => {
+                ended_at_bank = Some(state.status.as_str().to_owned());
+            }
             Ok(state) if state.status.money_moving() => {
                 if switch {
                     let status = state.status.as_str();
@@ -158,10 +165,11 @@ pub(crate) async fn cancel_unpaid(
             _ => {}
         }
     }
-    let bank_status = match payment.bank_payment_id.as_deref() {
+    let bank_status = match (ended_at_bank, payment.bank_payment_id.as_deref()) {
+        (Some(status), _) => Some(status),
         // Init never answered: there is nothing at the bank to cancel.
-        None => None,
-        Some(bank_id) => match ctx
+        (None, None) => None,
+        (None, Some(bank_id)) => match ctx
             .tbank
             .cancel(bank_id, None, None, &refund.external_request_id)
             .await

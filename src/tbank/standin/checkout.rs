@@ -1,5 +1,5 @@
 //! The stand-in's payment form: one small HTML page per payment, in Russian,
-//! with Pay, Decline, "fail 3-D Secure" and "run out of tries" buttons
+//! with Pay (a card, or SBP), Decline, "fail 3-D Secure" and "run out of tries" buttons
 //! while the payment can still be paid.
 
 use crate::tbank::types::PaymentStatus;
@@ -17,6 +17,7 @@ pub(super) fn render_page(payment: &Payment) -> String {
         format!(
             r#"<p class="hint">Тестовая оплата: карта не нужна.</p>
 <form method="post" action="{id}/pay"><button type="submit" name="action" value="pay">Оплатить {amount}</button></form>
+<form method="post" action="{id}/pay-sbp"><button type="submit" name="action" value="pay-sbp">Оплатить через СБП</button></form>
 <form method="post" action="{id}/decline"><button type="submit" name="action" value="decline">Отклонить</button></form>
 <form method="post" action="{id}/fail-3ds"><button type="submit" name="action" value="fail-3ds">Не пройти 3-D Secure</button></form>
 <form method="post" action="{id}/exhaust-attempts"><button type="submit" name="action" value="exhaust-attempts">Исчерпать попытки</button></form>"#,

@@ -65,6 +65,8 @@ impl ApiError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FormButton {
     Pay,
+    /// Paid through SBP (a bank app and a QR code): `CONFIRMED`.
+    PaySbp,
     Decline,
     /// The buyer fails the 3-D Secure check: `AUTH_FAIL`.
     FailThreeDs,
@@ -77,6 +79,7 @@ impl FormButton {
     pub(super) fn path(self) -> &'static str {
         match self {
             FormButton::Pay => "pay",
+            FormButton::PaySbp => "pay-sbp",
             FormButton::Decline => "decline",
             FormButton::FailThreeDs => "fail-3ds",
             FormButton::ExhaustAttempts => "exhaust-attempts",
@@ -86,6 +89,7 @@ impl FormButton {
     pub(super) fn from_path(path: &str) -> Option<FormButton> {
         [
             FormButton::Pay,
+            FormButton::PaySbp,
             FormButton::Decline,
             FormButton::FailThreeDs,
             FormButton::ExhaustAttempts,
@@ -120,6 +124,9 @@ pub(super) struct Payment {
     pub(crate) cancellations: Vec<i64>,
     /// `Receipt.Items[].Name` of the Init, in order (what the receipt says was sold).
     pub(crate) receipt_items: Vec<String>,
+    /// Paid through SBP (the Faster Payments System): `ExternalRequestId`
+    /// does not work for its refunds, and a refund answers `ASYNC_REFUNDING`.
+    pub(crate) sbp: bool,
 }
 
 /// The stand-in's state: payments, its clock, idempotency memory and the
@@ -228,6 +235,11 @@ impl Ledger {
         }
         if payment.status == PaymentStatus::FormShowed && !stuck {
             match button {
+                FormButton::PaySbp => {
+                    payment.sbp = true;
+                    payment.status = PaymentStatus::Confirmed;
+                    tracing::info!(payment_id = id, order_id = %payment.order_id, "T-Bank stand-in: paid through SBP");
+                }
                 FormButton::Pay => {
                     payment.rrn = Some(format!("{:012}", id % 1_000_000_000_000));
                     payment.status = match payment.pay_type {
@@ -353,6 +365,7 @@ impl Ledger {
                 redirect_due_date,
                 rrn: None,
                 cancellations: Vec::new(),
+                sbp: false,
                 receipt_items,
             },
         );
@@ -379,12 +392,16 @@ impl Ledger {
         let (id, id_text) = required_payment_id(fields)?;
         let id_value = self.id_value(id);
         let payment = self.found(id, &id_text)?;
-        let params: Vec<Value> = match &payment.rrn {
-            Some(_) => vec![
+        let params: Vec<Value> = match (&payment.rrn, payment.sbp) {
+            (_, true) => vec![
+                json!({"Key": "Route", "Value": "SBP"}),
+                json!({"Key": "Source", "Value": "sbp"}),
+            ],
+            (Some(_), false) => vec![
                 json!({"Key": "Route", "Value": "ACQ"}),
                 json!({"Key": "Source", "Value": "cards"}),
             ],
-            None => Vec::new(),
+            (None, false) => Vec::new(),
         };
         Ok(object(json!({
             "Success": true,
@@ -425,8 +442,11 @@ impl Ledger {
             return Err(ApiError::bad("ExternalRequestId", "не более 256 символов"));
         }
         let id_value = self.id_value(id);
-        self.found(id, &id_text)?;
+        let sbp = self.found(id, &id_text)?.sbp;
+        // T-Bank: ExternalRequestId does not work for SBP operations — a
+        // repeated Cancel of an SBP payment refunds again.
         if let Some(external) = &external_request_id
+            && !sbp
             && let Some(answer) = self.cancel_answers.get(&(id, external.clone()))
         {
             tracing::info!(payment_id = id, external_request_id = %external, "T-Bank stand-in: repeated Cancel answered from memory");
@@ -502,11 +522,18 @@ impl Ledger {
         let order_id = payment.order_id.clone();
         tracing::info!(payment_id = id, order_id = %order_id, status = %next_status, taken, left = after, "T-Bank stand-in: cancelled");
 
+        // An SBP refund is asynchronous: the answer says it is under way;
+        // GetState shows where it ended.
+        let answered = if sbp && taken > 0 && next_status != PaymentStatus::Canceled {
+            PaymentStatus::AsyncRefunding
+        } else {
+            next_status.clone()
+        };
         let mut answer = object(json!({
             "Success": true,
             "ErrorCode": "0",
             "TerminalKey": terminal_key,
-            "Status": next_status.as_str(),
+            "Status": answered.as_str(),
             "PaymentId": id_value,
             "OrderId": order_id,
             "OriginalAmount": before,

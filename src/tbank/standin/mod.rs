@@ -277,6 +277,12 @@ impl Handle {
         self.shared.press(payment_id, FormButton::Pay)
     }
 
+    /// Pays a payment through SBP, as the buyer would from a bank app:
+    /// `CONFIRMED`, and its refunds behave as SBP's do (see `ledger`).
+    pub fn pay_sbp(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
+        self.shared.press(payment_id, FormButton::PaySbp)
+    }
+
     /// Declines a payment as the bank would: `REJECTED`, unless stuck or no
     /// longer payable.
     pub fn decline(&self, payment_id: &str) -> Result<PaymentStatus, Error> {
