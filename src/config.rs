@@ -171,6 +171,8 @@ pub struct TbankConfig {
     pub(crate) tax: String,
     /// Hours until an unpaid payment link expires (RedirectDueDate).
     pub(crate) payment_deadline_hours: u32,
+    /// The receipt format of the cash register: "1.05" or "1.2".
+    pub(crate) ffd_version: String,
 }
 
 /// One package a user can buy.
@@ -772,6 +774,9 @@ const RULES: &[Rule<Config>] = &[
     positive("kie.max_attempts", |c| u64::from(c.kie.max_attempts)),
     explained("tbank.taxation", |c| one_of(&TAXATIONS, &c.tbank.taxation)),
     explained("tbank.tax", |c| one_of(&TAXES, &c.tbank.tax)),
+    explained("tbank.ffd_version", |c| {
+        one_of(&["1.05", "1.2"], &c.tbank.ffd_version)
+    }),
     rule(
         "tbank.payment_deadline_hours",
         |c| (1..=90 * 24).contains(&c.tbank.payment_deadline_hours),

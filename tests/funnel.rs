@@ -616,6 +616,8 @@ async fn an_sbp_refund_whose_answer_was_lost_is_paid_once() {
         })
         .unwrap();
     assert_eq!(at_bank.cancellations, [share]);
+    // A partial refund carries the receipt of what it returns.
+    assert_eq!(at_bank.cancellation_receipts, [Some(share)]);
     assert_eq!(refunded, share);
     assert_eq!(at_bank.amount, 49_900 - share);
     let told = app
@@ -626,5 +628,64 @@ async fn an_sbp_refund_whose_answer_was_lost_is_paid_once() {
         .filter(|e| e.is_from_bot() && e.text_or_caption().is_some_and(|t| t.contains("Возврат")))
         .count();
     assert_eq!(told, 1);
+    app.shutdown().await;
+}
+
+/// An admin's full refund is a full cancellation: no Amount and no Receipt
+/// (T-Bank's spec: the receipt structure is passed only with a partial one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_refund_carries_no_receipt() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(5305, "Рита").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "full-refund",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    app.tbank.pay(&bank_id).unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the set",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
+    let payment: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row("SELECT id FROM payments WHERE user_id = 5305", [], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap();
+    let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
+    sandbox
+        .send_text(&admin, &format!("/refund {payment}"))
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the question",
+        |e| bot_text_contains(e, "целиком"),
+        LONG,
+    )
+    .await;
+    press(&app, &admin, "✅ Да, вернуть");
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the refund",
+        |e| bot_text_contains(e, "возвращено"),
+        LONG,
+    )
+    .await;
+    let at_bank = app.tbank.payment(&bank_id).unwrap();
+    assert_eq!(at_bank.cancellations, [49_900]);
+    assert_eq!(at_bank.cancellation_receipts, [None]);
     app.shutdown().await;
 }

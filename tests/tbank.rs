@@ -47,14 +47,16 @@ fn receipt(amount: i64) -> Receipt {
         email: Some("buyer@example.com".to_owned()),
         phone: None,
         taxation: "usn_income".to_owned(),
+        ffd_version: None,
         items: vec![ReceiptItem {
             name: "Пакет портретов Starter".to_owned(),
             price: amount,
             quantity: 1.0,
             amount,
             tax: "none".to_owned(),
-            payment_method: "full_prepayment".to_owned(),
+            payment_method: "full_payment".to_owned(),
             payment_object: "service".to_owned(),
+            measurement_unit: None,
         }],
     }
 }
@@ -261,11 +263,18 @@ fn receipt_serializes_with_tbank_field_names() {
             "Taxation": "usn_income",
             "Items": [{
                 "Name": "Пакет портретов Starter", "Price": 49900, "Quantity": 1.0,
-                "Amount": 49900, "Tax": "none", "PaymentMethod": "full_prepayment",
+                "Amount": 49900, "Tax": "none", "PaymentMethod": "full_payment",
                 "PaymentObject": "service"
             }]
         })
     );
+    // FFD 1.2: the version on the receipt, the unit on each item.
+    let mut ffd_12 = receipt(49900);
+    ffd_12.ffd_version = Some("1.2".to_owned());
+    ffd_12.items[0].measurement_unit = Some("шт".to_owned());
+    let value = serde_json::to_value(ffd_12).expect("serialize");
+    assert_eq!(value["FfdVersion"], json!("1.2"));
+    assert_eq!(value["Items"][0]["MeasurementUnit"], json!("шт"));
 }
 
 #[tokio::test]
@@ -758,6 +767,12 @@ async fn client_refuses_invalid_init_without_calling_tbank() {
     let mut no_items = init_request(&standin, "local-items", 49900);
     no_items.receipt.items.clear();
     cases.push(no_items);
+    let mut long_email = init_request(&standin, "local-email", 49900);
+    long_email.receipt.email = Some(format!("{}@example.ru", "a".repeat(54)));
+    cases.push(long_email);
+    let mut ffd_12_without_unit = init_request(&standin, "local-ffd", 49900);
+    ffd_12_without_unit.receipt.ffd_version = Some("1.2".to_owned());
+    cases.push(ffd_12_without_unit);
 
     for request in &cases {
         let result = tbank.init(request).await;
@@ -771,10 +786,49 @@ async fn client_refuses_invalid_init_without_calling_tbank() {
 
     let mut exactly_at_limits = init_request(&standin, &"7".repeat(36), 49900);
     exactly_at_limits.description = "я".repeat(140);
+    exactly_at_limits.receipt.email = Some(format!("{}@example.ru", "a".repeat(53)));
     tbank
         .init(&exactly_at_limits)
         .await
         .expect("limits are inclusive");
+    let mut ffd_12 = init_request(&standin, "ffd-12", 49900);
+    ffd_12.receipt.ffd_version = Some("1.2".to_owned());
+    ffd_12.receipt.items[0].measurement_unit = Some("шт".to_owned());
+    tbank.init(&ffd_12).await.expect("FFD 1.2 with its unit");
+}
+
+/// The stand-in refuses what T-Bank refuses at Init: a receipt e-mail over
+/// 64 characters, FFD 1.2 without a MeasurementUnit.
+#[tokio::test]
+async fn standin_refuses_a_long_receipt_email_and_ffd_12_without_a_unit() {
+    let standin = start_standin().await;
+    let mut long = raw_receipt(49900);
+    long["Email"] = json!(format!("{}@example.ru", "a".repeat(54)));
+    let answer = raw_call(&standin, "Init", raw_init_fields("raw-email", 49900, long)).await;
+    assert_eq!(answer["Success"], json!(false), "{answer}");
+    assert!(
+        answer["Details"].as_str().unwrap_or("").contains("Email"),
+        "{answer}"
+    );
+    let mut ffd = raw_receipt(49900);
+    ffd["FfdVersion"] = json!("1.2");
+    let answer = raw_call(
+        &standin,
+        "Init",
+        raw_init_fields("raw-ffd", 49900, ffd.clone()),
+    )
+    .await;
+    assert_eq!(answer["Success"], json!(false), "{answer}");
+    assert!(
+        answer["Details"]
+            .as_str()
+            .unwrap_or("")
+            .contains("MeasurementUnit"),
+        "{answer}"
+    );
+    ffd["Items"][0]["MeasurementUnit"] = json!("шт");
+    let answer = raw_call(&standin, "Init", raw_init_fields("raw-ffd-ok", 49900, ffd)).await;
+    assert_eq!(answer["Success"], json!(true), "{answer}");
 }
 
 #[tokio::test]

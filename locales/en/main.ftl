@@ -92,6 +92,7 @@ packages-not-draft = Payment for this set has started or its portraits are made.
 contact-ask = Where should the receipt go? Press the button to share your phone number, or type your email.
 contact-button-phone = 📱 Share phone number
 contact-invalid = That does not look like an email. Type an address like name@example.com or press “Share phone number”.
+contact-email-too-long = This address is longer than 64 characters — the bank cannot send a receipt to it. Send a shorter address, or share your phone number with the button below.
 contact-saved = Thank you, the receipt will go there.
 payment-creating = Creating your payment link…
 payment-description = PinGlass: { $tier } package, AI portraits: { $portraits }

@@ -262,6 +262,10 @@ pub(crate) async fn receive_contact(
             }
         }
     } else if let Some(text) = msg.text().filter(|t| valid_email(t)) {
+        if text.trim().chars().count() > crate::tbank::MAX_RECEIPT_EMAIL_CHARS {
+            // T-Bank refuses a longer receipt address at Init.
+            return step.say("contact-email-too-long").await;
+        }
         (Some(text.trim().to_lowercase()), None)
     } else {
         return step.say("contact-invalid").await;

@@ -26,6 +26,8 @@ pub(crate) const MAX_ORDER_ID_CHARS: usize = 36;
 pub(crate) const MAX_DESCRIPTION_CHARS: usize = 140;
 /// Longest receipt item `Name` T-Bank accepts.
 pub(crate) const MAX_ITEM_NAME_CHARS: usize = 128;
+/// T-Bank refuses a longer `Receipt.Email` at Init.
+pub const MAX_RECEIPT_EMAIL_CHARS: usize = 64;
 /// Most `DATA` pairs T-Bank accepts.
 pub(crate) const MAX_DATA_PAIRS: usize = 20;
 
@@ -472,6 +474,20 @@ fn validate_receipt(receipt: &Receipt) -> Result<(), TbankError> {
     if !receipt.has_contact() {
         return invalid("the receipt needs an Email or a Phone".to_owned());
     }
+    if receipt
+        .email
+        .as_deref()
+        .is_some_and(|email| email.chars().count() > MAX_RECEIPT_EMAIL_CHARS)
+    {
+        return invalid(format!(
+            "the receipt's Email is longer than {MAX_RECEIPT_EMAIL_CHARS} characters"
+        ));
+    }
+    let ffd_12 = match receipt.ffd_version.as_deref() {
+        None | Some("1.05") => false,
+        Some("1.2") => true,
+        Some(other) => return invalid(format!("FfdVersion {other:?} is neither 1.05 nor 1.2")),
+    };
     if receipt.items.is_empty() {
         return invalid("the receipt has no items".to_owned());
     }
@@ -485,6 +501,11 @@ fn validate_receipt(receipt: &Receipt) -> Result<(), TbankError> {
         if !item.quantity.is_finite() || item.quantity <= 0.0 || item.price < 0 {
             return invalid(format!(
                 "receipt item {index}: Price and Quantity must be positive"
+            ));
+        }
+        if ffd_12 && item.measurement_unit.as_deref().is_none_or(str::is_empty) {
+            return invalid(format!(
+                "receipt item {index}: FFD 1.2 needs a MeasurementUnit"
             ));
         }
         let expected = (item.price as f64 * item.quantity).round();

@@ -15,7 +15,9 @@ pub mod standin;
 pub mod token;
 pub(crate) mod types;
 
-pub use client::{TbankClient, TbankError, TbankSettings, format_redirect_due_date};
+pub use client::{
+    MAX_RECEIPT_EMAIL_CHARS, TbankClient, TbankError, TbankSettings, format_redirect_due_date,
+};
 pub use token::token;
 pub(crate) use types::OpenOutcome;
 pub use types::{

@@ -270,6 +270,10 @@ pub struct Receipt {
     pub phone: Option<String>,
     /// Taxation system: `osn`, `usn_income`, `usn_income_outcome`, `esn`, `patent`.
     pub taxation: String,
+    /// The register's format: `1.05` (T-Bank's default) or `1.2`, which
+    /// needs `MeasurementUnit` on every item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffd_version: Option<String>,
     pub items: Vec<ReceiptItem>,
 }
 
@@ -304,6 +308,9 @@ pub struct ReceiptItem {
     pub payment_method: String,
     /// `service`, `commodity`, …
     pub payment_object: String,
+    /// FFD 1.2 only: the unit of the quantity (`шт`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurement_unit: Option<String>,
 }
 
 /// What `Init` needs to create a one-stage payment.

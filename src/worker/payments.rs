@@ -116,10 +116,13 @@ pub(crate) fn receipt_for(ctx: &WorkerCtx, payment: &Payment) -> Receipt {
     } else {
         (None, Some(payment.receipt_contact.clone()))
     };
+    let ffd = ctx.config.tbank.ffd_version.clone();
+    let measurement_unit = (ffd == "1.2").then(|| "шт".to_owned());
     Receipt {
         email,
         phone,
         taxation: ctx.config.tbank.taxation.clone(),
+        ffd_version: Some(ffd),
         items: vec![ReceiptItem {
             name: format!(
                 "AI-портреты PinGlass, пакет «{tier_name}» ({} шт.)",
@@ -129,8 +132,13 @@ pub(crate) fn receipt_for(ctx: &WorkerCtx, payment: &Payment) -> Receipt {
             quantity: 1.0,
             amount: payment.amount_kopecks,
             tax: ctx.config.tbank.tax.clone(),
-            payment_method: "full_prepayment".into(),
+            // Full payment, not prepayment: the portraits are delivered
+            // within minutes of the payment, so there is no later
+            // delivery to close with a second receipt (a share that could
+            // not be made is refunded, with its own return receipt).
+            payment_method: "full_payment".into(),
             payment_object: "service".into(),
+            measurement_unit,
         }],
     }
 }

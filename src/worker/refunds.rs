@@ -146,6 +146,9 @@ async fn refund_money(
     ctx.db
         .run(move |c| refunds::mark_sending(c, refund_id, before, now))
         .await?;
+    // A partial refund carries the receipt of the amount returned; a full
+    // cancellation carries none (T-Bank's spec).
+    let full = refund.amount_kopecks >= before;
     let mut receipt = super::payments::receipt_for(ctx, &payment);
     for item in &mut receipt.items {
         item.price = refund.amount_kopecks;
@@ -155,8 +158,8 @@ async fn refund_money(
         .tbank
         .cancel(
             &bank_id,
-            Some(refund.amount_kopecks),
-            Some(&receipt),
+            (!full).then_some(refund.amount_kopecks),
+            (!full).then_some(&receipt),
             &refund.external_request_id,
         )
         .await

@@ -122,6 +122,8 @@ pub(super) struct Payment {
     pub(crate) rrn: Option<String>,
     /// Amounts returned by each successful Cancel, in order.
     pub(crate) cancellations: Vec<i64>,
+    /// The receipt total each successful Cancel carried (`None`: no receipt).
+    pub(crate) cancellation_receipts: Vec<Option<i64>>,
     /// `Receipt.Items[].Name` of the Init, in order (what the receipt says was sold).
     pub(crate) receipt_items: Vec<String>,
     /// Paid through SBP (the Faster Payments System): `ExternalRequestId`
@@ -365,6 +367,7 @@ impl Ledger {
                 redirect_due_date,
                 rrn: None,
                 cancellations: Vec::new(),
+                cancellation_receipts: Vec::new(),
                 sbp: false,
                 receipt_items,
             },
@@ -455,6 +458,7 @@ impl Ledger {
         let payment = self.found(id, &id_text)?;
         let before = payment.amount;
         let status = payment.status.clone();
+        let mut receipt_total = None;
         let (next_status, taken) = match status {
             PaymentStatus::New | PaymentStatus::FormShowed => (PaymentStatus::Canceled, before),
             PaymentStatus::Authorized
@@ -477,6 +481,7 @@ impl Ledger {
                     if total != taken {
                         return Err(receipt_sum_mismatch(total, taken));
                     }
+                    receipt_total = Some(total);
                 }
                 let held = matches!(
                     status,
@@ -518,6 +523,7 @@ impl Ledger {
         payment.status = next_status.clone();
         payment.amount = before - taken;
         payment.cancellations.push(taken);
+        payment.cancellation_receipts.push(receipt_total);
         let after = payment.amount;
         let order_id = payment.order_id.clone();
         tracing::info!(payment_id = id, order_id = %order_id, status = %next_status, taken, left = after, "T-Bank stand-in: cancelled");
@@ -652,9 +658,22 @@ fn check_receipt(receipt: &Map<String, Value>) -> Result<i64, ApiError> {
             "Передайте Receipt.Email или Receipt.Phone",
         ));
     }
+    if receipt
+        .get("Email")
+        .and_then(Value::as_str)
+        .is_some_and(|email| email.chars().count() > 64)
+    {
+        return Err(ApiError::bad("Receipt.Email", "не более 64 символов"));
+    }
     if !filled("Taxation") {
         return Err(ApiError::missing("Receipt.Taxation"));
     }
+    let ffd_12 = match receipt.get("FfdVersion") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(version)) if version == "1.05" => false,
+        Some(Value::String(version)) if version == "1.2" => true,
+        Some(_) => return Err(ApiError::bad("Receipt.FfdVersion", "допустимы 1.05 и 1.2")),
+    };
     let mut total: i64 = 0;
     for (index, item) in items.iter().enumerate() {
         let Value::Object(item) = item else {
@@ -674,6 +693,16 @@ fn check_receipt(receipt: &Map<String, Value>) -> Result<i64, ApiError> {
             if item.get(key).is_none_or(Value::is_null) {
                 return Err(ApiError::missing(&format!("Receipt.Items[{index}].{key}")));
             }
+        }
+        if ffd_12
+            && !item
+                .get("MeasurementUnit")
+                .and_then(Value::as_str)
+                .is_some_and(|u| !u.is_empty())
+        {
+            return Err(ApiError::missing(&format!(
+                "Receipt.Items[{index}].MeasurementUnit"
+            )));
         }
         let amount = required_amount(item, "Amount")
             .map_err(|_| ApiError::missing(&format!("Receipt.Items[{index}].Amount")))?;

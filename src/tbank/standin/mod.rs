@@ -402,6 +402,8 @@ pub struct StandinPayment {
     pub amount: i64,
     /// The amount each successful `Cancel` returned, in order.
     pub cancellations: Vec<i64>,
+    /// The receipt total each successful `Cancel` carried (`None`: none).
+    pub cancellation_receipts: Vec<Option<i64>>,
     pub redirect_due_date: DateTime<Utc>,
     /// `Receipt.Items[].Name` the `Init` carried.
     pub receipt_items: Vec<String>,
@@ -417,6 +419,7 @@ impl From<&Payment> for StandinPayment {
             original_amount: payment.original_amount,
             amount: payment.amount,
             cancellations: payment.cancellations.clone(),
+            cancellation_receipts: payment.cancellation_receipts.clone(),
             redirect_due_date: payment.redirect_due_date,
             receipt_items: payment.receipt_items.clone(),
         }
