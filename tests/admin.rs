@@ -298,6 +298,58 @@ async fn a_stuck_payment_is_alerted_once_and_cancelled_once() {
     app.shutdown().await;
 }
 
+/// The 48 h cancellation crosses a payment made in the last second, after
+/// the bot's GetState and before its Cancel: the Cancel of a paid payment
+/// returns the money. The bot records what the bank answered (REFUNDED) and
+/// tells the user the truth: paid, and returned in full; no set is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_cancel_that_crosses_a_last_second_payment_says_the_money_was_returned() {
+    use pinglass::tbank::TbankMethod;
+    use pinglass::tbank::standin::{CallFault, Fault as TbankFault};
+    let app = TestApp::start().await;
+    let user = UserSpec::new(5202, "Гоша").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "last-second",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    app.tbank.script(
+        TbankFault::on(TbankMethod::Cancel, CallFault::BuyerPaysFirst),
+        1,
+    );
+    app.advance_clock(Duration::from_secs(49 * 3600));
+    wait_for(
+        &app.telegram,
+        &user,
+        "the truth",
+        |c| bot_text_contains(c, "банк вернул её целиком"),
+        LONG,
+    )
+    .await;
+    app.settle().await;
+    let at_bank = app.tbank.payment(&bank_id).unwrap();
+    assert_eq!(at_bank.cancellations, [49_900], "{at_bank:?}");
+    let (status, bank_status, jobs): (String, String, i64) = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT status, bank_status, (SELECT COUNT(*) FROM generation_jobs) FROM payments
+                 WHERE user_id = 5202",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), bank_status.as_str(), jobs),
+        ("canceled", "REFUNDED", 0)
+    );
+    app.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_retried_set_sends_only_what_the_retry_made() {
     let app = TestApp::start().await;

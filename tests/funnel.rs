@@ -689,3 +689,109 @@ async fn a_full_refund_carries_no_receipt() {
     assert_eq!(at_bank.cancellation_receipts, [None]);
     app.shutdown().await;
 }
+
+/// An admin refunds a payment in full while its set is still being made;
+/// one portrait then cannot be made. Its share is not refunded a second
+/// time: the automatic refund counts what was already returned, and the
+/// user is told the payment was refunded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_refund_while_the_set_is_made_counts_in_its_automatic_refund() {
+    let app = TestApp::start_with(|c| c.kie.max_attempts = 1).await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(5306, "Оля").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "refund-while-made",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    // One task never finishes on Kie: the set waits for it.
+    app.kie.script(Fault::Task(TaskFault::NeverFinish), 1);
+    app.tbank.pay(&bank_id).unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the confirmation",
+        |e| bot_text_contains(e, "Оплата получена"),
+        LONG,
+    )
+    .await;
+    let payment: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row("SELECT id FROM payments WHERE user_id = 5306", [], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap();
+    let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
+    sandbox
+        .send_text(&admin, &format!("/refund {payment}"))
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the question",
+        |e| bot_text_contains(e, "целиком"),
+        LONG,
+    )
+    .await;
+    press(&app, &admin, "✅ Да, вернуть");
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the refund",
+        |e| bot_text_contains(e, "возвращено"),
+        LONG,
+    )
+    .await;
+    // The six others are made; then the seventh times out, is given up
+    // (one attempt), and the set is delivered.
+    let started = std::time::Instant::now();
+    loop {
+        let made: i64 = app
+            .app()
+            .db
+            .run_blocking(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM generation_tasks WHERE state = 'succeeded'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        if made == 6 {
+            break;
+        }
+        assert!(started.elapsed() < LONG, "{made} of 6 portraits made");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.advance_clock(Duration::from_secs(20 * 60));
+    wait_for(
+        &app.telegram,
+        &user,
+        "the note",
+        |e| bot_text_contains(e, "уже возвращена"),
+        LONG,
+    )
+    .await;
+    app.settle().await;
+    assert_eq!(portraits_received(&sandbox.history(user.id)).len(), 6);
+    let at_bank = app.tbank.payment(&bank_id).unwrap();
+    assert_eq!(at_bank.cancellations, [49_900], "refunded once, in full");
+    let refunds: i64 = app
+        .app()
+        .db
+        .run_blocking(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM refunds WHERE payment_id = ?1",
+                [payment],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(refunds, 1, "no automatic refund beyond the admin's");
+    app.shutdown().await;
+}

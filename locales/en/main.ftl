@@ -111,6 +111,7 @@ payment-confirmed = Payment received, thank you! Creating { $portraits } now —
 payment-rejected = The bank declined the payment. No money was taken. You can try again.
 payment-expired = The payment link expired. No money was taken. You can create a new one.
 payment-canceled = The payment was canceled. No money was taken.
+payment-canceled-returned = Your payment arrived just as the bill was being closed, so the bank returned it in full — the money reaches your card within a few days. If you still want the portraits, choose a package again.
 payment-init-failed = The bank could not create the payment. No money was taken. Please try again a little later.
 payment-auth-failed = The bank did not confirm the payment: the 3-D Secure check failed. No money was taken. You can try again, or pay with another card.
 payment-attempts-expired = The tries to pay this bill ran out, and the bank closed it. No money was taken. You can create a new bill and pay with another card.
@@ -126,6 +127,7 @@ delivery-caption = { $count ->
    *[other] ✨ Your { $count } AI portraits are ready!
 }
 delivery-partial-refund = Could not be made: { $missing }. We are refunding { $amount } for that — the money reaches your card within a few days.
+delivery-partial-already-refunded = Could not be made: { $missing }. This payment has already been refunded, so nothing more is charged or returned.
 delivery-some-failed = Some portraits could not be made.
 refund-done = Refund of { $amount } is on its way.
 
@@ -309,6 +311,7 @@ admin-syntax-cancel = /cancel <payment id>
 admin-syntax-retry = /retry <job id>
 admin-job-not-found = No job with id { $id }.
 admin-retry-started = Job #{ $id }: the failed portraits ({ $tasks }) are queued again; what comes is sent to the user, and I will report.
+admin-retry-refunded = ⚠️ This payment has already returned { $amount } (including the share of these portraits): what the retry makes, the user gets for free.
 admin-retry-impossible = Job #{ $id } cannot be retried: { $kind }, { $status }, failed { $failed } (only a finished paid set with failed portraits can).
 admin-retry-done = ✅ Retry of job #{ $id }: { $made } more portraits made and sent, { $failed } failed again.
 retry-caption = { $count ->

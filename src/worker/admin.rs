@@ -144,11 +144,11 @@ pub(crate) async fn cancel_unpaid(
     // A cancellation whose answer was lost, or one the bank made itself
     // (the deadline passed): the bank's final status is taken as it is, and
     // no Cancel is sent again.
-    let mut ended_at_bank = None;
+    let mut ended_at_bank: Option<Option<String>> = None;
     if let Some(bank_id) = payment.bank_payment_id.as_deref() {
         match ctx.tbank.get_state(bank_id).await {
             Ok(state) if state.status.is_final() && !state.status.money_moving() => {
-                ended_at_bank = Some(state.status.as_str().to_owned());
+                ended_at_bank = Some(Some(state.status.as_str().to_owned()));
             }
             Ok(state) if state.status.money_moving() => {
                 if switch {
@@ -158,15 +158,20 @@ pub(crate) async fn cancel_unpaid(
                 let why = NotCancelled::PaidMeanwhile(state.status.as_str().to_owned());
                 return cancel_not_sent(ctx, &admins, refund_id, payment.id, why, true, now).await;
             }
-            Err(error) if error.is_transient() => {
+            Ok(_) => {}
+            // Nothing at the bank by that id: nothing to cancel there.
+            Err(error) if error.code() == Some("255") => {
+                warn!(refund_id, payment_id = payment.id, %error, "the bank knows no such payment: closed here");
+                ended_at_bank = Some(None);
+            }
+            // Not known where the payment stands: never a blind Cancel.
+            Err(error) => {
                 return super::refunds::retry_later(ctx, &refund, error.to_string(), now).await;
             }
-            // Unpaid, or GetState refused: Cancel tells.
-            _ => {}
         }
     }
     let bank_status = match (ended_at_bank, payment.bank_payment_id.as_deref()) {
-        (Some(status), _) => Some(status),
+        (Some(status), _) => status,
         // Init never answered: there is nothing at the bank to cancel.
         (None, None) => None,
         (None, Some(bank_id)) => match ctx
@@ -201,10 +206,20 @@ pub(crate) async fn cancel_unpaid(
     if switch {
         return super::switch::carry_out(ctx, refund, payment, bank_status, now).await;
     }
-    let key = if stuck {
-        "payment-stuck-canceled"
-    } else {
-        "payment-canceled"
+    // The buyer paid in the last second, between GetState and Cancel: the
+    // Cancel of a paid payment returned the money in full. Recorded as the
+    // bank answered (REFUNDED / REVERSED), and the user is told the truth.
+    let returned = bank_status.as_deref().is_some_and(|status| {
+        use crate::tbank::PaymentStatus as Bank;
+        matches!(Bank::parse(status), Bank::Refunded | Bank::Reversed)
+    });
+    if returned {
+        warn!(refund_id, payment_id = payment.id, bank_status = ?bank_status, "paid in the last second: the cancellation returned the money");
+    }
+    let key = match (returned, stuck) {
+        (true, _) => "payment-canceled-returned",
+        (false, true) => "payment-stuck-canceled",
+        (false, false) => "payment-canceled",
     };
     super::payments::end_without_money(
         ctx,

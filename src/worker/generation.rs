@@ -504,21 +504,33 @@ async fn finish_job(ctx: &WorkerCtx, job: Job, now: i64) -> anyhow::Result<()> {
             && let Some(payment_id) = job.payment_id
             && let Some(payment) = payments::get(tx, payment_id)?
         {
-            let share = payment.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1));
+            // The share of the missing portraits, within what is still
+            // paid: an admin's refund while the set was made counts.
+            let owed = payment.amount_kopecks * i64::from(missing) / i64::from(job.total.max(1));
+            let left = payment.amount_kopecks
+                - payment.refunded_kopecks
+                - refunds::pending_kopecks(tx, payment_id)?;
+            let share = owed.min(left.max(0));
             if share > 0 {
                 refunds::request_failed_portraits(tx, payment_id, share, now)?;
             }
-            let text = tr_args(
-                lang,
-                "delivery-partial-refund",
-                &[
-                    (
-                        "missing",
-                        Arg::Str(&tr_args(lang, "portraits", &[("count", missing.into())])),
-                    ),
-                    ("amount", Arg::Str(&rub(lang, share))),
-                ],
-            );
+            let missing_text = tr_args(lang, "portraits", &[("count", missing.into())]);
+            let text = if share > 0 {
+                tr_args(
+                    lang,
+                    "delivery-partial-refund",
+                    &[
+                        ("missing", Arg::Str(&missing_text)),
+                        ("amount", Arg::Str(&rub(lang, share))),
+                    ],
+                )
+            } else {
+                tr_args(
+                    lang,
+                    "delivery-partial-already-refunded",
+                    &[("missing", Arg::Str(&missing_text))],
+                )
+            };
             let dedup = format!("job:{}:refund-note", job.id);
             super::queue_paid(tx, job.user_id, &Outgoing::text(text), &dedup, now)?;
         } else if missing > 0 {

@@ -52,8 +52,19 @@ pub(super) async fn retry(r: Reply<'_>, job_id: i64) -> HandlerResult {
             {
                 return Ok(Some((job, Err(true))));
             }
+            // What the set's payment has already returned (done or under
+            // way): a retry then makes portraits whose share was refunded.
+            let refunded = match job.payment_id {
+                Some(payment_id) => {
+                    crate::db::payments::get(&tx, payment_id)?.map_or(0, |p| p.refunded_kopecks)
+                        + crate::db::refunds::pending_kopecks(&tx, payment_id)?
+                }
+                None => 0,
+            };
             // Err(false): not a finished paid set with failed portraits.
-            let queued = jobs::requeue_failed(&tx, job_id, now)?.ok_or(false);
+            let queued = jobs::requeue_failed(&tx, job_id, now)?
+                .map(|(_, tasks)| (tasks, refunded))
+                .ok_or(false);
             tx.commit()?;
             Ok(Some((job, queued)))
         })
@@ -61,16 +72,25 @@ pub(super) async fn retry(r: Reply<'_>, job_id: i64) -> HandlerResult {
     let text = match outcome {
         None => tr_args(lang, "admin-job-not-found", &[("id", Arg::Num(job_id))]),
         Some((_, Err(true))) => tr_args(lang, "admin-retry-no-photos", &[("id", Arg::Num(job_id))]),
-        Some((_, Ok((_, tasks)))) => {
+        Some((_, Ok((tasks, refunded)))) => {
             ctx.wake.notify_one();
-            tr_args(
+            let mut text = tr_args(
                 lang,
                 "admin-retry-started",
                 &[
                     ("id", Arg::Num(job_id)),
                     ("tasks", Arg::Num(i64::from(tasks))),
                 ],
-            )
+            );
+            if refunded > 0 {
+                text.push('\n');
+                text.push_str(&tr_args(
+                    lang,
+                    "admin-retry-refunded",
+                    &[("amount", Arg::Str(&crate::i18n::rub(lang, refunded)))],
+                ));
+            }
+            text
         }
         Some((job, Err(false))) => tr_args(
             lang,

@@ -73,6 +73,10 @@ pub enum CallFault {
     HttpStatus(u16),
     /// Answer HTTP 200 with `Success: false` and this code and message.
     ErrorCode { code: String, message: String },
+    /// The buyer pays on the form (one-stage: `CONFIRMED`) the moment before
+    /// this call is processed, which is then answered normally: the race of
+    /// a last-second payment with a cancellation.
+    BuyerPaysFirst,
 }
 
 impl CallFault {
@@ -474,6 +478,25 @@ async fn api(
                     "Details": "",
                 }),
             ))
+        }
+        Some(CallFault::BuyerPaysFirst) => {
+            let named = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|fields| match &fields["PaymentId"] {
+                    serde_json::Value::String(id) => Some(id.clone()),
+                    serde_json::Value::Number(id) => Some(id.to_string()),
+                    _ => None,
+                });
+            if let Some(payment_id) = named {
+                let paid = shared.press(&payment_id, FormButton::Pay);
+                tracing::info!(
+                    method = method.name(),
+                    payment_id,
+                    ?paid,
+                    "T-Bank stand-in: the buyer paid first"
+                );
+            }
+            json_response(shared.answer(method, &body))
         }
         Some(CallFault::Timeout { hold, processed }) => {
             tracing::info!(
