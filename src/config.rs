@@ -173,6 +173,9 @@ pub struct TbankConfig {
     pub(crate) payment_deadline_hours: u32,
     /// The receipt format of the cash register: "1.05" or "1.2".
     pub(crate) ffd_version: String,
+    /// Once a day, the payments of this many last days are compared with
+    /// the bank's GetState.
+    pub(crate) reconcile_days: u32,
 }
 
 /// One package a user can buy.
@@ -774,6 +777,11 @@ const RULES: &[Rule<Config>] = &[
     positive("kie.max_attempts", |c| u64::from(c.kie.max_attempts)),
     explained("tbank.taxation", |c| one_of(&TAXATIONS, &c.tbank.taxation)),
     explained("tbank.tax", |c| one_of(&TAXES, &c.tbank.tax)),
+    rule(
+        "tbank.reconcile_days",
+        |c| (1..=90).contains(&c.tbank.reconcile_days),
+        "must be 1..=90",
+    ),
     explained("tbank.ffd_version", |c| {
         one_of(&["1.05", "1.2"], &c.tbank.ffd_version)
     }),

@@ -489,3 +489,71 @@ async fn an_admin_list_longer_than_a_message_comes_in_parts() {
     }
     app.shutdown().await;
 }
+
+/// The daily reconciliation: a payment the bot recorded as declined while
+/// the bank took the money (a database restored from an old backup, a bug)
+/// is found by comparing with GetState, and the admins are told once; a
+/// payment both agree on raises nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_reconciliation_alerts_on_a_payment_the_bank_disagrees_with() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let admin = UserSpec::new(ADMIN, "Админ").with_language("ru");
+    sandbox.send_text(&admin, "/start").unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "onboarding",
+        |c| bot_text_contains(c, "Пакеты"),
+        LONG,
+    )
+    .await;
+    for (id, prefix) in [(5203, "reconcile-a"), (5204, "reconcile-b")] {
+        let user = UserSpec::new(id, "Ян").with_language("ru");
+        crate::support::starter_set(&app, &user, prefix).await;
+    }
+    let payment: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.execute(
+                "UPDATE payments SET status = 'rejected' WHERE user_id = 5203",
+                [],
+            )?;
+            c.query_row("SELECT id FROM payments WHERE user_id = 5203", [], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap();
+    let mismatches = || {
+        sandbox
+            .bot_messages(ADMIN)
+            .iter()
+            // The alert itself, not the "still happening" summaries.
+            .filter(|e| {
+                e.text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("а у бота он") && !t.starts_with('🔁'))
+            })
+            .map(|e| e.text.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    app.advance_clock(Duration::from_secs(25 * 3600));
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the alert",
+        |c| bot_text_contains(c, "а у бота он"),
+        LONG,
+    )
+    .await;
+    for _ in 0..2 {
+        app.advance_clock(Duration::from_secs(25 * 3600));
+        app.settle().await;
+    }
+    let told = mismatches();
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(told[0].contains(&format!("платёж {payment} ")), "{told:#?}");
+    assert!(told[0].contains("CONFIRMED"), "{told:#?}");
+    app.shutdown().await;
+}

@@ -638,22 +638,7 @@ async fn a_full_refund_carries_no_receipt() {
     let app = TestApp::start().await;
     let sandbox = app.telegram.sandbox().clone();
     let user = UserSpec::new(5305, "Рита").with_language("ru");
-    let bank_id = up_to_payment_link(
-        &app.telegram,
-        &user,
-        "full-refund",
-        "Starter · 7 портретов · 499 ₽",
-    )
-    .await;
-    app.tbank.pay(&bank_id).unwrap();
-    wait_for(
-        &app.telegram,
-        &user,
-        "the set",
-        |e| portraits_received(e).len() == 7,
-        LONG,
-    )
-    .await;
+    let bank_id = crate::support::starter_set(&app, &user, "full-refund").await;
     let payment: i64 = app
         .app()
         .db

@@ -105,6 +105,23 @@ pub async fn buy(
     tbank.pay(&payment_id).unwrap();
 }
 
+/// From /start to the seven portraits of a paid Starter set; returns the
+/// bank's payment id.
+pub async fn starter_set(app: &TestApp, user: &UserSpec, prefix: &str) -> String {
+    let bank_id =
+        up_to_payment_link(&app.telegram, user, prefix, "Starter · 7 портретов · 499 ₽").await;
+    app.tbank.pay(&bank_id).unwrap();
+    wait_for(
+        &app.telegram,
+        user,
+        "the set",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
+    bank_id
+}
+
 /// From /start to the payment link; returns the bank's payment id.
 pub async fn up_to_payment_link(
     telegram: &TelegramHandle,

@@ -399,7 +399,7 @@ alert-delivery-failed = Delivery { $message } to chat { $chat } failed after { $
 }: { $error }
 alert-stuck-payment = Payment { $payment } (user { $user }, { $tier }, { $amount }) has been open for { $hours } h; T-Bank status { $status }. It is cancelled automatically when { $cancel_hours } h old.
 alert-cancel-refused = T-Bank refused to cancel payment { $payment } (order { $order }): { $error }. The payment stays open; cancel it in the T-Bank cabinet.
-alert-bank-mismatch = T-Bank shows payment { $payment } (order { $order }) as { $bank }, the bot has it as “{ $ours }”. Check the payment in the T-Bank cabinet.
+alert-bank-mismatch = T-Bank shows payment { $payment } (order { $order }) as { $bank }, holding { $held }; the bot has it as “{ $ours }”, { $refunded } refunded. Check the payment in the T-Bank cabinet.
 alert-other-terminal = Payment { $payment } (order { $order }) was made at another T-Bank terminal (or a stand-in) than the one configured now: the bot does not poll, confirm or cancel it. Check it where it was made.
 admin-cancel-why-not-open = the payment is no longer open (status { $status })
 admin-cancel-why-paid = the user paid at the bank meanwhile ({ $status })

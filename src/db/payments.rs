@@ -448,3 +448,23 @@ pub(crate) fn stuck_to_cancel(
     ))?;
     stmt.query_map(params![before, limit], from_row)?.collect()
 }
+
+/// Payments the bank has seen (a PaymentId, and the tag of the bank it was
+/// opened at: rows from before migration 0014 are left out), created at or after `since`,
+/// with an id above `after`, no longer open here (the payment step polls
+/// the open ones), oldest first: what the daily reconciliation compares.
+pub(crate) fn to_reconcile(
+    conn: &Connection,
+    since: i64,
+    after: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<Payment>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE created_at >= ?1 AND id > ?2 AND bank_payment_id IS NOT NULL
+           AND terminal IS NOT NULL AND status NOT IN ('new', 'open')
+         ORDER BY id LIMIT ?3"
+    ))?;
+    stmt.query_map(params![since, after, limit], from_row)?
+        .collect()
+}

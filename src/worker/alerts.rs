@@ -94,7 +94,11 @@ pub(crate) enum Alert {
         payment: i64,
         order: String,
         ours: String,
+        /// What the bot recorded as refunded.
+        refunded: i64,
         bank: String,
+        /// What the bank holds of the payment.
+        held: i64,
     },
 }
 
@@ -277,7 +281,9 @@ impl Alert {
                 payment,
                 order,
                 ours,
+                refunded,
                 bank,
+                held,
             } => tr_args(
                 lang,
                 "alert-bank-mismatch",
@@ -285,7 +291,9 @@ impl Alert {
                     ("payment", (*payment).into()),
                     ("order", Arg::Str(order)),
                     ("ours", Arg::Str(ours)),
+                    ("refunded", Arg::Str(&rub(lang, *refunded))),
                     ("bank", Arg::Str(bank)),
+                    ("held", Arg::Str(&rub(lang, *held))),
                 ],
             ),
         }

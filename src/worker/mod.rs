@@ -16,6 +16,7 @@ pub(crate) mod housekeeping;
 pub mod monitor;
 pub mod payments;
 pub(crate) mod privacy;
+pub(crate) mod reconcile;
 pub(crate) mod referrals;
 pub(crate) mod refunds;
 pub mod reminders;
@@ -147,6 +148,7 @@ pub async fn run_round(ctx: &WorkerCtx) -> usize {
             housekeeping::step(ctx, ctx.clock.now_ms()),
         )
         .await
+        + guarded(ctx, "reconcile", reconcile::step(ctx, ctx.clock.now_ms())).await
 }
 
 /// Runs the delivery step once.

@@ -318,7 +318,9 @@ async fn check(ctx: &WorkerCtx, payment: Payment, now: i64) -> anyhow::Result<()
                 payment: payment.id,
                 order: payment.order_id.clone(),
                 ours: payment.status.as_str().to_owned(),
+                refunded: payment.refunded_kopecks,
                 bank: bank_status.clone(),
+                held: state.amount_kopecks,
             };
             let incident = format!("bank_mismatch:{}", payment.id);
             ctx.db
