@@ -360,6 +360,32 @@ async fn a_failure_inside_a_handler_is_explained_to_the_user() {
     app.shutdown().await;
 }
 
+/// Waits until `count` portraits of the running sets are made (stored).
+async fn until_made(app: &TestApp, count: i64) {
+    let started = std::time::Instant::now();
+    loop {
+        let made: i64 = app
+            .app()
+            .db
+            .run_blocking(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM generation_tasks WHERE state = 'succeeded'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        if made >= count {
+            return;
+        }
+        assert!(
+            started.elapsed() < LONG * 2,
+            "{made} of {count} portraits made"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The user's payments: (status, tier) by id.
 fn payments_of(app: &TestApp, user: i64) -> Vec<(String, String)> {
     app.app()
@@ -734,25 +760,7 @@ async fn an_admin_refund_while_the_set_is_made_counts_in_its_automatic_refund() 
     .await;
     // The six others are made; then the seventh times out, is given up
     // (one attempt), and the set is delivered.
-    let started = std::time::Instant::now();
-    loop {
-        let made: i64 = app
-            .app()
-            .db
-            .run_blocking(|c| {
-                c.query_row(
-                    "SELECT COUNT(*) FROM generation_tasks WHERE state = 'succeeded'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap();
-        if made == 6 {
-            break;
-        }
-        assert!(started.elapsed() < LONG, "{made} of 6 portraits made");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_made(&app, 6).await;
     app.advance_clock(Duration::from_secs(20 * 60));
     wait_for(
         &app.telegram,
@@ -778,5 +786,63 @@ async fn an_admin_refund_while_the_set_is_made_counts_in_its_automatic_refund() 
         })
         .unwrap();
     assert_eq!(refunds, 1, "no automatic refund beyond the admin's");
+    app.shutdown().await;
+}
+
+/// Kie by its documents, at its edges: a result whose body is no image is
+/// never stored but made again; a 4K result over Telegram's 10 MB photo
+/// limit (the stand-in refuses such an upload) is re-encoded to fit; a task
+/// whose recordInfo keeps answering 404 ends at `task_timeout_secs` in a
+/// retry, not in a set that never finishes. Seven portraits arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kie_results_that_are_no_image_too_big_or_lost_still_make_the_set() {
+    let app = TestApp::start_with(|c| c.kie.max_attempts = 2).await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(5307, "Вика").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &user,
+        "kie-edges",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    // A task takes one scripted fault of each kind, in order: the first
+    // two tasks get the result faults (and a harmless visibility one each),
+    // the third the lost record.
+    app.kie.script(Fault::Task(TaskFault::GarbageResult), 1);
+    app.kie.script(Fault::Task(TaskFault::HugeResult), 1);
+    app.kie.script(Fault::Task(TaskFault::HiddenForPolls(1)), 2);
+    app.kie.script(Fault::Task(TaskFault::LostRecord), 1);
+    app.tbank.pay(&bank_id).unwrap();
+    // The six others are made (one of them re-encoded, one made twice);
+    // then the lost one times out and is made again.
+    until_made(&app, 6).await;
+    app.advance_clock(Duration::from_secs(20 * 60));
+    wait_for(
+        &app.telegram,
+        &user,
+        "the set",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
+    let attempts: Vec<i64> = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            let mut stmt =
+                c.prepare("SELECT attempts FROM generation_tasks ORDER BY attempts DESC")?;
+            stmt.query_map([], |r| r.get(0))?.collect()
+        })
+        .unwrap();
+    assert_eq!(
+        &attempts[..3],
+        [2, 2, 1],
+        "the lost and the garbage made twice: {attempts:?}"
+    );
+    assert!(
+        !bot_text_contains(&sandbox.history(user.id), "Возвращаем"),
+        "nothing given up"
+    );
     app.shutdown().await;
 }

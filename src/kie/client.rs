@@ -232,6 +232,13 @@ impl KieClient {
         url: &Url,
         limit_bytes: usize,
     ) -> Result<Bytes, ResultDownloadError> {
+        // The real Kie (an https API) hands out https result URLs; anything
+        // else is not fetched. Only a local stand-in serves plain http.
+        if self.base_url.scheme() == "https" && url.scheme() != "https" {
+            return Err(ResultDownloadError::Insecure {
+                scheme: url.scheme().to_owned(),
+            });
+        }
         let response = self
             .http
             .get(url.clone())

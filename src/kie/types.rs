@@ -315,6 +315,10 @@ pub enum ResultDownloadError {
     /// The image is larger than the caller allows.
     #[error("the result is larger than {limit_bytes} bytes")]
     TooLarge { limit_bytes: usize },
+    /// The result URL is not https while Kie is (only a local stand-in
+    /// serves plain http): it is not fetched.
+    #[error("the result URL is {scheme}, not https")]
+    Insecure { scheme: String },
     /// Anything else (HTTP 5xx, 403, 429, network, timeout): retry later.
     #[error("downloading the result failed: {0}")]
     Failed(KieError),

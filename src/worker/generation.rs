@@ -27,6 +27,8 @@ use crate::media;
 
 /// Largest result accepted from Kie.
 const MAX_RESULT_BYTES: usize = 30 * 1024 * 1024;
+/// Telegram's limit for a photo sent by upload (sendPhoto, sendMediaGroup).
+const TELEGRAM_PHOTO_MAX_BYTES: usize = 10 * 1024 * 1024;
 /// How long a task may stay in `creating` / `downloading` before a crash is assumed.
 const LEASE_MS: i64 = 90_000;
 /// The service_state key holding "Kie paused until" (ms).
@@ -332,8 +334,16 @@ async fn poll_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<()> {
         .await?
         .unwrap_or(now);
     let age = now - submitted;
+    let timeout_ms = (ctx.config.kie.task_timeout_secs as i64) * 1000;
     let record = match ctx.kie.record_info(&kie_task_id).await {
         Ok(record) => record,
+        // recordInfo keeps failing (404, 401, …) past the task's time: the
+        // task ends in a retry or is given up, never waits forever.
+        Err(error) if age > timeout_ms => {
+            warn!(task_id, job_id = task.job_id, %kie_task_id, %error, "recordInfo kept failing past the task timeout");
+            let msg = format!("recordInfo kept failing: {error}");
+            return retry_or_fail(ctx, &task, &msg, now, false).await;
+        }
         Err(error) => {
             let next = now
                 + match error.class() {
@@ -366,6 +376,16 @@ async fn poll_one(ctx: &WorkerCtx, task: Task, now: i64) -> anyhow::Result<()> {
                 Ok(bytes) => store_result(ctx, &task, bytes, now).await,
                 Err(ResultDownloadError::Gone { http_status }) => {
                     let msg = format!("result URL gone (HTTP {http_status})");
+                    retry_or_fail(ctx, &task, &msg, now, false).await
+                }
+                // Never stored: made again (or given up).
+                Err(
+                    error @ (ResultDownloadError::TooLarge { .. }
+                    | ResultDownloadError::Insecure { .. }),
+                ) => retry_or_fail(ctx, &task, &error.to_string(), now, false).await,
+                // The task's time bounds the repeats of a failing download too.
+                Err(error) if age > timeout_ms => {
+                    let msg = format!("the result download kept failing: {error}");
                     retry_or_fail(ctx, &task, &msg, now, false).await
                 }
                 Err(error) => {
@@ -426,6 +446,28 @@ async fn store_result(ctx: &WorkerCtx, task: &Task, bytes: Bytes, now: i64) -> a
         "image/png"
     } else {
         "image/jpeg"
+    };
+    // The body must be an image, and fit Telegram's 10 MB photo limit
+    // (a 4K render at high quality does not): re-encoded when it does not.
+    let checked = tokio::task::spawn_blocking(move || {
+        crate::media::fit_for_telegram(&bytes, TELEGRAM_PHOTO_MAX_BYTES)
+            .map(|fitted| (bytes, fitted))
+    })
+    .await?;
+    let (bytes, content_type) = match checked {
+        Ok((_, Some(jpeg))) => {
+            info!(
+                task_id,
+                bytes = jpeg.len(),
+                "portrait re-encoded to fit Telegram's photo limit"
+            );
+            (Bytes::from(jpeg), "image/jpeg")
+        }
+        Ok((bytes, None)) => (bytes, content_type),
+        Err(why) => {
+            let msg = format!("the result is not an image: {why}");
+            return retry_or_fail(ctx, task, &msg, now, false).await;
+        }
     };
     ctx.store.put(&key, bytes, content_type).await?;
     let moved = ctx

@@ -239,6 +239,49 @@ async fn result_downloads_can_be_slow_broken_or_expired() {
         setup.client.download_result(&urls[0], 100).await,
         Err(ResultDownloadError::TooLarge { limit_bytes: 100 })
     ));
+    // A client of the real Kie (https) fetches https result URLs only: the
+    // stand-in's plain-http one is refused without a request.
+    let https = client_for(
+        "https://api.kie.ai".parse().unwrap(),
+        "key",
+        Duration::from_secs(5),
+        pinglass::kie::default_user_agent(),
+    );
+    assert!(matches!(
+        https.download_result(&urls[0], RESULT_LIMIT).await,
+        Err(ResultDownloadError::Insecure { .. })
+    ));
+}
+
+/// The results and records Kie's documents allow for, beyond the happy
+/// path: a body that is no image (served as image/png), a 4K PNG over 10 MB,
+/// and a task whose recordInfo answers 404 (an error, not "not visible yet").
+#[tokio::test]
+async fn a_garbage_result_a_huge_result_and_a_lost_record() {
+    let setup = setup().await;
+    let faults = &setup.standin;
+    let setup = &setup;
+    let result_with = |fault| async move {
+        faults.script(Fault::Task(fault), 1);
+        let task_id = setup.create("portrait", &["person.png"]).await;
+        let record = setup.until_final(&task_id).await;
+        let url = record.first_result_url().expect("url").clone();
+        setup
+            .client
+            .download_result(&url, RESULT_LIMIT)
+            .await
+            .expect("answered")
+    };
+    let body = result_with(TaskFault::GarbageResult).await;
+    assert!(image::load_from_memory(&body).is_err());
+    let png = result_with(TaskFault::HugeResult).await;
+    assert!(png.len() > 10 * 1024 * 1024, "{}", png.len());
+    image::load_from_memory(&png).expect("an image");
+
+    faults.script(Fault::Task(TaskFault::LostRecord), 1);
+    let task_id = setup.create("portrait", &["person.png"]).await;
+    let error = setup.client.record_info(&task_id).await.expect_err("404");
+    assert_eq!(error.class(), ErrorClass::Permanent, "{error}");
 }
 
 #[tokio::test]

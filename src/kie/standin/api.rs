@@ -354,6 +354,13 @@ async fn record_info(
         task.hidden_polls_left -= 1;
         return refusal(422, "recordInfo is null");
     }
+    if task.faults.visibility == Some(TaskFault::LostRecord) {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "code": 404, "msg": "task not found", "data": null })),
+        )
+            .into_response();
+    }
     let phase = task.observe(now, now_ms, credits);
     let (fail_code, fail_msg) = match &phase {
         Phase::Fail { code, msg } => (code.clone(), msg.clone()),
@@ -424,6 +431,19 @@ async fn result_file(State(shared): State<Arc<Shared>>, Path(file): Path<String>
             return (StatusCode::NOT_FOUND, "404 Not Found").into_response();
         }
         Some(TaskFault::SlowResult(delay)) => tokio::time::sleep(delay).await,
+        Some(TaskFault::GarbageResult) => {
+            return (
+                [(CONTENT_TYPE, "image/png")],
+                "<html><body>Service Unavailable</body></html>",
+            )
+                .into_response();
+        }
+        Some(TaskFault::HugeResult) => {
+            let png = tokio::task::spawn_blocking(huge_png)
+                .await
+                .unwrap_or_default();
+            return ([(CONTENT_TYPE, "image/png")], png).into_response();
+        }
         _ => {}
     }
     match tokio::fs::read(shared.result_path(task_id)).await {
@@ -433,4 +453,16 @@ async fn result_file(State(shared): State<Arc<Shared>>, Path(file): Path<String>
             StatusCode::NOT_FOUND.into_response()
         }
     }
+}
+
+/// A PNG of noise that does not compress: 2,048 × 2,048 RGB, about 12.6 MB.
+fn huge_png() -> Vec<u8> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4096);
+    let image = image::RgbImage::from_fn(2048, 2048, |_, _| image::Rgb(rng.random()));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map(|()| out.into_inner())
+        .unwrap_or_default()
 }

@@ -30,7 +30,8 @@ pub enum CreateFault {
 
 /// A scripted misbehaviour of a task. A task can carry one fault of each
 /// kind: how it ends (`FailModeration`, `FailTransient`, `NeverFinish`), how
-/// its result downloads (`SlowResult`, `BrokenResult`, `ExpiredResult`), and
+/// its result downloads (`SlowResult`, `BrokenResult`, `ExpiredResult`,
+/// `GarbageResult`, `HugeResult`), and
 /// `HiddenForPolls`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskFault {
@@ -46,8 +47,17 @@ pub enum TaskFault {
     BrokenResult,
     /// The result URL answers HTTP 404, as an expired one does.
     ExpiredResult,
+    /// The result URL answers HTTP 200 with a body that is no image (an
+    /// error page of a CDN, say).
+    GarbageResult,
+    /// The result is a PNG over Telegram's 10 MB photo limit (a 4K render
+    /// at high quality).
+    HugeResult,
     /// The first N `recordInfo` polls answer `recordInfo is null`.
     HiddenForPolls(u32),
+    /// Every `recordInfo` answers HTTP 404 with code 404 (a task Kie lost):
+    /// an error, not a task that is not visible yet.
+    LostRecord,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +71,12 @@ impl TaskFault {
     pub(super) fn kind(self) -> FaultKind {
         match self {
             Self::FailModeration | Self::FailTransient | Self::NeverFinish => FaultKind::Outcome,
-            Self::SlowResult(_) | Self::BrokenResult | Self::ExpiredResult => FaultKind::Result,
-            Self::HiddenForPolls(_) => FaultKind::Visibility,
+            Self::SlowResult(_)
+            | Self::BrokenResult
+            | Self::ExpiredResult
+            | Self::GarbageResult
+            | Self::HugeResult => FaultKind::Result,
+            Self::HiddenForPolls(_) | Self::LostRecord => FaultKind::Visibility,
         }
     }
 }
