@@ -962,3 +962,68 @@ async fn abandoned_drafts_lose_their_photos_and_old_rows_are_pruned() {
     assert_eq!(rows(events), 0);
     app.shutdown().await;
 }
+
+/// After /delete_my_data the payment keeps no receipt contact. An admin's
+/// refund of it still goes through: a full cancellation carries no receipt
+/// (T-Bank's spec), so nothing of the erased contact is needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_refund_after_the_user_deleted_their_data_goes_through() {
+    let app = TestApp::start().await;
+    let sandbox = app.telegram.sandbox().clone();
+    let user = UserSpec::new(7301, "Зоя").with_language("ru");
+    let bank_id = crate::support::starter_set(&app, &user, "deleted-refund").await;
+    sandbox.send_text(&user, "/delete_my_data").unwrap();
+    wait_for(
+        &app.telegram,
+        &user,
+        "the question",
+        |e| last_bot_with_button(e, CONFIRM).is_some(),
+        LONG,
+    )
+    .await;
+    press(&app, &user, CONFIRM);
+    wait_for(
+        &app.telegram,
+        &user,
+        "the deletion",
+        |e| bot_text_contains(e, DONE),
+        LONG,
+    )
+    .await;
+    let payment: i64 = app
+        .app()
+        .db
+        .run_blocking(|c| {
+            c.query_row(
+                "SELECT id FROM payments WHERE user_id = 7301 AND receipt_contact = ''",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    let admin = UserSpec::new(900_000_001, "Админ").with_language("ru");
+    sandbox
+        .send_text(&admin, &format!("/refund {payment}"))
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the question",
+        |e| bot_text_contains(e, "целиком"),
+        LONG,
+    )
+    .await;
+    press(&app, &admin, "✅ Да, вернуть");
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the refund",
+        |e| bot_text_contains(e, "возвращено"),
+        LONG,
+    )
+    .await;
+    let at_bank = app.tbank.payment(&bank_id).unwrap();
+    assert_eq!(at_bank.cancellations, [49_900]);
+    assert_eq!(at_bank.cancellation_receipts, [None]);
+    app.shutdown().await;
+}

@@ -105,8 +105,8 @@ pub async fn buy(
     tbank.pay(&payment_id).unwrap();
 }
 
-/// From /start to the seven portraits of a paid Starter set; returns the
-/// bank's payment id.
+/// From /start to the seven portraits of a paid Starter set and the
+/// actions under them (the set is delivered); returns the bank's payment id.
 pub async fn starter_set(app: &TestApp, user: &UserSpec, prefix: &str) -> String {
     let bank_id =
         up_to_payment_link(&app.telegram, user, prefix, "Starter · 7 портретов · 499 ₽").await;
@@ -114,11 +114,13 @@ pub async fn starter_set(app: &TestApp, user: &UserSpec, prefix: &str) -> String
     wait_for(
         &app.telegram,
         user,
-        "the set",
-        |e| portraits_received(e).len() == 7,
+        "the set and its actions",
+        |e| portraits_received(e).len() == 7 && bot_text_contains(e, "Что дальше?"),
         LONG,
     )
     .await;
+    // The job is done once its last message is recorded as sent.
+    app.settle().await;
     bank_id
 }
 

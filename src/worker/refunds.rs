@@ -143,6 +143,26 @@ async fn refund_money(
     let before = refund
         .bank_before
         .unwrap_or(payment.amount_kopecks - payment.refunded_kopecks);
+    // A partial refund needs a receipt with the buyer's contact, which
+    // /delete_my_data erased: it is made by hand, and the admins are told
+    // why. (A full one needs none, and goes through.)
+    if refund.amount_kopecks < before && payment.receipt_contact.trim().is_empty() {
+        warn!(
+            refund_id,
+            payment_id, "partial refund without a receipt contact: to be made by hand"
+        );
+        let why = "the user deleted their data: a partial refund needs a receipt contact; \
+                   refund it by hand in the T-Bank cabinet"
+            .to_owned();
+        let alert = Alert::RefundRefused {
+            refund: refund_id,
+            payment: payment_id,
+            kopecks: refund.amount_kopecks,
+            error: why.clone(),
+        };
+        let incident = format!("refund:{refund_id}");
+        return refused(ctx, refund_id, why, incident, alert, now).await;
+    }
     ctx.db
         .run(move |c| refunds::mark_sending(c, refund_id, before, now))
         .await?;
