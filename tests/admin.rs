@@ -12,7 +12,7 @@ use crate::support::{LONG, TestApp, bot_text_contains, up_to_payment_link, wait_
 const ADMIN: i64 = 900_000_001;
 
 /// Every admin command, with and without arguments.
-const ADMIN_COMMANDS: [&str; 18] = [
+const ADMIN_COMMANDS: [&str; 19] = [
     "/stats",
     "/funnel",
     "/funnel 7",
@@ -29,6 +29,7 @@ const ADMIN_COMMANDS: [&str; 18] = [
     "/credits",
     "/retry 1",
     "/retry",
+    "/payouts",
     "/user abc",
     "/funnel 99999999",
 ];
@@ -155,7 +156,7 @@ async fn the_admin_menu_is_set_in_admin_chats_only() {
         .collect();
     for command in [
         "stats", "funnel", "revenue", "users", "user", "pending", "jobs", "refund", "cancel",
-        "credits", "retry",
+        "credits", "retry", "payouts",
     ] {
         assert!(
             admin_menu.iter().any(|c| c == command),

@@ -734,6 +734,7 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
         &format!("/cancel {payment}"),
         "/credits",
         "/retry 1",
+        "/payouts",
     ] {
         cases.push(case(
             format!("a non-admin sends {command}"),
@@ -759,6 +760,8 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
         format!("arf:{payment}"),
         format!("acn:{payment}"),
         format!("akp:{payment}"),
+        "apo:1".to_owned(),
+        "apr:1".to_owned(),
     ] {
         cases.push(case(
             format!("a forged button {data}"),

@@ -511,6 +511,9 @@ async fn on_press(press: Press<'_>, dialogue: &Dlg) -> HandlerResult {
         Some(
             admin @ (Callback::AdminRefund(_) | Callback::AdminCancel(_) | Callback::AdminKeep(_)),
         ) => super::admin::on_callback(press, admin).await?,
+        Some(payout @ (Callback::AdminPayoutPaid(_) | Callback::AdminPayoutReject(_))) => {
+            super::admin::on_payout_callback(press, payout).await?;
+        }
         Some(privacy @ (Callback::DeleteData { .. } | Callback::KeepData(_))) => {
             super::privacy::on_callback(press, privacy).await?;
         }

@@ -43,6 +43,10 @@ pub enum Callback {
     AdminCancel(i64),
     /// Admin: no, leave this payment as it is.
     AdminKeep(i64),
+    /// Admin: this referral payout request was paid out (`/payouts`).
+    AdminPayoutPaid(i64),
+    /// Admin: this referral payout request is rejected (the balance comes back).
+    AdminPayoutReject(i64),
     /// `/delete_my_data`: yes, delete everything of this user. Carries whose
     /// data and when the question was asked (application clock, ms), so a
     /// press of another user's or an old question changes nothing.
@@ -74,6 +78,8 @@ impl Callback {
             Callback::AdminRefund(id) => format!("arf:{id}"),
             Callback::AdminCancel(id) => format!("acn:{id}"),
             Callback::AdminKeep(id) => format!("akp:{id}"),
+            Callback::AdminPayoutPaid(id) => format!("apo:{id}"),
+            Callback::AdminPayoutReject(id) => format!("apr:{id}"),
             Callback::DeleteData { user_id, issued_ms } => format!("deldata:{user_id}:{issued_ms}"),
             Callback::KeepData(user_id) => format!("keepdata:{user_id}"),
         }
@@ -96,6 +102,8 @@ impl Callback {
             "arf" => parse_id(rest).map(Callback::AdminRefund),
             "acn" => parse_id(rest).map(Callback::AdminCancel),
             "akp" => parse_id(rest).map(Callback::AdminKeep),
+            "apo" => parse_id(rest).map(Callback::AdminPayoutPaid),
+            "apr" => parse_id(rest).map(Callback::AdminPayoutReject),
             "tier" => {
                 let (avatar, tier) = rest.split_once(':')?;
                 // Tier ids are 1–16 of a-z, 0-9, _ (checked in the configuration).

@@ -331,6 +331,25 @@ pub fn request_payout(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Re
     .map(Payout::Requested)
 }
 
+/// The open payout requests, oldest first, at most `limit`.
+pub(crate) fn open_payouts(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<PayoutRequest>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {PAYOUT_COLUMNS} FROM payout_requests WHERE status = 'requested'
+         ORDER BY id LIMIT ?1"
+    ))?;
+    stmt.query_map([limit], payout_from_row)?.collect()
+}
+
+/// One payout request by id.
+pub(crate) fn payout(conn: &Connection, id: i64) -> rusqlite::Result<Option<PayoutRequest>> {
+    conn.query_row(
+        &format!("SELECT {PAYOUT_COLUMNS} FROM payout_requests WHERE id = ?1"),
+        [id],
+        payout_from_row,
+    )
+    .optional()
+}
+
 /// An admin settled a request: `paid` keeps the amount out of the balance,
 /// otherwise (rejected) it comes back. Only an open request moves.
 pub fn decide_payout(conn: &Connection, id: i64, paid: bool, now: i64) -> rusqlite::Result<bool> {

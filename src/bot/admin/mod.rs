@@ -22,10 +22,12 @@ use crate::i18n::{Arg, Lang, tr, tr_args};
 
 mod confirm;
 mod lists;
+mod payouts;
 mod requests;
 mod stats;
 
 pub(crate) use confirm::on_callback;
+pub(crate) use payouts::on_callback as on_payout_callback;
 
 const DAY_MS: i64 = 86_400_000;
 /// The longest window `/funnel` and `/revenue` accept, days.
@@ -47,10 +49,11 @@ pub(crate) enum AdminCommand {
     Cancel(String),
     Credits(String),
     Retry(String),
+    Payouts(String),
 }
 
 /// The admin menu, with its locale keys (shown only in admin chats).
-pub(crate) const MENU: [(&str, &str); 11] = [
+pub(crate) const MENU: [(&str, &str); 12] = [
     ("stats", "admin-cmd-stats"),
     ("funnel", "admin-cmd-funnel"),
     ("revenue", "admin-cmd-revenue"),
@@ -62,6 +65,7 @@ pub(crate) const MENU: [(&str, &str); 11] = [
     ("cancel", "admin-cmd-cancel"),
     ("credits", "admin-cmd-credits"),
     ("retry", "admin-cmd-retry"),
+    ("payouts", "admin-cmd-payouts"),
 ];
 
 /// The branch of the handler tree: admins' commands only.
@@ -139,6 +143,7 @@ async fn handle(
             Some(id) => requests::retry(r, id).await,
             None => r.usage("admin-syntax-retry").await,
         },
+        AdminCommand::Payouts(_) => payouts::list(r).await,
     };
     super::handlers::apologize_on_error(&bot, msg.chat.id, me.lang, result).await
 }
