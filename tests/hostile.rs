@@ -701,15 +701,27 @@ async fn hostile_inputs_get_a_clear_answer_or_none_and_change_nothing() {
             Expect::Silent,
         ),
     ];
-    // A flood: one notice (through the queue) and a reply or two from
-    // before it was seen, not 150 (issue 15).
+    // A flood: one notice (through the queue) and the replies to what was
+    // handled before it was seen — how many depends on the machine's speed
+    // (the guard counts a flood from `FLOOD_AT`, 40, waiting updates) —
+    // not 150 (issue 15).
     cases.push(Case {
         pinned: true,
         may_change: &["message_queue"],
         ..case(
             "150 texts at once",
             Act::Flood(flooder.clone(), 150),
-            Expect::Few(4, &["Слишком много сообщений сразу"]),
+            Expect::Few(40, &["Слишком много сообщений сразу"]),
+        )
+    });
+    // At the receipt question, an e-mail T-Bank would refuse at Init (over
+    // 64 characters): refused when typed, the question stays.
+    cases.push(Case {
+        pinned: true,
+        ..case(
+            "a 70-character e-mail for the receipt",
+            Act::Text(payer.clone(), format!("{}@example.ru", "a".repeat(59))),
+            Expect::Reply(&["длиннее 64 символов"]),
         )
     });
     // Blocking the bot is recorded (users.blocked_at) and answered by nothing.
