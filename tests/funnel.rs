@@ -403,7 +403,9 @@ fn payments_of(app: &TestApp, user: i64) -> Vec<(String, String)> {
 /// transcript `payment-change-package`): a bill paid at the bank just before
 /// another package was chosen stands and the new choice is dropped (never two
 /// payments); a bill the bank refuses to cancel stays valid, the user and the
-/// admins are told, and no second payment is opened beside it.
+/// admins are told, and no second payment is opened beside it; a bill paid
+/// in the last second (between GetState and Cancel) is returned in full by
+/// that Cancel, and the user is told so before the new link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_package_while_a_bill_is_open_never_makes_two_payments() {
     // Slow polls: the bot learns of a payment only when it asks.
@@ -501,6 +503,49 @@ async fn another_package_while_a_bill_is_open_never_makes_two_payments() {
     );
     app.tbank.pay(&bank_id).unwrap();
     press(&app, &refused, "✅ Я оплатил");
+    wait_for(
+        &app.telegram,
+        &refused,
+        "the Starter set",
+        |e| portraits_received(e).len() == 7,
+        LONG,
+    )
+    .await;
+
+    // Paid in the last second, between the bot's GetState and its Cancel:
+    // the Cancel returns the money in full, the user is told so, and the
+    // new package's link follows.
+    let late = UserSpec::new(5308, "Тая").with_language("ru");
+    let bank_id = up_to_payment_link(
+        &app.telegram,
+        &late,
+        "switch-late",
+        "Starter · 7 портретов · 499 ₽",
+    )
+    .await;
+    app.tbank.script(
+        TbankFault::on(TbankMethod::Cancel, CallFault::BuyerPaysFirst),
+        1,
+    );
+    press(&app, &late, "Standard · 15 портретов · 999 ₽");
+    wait_for(
+        &app.telegram,
+        &late,
+        "the truth and the new link",
+        |e| {
+            bot_text_contains(e, "банк вернул эти деньги целиком")
+                && bot_text_contains(e, "Счёт на 999 ₽")
+        },
+        LONG,
+    )
+    .await;
+    assert_eq!(app.tbank.payment(&bank_id).unwrap().cancellations, [49_900]);
+    let late_payments = payments_of(&app, late.id);
+    assert_eq!(
+        late_payments[0],
+        ("canceled".to_owned(), "starter".to_owned())
+    );
+    assert_eq!(late_payments[1].1, "standard");
     wait_for(
         &app.telegram,
         &refused,

@@ -117,6 +117,7 @@ payment-auth-failed = The bank did not confirm the payment: the 3-D Secure check
 payment-attempts-expired = The tries to pay this bill ran out, and the bank closed it. No money was taken. You can create a new bill and pay with another card.
 payment-switching = You chose another package — { $tier }. First I am cancelling the earlier bill of { $amount } ({ $old_tier } package) at the bank, so that there are never two payments; then the new link follows.
 payment-switched = The earlier bill of { $amount } ({ $old_tier } package) is cancelled; nothing was charged for it. Creating the link for the { $tier } package…
+payment-switched-returned = The earlier bill of { $amount } ({ $old_tier } package) was paid at the last moment, so the bank returned that money in full — it reaches your card within a few days. Creating the link for the { $tier } package…
 payment-switch-paid = The earlier bill of { $amount } ({ $old_tier } package) has already been paid — its portraits are being made. The new package was not ordered; there is nothing more to pay.
 payment-switch-failed = The bank did not cancel the earlier bill of { $amount } ({ $old_tier } package) — it is still valid. You can pay it with the link above or choose a package later; I have told the admins.
 

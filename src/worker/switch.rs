@@ -69,6 +69,17 @@ pub(crate) async fn carry_out(
         anyhow::bail!("refund {} is a switch without its choice", refund.id);
     };
     let tier = ctx.config.tier(&switch.tier_id).cloned();
+    // Paid in the last second, between GetState and Cancel: the Cancel
+    // returned the money, and the user is told so.
+    let returned = bank_status.as_deref().is_some_and(|status| {
+        use crate::tbank::PaymentStatus as Bank;
+        matches!(Bank::parse(status), Bank::Refunded | Bank::Reversed)
+    });
+    let switched_key = if returned {
+        "payment-switched-returned"
+    } else {
+        "payment-switched"
+    };
     let names = Names::of(ctx, &old, &refund);
     let refund_id = refund.id;
     let outcome = ctx
@@ -111,7 +122,7 @@ pub(crate) async fn carry_out(
             };
             let lang = lang_of(&tx, old.user_id)?;
             let message = match &begun {
-                Begun::Created(_) => Outgoing::text(names.text(lang, "payment-switched")),
+                Begun::Created(_) => Outgoing::text(names.text(lang, switched_key)),
                 // The new choice cannot be bought any more (the set was
                 // deleted, or is no longer a draft): the old bill is
                 // cancelled all the same, with the way on.
