@@ -707,7 +707,6 @@ async fn an_sbp_refund_whose_answer_was_lost_is_paid_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_refund_carries_no_receipt() {
     let app = TestApp::start().await;
-    let sandbox = app.telegram.sandbox().clone();
     let user = UserSpec::new(5305, "Рита").with_language("ru");
     let bank_id = crate::support::starter_set(&app, &user, "full-refund").await;
     let payment: i64 = app
@@ -719,27 +718,7 @@ async fn a_full_refund_carries_no_receipt() {
             })
         })
         .unwrap();
-    let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
-    sandbox
-        .send_text(&admin, &format!("/refund {payment}"))
-        .unwrap();
-    wait_for(
-        &app.telegram,
-        &admin,
-        "the question",
-        |e| bot_text_contains(e, "целиком"),
-        LONG,
-    )
-    .await;
-    press(&app, &admin, "✅ Да, вернуть");
-    wait_for(
-        &app.telegram,
-        &admin,
-        "the refund",
-        |e| bot_text_contains(e, "возвращено"),
-        LONG,
-    )
-    .await;
+    crate::support::admin_refunds_in_full(&app, payment).await;
     let at_bank = app.tbank.payment(&bank_id).unwrap();
     assert_eq!(at_bank.cancellations, [49_900]);
     assert_eq!(at_bank.cancellation_receipts, [None]);
@@ -782,27 +761,7 @@ async fn an_admin_refund_while_the_set_is_made_counts_in_its_automatic_refund() 
             })
         })
         .unwrap();
-    let admin = UserSpec::new(ADMIN, "Admin").with_language("ru");
-    sandbox
-        .send_text(&admin, &format!("/refund {payment}"))
-        .unwrap();
-    wait_for(
-        &app.telegram,
-        &admin,
-        "the question",
-        |e| bot_text_contains(e, "целиком"),
-        LONG,
-    )
-    .await;
-    press(&app, &admin, "✅ Да, вернуть");
-    wait_for(
-        &app.telegram,
-        &admin,
-        "the refund",
-        |e| bot_text_contains(e, "возвращено"),
-        LONG,
-    )
-    .await;
+    crate::support::admin_refunds_in_full(&app, payment).await;
     // The six others are made; then the seventh times out, is given up
     // (one attempt), and the set is delivered.
     until_made(&app, 6).await;

@@ -1004,27 +1004,7 @@ async fn an_admin_refund_after_the_user_deleted_their_data_goes_through() {
             )
         })
         .unwrap();
-    let admin = UserSpec::new(900_000_001, "Админ").with_language("ru");
-    sandbox
-        .send_text(&admin, &format!("/refund {payment}"))
-        .unwrap();
-    wait_for(
-        &app.telegram,
-        &admin,
-        "the question",
-        |e| bot_text_contains(e, "целиком"),
-        LONG,
-    )
-    .await;
-    press(&app, &admin, "✅ Да, вернуть");
-    wait_for(
-        &app.telegram,
-        &admin,
-        "the refund",
-        |e| bot_text_contains(e, "возвращено"),
-        LONG,
-    )
-    .await;
+    crate::support::admin_refunds_in_full(&app, payment).await;
     let at_bank = app.tbank.payment(&bank_id).unwrap();
     assert_eq!(at_bank.cancellations, [49_900]);
     assert_eq!(at_bank.cancellation_receipts, [None]);

@@ -124,6 +124,33 @@ pub async fn starter_set(app: &TestApp, user: &UserSpec, prefix: &str) -> String
     bank_id
 }
 
+/// The tests' admin refunds payment `payment` in full through `/refund` and
+/// its confirmation button, and sees it done.
+pub async fn admin_refunds_in_full(app: &TestApp, payment: i64) {
+    let admin = UserSpec::new(900_000_001, "Админ").with_language("ru");
+    app.telegram
+        .sandbox()
+        .send_text(&admin, &format!("/refund {payment}"))
+        .unwrap();
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the question",
+        |e| bot_text_contains(e, "целиком"),
+        LONG,
+    )
+    .await;
+    press(app, &admin, "✅ Да, вернуть");
+    wait_for(
+        &app.telegram,
+        &admin,
+        "the refund",
+        |e| bot_text_contains(e, "возвращено"),
+        LONG,
+    )
+    .await;
+}
+
 /// From /start to the payment link; returns the bank's payment id.
 pub async fn up_to_payment_link(
     telegram: &TelegramHandle,

@@ -378,6 +378,29 @@ pub fn finish(
     )? == 1)
 }
 
+/// An open payment ends without money (`status`), and its set, which was
+/// awaiting it, is a draft again. Returns whether it moved (only the first
+/// caller wins, as with [`finish`]).
+pub(crate) fn end_unpaid(
+    conn: &Connection,
+    payment: &Payment,
+    status: PaymentStatus,
+    bank_status: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    if !finish(conn, payment.id, status, bank_status, now)? {
+        return Ok(false);
+    }
+    super::avatars::transition(
+        conn,
+        payment.avatar_id,
+        super::avatars::AvatarStatus::AwaitingPayment,
+        super::avatars::AvatarStatus::Draft,
+        now,
+    )?;
+    Ok(true)
+}
+
 /// Open payments whose next check is due, oldest first.
 pub(crate) fn due_for_check(
     conn: &Connection,

@@ -196,6 +196,12 @@ impl PaymentStatus {
         }
     }
 
+    /// Whether money taken was returned in full (`REFUNDED`, `REVERSED`):
+    /// what a Cancel answers when the buyer paid just before it.
+    pub(crate) fn returned_in_full(&self) -> bool {
+        matches!(self, PaymentStatus::Refunded | PaymentStatus::Reversed)
+    }
+
     /// Whether the buyer has paid or is paying, or money has moved: a
     /// cancellation meant for an unpaid payment must not be sent (Cancel
     /// of a paid payment is a refund).

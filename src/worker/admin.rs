@@ -209,10 +209,9 @@ pub(crate) async fn cancel_unpaid(
     // The buyer paid in the last second, between GetState and Cancel: the
     // Cancel of a paid payment returned the money in full. Recorded as the
     // bank answered (REFUNDED / REVERSED), and the user is told the truth.
-    let returned = bank_status.as_deref().is_some_and(|status| {
-        use crate::tbank::PaymentStatus as Bank;
-        matches!(Bank::parse(status), Bank::Refunded | Bank::Reversed)
-    });
+    let returned = bank_status
+        .as_deref()
+        .is_some_and(|status| crate::tbank::PaymentStatus::parse(status).returned_in_full());
     if returned {
         warn!(refund_id, payment_id = payment.id, bank_status = ?bank_status, "paid in the last second: the cancellation returned the money");
     }

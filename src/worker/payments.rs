@@ -435,6 +435,18 @@ pub async fn confirm(
     Ok(())
 }
 
+/// Why a payment ended (`key`), with the button to choose a package for
+/// the set `avatar_id` again.
+pub(crate) fn choose_again(lang: crate::i18n::Lang, key: &str, avatar_id: i64) -> Outgoing {
+    Outgoing::Text {
+        text: tr(lang, key),
+        buttons: vec![vec![Button::Callback {
+            text: tr(lang, "payment-button-retry"),
+            data: Callback::Packages(avatar_id).encode(),
+        }]],
+    }
+}
+
 /// A payment that ended without money: the avatar goes back to draft and the
 /// user gets the reason and a button to choose a package again.
 pub(crate) async fn end_without_money(
@@ -445,32 +457,19 @@ pub(crate) async fn end_without_money(
     message_key: &'static str,
     now: i64,
 ) -> anyhow::Result<()> {
-    let payment = payment.clone();
+    let ending = payment.clone();
     let bank_status = bank_status.map(str::to_owned);
     let ended = ctx
         .db
         .run(move |c| {
             let tx = c.transaction()?;
-            if !payments::finish(&tx, payment.id, status, bank_status.as_deref(), now)? {
+            if !payments::end_unpaid(&tx, &ending, status, bank_status.as_deref(), now)? {
                 return Ok(false);
             }
-            avatars::transition(
-                &tx,
-                payment.avatar_id,
-                avatars::AvatarStatus::AwaitingPayment,
-                avatars::AvatarStatus::Draft,
-                now,
-            )?;
-            let lang = lang_of(&tx, payment.user_id)?;
-            let message = Outgoing::Text {
-                text: tr(lang, message_key),
-                buttons: vec![vec![Button::Callback {
-                    text: tr(lang, "payment-button-retry"),
-                    data: Callback::Packages(payment.avatar_id).encode(),
-                }]],
-            };
-            let dedup = format!("payment:{}:ended", payment.id);
-            super::queue_paid(&tx, payment.user_id, &message, &dedup, now)?;
+            let lang = lang_of(&tx, ending.user_id)?;
+            let message = choose_again(lang, message_key, ending.avatar_id);
+            let dedup = format!("payment:{}:ended", ending.id);
+            super::queue_paid(&tx, ending.user_id, &message, &dedup, now)?;
             tx.commit()?;
             Ok(true)
         })

@@ -8,13 +8,11 @@
 use tracing::{info, warn};
 
 use super::WorkerCtx;
-use crate::chat::callback::Callback;
 use crate::chat::lang_of;
-use crate::chat::outbox::{Button, Outgoing};
-use crate::db::avatars;
+use crate::chat::outbox::Outgoing;
 use crate::db::payments::{self, Begun, Payment, PaymentStatus};
 use crate::db::refunds::{self, Refund};
-use crate::i18n::{Arg, Lang, rub, tr, tr_args};
+use crate::i18n::{Arg, Lang, rub, tr_args};
 
 /// The old bill and the new package, as the user reads them.
 #[derive(Debug, Clone)]
@@ -71,10 +69,9 @@ pub(crate) async fn carry_out(
     let tier = ctx.config.tier(&switch.tier_id).cloned();
     // Paid in the last second, between GetState and Cancel: the Cancel
     // returned the money, and the user is told so.
-    let returned = bank_status.as_deref().is_some_and(|status| {
-        use crate::tbank::PaymentStatus as Bank;
-        matches!(Bank::parse(status), Bank::Refunded | Bank::Reversed)
-    });
+    let returned = bank_status
+        .as_deref()
+        .is_some_and(|status| crate::tbank::PaymentStatus::parse(status).returned_in_full());
     let switched_key = if returned {
         "payment-switched-returned"
     } else {
@@ -89,21 +86,13 @@ pub(crate) async fn carry_out(
             if !refunds::mark_done_without_money(&tx, refund_id, now)? {
                 return Ok(None);
             }
-            if payments::finish(
+            payments::end_unpaid(
                 &tx,
-                old.id,
+                &old,
                 PaymentStatus::Canceled,
                 bank_status.as_deref(),
                 now,
-            )? {
-                avatars::transition(
-                    &tx,
-                    old.avatar_id,
-                    avatars::AvatarStatus::AwaitingPayment,
-                    avatars::AvatarStatus::Draft,
-                    now,
-                )?;
-            }
+            )?;
             let begun = match &tier {
                 Some(tier) => payments::begin(
                     &tx,
@@ -126,13 +115,7 @@ pub(crate) async fn carry_out(
                 // The new choice cannot be bought any more (the set was
                 // deleted, or is no longer a draft): the old bill is
                 // cancelled all the same, with the way on.
-                _ => Outgoing::Text {
-                    text: tr(lang, "payment-canceled"),
-                    buttons: vec![vec![Button::Callback {
-                        text: tr(lang, "payment-button-retry"),
-                        data: Callback::Packages(switch.avatar_id).encode(),
-                    }]],
-                },
+                _ => super::payments::choose_again(lang, "payment-canceled", switch.avatar_id),
             };
             super::queue_paid(
                 &tx,
