@@ -124,7 +124,8 @@ pub(crate) async fn step(ctx: &WorkerCtx, now: i64) -> anyhow::Result<usize> {
 fn disagrees(payment: &Payment, state: &StateResponse, pending: i64) -> bool {
     let left = payment.amount_kopecks - payment.refunded_kopecks;
     let bank_left = state.amount_kopecks;
-    let amount_agrees = bank_left == left || (pending > 0 && bank_left >= left - pending);
+    // Between what is left once the pending refunds are through, and now.
+    let amount_agrees = (left - pending..=left).contains(&bank_left);
     let agrees = match payment.status {
         // Paid here: the bank holds what was not refunded.
         PaymentStatus::Confirmed | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
