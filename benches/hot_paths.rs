@@ -445,3 +445,40 @@ mod face_gate {
         });
     }
 }
+
+mod likeness {
+    use divan::Bencher;
+    use image::RgbImage;
+    use pinglass::media::likeness::{self, FaceRect};
+
+    fn fixture(name: &str) -> RgbImage {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/likeness")
+            .join(name);
+        image::open(path).expect("the likeness fixture").to_rgb8()
+    }
+
+    /// The face ResNet on one aligned 150×150 chip (issue 17: at most 30 ms
+    /// a face on one core).
+    #[divan::bench(sample_count = 30, sample_size = 1)]
+    fn descriptor_of_a_chip(bencher: Bencher) {
+        let chip = fixture("chip.png");
+        likeness::describe_chip(&chip);
+        bencher.bench_local(|| likeness::describe_chip(divan::black_box(&chip)));
+    }
+
+    /// A face's box to its descriptor: landmarks, chip, network.
+    #[divan::bench(sample_count = 30, sample_size = 1)]
+    fn descriptor_of_a_face(bencher: Bencher) {
+        let photo = fixture("face.png");
+        // dlib's box of this face (tests/fixtures/likeness/reference.json).
+        let rect = FaceRect {
+            left: 66.0,
+            top: 56.0,
+            right: 155.0,
+            bottom: 146.0,
+        };
+        likeness::describe(&photo, rect);
+        bencher.bench_local(|| likeness::describe(divan::black_box(&photo), rect));
+    }
+}

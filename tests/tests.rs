@@ -19,6 +19,7 @@ mod hostile;
 mod invariants;
 mod kie;
 mod layers;
+mod likeness;
 mod loadtest;
 mod locales;
 mod media;

@@ -14,6 +14,7 @@
 //! codes that the bot maps to locale keys.
 
 pub(crate) mod intake;
+pub mod likeness;
 pub mod preview;
 pub mod quality;
 pub(crate) mod styles;
